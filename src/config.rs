@@ -1,0 +1,766 @@
+//! Inputs from action `INPUT_*` variables and CLI flags, resolved into one
+//! typed [`Config`] and validated once, before any network call or write.
+//!
+//! Every input has the same kebab-case name in `action.yml` and on the
+//! command line (`commit-message` ⇔ `--commit-message`). A flag wins over
+//! the environment; the table [`INPUTS`] is the single list of both.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secret::Secret;
+use crate::spec::{ImageSpec, SpecError};
+
+/// One action input / CLI flag.
+pub struct Input {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+    /// Secret inputs are masked as soon as they are read.
+    pub secret: bool,
+}
+
+const fn input(name: &'static str, default: &'static str, help: &'static str) -> Input {
+    Input {
+        name,
+        default,
+        help,
+        secret: false,
+    }
+}
+
+const fn secret(name: &'static str, help: &'static str) -> Input {
+    Input {
+        name,
+        default: "",
+        help,
+        secret: true,
+    }
+}
+
+pub const DEFAULT_COMMIT_MESSAGE: &str = "chore(deploy): bump {summary} [skip ci]";
+pub const DEFAULT_AUTHOR_NAME: &str = "github-actions[bot]";
+pub const DEFAULT_AUTHOR_EMAIL: &str = "41898282+github-actions[bot]@users.noreply.github.com";
+
+/// All inputs, in the order `action.yml` lists them.
+pub const INPUTS: &[Input] = &[
+    input(
+        "images",
+        "",
+        "Image SPECs, one per line: NAME[=NEWNAME][:TAG][@DIGEST] (`*` keeps a part)",
+    ),
+    input(
+        "paths",
+        ".",
+        "Files or directories to edit, one per line, relative to the repository root",
+    ),
+    input(
+        "repository",
+        "",
+        "Repository to bump: owner/name, a URL or a local path; empty = the current checkout",
+    ),
+    input(
+        "branch",
+        "",
+        "Branch to commit to; empty = the checkout's branch or the remote default branch",
+    ),
+    secret(
+        "token",
+        "Token for git push, the GitHub API and ghcr.io (usually secrets.GITHUB_TOKEN)",
+    ),
+    input(
+        "commit-message",
+        DEFAULT_COMMIT_MESSAGE,
+        "Commit message template; placeholders like {image}, {tag}, {short_digest}, {summary}",
+    ),
+    input(
+        "author-name",
+        DEFAULT_AUTHOR_NAME,
+        "Commit author and committer name",
+    ),
+    input(
+        "author-email",
+        DEFAULT_AUTHOR_EMAIL,
+        "Commit author and committer email",
+    ),
+    input("mode", "push", "push | pull-request | none"),
+    input(
+        "max-attempts",
+        "10",
+        "Push attempts when another pipeline wins the race (1-100)",
+    ),
+    input(
+        "verify",
+        "true",
+        "Check every image in its registry and pin its digest before editing",
+    ),
+    input(
+        "wait",
+        "0s",
+        "How long to wait for a just-pushed image to appear (e.g. 90s, 5m)",
+    ),
+    input(
+        "platforms",
+        "",
+        "Platforms the image index must contain, comma or newline separated (linux/amd64,linux/arm64)",
+    ),
+    input(
+        "expected-digest",
+        "",
+        "Digest the first image's tag must resolve to (e.g. docker/build-push-action's digest output)",
+    ),
+    input(
+        "insecure-registries",
+        "",
+        "Registries (host:port) allowed over plain HTTP, comma or newline separated",
+    ),
+    input("registry-username", "", "Username for the image registry"),
+    secret(
+        "registry-password",
+        "Password or token for the image registry",
+    ),
+    input(
+        "workload-identity-provider",
+        "",
+        "projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER",
+    ),
+    input(
+        "service-account",
+        "",
+        "Service account email to impersonate after the STS exchange",
+    ),
+    input(
+        "audience",
+        "",
+        "OIDC audience; default https://iam.googleapis.com/ + the provider resource name",
+    ),
+    input(
+        "access-token-lifetime",
+        "3600s",
+        "Lifetime of the impersonated access token (max 12h)",
+    ),
+    input(
+        "access-token-scopes",
+        "https://www.googleapis.com/auth/cloud-platform",
+        "OAuth scopes, comma or newline separated",
+    ),
+    input(
+        "create-credentials-file",
+        "false",
+        "Write an external_account credentials file to RUNNER_TEMP for later steps",
+    ),
+    input(
+        "token-format",
+        "",
+        "Set to `access_token` to expose the Google access token as the `access-token` output",
+    ),
+    input(
+        "require-environment",
+        "",
+        "Refuse to run unless the job's OIDC token has this `environment` claim",
+    ),
+    input(
+        "allow-untrusted-events",
+        "false",
+        "Allow pushing from pull_request_target or fork pull requests",
+    ),
+    input(
+        "promote-from",
+        "",
+        "Promote: copy the images deployed in this path",
+    ),
+    input("promote-to", "", "Promote: into this path"),
+    input(
+        "values-paths",
+        "",
+        "Extra Helm values key paths holding an image (e.g. app.image), comma or newline separated",
+    ),
+    input(
+        "allow-no-match",
+        "false",
+        "Succeed even when an image matches nothing in the paths",
+    ),
+    input(
+        "dry-run",
+        "false",
+        "Do everything except the push; print the diff",
+    ),
+];
+
+/// Where a run writes its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Push,
+    PullRequest,
+    None,
+}
+
+/// What `token-format` asks us to expose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    None,
+    AccessToken,
+}
+
+/// Google Workload Identity Federation settings; present only when
+/// `workload-identity-provider` is set.
+#[derive(Debug, Clone)]
+pub struct GoogleAuth {
+    pub workload_identity_provider: String,
+    pub service_account: Option<String>,
+    pub audience: Option<String>,
+    pub lifetime: Duration,
+    pub scopes: Vec<String>,
+    pub create_credentials_file: bool,
+    pub token_format: TokenFormat,
+}
+
+/// The validated configuration of one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub images: Vec<ImageSpec>,
+    pub paths: Vec<PathBuf>,
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    pub token: Option<Secret>,
+    pub commit_message: String,
+    pub author_name: String,
+    pub author_email: String,
+    pub mode: Mode,
+    pub max_attempts: u32,
+    pub verify: bool,
+    pub wait: Duration,
+    pub platforms: Vec<String>,
+    pub expected_digest: Option<crate::reference::Digest>,
+    pub insecure_registries: Vec<String>,
+    pub registry_username: Option<String>,
+    pub registry_password: Option<Secret>,
+    pub google: Option<GoogleAuth>,
+    pub require_environment: Option<String>,
+    pub allow_untrusted_events: bool,
+    pub promote: Option<(PathBuf, PathBuf)>,
+    pub values_paths: Vec<String>,
+    pub allow_no_match: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("input `{input}` has an invalid value {value:?}: {why}")]
+    Invalid {
+        input: &'static str,
+        value: String,
+        why: String,
+    },
+    #[error("input `{input}` is required: {why}")]
+    Missing {
+        input: &'static str,
+        why: &'static str,
+    },
+    #[error("inputs `{a}` and `{b}` conflict: {why}")]
+    Conflict {
+        a: &'static str,
+        b: &'static str,
+        why: &'static str,
+    },
+    #[error("input `images`, line {line}: {source}")]
+    Spec {
+        line: usize,
+        #[source]
+        source: SpecError,
+    },
+}
+
+/// Raw input values by name, before validation. Empty values count as unset,
+/// as in Actions, where an unset input arrives as an empty string.
+#[derive(Debug, Default, Clone)]
+pub struct RawInputs {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl RawInputs {
+    /// Reads `INPUT_<NAME>` variables the way the runner sets them
+    /// (uppercase, dashes kept); `INPUT_<NAME_WITH_UNDERSCORES>` also works
+    /// for shells that cannot export dashes.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut raw = RawInputs::default();
+        for i in INPUTS {
+            let key = format!("INPUT_{}", i.name.to_uppercase());
+            let value = lookup(&key).or_else(|| lookup(&key.replace('-', "_")));
+            if let Some(v) = value {
+                raw.set(i.name, v);
+            }
+        }
+        raw
+    }
+
+    /// Sets a value; flags call this after `from_env` so they win.
+    pub fn set(&mut self, name: &str, value: String) {
+        if let Some(i) = INPUTS.iter().find(|i| i.name == name) {
+            if i.secret {
+                crate::github::mask(&value);
+            }
+            self.values.insert(i.name, value);
+        }
+    }
+
+    /// The trimmed value, or the input's default when unset or empty.
+    pub fn get(&self, name: &'static str) -> &str {
+        let default = INPUTS
+            .iter()
+            .find(|i| i.name == name)
+            .map_or("", |i| i.default);
+        match self.values.get(name).map(|v| v.trim()) {
+            Some(v) if !v.is_empty() => v,
+            _ => default,
+        }
+    }
+
+    fn optional(&self, name: &'static str) -> Option<String> {
+        Some(self.get(name))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+        parse_bool(self.get(name)).ok_or_else(|| ConfigError::Invalid {
+            input: name,
+            value: self.get(name).to_string(),
+            why: "expected true or false (also True/TRUE/False/FALSE)".into(),
+        })
+    }
+
+    fn duration(&self, name: &'static str) -> Result<Duration, ConfigError> {
+        parse_duration(self.get(name)).map_err(|why| ConfigError::Invalid {
+            input: name,
+            value: self.get(name).to_string(),
+            why,
+        })
+    }
+
+    fn list(&self, name: &'static str) -> Vec<String> {
+        split_list(self.get(name))
+    }
+}
+
+/// Booleans as `@actions/core`'s `getBooleanInput`: the YAML 1.2 core schema.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// Durations like `90s`, `5m`, `1h30m`, `500ms`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!(
+                "expected a number at {rest:?} (use forms like 90s, 5m, 1h30m, 500ms)"
+            ));
+        }
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "number too large".to_string())?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "" => return Err(format!("missing unit after {n} (use ms, s, m or h)")),
+            other => return Err(format!("unknown unit {other:?} (use ms, s, m or h)")),
+        };
+        total = total.saturating_add(part);
+    }
+    Ok(total)
+}
+
+/// Splits a multi-line or comma-separated list, dropping blanks and `#` comments.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.lines()
+        .map(|l| l.split_once('#').map_or(l, |(before, _)| before))
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn optional_secret(raw: &RawInputs, name: &'static str) -> Option<Secret> {
+    raw.optional(name).map(Secret::new)
+}
+
+const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+impl Config {
+    /// Validates raw inputs. `require_images` is false for stages that do not
+    /// edit (e.g. `auth`).
+    pub fn from_raw(raw: &RawInputs) -> Result<Config, ConfigError> {
+        let mut images = Vec::new();
+        for (n, line) in raw.get("images").lines().enumerate() {
+            let line = line
+                .split_once('#')
+                .map_or(line, |(before, _)| before)
+                .trim();
+            if line.is_empty() {
+                continue;
+            }
+            images.push(ImageSpec::parse(line).map_err(|source| ConfigError::Spec {
+                line: n + 1,
+                source,
+            })?);
+        }
+        let promote = match (raw.optional("promote-from"), raw.optional("promote-to")) {
+            (Some(f), Some(t)) => Some((PathBuf::from(f), PathBuf::from(t))),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Conflict {
+                    a: "promote-from",
+                    b: "promote-to",
+                    why: "promotion needs both a source and a target path",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Conflict {
+                    a: "promote-to",
+                    b: "promote-from",
+                    why: "promotion needs both a source and a target path",
+                });
+            }
+        };
+        if images.is_empty() && promote.is_none() {
+            return Err(ConfigError::Missing {
+                input: "images",
+                why: "give at least one image SPEC (e.g. `ghcr.io/org/app:${{ github.sha }}`), or promote-from/promote-to",
+            });
+        }
+        let mode = match raw.get("mode") {
+            "push" => Mode::Push,
+            "pull-request" => Mode::PullRequest,
+            "none" => Mode::None,
+            other => {
+                return Err(ConfigError::Invalid {
+                    input: "mode",
+                    value: other.to_string(),
+                    why: "expected push, pull-request or none".into(),
+                });
+            }
+        };
+        let max_attempts = raw
+            .get("max-attempts")
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                input: "max-attempts",
+                value: raw.get("max-attempts").to_string(),
+                why: "expected a whole number from 1 to 100".into(),
+            })?;
+        let commit_message = raw.get("commit-message").to_string();
+        crate::template::validate(&commit_message).map_err(|e| ConfigError::Invalid {
+            input: "commit-message",
+            value: commit_message.clone(),
+            why: e.to_string(),
+        })?;
+        let expected_digest = match raw.optional("expected-digest") {
+            None => None,
+            Some(d) => {
+                Some(
+                    crate::reference::Digest::parse(&d).map_err(|e| ConfigError::Invalid {
+                        input: "expected-digest",
+                        value: d.clone(),
+                        why: e.to_string(),
+                    })?,
+                )
+            }
+        };
+        let platforms = raw.list("platforms");
+        for p in &platforms {
+            let parts: Vec<&str> = p.split('/').collect();
+            if !(2..=3).contains(&parts.len()) || parts.iter().any(|s| s.is_empty()) {
+                return Err(ConfigError::Invalid {
+                    input: "platforms",
+                    value: p.clone(),
+                    why: "expected OS/ARCH or OS/ARCH/VARIANT, like linux/amd64 or linux/arm/v7"
+                        .into(),
+                });
+            }
+        }
+        let registry_username = raw.optional("registry-username");
+        let registry_password = optional_secret(raw, "registry-password");
+        if registry_password.is_some() != registry_username.is_some() {
+            return Err(ConfigError::Conflict {
+                a: "registry-username",
+                b: "registry-password",
+                why: "give both or neither",
+            });
+        }
+        let google = Self::google(raw)?;
+        if raw.optional("token-format").is_some() && google.is_none() {
+            return Err(ConfigError::Conflict {
+                a: "token-format",
+                b: "workload-identity-provider",
+                why: "an access token can only be exposed after Google authentication",
+            });
+        }
+        for dependent in ["service-account", "audience"] {
+            if raw.optional(dependent).is_some() && google.is_none() {
+                return Err(ConfigError::Conflict {
+                    a: dependent,
+                    b: "workload-identity-provider",
+                    why: "set workload-identity-provider to use Google authentication",
+                });
+            }
+        }
+        if raw.boolean("create-credentials-file")? && google.is_none() {
+            return Err(ConfigError::Conflict {
+                a: "create-credentials-file",
+                b: "workload-identity-provider",
+                why: "a credentials file needs a workload identity provider",
+            });
+        }
+        Ok(Config {
+            images,
+            paths: raw.list("paths").into_iter().map(PathBuf::from).collect(),
+            repository: raw.optional("repository"),
+            branch: raw.optional("branch"),
+            token: optional_secret(raw, "token"),
+            commit_message,
+            author_name: raw.get("author-name").to_string(),
+            author_email: raw.get("author-email").to_string(),
+            mode,
+            max_attempts,
+            verify: raw.boolean("verify")?,
+            wait: raw.duration("wait")?,
+            platforms,
+            expected_digest,
+            insecure_registries: raw.list("insecure-registries"),
+            registry_username,
+            registry_password,
+            google,
+            require_environment: raw.optional("require-environment"),
+            allow_untrusted_events: raw.boolean("allow-untrusted-events")?,
+            promote,
+            values_paths: raw.list("values-paths"),
+            allow_no_match: raw.boolean("allow-no-match")?,
+            dry_run: raw.boolean("dry-run")?,
+        })
+    }
+
+    fn google(raw: &RawInputs) -> Result<Option<GoogleAuth>, ConfigError> {
+        let Some(provider) = raw.optional("workload-identity-provider") else {
+            return Ok(None);
+        };
+        let lifetime = raw.duration("access-token-lifetime")?;
+        if lifetime.is_zero() || lifetime > MAX_LIFETIME {
+            return Err(ConfigError::Invalid {
+                input: "access-token-lifetime",
+                value: raw.get("access-token-lifetime").to_string(),
+                why: "must be between 1s and 12h (above 1h needs the constraints/iam.allowServiceAccountCredentialLifetimeExtension org policy)".into(),
+            });
+        }
+        let token_format = match raw.get("token-format") {
+            "" => TokenFormat::None,
+            "access_token" => TokenFormat::AccessToken,
+            other => {
+                return Err(ConfigError::Invalid {
+                    input: "token-format",
+                    value: other.to_string(),
+                    why: "expected access_token (or leave it empty)".into(),
+                });
+            }
+        };
+        Ok(Some(GoogleAuth {
+            workload_identity_provider: provider,
+            service_account: raw.optional("service-account"),
+            audience: raw.optional("audience"),
+            lifetime,
+            scopes: raw.list("access-token-scopes"),
+            create_credentials_file: raw.boolean("create-credentials-file")?,
+            token_format,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawInputs {
+        let mut r = RawInputs::default();
+        for (k, v) in pairs {
+            r.set(k, v.to_string());
+        }
+        r
+    }
+
+    #[test]
+    fn defaults_apply_to_a_minimal_config() {
+        let c = Config::from_raw(&raw(&[("images", "ghcr.io/o/app:v1")])).unwrap();
+        assert_eq!(c.mode, Mode::Push);
+        assert_eq!(c.max_attempts, 10);
+        assert!(c.verify && !c.dry_run && !c.allow_no_match);
+        assert_eq!(c.paths, vec![PathBuf::from(".")]);
+        assert!(c.commit_message.contains("[skip ci]"));
+        assert!(c.google.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_input() {
+        let img = ("images", "app:v1");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[img, ("verify", "yes")],
+                "input `verify` has an invalid value \"yes\"",
+            ),
+            (&[img, ("dry-run", "1")], "input `dry-run`"),
+            (&[img, ("wait", "5 minutes")], "input `wait`"),
+            (&[img, ("wait", "5x")], "unknown unit"),
+            (
+                &[img, ("mode", "force")],
+                "input `mode` has an invalid value \"force\"",
+            ),
+            (&[img, ("max-attempts", "0")], "input `max-attempts`"),
+            (&[img, ("max-attempts", "ten")], "input `max-attempts`"),
+            (
+                &[img, ("commit-message", "bump {imgae}")],
+                "unknown placeholder {imgae}",
+            ),
+            (&[img, ("platforms", "amd64")], "input `platforms`"),
+            (
+                &[img, ("expected-digest", "sha256:beef")],
+                "input `expected-digest`",
+            ),
+            (&[("images", "app:v1\nBad:Name")], "input `images`, line 2"),
+            (&[], "input `images` is required"),
+            (
+                &[("images", "  \n# only a comment\n")],
+                "input `images` is required",
+            ),
+            (
+                &[img, ("registry-password", "p")],
+                "`registry-username` and `registry-password` conflict",
+            ),
+            (
+                &[img, ("promote-from", "a")],
+                "`promote-from` and `promote-to` conflict",
+            ),
+            (
+                &[img, ("service-account", "sa@p.iam.gserviceaccount.com")],
+                "`service-account` and `workload-identity-provider`",
+            ),
+            (
+                &[img, ("token-format", "access_token")],
+                "`token-format` and `workload-identity-provider`",
+            ),
+            (
+                &[img, ("create-credentials-file", "true")],
+                "`create-credentials-file`",
+            ),
+            (
+                &[
+                    img,
+                    (
+                        "workload-identity-provider",
+                        "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+                    ),
+                    ("access-token-lifetime", "13h"),
+                ],
+                "input `access-token-lifetime`",
+            ),
+            (
+                &[
+                    img,
+                    (
+                        "workload-identity-provider",
+                        "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+                    ),
+                    ("token-format", "id_token"),
+                ],
+                "input `token-format`",
+            ),
+        ];
+        for (pairs, needle) in cases {
+            let e = Config::from_raw(&raw(pairs)).expect_err(needle).to_string();
+            assert!(e.contains(needle), "{pairs:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn booleans_follow_the_yaml_core_schema() {
+        for (s, want) in [
+            ("true", Some(true)),
+            ("TRUE", Some(true)),
+            ("False", Some(false)),
+            ("yes", None),
+            ("on", None),
+            ("tRue", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_bool(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        let cases = [
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("500ms", 500),
+            ("0", 0),
+            ("15", 15_000),
+        ];
+        for (s, ms) in cases {
+            assert_eq!(parse_duration(s).unwrap(), Duration::from_millis(ms), "{s}");
+        }
+        for bad in ["", "m", "1.5m", "-1s", "5d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_uses_runner_names_and_flags_win() {
+        let env = BTreeMap::from([
+            ("INPUT_IMAGES".to_string(), "app:v1".to_string()),
+            (
+                "INPUT_COMMIT-MESSAGE".to_string(),
+                "from env {tag}".to_string(),
+            ),
+            ("INPUT_MAX_ATTEMPTS".to_string(), "3".to_string()),
+            ("INPUT_MODE".to_string(), "".to_string()),
+        ]);
+        let mut r = RawInputs::from_lookup(|k| env.get(k).cloned());
+        let c = Config::from_raw(&r).unwrap();
+        assert_eq!(c.commit_message, "from env {tag}");
+        assert_eq!(c.max_attempts, 3);
+        assert_eq!(c.mode, Mode::Push, "an empty input means the default");
+        r.set("max-attempts", "7".into());
+        assert_eq!(Config::from_raw(&r).unwrap().max_attempts, 7);
+    }
+
+    #[test]
+    fn lists_split_on_commas_newlines_and_drop_comments() {
+        assert_eq!(split_list("a, b\n# c\n d # e\n\n"), vec!["a", "b", "d"]);
+    }
+}

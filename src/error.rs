@@ -1,0 +1,104 @@
+//! The top-level error: what failed, where, and how to fix it.
+
+use crate::github::{Annotation, Level};
+
+/// A position in a file, 1-based, for messages and `::error file=…` annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
+    #[error(transparent)]
+    Edit(#[from] crate::edit::EditError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+    #[error("{0} is not implemented yet")]
+    NotImplemented(&'static str),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Exit codes, documented in `--help` and the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const DRIFT: i32 = 3;
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Usage errors (bad inputs, bad SPECs) exit 2; everything else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) | Error::Spec(_) | Error::Reference(_) => exit::USAGE,
+            _ => exit::FAILURE,
+        }
+    }
+
+    /// Where the problem is, when it is in a file.
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            Error::Edit(e) => e.location(),
+            _ => None,
+        }
+    }
+
+    /// A sentence on how to fix it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Edit(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
+            Error::Auth(e) => e.hint(),
+            Error::Git(e) => e.hint(),
+            Error::NotImplemented(_) => Some(
+                "this stage is planned; use the stages that exist or pin an older release".into(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The annotation shown in the Actions run and on the file.
+    pub fn annotation(&self) -> Annotation {
+        let mut message = self.to_string();
+        if let Some(h) = self.hint() {
+            message.push_str("\nhint: ");
+            message.push_str(&h);
+        }
+        let a = Annotation::new(Level::Error, message).titled("gitops-bump");
+        match self.location() {
+            Some(l) => a.at(l.file, l.line, l.col),
+            None => a,
+        }
+    }
+}

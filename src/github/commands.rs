@@ -1,0 +1,182 @@
+//! Workflow commands, written to stdout as `::name props::value` lines.
+
+use std::io::{self, Write};
+
+use super::in_actions;
+
+/// Escapes a command's value: `%`, CR and LF would otherwise end or corrupt it.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value, which additionally may not contain `:` or `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Writes `::add-mask::` lines for a secret. Each line of a multi-line value
+/// is masked on its own: the runner matches masks line by line.
+pub fn write_mask(out: &mut impl Write, value: &str) -> io::Result<()> {
+    for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        writeln!(out, "::add-mask::{}", escape_data(line))?;
+    }
+    out.flush()
+}
+
+/// Masks a secret in the Actions log; does nothing outside Actions.
+pub fn mask(value: &str) {
+    if in_actions() && !value.is_empty() {
+        let _ = write_mask(&mut io::stdout().lock(), value);
+    }
+}
+
+/// Severity of an annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
+/// An annotation on a file position, shown in the run and on the diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    pub level: Level,
+    pub message: String,
+    pub title: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+}
+
+impl Annotation {
+    pub fn new(level: Level, message: impl Into<String>) -> Self {
+        Annotation {
+            level,
+            message: message.into(),
+            title: None,
+            file: None,
+            line: None,
+            col: None,
+        }
+    }
+
+    pub fn at(mut self, file: impl Into<String>, line: usize, col: usize) -> Self {
+        self.file = Some(file.into());
+        self.line = Some(line);
+        self.col = Some(col);
+        self
+    }
+
+    pub fn titled(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// The `::error file=…,line=…::message` line.
+    pub fn command_line(&self) -> String {
+        let mut props = Vec::new();
+        if let Some(t) = &self.title {
+            props.push(format!("title={}", escape_property(t)));
+        }
+        if let Some(f) = &self.file {
+            props.push(format!("file={}", escape_property(f)));
+        }
+        if let Some(l) = self.line {
+            props.push(format!("line={l}"));
+        }
+        if let Some(c) = self.col {
+            props.push(format!("col={c}"));
+        }
+        let props = if props.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", props.join(","))
+        };
+        format!(
+            "::{}{props}::{}",
+            self.level.command(),
+            escape_data(&self.message)
+        )
+    }
+}
+
+/// Emits an annotation in Actions; outside it the caller's plain message is
+/// enough, so nothing is printed.
+pub fn annotate(annotation: &Annotation) {
+    if in_actions() {
+        println!("{}", annotation.command_line());
+    }
+}
+
+/// A log group that closes when dropped. Outside Actions it prints the title
+/// as a plain heading on stderr.
+pub struct Group {
+    active: bool,
+}
+
+pub fn group(title: &str) -> Group {
+    if in_actions() {
+        println!("::group::{}", escape_data(title));
+        Group { active: true }
+    } else {
+        Group { active: false }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.active {
+            println!("::endgroup::");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotation_lines_escape_values_and_properties() {
+        let cases = [
+            (
+                Annotation::new(Level::Error, "bad\nyaml 100%").at("a,b:c.yaml", 3, 7),
+                "::error file=a%2Cb%3Ac.yaml,line=3,col=7::bad%0Ayaml 100%25",
+            ),
+            (Annotation::new(Level::Notice, "plain"), "::notice::plain"),
+            (
+                Annotation::new(Level::Warning, "w\r\n").titled("T: x"),
+                "::warning title=T%3A x::w%0D%0A",
+            ),
+        ];
+        for (a, want) in cases {
+            assert_eq!(a.command_line(), want);
+        }
+    }
+
+    #[test]
+    fn masks_each_line_of_a_multiline_secret() {
+        let mut out = Vec::new();
+        write_mask(
+            &mut out,
+            "-----BEGIN KEY-----\nabc%def\n\n-----END KEY-----\n",
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "::add-mask::-----BEGIN KEY-----\n::add-mask::abc%25def\n::add-mask::-----END KEY-----\n"
+        );
+    }
+}

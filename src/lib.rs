@@ -1,0 +1,17 @@
+//! gitops-bump: verify a pushed container image and bump it in GitOps
+//! manifests with a race-safe, keyless git write-back.
+
+pub mod auth;
+pub mod config;
+pub mod edit;
+pub mod error;
+pub mod git;
+pub mod github;
+pub mod pipeline;
+pub mod reference;
+pub mod registry;
+pub mod secret;
+pub mod spec;
+pub mod template;
+
+pub use error::Error;

@@ -1,0 +1,346 @@
+//! CLI entry: parse, run, render errors, exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+
+use gitops_bump::config::{Config, INPUTS, RawInputs};
+use gitops_bump::edit::{self, EditRequest};
+use gitops_bump::error::{Error, exit};
+use gitops_bump::github;
+use gitops_bump::reference::Reference;
+use gitops_bump::spec::ImageSpec;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (also: nothing to change)
+  1  failure (registry, auth, git, file errors)
+  2  usage error (bad flag, input or SPEC)
+  3  --check found manifests that would change";
+
+#[derive(Parser)]
+#[command(
+    name = "gitops-bump",
+    version,
+    about = "Verify a pushed container image and bump it in GitOps manifests, race-safe",
+    long_about = "Verify a pushed container image and bump it in GitOps manifests (kustomize, \
+                  workloads, Helm values, compose, Argo CD), then commit `[skip ci]` and push with \
+                  retry. Inside GitHub Actions with no subcommand it runs the whole pipeline from \
+                  the action's inputs.",
+    after_help = EXIT_CODES,
+)]
+struct Cli {
+    /// More logs (-v debug, -vv trace). Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline: auth → verify → edit → write-back → outputs.
+    #[command(
+        after_help = "Example:\n  gitops-bump run --images ghcr.io/org/app:v1.2.3 --paths overlays/dev --mode push\n\nEvery flag is also read from the action input of the same name (INPUT_<NAME>); a flag wins."
+    )]
+    Run(RunArgs),
+    /// Edit manifests in place: set images like `kustomize edit set image`.
+    #[command(
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part."
+    )]
+    SetImage(SetImageArgs),
+    /// Resolve image references to digests in their registries.
+    #[command(
+        after_help = "Examples:\n  gitops-bump resolve ghcr.io/org/app:v1\n  gitops-bump resolve --parse-only --json nginx     # docker.io/library/nginx, no network"
+    )]
+    Resolve(ResolveArgs),
+    /// The keyless auth stage on its own.
+    Auth(AuthArgs),
+}
+
+#[derive(Args)]
+struct SetImageArgs {
+    /// A file to edit (repeatable).
+    #[arg(long = "file", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// A directory to walk for manifests (repeatable). Default: `.` when no --file.
+    #[arg(long = "dir", value_name = "PATH")]
+    dirs: Vec<PathBuf>,
+    /// Change nothing; exit 3 if an edit would be made.
+    #[arg(long)]
+    check: bool,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Extra Helm values key path holding an image (repeatable), e.g. app.image.
+    #[arg(long = "values-path", value_name = "KEY.PATH")]
+    values_paths: Vec<String>,
+    /// Succeed even when an image matches nothing.
+    #[arg(long)]
+    allow_no_match: bool,
+    /// Refuse files larger than this many bytes.
+    #[arg(long, default_value_t = edit::DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
+    /// Root the paths must stay inside (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// NAME[=NEWNAME][:TAG][@DIGEST]
+    #[arg(required = true, value_name = "SPEC")]
+    specs: Vec<String>,
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    /// Print registry, repository, tag, digest, media type and platforms as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Only parse and normalize; no network.
+    #[arg(long)]
+    parse_only: bool,
+    /// Require these platforms in an index (os/arch[/variant], repeatable).
+    #[arg(long = "platform")]
+    platforms: Vec<String>,
+    /// Registries (host:port) allowed over plain HTTP (repeatable).
+    #[arg(long = "insecure-registry")]
+    insecure_registries: Vec<String>,
+    /// Keep polling this long for a missing image (e.g. 90s).
+    #[arg(long, default_value = "0s")]
+    wait: String,
+    #[arg(required = true, value_name = "REF")]
+    references: Vec<String>,
+}
+
+#[derive(Args)]
+struct AuthArgs {
+    #[command(subcommand)]
+    provider: AuthProvider,
+}
+
+#[derive(Subcommand)]
+enum AuthProvider {
+    /// GitHub OIDC → Google STS → optional impersonation; prints the masked token, expiry and claims.
+    Google(RunArgs),
+}
+
+/// Every action input as a `--flag` of the same name.
+struct RunArgs {
+    raw: RawInputs,
+}
+
+impl FromArgMatches for RunArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut raw = RawInputs::from_env();
+        for i in INPUTS {
+            if let Some(v) = m.get_one::<String>(i.name) {
+                raw.set(i.name, v.clone());
+            }
+        }
+        Ok(RunArgs { raw })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for RunArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.args(INPUTS.iter().map(|i| {
+            let mut a = clap::Arg::new(i.name)
+                .long(i.name)
+                .value_name("VALUE")
+                .help(i.help);
+            if !i.default.is_empty() && !i.secret {
+                a = a.help(format!(
+                    "{} [default: {}]",
+                    i.help,
+                    i.default.replace('\n', " ")
+                ));
+            }
+            a
+        }))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
+        }
+    };
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Some(command) => dispatch(command),
+        None if github::in_actions() => dispatch(Command::Run(RunArgs {
+            raw: RawInputs::from_env(),
+        })),
+        None => {
+            eprintln!("gitops-bump: no command given; see `gitops-bump --help`");
+            Ok(exit::USAGE)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            report(&e);
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "gitops_bump=debug",
+        _ => "gitops_bump=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GITOPS_BUMP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+fn report(e: &Error) {
+    match e.location() {
+        Some(l) => eprintln!("error: {l}: {e}"),
+        None => eprintln!("error: {e}"),
+    }
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+    github::annotate(&e.annotation());
+}
+
+fn dispatch(command: Command) -> Result<i32, Error> {
+    match command {
+        Command::Run(args) => {
+            let config = Config::from_raw(&args.raw)?;
+            let workdir = std::env::current_dir()
+                .map_err(|e| Error::io("reading the current directory", e))?;
+            let outputs = gitops_bump::pipeline::run(&config, &workdir)?;
+            outputs.emit(false)?;
+            Ok(exit::OK)
+        }
+        Command::SetImage(args) => set_image(args),
+        Command::Resolve(args) => resolve(args),
+        Command::Auth(AuthArgs {
+            provider: AuthProvider::Google(_),
+        }) => Err(Error::NotImplemented("`gitops-bump auth google`")),
+    }
+}
+
+fn set_image(args: SetImageArgs) -> Result<i32, Error> {
+    let specs = args
+        .specs
+        .iter()
+        .map(|s| ImageSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let root = match args.root {
+        Some(r) => r,
+        None => {
+            std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?
+        }
+    };
+    let mut paths = args.files;
+    paths.extend(args.dirs);
+    if paths.is_empty() {
+        paths.push(PathBuf::from("."));
+    }
+    let request = EditRequest {
+        specs,
+        values_paths: args.values_paths,
+        allow_no_match: args.allow_no_match,
+        max_file_size: args.max_file_size,
+    };
+    let report = edit::apply(&root, &paths, &request, !args.check)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes })
+        );
+    } else {
+        for c in &report.changes {
+            println!("{}:{}:{}: {} -> {}", c.file, c.line, c.column, c.old, c.new);
+        }
+        if report.changes.is_empty() {
+            eprintln!("no changes: every image is already up to date");
+        }
+    }
+    Ok(if args.check && !report.files.is_empty() {
+        exit::DRIFT
+    } else {
+        exit::OK
+    })
+}
+
+fn resolve(args: ResolveArgs) -> Result<i32, Error> {
+    let references = args
+        .references
+        .iter()
+        .map(|r| Reference::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.parse_only {
+        for r in &references {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "registry": r.name.registry,
+                        "repository": r.name.repository,
+                        "tag": r.tag,
+                        "digest": r.digest.as_ref().map(|d| d.to_string()),
+                        "normalized": r.to_string(),
+                    })
+                );
+            } else {
+                println!("{r}");
+            }
+        }
+        return Ok(exit::OK);
+    }
+    let wait = gitops_bump::config::parse_duration(&args.wait).map_err(|why| {
+        gitops_bump::config::ConfigError::Invalid {
+            input: "wait",
+            value: args.wait.clone(),
+            why,
+        }
+    })?;
+    let options = gitops_bump::registry::RegistryOptions {
+        credentials: gitops_bump::registry::Credentials {
+            docker_config: true,
+            ..Default::default()
+        },
+        insecure_registries: args.insecure_registries,
+        wait,
+        request_timeout: std::time::Duration::from_secs(30),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let resolved = rt.block_on(gitops_bump::registry::resolve_all(
+        &options,
+        &references,
+        &args.platforms,
+        None,
+    ))?;
+    for r in &resolved {
+        if args.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!("{}", r.digest);
+        }
+    }
+    Ok(exit::OK)
+}

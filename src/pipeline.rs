@@ -1,0 +1,317 @@
+//! Wires the stages: auth → verify → edit → write-back → outputs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::{Config, Mode, TokenFormat};
+use crate::edit::{self, Change, EditReport, EditRequest};
+use crate::error::Error;
+use crate::github::{self, EnvFile};
+use crate::registry::{self, Credentials, RegistryOptions, Resolved};
+use crate::secret::Secret;
+use crate::spec::{Field, ImageSpec};
+
+/// One image's entry in the `images` output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ImageOutput {
+    pub name: String,
+    pub new_name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub previous_tag: Option<String>,
+    pub previous_digest: Option<String>,
+    pub files: Vec<String>,
+    pub platforms: Vec<String>,
+}
+
+/// Everything a run reports, as step outputs.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    pub changed: bool,
+    pub commit_sha: Option<String>,
+    pub images: Vec<ImageOutput>,
+    pub files: Vec<String>,
+    pub attempts: u32,
+    pub pull_request_url: Option<String>,
+    pub pull_request_number: Option<u64>,
+    pub access_token: Option<Secret>,
+    pub registry: Vec<Resolved>,
+}
+
+impl Outputs {
+    /// The outputs as `(name, value)` pairs, names as in `action.yml`.
+    pub fn entries(&self) -> Vec<(String, String)> {
+        let first = self.images.first();
+        let opt = |v: Option<&String>| v.cloned().unwrap_or_default();
+        let image = first.map_or(String::new(), |i| {
+            let mut s = crate::reference::ImageName::parse(&i.new_name)
+                .map_or_else(|_| i.new_name.clone(), |n| n.to_string());
+            if let Some(t) = &i.tag {
+                s.push(':');
+                s.push_str(t);
+            }
+            if let Some(d) = &i.digest {
+                s.push('@');
+                s.push_str(d);
+            }
+            s
+        });
+        let mut out = vec![
+            ("changed".to_string(), self.changed.to_string()),
+            (
+                "commit-sha".to_string(),
+                self.commit_sha.clone().unwrap_or_default(),
+            ),
+            (
+                "digest".to_string(),
+                opt(first.and_then(|i| i.digest.as_ref())),
+            ),
+            ("image".to_string(), image),
+            (
+                "images".to_string(),
+                serde_json::to_string(&self.images).unwrap_or_else(|_| "[]".into()),
+            ),
+            (
+                "previous-tag".to_string(),
+                opt(first.and_then(|i| i.previous_tag.as_ref())),
+            ),
+            (
+                "previous-digest".to_string(),
+                opt(first.and_then(|i| i.previous_digest.as_ref())),
+            ),
+            ("files".to_string(), self.files.join("\n")),
+            ("attempts".to_string(), self.attempts.to_string()),
+            (
+                "pull-request-url".to_string(),
+                self.pull_request_url.clone().unwrap_or_default(),
+            ),
+            (
+                "pull-request-number".to_string(),
+                self.pull_request_number
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            ),
+        ];
+        if let Some(t) = &self.access_token {
+            out.push(("access-token".to_string(), t.expose().to_string()));
+        }
+        out
+    }
+
+    /// Writes outputs to `GITHUB_OUTPUT`, or prints them (`key=value` or JSON).
+    pub fn emit(&self, json: bool) -> Result<(), Error> {
+        let entries = self.entries();
+        if let Some(file) = EnvFile::from_env("GITHUB_OUTPUT") {
+            return file.append_entries(&entries).map_err(|e| {
+                Error::io(format!("writing outputs to {}", file.path().display()), e)
+            });
+        }
+        if json {
+            let map: serde_json::Map<String, serde_json::Value> = entries
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            println!("{}", serde_json::Value::Object(map));
+        } else {
+            let mut buf = Vec::new();
+            for (k, v) in &entries {
+                if v.contains('\n') {
+                    github::write_delimited(&mut buf, &[(k.clone(), v.clone())])
+                        .map_err(|e| Error::io("printing outputs", e))?;
+                } else {
+                    buf.extend_from_slice(format!("{k}={v}\n").as_bytes());
+                }
+            }
+            print!("{}", String::from_utf8_lossy(&buf));
+        }
+        Ok(())
+    }
+}
+
+/// Builds per-image outputs from the SPECs, the changes made and what the
+/// registry said.
+pub fn image_outputs(
+    specs: &[ImageSpec],
+    changes: &[Change],
+    resolved: &[Resolved],
+) -> Vec<ImageOutput> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let mine: Vec<&Change> = changes.iter().filter(|c| c.image == spec.name).collect();
+            let mut files: Vec<String> = mine.iter().map(|c| c.file.clone()).collect();
+            files.dedup();
+            let new_name = match &spec.new_name {
+                Some(Field::Set(n)) => n.clone(),
+                _ => mine
+                    .iter()
+                    .find_map(|c| c.new_name.clone())
+                    .unwrap_or_else(|| spec.name.clone()),
+            };
+            let tag = spec
+                .new_tag()
+                .map(str::to_string)
+                .or_else(|| mine.iter().find_map(|c| c.new_tag.clone()));
+            let digest = spec
+                .new_digest()
+                .map(|d| d.to_string())
+                .or_else(|| resolved.get(i).map(|r| r.digest.clone()))
+                .or_else(|| mine.iter().find_map(|c| c.new_digest.clone()));
+            ImageOutput {
+                name: spec.name.clone(),
+                new_name,
+                tag,
+                digest,
+                previous_tag: mine.iter().find_map(|c| c.old_tag.clone()),
+                previous_digest: mine.iter().find_map(|c| c.old_digest.clone()),
+                files,
+                platforms: resolved
+                    .get(i)
+                    .map(|r| r.platforms.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Prints a stage's one-line result with its duration.
+fn stage_done(stage: &str, started: Instant, what: &str) {
+    eprintln!("{stage}: {what} ({} ms)", started.elapsed().as_millis());
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))
+}
+
+/// Runs the whole pipeline for a validated config.
+pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
+    let rt = runtime()?;
+    let mut outputs = Outputs::default();
+
+    let mut google_token = None;
+    if let Some(google) = &config.google {
+        let _g = github::group("Authenticate to Google (Workload Identity Federation)");
+        let started = Instant::now();
+        let token = rt.block_on(crate::auth::google(google))?;
+        stage_done("auth", started, "obtained a Google access token");
+        if google.token_format == TokenFormat::AccessToken {
+            outputs.access_token = Some(token.access_token.clone());
+        }
+        google_token = Some(token.access_token);
+    }
+
+    let mut specs = config.images.clone();
+    if config.verify && !specs.is_empty() {
+        let _g = github::group("Verify images in their registries");
+        let started = Instant::now();
+        let references = specs
+            .iter()
+            .map(ImageSpec::target_reference)
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = RegistryOptions {
+            credentials: Credentials {
+                explicit: config
+                    .registry_username
+                    .clone()
+                    .zip(config.registry_password.clone()),
+                github_token: config.token.clone(),
+                google_access_token: google_token.clone(),
+                docker_config: true,
+            },
+            insecure_registries: config.insecure_registries.clone(),
+            wait: config.wait,
+            request_timeout: std::time::Duration::from_secs(30),
+        };
+        let resolved = rt.block_on(registry::resolve_all(
+            &options,
+            &references,
+            &config.platforms,
+            config.expected_digest.as_ref(),
+        ))?;
+        for r in &resolved {
+            eprintln!(
+                "  {}/{}{} -> {}",
+                r.registry,
+                r.repository,
+                r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default(),
+                r.digest
+            );
+        }
+        stage_done(
+            "verify",
+            started,
+            &format!("{} image(s) found", resolved.len()),
+        );
+        specs = pin_digests(&specs, &resolved)?;
+        outputs.registry = resolved;
+    }
+
+    let request = EditRequest {
+        specs: specs.clone(),
+        values_paths: config.values_paths.clone(),
+        allow_no_match: config.allow_no_match,
+        max_file_size: edit::DEFAULT_MAX_FILE_SIZE,
+    };
+    let paths: Vec<PathBuf> = config.paths.clone();
+    let report: EditReport;
+    if config.mode == Mode::None && config.repository.is_none() {
+        let _g = github::group("Edit manifests");
+        let started = Instant::now();
+        report = edit::apply(workdir, &paths, &request, !config.dry_run)?;
+        stage_done(
+            "edit",
+            started,
+            &format!("{} change(s)", report.changes.len()),
+        );
+    } else {
+        let _g = github::group("Edit, commit and push");
+        let started = Instant::now();
+        let mut edit_fn = |root: &Path| edit::apply(root, &paths, &request, true);
+        let result = crate::git::write_back(config, &mut edit_fn)?;
+        stage_done(
+            "write-back",
+            started,
+            &match &result.commit_sha {
+                Some(sha) => format!("commit {sha} after {} attempt(s)", result.attempts),
+                None => "nothing to commit".to_string(),
+            },
+        );
+        outputs.commit_sha = result.commit_sha;
+        outputs.attempts = result.attempts;
+        outputs.pull_request_url = result.pull_request_url;
+        outputs.pull_request_number = result.pull_request_number;
+        report = result.report;
+    }
+    outputs.changed = !report.files.is_empty();
+    outputs.files = report.files.clone();
+    outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);
+    for c in &report.changes {
+        eprintln!(
+            "  {}:{}:{} {} -> {}",
+            c.file, c.line, c.column, c.old, c.new
+        );
+    }
+    Ok(outputs)
+}
+
+/// After verification, a SPEC that gave a tag also pins the digest the
+/// registry resolved, unless the user said to keep the existing digest.
+fn pin_digests(specs: &[ImageSpec], resolved: &[Resolved]) -> Result<Vec<ImageSpec>, Error> {
+    specs
+        .iter()
+        .zip(resolved)
+        .map(|(spec, r)| {
+            let mut s = spec.clone();
+            if s.digest.is_none() {
+                s.digest = Some(Field::Set(crate::reference::Digest::parse(&r.digest)?));
+            }
+            Ok(s)
+        })
+        .collect()
+}
