@@ -1,0 +1,187 @@
+//! The packaged action, run the way the runner runs it: `node dist/index.js`
+//! with `INPUT_*` variables and environment files, against the binary built
+//! from this checkout.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A copy of `dist/` with our binary registered for linux-x64 in the manifest.
+struct ActionDir {
+    dir: tempfile::TempDir,
+}
+
+impl ActionDir {
+    fn new(tamper: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path().join("dist");
+        fs::create_dir_all(dist.join("bin")).unwrap();
+        for f in ["index.js", "post.js"] {
+            fs::copy(repo_file(&format!("dist/{f}")), dist.join(f)).unwrap();
+        }
+        let bin = dist.join("bin/gitops-bump-linux-x64");
+        fs::copy(BIN, &bin).unwrap();
+        let mut sha = hex(&Sha256::digest(fs::read(&bin).unwrap()));
+        if tamper {
+            sha = sha.replace(&sha[..1], if sha.starts_with('0') { "1" } else { "0" });
+        }
+        let manifest = serde_json::json!({
+            "version": "test",
+            "binaries": { "linux-x64": { "file": "bin/gitops-bump-linux-x64", "sha256": sha } }
+        });
+        fs::write(dist.join("checksums.json"), manifest.to_string()).unwrap();
+        ActionDir { dir }
+    }
+
+    fn run(&self, envs: &[(&str, &str)], cwd: &Path) -> Output {
+        let mut cmd = Command::new("node");
+        cmd.arg(self.dir.path().join("dist/index.js"))
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
+    let action = ActionDir::new(false);
+    let work = tempfile::tempdir().unwrap();
+    let kust = work.path().join("kustomization.yaml");
+    fs::write(
+        &kust,
+        "resources:\n- deployment.yaml\nimages:\n- name: ghcr.io/org/app # the app\n  newTag: v1\n",
+    )
+    .unwrap();
+    let out_file = work.path().join("github_output");
+    let o = action.run(
+        &[
+            ("INPUT_IMAGES", "ghcr.io/org/app:v2\n"),
+            ("INPUT_PATHS", "kustomization.yaml"),
+            ("INPUT_MODE", "none"),
+            ("INPUT_VERIFY", "false"),
+            ("INPUT_COMMIT-MESSAGE", "bump {image} [skip ci]"),
+            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
+        ],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let outputs = fs::read_to_string(&out_file).unwrap();
+    let parsed = gitops_bump::github::files::parse_delimited(&outputs);
+    let get = |k: &str| parsed.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("changed").as_deref(), Some("true"), "{outputs}");
+    assert_eq!(get("previous-tag").as_deref(), Some("v1"), "{outputs}");
+    assert_eq!(get("files").as_deref(), Some("kustomization.yaml"), "{outputs}");
+    assert!(
+        fs::read_to_string(&kust).unwrap().contains("newTag: v2"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
+    let action = ActionDir::new(false);
+    let work = tempfile::tempdir().unwrap();
+    let o = action.run(
+        &[("INPUT_IMAGES", "ghcr.io/org/app:v2"), ("INPUT_MODE", "force")],
+        work.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("::error title=gitops-bump::input `mode` has an invalid value \"force\""),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn entry_refuses_a_binary_whose_checksum_does_not_match() {
+    let action = ActionDir::new(true);
+    let work = tempfile::tempdir().unwrap();
+    let o = action.run(&[("INPUT_IMAGES", "a:v1")], work.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("checksum mismatch"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn entry_explains_a_missing_platform_binary() {
+    let action = ActionDir::new(false);
+    let work = tempfile::tempdir().unwrap();
+    let cases = [
+        (("RUNNER_OS", "macOS"), "no binary for macos-x64"),
+        (("RUNNER_OS", "Plan9"), "unsupported runner platform"),
+    ];
+    for ((k, v), needle) in cases {
+        let o = action.run(&[(k, v), ("INPUT_IMAGES", "a:v1")], work.path());
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains(needle), "{}", text(&o));
+    }
+}
+
+#[test]
+fn post_step_removes_the_credentials_file() {
+    let action = ActionDir::new(false);
+    let work = tempfile::tempdir().unwrap();
+    let creds = work.path().join("gha-creds-test.json");
+    fs::write(&creds, "{}").unwrap();
+    let o = Command::new("node")
+        .arg(action.dir.path().join("dist/post.js"))
+        .env("STATE_credentials-file", &creds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!creds.exists());
+}
+
+#[test]
+fn action_yml_lists_every_input_with_its_default() {
+    let yml = fs::read_to_string(repo_file("action.yml")).unwrap();
+    let listed: Vec<&str> = yml
+        .lines()
+        .skip_while(|l| *l != "inputs:")
+        .skip(1)
+        .take_while(|l| *l != "outputs:")
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+        .filter(|l| !l.starts_with(' '))
+        .collect();
+    let expected: Vec<&str> = gitops_bump::config::INPUTS.iter().map(|i| i.name).collect();
+    assert_eq!(listed, expected, "run scripts/gen-action-yml.py");
+    for i in gitops_bump::config::INPUTS.iter().filter(|i| !i.default.is_empty()) {
+        let needle = format!("    default: '{}'", i.default.replace('\'', "''"));
+        assert!(yml.contains(&needle), "default of {} missing: {needle}", i.name);
+    }
+}
