@@ -230,6 +230,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
                 .map_err(|e| Error::io("reading the current directory", e))?;
             let outputs = gitops_bump::pipeline::run(&config, &workdir)?;
             outputs.emit(false)?;
+            gitops_bump::pipeline::write_summary(&outputs)?;
             Ok(exit::OK)
         }
         Command::SetImage(args) => set_image(args),

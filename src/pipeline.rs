@@ -38,6 +38,8 @@ pub struct Outputs {
     pub pull_request_number: Option<u64>,
     pub access_token: Option<Secret>,
     pub registry: Vec<Resolved>,
+    /// Every edited scalar, for the summary and annotations.
+    pub changes: Vec<Change>,
 }
 
 impl Outputs {
@@ -314,4 +316,194 @@ fn pin_digests(specs: &[ImageSpec], resolved: &[Resolved]) -> Result<Vec<ImageSp
             Ok(s)
         })
         .collect()
+}
+
+/// Where links in the summary point: `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY`.
+fn repository_url() -> Option<String> {
+    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
+    let repo = std::env::var("GITHUB_REPOSITORY")
+        .ok()
+        .filter(|r| !r.is_empty())?;
+    Some(format!("{}/{repo}", server.trim_end_matches('/')))
+}
+
+fn cell(v: Option<&String>) -> String {
+    v.map_or_else(|| "–".to_string(), |s| format!("`{s}`"))
+}
+
+/// The job summary: one table row per image, the changed lines, and the
+/// commit or pull request.
+pub fn summary_markdown(outputs: &Outputs) -> String {
+    let mut md = String::from("### gitops-bump\n\n");
+    if !outputs.changed {
+        md.push_str("Nothing to change: every image is already up to date.\n\n");
+    }
+    md.push_str("| image | tag | digest | platforms verified | files |\n|---|---|---|---|---|\n");
+    for i in &outputs.images {
+        let arrow = |old: Option<&String>, new: Option<&String>| {
+            if old == new || old.is_none() {
+                cell(new)
+            } else {
+                format!("{} → {}", cell(old), cell(new))
+            }
+        };
+        let short = |d: Option<&String>| d.map(|d| d.chars().take(19).collect::<String>());
+        md.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            i.new_name,
+            arrow(i.previous_tag.as_ref(), i.tag.as_ref()),
+            arrow(
+                short(i.previous_digest.as_ref()).as_ref(),
+                short(i.digest.as_ref()).as_ref()
+            ),
+            if i.platforms.is_empty() {
+                "–".to_string()
+            } else {
+                i.platforms.join(", ")
+            },
+            if i.files.is_empty() {
+                "–".to_string()
+            } else {
+                i.files.join("<br>")
+            },
+        ));
+    }
+    if !outputs.changes.is_empty() {
+        md.push_str("\n<details><summary>Changed lines</summary>\n\n");
+        for c in &outputs.changes {
+            md.push_str(&format!(
+                "- `{}:{}` `{}` → `{}`\n",
+                c.file, c.line, c.old, c.new
+            ));
+        }
+        md.push_str("\n</details>\n");
+    }
+    let base = repository_url();
+    if let Some(sha) = &outputs.commit_sha {
+        match &base {
+            Some(b) => md.push_str(&format!(
+                "\nCommit: [`{}`]({b}/commit/{sha})",
+                &sha[..sha.len().min(12)]
+            )),
+            None => md.push_str(&format!("\nCommit: `{sha}`")),
+        }
+        if outputs.attempts > 1 {
+            md.push_str(&format!(
+                " (landed on attempt {}, after other pipelines pushed first)",
+                outputs.attempts
+            ));
+        }
+        md.push('\n');
+    }
+    if let Some(url) = &outputs.pull_request_url {
+        md.push_str(&format!("\nPull request: {url}\n"));
+    }
+    md
+}
+
+/// Appends the summary to `GITHUB_STEP_SUMMARY` when it is set.
+pub fn write_summary(outputs: &Outputs) -> Result<(), Error> {
+    if let Some(file) = EnvFile::from_env("GITHUB_STEP_SUMMARY") {
+        file.append_text(&summary_markdown(outputs)).map_err(|e| {
+            Error::io(
+                format!("writing the job summary to {}", file.path().display()),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::TargetKind;
+
+    const D: &str = "sha256:9ad9fa56a286e5cd686043f0d63836d24308be21312d09e0ea969a377885bad7";
+
+    fn change(image: &str) -> Change {
+        Change {
+            file: "overlays/dev/kustomization.yaml".into(),
+            line: 9,
+            column: 13,
+            kind: TargetKind::Kustomization,
+            image: image.into(),
+            old: "v1".into(),
+            new: "v2".into(),
+            old_tag: Some("v1".into()),
+            old_digest: None,
+            new_name: Some("ghcr.io/org/app".into()),
+            new_tag: Some("v2".into()),
+            new_digest: Some(D.into()),
+        }
+    }
+
+    #[test]
+    fn outputs_describe_the_first_image_and_list_all() {
+        let specs = vec![
+            ImageSpec::parse("app=ghcr.io/org/app:v2").unwrap(),
+            ImageSpec::parse("worker:v9").unwrap(),
+        ];
+        let images = image_outputs(&specs, &[change("app")], &[]);
+        let out = Outputs {
+            changed: true,
+            commit_sha: Some("abc123".into()),
+            images,
+            files: vec!["a.yaml".into(), "b.yaml".into()],
+            attempts: 2,
+            ..Default::default()
+        };
+        let e = out.entries();
+        let get = |k: &str| e.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("changed"), Some("true"));
+        assert_eq!(
+            get("image"),
+            Some(format!("ghcr.io/org/app:v2@{D}").as_str())
+        );
+        assert_eq!(get("digest"), Some(D));
+        assert_eq!(get("previous-tag"), Some("v1"));
+        assert_eq!(get("previous-digest"), Some(""));
+        assert_eq!(get("files"), Some("a.yaml\nb.yaml"));
+        assert_eq!(get("attempts"), Some("2"));
+        assert_eq!(get("access-token"), None, "only when asked for");
+        let images: serde_json::Value = serde_json::from_str(get("images").unwrap()).unwrap();
+        assert_eq!(images[1]["name"], "worker");
+        assert_eq!(images[1]["tag"], "v9");
+        assert_eq!(images[1]["files"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn access_token_output_only_when_requested() {
+        let out = Outputs {
+            access_token: Some(Secret::new("ya29.fake")),
+            ..Default::default()
+        };
+        assert!(
+            out.entries()
+                .contains(&("access-token".to_string(), "ya29.fake".to_string()))
+        );
+    }
+
+    #[test]
+    fn summary_shows_old_and_new_values_and_the_changed_lines() {
+        let specs = vec![ImageSpec::parse("app=ghcr.io/org/app:v2").unwrap()];
+        let out = Outputs {
+            changed: true,
+            commit_sha: Some("0123456789abcdef".into()),
+            images: image_outputs(&specs, &[change("app")], &[]),
+            changes: vec![change("app")],
+            attempts: 3,
+            ..Default::default()
+        };
+        let md = summary_markdown(&out);
+        for needle in [
+            "| `ghcr.io/org/app` | `v1` → `v2` |",
+            "- `overlays/dev/kustomization.yaml:9` `v1` → `v2`",
+            "landed on attempt 3",
+        ] {
+            assert!(md.contains(needle), "{needle}\n{md}");
+        }
+        let unchanged = summary_markdown(&Outputs::default());
+        assert!(unchanged.contains("Nothing to change"));
+    }
 }

@@ -99,7 +99,11 @@ fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
     let get = |k: &str| parsed.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get("changed").as_deref(), Some("true"), "{outputs}");
     assert_eq!(get("previous-tag").as_deref(), Some("v1"), "{outputs}");
-    assert_eq!(get("files").as_deref(), Some("kustomization.yaml"), "{outputs}");
+    assert_eq!(
+        get("files").as_deref(),
+        Some("kustomization.yaml"),
+        "{outputs}"
+    );
     assert!(
         fs::read_to_string(&kust).unwrap().contains("newTag: v2"),
         "{}",
@@ -112,7 +116,10 @@ fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
     let action = ActionDir::new(false);
     let work = tempfile::tempdir().unwrap();
     let o = action.run(
-        &[("INPUT_IMAGES", "ghcr.io/org/app:v2"), ("INPUT_MODE", "force")],
+        &[
+            ("INPUT_IMAGES", "ghcr.io/org/app:v2"),
+            ("INPUT_MODE", "force"),
+        ],
         work.path(),
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -148,7 +155,11 @@ fn entry_explains_a_missing_platform_binary() {
     for ((k, v), needle) in cases {
         let o = action.run(&[(k, v), ("INPUT_IMAGES", "a:v1")], work.path());
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stdout).contains(needle), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(needle),
+            "{}",
+            text(&o)
+        );
     }
 }
 
@@ -180,8 +191,15 @@ fn action_yml_lists_every_input_with_its_default() {
         .collect();
     let expected: Vec<&str> = gitops_bump::config::INPUTS.iter().map(|i| i.name).collect();
     assert_eq!(listed, expected, "run scripts/gen-action-yml.py");
-    for i in gitops_bump::config::INPUTS.iter().filter(|i| !i.default.is_empty()) {
+    for i in gitops_bump::config::INPUTS
+        .iter()
+        .filter(|i| !i.default.is_empty())
+    {
         let needle = format!("    default: '{}'", i.default.replace('\'', "''"));
-        assert!(yml.contains(&needle), "default of {} missing: {needle}", i.name);
+        assert!(
+            yml.contains(&needle),
+            "default of {} missing: {needle}",
+            i.name
+        );
     }
 }

@@ -7,7 +7,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("GITHUB_ACTIONS").env_remove("GITHUB_OUTPUT");
+    cmd.args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -36,9 +38,21 @@ fn help_version_and_usage_errors_have_documented_exit_codes() {
         (&[], 2, "no command given"),
         (&["set-image"], 2, "SPEC"),
         (&["set-image", "Bad/Name:1"], 2, "must be lowercase"),
-        (&["resolve", "--parse-only", "app@sha256:123"], 2, "64 hex digits"),
-        (&["run", "--images", "app:v1", "--mode", "force"], 2, "input `mode` has an invalid value"),
-        (&["run", "--images", "app:v1", "--wait", "soon"], 2, "input `wait`"),
+        (
+            &["resolve", "--parse-only", "app@sha256:123"],
+            2,
+            "64 hex digits",
+        ),
+        (
+            &["run", "--images", "app:v1", "--mode", "force"],
+            2,
+            "input `mode` has an invalid value",
+        ),
+        (
+            &["run", "--images", "app:v1", "--wait", "soon"],
+            2,
+            "input `wait`",
+        ),
         (&["run"], 2, "input `images` is required"),
     ];
     for (args, code, needle) in cases {
@@ -57,7 +71,10 @@ fn flags_win_over_action_inputs() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", all(&o));
     // And an env-only invalid value is reported with the input's name.
-    let o = run(&["run"], &[("INPUT_IMAGES", "app:v1"), ("INPUT_VERIFY", "yes")]);
+    let o = run(
+        &["run"],
+        &[("INPUT_IMAGES", "app:v1"), ("INPUT_VERIFY", "yes")],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", all(&o));
     assert!(all(&o).contains("input `verify`"), "{}", all(&o));
 }
@@ -66,7 +83,11 @@ fn flags_win_over_action_inputs() {
 fn errors_in_actions_become_annotations() {
     let o = run(
         &["run"],
-        &[("GITHUB_ACTIONS", "true"), ("INPUT_IMAGES", "app:v1"), ("INPUT_MAX-ATTEMPTS", "0")],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("INPUT_IMAGES", "app:v1"),
+            ("INPUT_MAX-ATTEMPTS", "0"),
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", all(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -85,7 +106,15 @@ fn parse_only_resolve_shows_the_normalized_reference() {
     assert_eq!(v["repository"], "library/nginx");
     assert_eq!(v["tag"], "1.27");
     assert_eq!(v["digest"], serde_json::Value::Null);
-    let o = run(&["resolve", "--parse-only", "index.docker.io/team/app", "localhost:5000/a"], &[]);
+    let o = run(
+        &[
+            "resolve",
+            "--parse-only",
+            "index.docker.io/team/app",
+            "localhost:5000/a",
+        ],
+        &[],
+    );
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         "docker.io/team/app\nlocalhost:5000/a\n"
@@ -106,5 +135,10 @@ fn secret_inputs_are_masked_in_actions_before_anything_else() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     let first = stdout.lines().next().unwrap_or_default();
     assert_eq!(first, "::add-mask::ghs_FAKE_SECRET_TOKEN_123");
-    assert_eq!(all(&o).matches("ghs_FAKE_SECRET_TOKEN_123").count(), 1, "{}", all(&o));
+    assert_eq!(
+        all(&o).matches("ghs_FAKE_SECRET_TOKEN_123").count(),
+        1,
+        "{}",
+        all(&o)
+    );
 }
