@@ -830,8 +830,14 @@ mod tests {
     const KEY: &str = "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----";
     const IMG: (&str, &str) = ("images", "app:v1");
     const APP_CASES: &[(&[(&str, &str)], &str)] = &[
-        (&[IMG, ("app-id", "123")], "input `app-private-key` is required"),
-        (&[IMG, ("app-private-key", KEY)], "input `app-id` is required"),
+        (
+            &[IMG, ("app-id", "123")],
+            "input `app-private-key` is required",
+        ),
+        (
+            &[IMG, ("app-private-key", KEY)],
+            "input `app-id` is required",
+        ),
         (
             &[IMG, ("app-installation-id", "9")],
             "`app-installation-id` and `app-id` conflict",
