@@ -433,13 +433,13 @@ pub fn last_bumped_run(
     for oid in walk.take(max_commits) {
         let oid = oid.map_err(err)?;
         let commit = repo.find_commit(oid).map_err(err)?;
-        let is_shallow_root = shallow_roots.contains(&oid);
+        // A shallow root's parent is missing, so whether it changed the
+        // file is unknown: deepen instead of guessing.
+        if shallow_roots.contains(&oid) {
+            return Ok(LastBump::Shallow);
+        }
         let here = blob_at(&commit, file);
-        let before = if is_shallow_root {
-            None
-        } else {
-            commit.parent(0).ok().and_then(|p| blob_at(&p, file))
-        };
+        let before = commit.parent(0).ok().and_then(|p| blob_at(&p, file));
         let message = String::from_utf8_lossy(commit.message_bytes());
         if here != before
             && let Some(run) = bumped_by_run(&message, image)
@@ -449,11 +449,46 @@ pub fn last_bumped_run(
                 commit: oid.to_string(),
             });
         }
-        if is_shallow_root {
-            return Ok(LastBump::Shallow);
-        }
     }
     Ok(LastBump::NotFound)
+}
+
+/// [`last_bumped_run`], deepening a shallow clone only when the walk hits
+/// its boundary: `deepen(repo, depth)` fetches `depth` more commits (the git
+/// write-back plugs in its authenticated fetch; `git fetch --deepen=N` is
+/// the CLI equivalent) and returns false when nothing more can be fetched.
+/// The depth doubles each round, at most `max_rounds` rounds.
+pub fn last_bumped_run_deepening(
+    repo: &git2::Repository,
+    file: &Path,
+    image: &str,
+    max_commits: usize,
+    max_rounds: u32,
+    mut deepen: impl FnMut(&git2::Repository, u32) -> Result<bool, GuardError>,
+) -> Result<LastBump, GuardError> {
+    let reopen = |r: &git2::Repository| {
+        git2::Repository::open(r.path()).map_err(|source| GuardError::History {
+            file: file.display().to_string(),
+            source,
+        })
+    };
+    let mut depth = 50;
+    let mut current = reopen(repo)?;
+    for _ in 0..max_rounds {
+        match last_bumped_run(&current, file, image, max_commits)? {
+            LastBump::Shallow => {
+                if !deepen(&current, depth)? {
+                    return Ok(LastBump::Shallow);
+                }
+                // libgit2 reads the shallow grafts when a repository is
+                // opened: reopen to see the deepened history.
+                current = reopen(&current)?;
+                depth = depth.saturating_mul(2);
+            }
+            found_or_not => return Ok(found_or_not),
+        }
+    }
+    last_bumped_run(&current, file, image, max_commits)
 }
 
 fn blob_at(commit: &git2::Commit<'_>, file: &Path) -> Option<git2::Oid> {

@@ -211,7 +211,13 @@ pub fn write_back(
             context: "starting the async runtime".into(),
             source,
         })?;
-    rt.block_on(write_back_async(target, options, edit))
+    // A reqwest client's pooled connections belong to the runtime that
+    // opened them: give this runtime its own client.
+    let target = ApiTarget {
+        api: Api::new(target.api.base()),
+        ..target.clone()
+    };
+    rt.block_on(write_back_async(&target, options, edit))
 }
 
 /// The async form of [`write_back`].

@@ -237,7 +237,9 @@ impl Drop for InstallationToken {
             return;
         }
         self.revoked = true;
-        let api = self.api.clone();
+        // A fresh client: pooled connections belong to the runtime that
+        // opened them, which may be the one blocked on this drop.
+        let api = Api::new(self.api.base());
         let token = self.token.clone();
         // Drop may run inside an async runtime, where blocking on another
         // future would panic: revoke on a thread with its own runtime.
