@@ -526,6 +526,26 @@ impl Credential {
     pub fn triggers_workflows(self) -> bool {
         !matches!(self, Credential::GithubToken)
     }
+
+    /// The credential a run pushes with: the App when one is configured,
+    /// else the kind of `token` by its prefix. An installation token made by
+    /// an earlier step (create-github-app-token) looks like `GITHUB_TOKEN`
+    /// (`ghs_`), so with one of those keep `[skip ci]` in the message.
+    pub fn of(config: &crate::config::Config) -> Credential {
+        if config.app.is_some() {
+            return Credential::AppToken;
+        }
+        match &config.token {
+            Some(t)
+                if ["ghp_", "github_pat_", "gho_", "ghu_"]
+                    .iter()
+                    .any(|p| t.expose().starts_with(p)) =>
+            {
+                Credential::PersonalToken
+            }
+            _ => Credential::GithubToken,
+        }
+    }
 }
 
 /// Markers GitHub honours to skip `push` and `pull_request` workflows.
@@ -587,14 +607,19 @@ impl TriggerCommit {
 
     /// Reads the event file named by `GITHUB_EVENT_PATH`, when set.
     pub fn from_env() -> Result<Option<TriggerCommit>, GuardError> {
-        let Some(path) = std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) else {
-            return Ok(None);
-        };
+        match std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
+            Some(path) => Self::from_event_file(Path::new(&path)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a runner event file (the JSON at `GITHUB_EVENT_PATH`).
+    pub fn from_event_file(path: &Path) -> Result<Option<TriggerCommit>, GuardError> {
         let event_err = |why: String| GuardError::Event {
-            path: PathBuf::from(&path).display().to_string(),
+            path: path.display().to_string(),
             why,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| event_err(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| event_err(e.to_string()))?;
         let event: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| event_err(e.to_string()))?;
         Ok(Self::from_event(&event))
@@ -613,6 +638,30 @@ pub fn is_self_trigger(
     let same_author = trigger.author_email.eq_ignore_ascii_case(author_email)
         && trigger.author_name == author_name;
     same_author && !trigger.files.is_empty() && trigger.files.iter().all(|f| under_any(f, paths))
+}
+
+/// Why this run must stop instead of bumping, when the commit that started
+/// it is our own bump (see [`is_self_trigger`]).
+pub fn self_trigger_reason(
+    trigger: Option<&TriggerCommit>,
+    config: &crate::config::Config,
+) -> Option<String> {
+    let trigger = trigger?;
+    is_self_trigger(trigger, &config.author_name, &config.author_email, &config.paths).then(|| {
+        format!(
+            "this run was started by a bump commit from {} <{}> that only touched the configured paths; not bumping again (no CI loop)",
+            trigger.author_name, trigger.author_email
+        )
+    })
+}
+
+/// Reports a skipped run: a `::notice` in Actions and a line on stderr.
+/// The caller sets `changed=false` and the `skipped-reason` output.
+pub fn announce_skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+    crate::github::annotate(
+        &crate::github::Annotation::new(crate::github::Level::Notice, reason).titled("gitops-bump"),
+    );
 }
 
 /// True when `file` (`/`-separated, relative to the repository root) is one
@@ -877,6 +926,54 @@ mod tests {
         for (message, credential, want) in cases {
             assert_eq!(ensure_skip_marker(message, credential), want, "{message:?}");
         }
+    }
+
+    #[test]
+    fn credentials_are_classified_from_the_config() {
+        let config = |pairs: &[(&str, &str)]| {
+            let mut raw = crate::config::RawInputs::default();
+            raw.set("images", "app:v1".into());
+            for (k, v) in pairs {
+                raw.set(k, v.to_string());
+            }
+            crate::config::Config::from_raw(&raw).unwrap()
+        };
+        let key = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----";
+        let cases = [
+            (vec![], Credential::GithubToken),
+            (vec![("token", "ghs_abc")], Credential::GithubToken),
+            (vec![("token", "ghp_abc")], Credential::PersonalToken),
+            (vec![("token", "github_pat_abc")], Credential::PersonalToken),
+            (
+                vec![
+                    ("token", "ghs_abc"),
+                    ("app-id", "1"),
+                    ("app-private-key", key),
+                ],
+                Credential::AppToken,
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(Credential::of(&config(&pairs)), want, "{pairs:?}");
+        }
+        let c = config(&[
+            ("author-name", "bot"),
+            ("author-email", "bot@example.com"),
+            ("paths", "apps/prod"),
+        ]);
+        let ours = TriggerCommit {
+            author_name: "bot".into(),
+            author_email: "bot@example.com".into(),
+            files: vec!["apps/prod/k.yaml".into()],
+        };
+        let reason = self_trigger_reason(Some(&ours), &c).unwrap();
+        assert!(reason.contains("bot <bot@example.com>"), "{reason}");
+        let theirs = TriggerCommit {
+            author_name: "alice".into(),
+            ..ours.clone()
+        };
+        assert_eq!(self_trigger_reason(Some(&theirs), &c), None);
+        assert_eq!(self_trigger_reason(None, &c), None);
     }
 
     #[test]

@@ -747,3 +747,54 @@ fn api_write_back_fails_clearly_and_commits_nothing() {
         assert_eq!(server.repo.head("main"), head);
     }
 }
+
+#[test]
+fn a_run_started_by_our_own_bump_stops() {
+    let server = seeded("v1.0.0");
+    let bot = ("gitops-bot", "bot@example.com");
+    let mut raw = gitops_bump::config::RawInputs::default();
+    for (k, v) in [
+        ("images", "ghcr.io/org/app:v2.0.0"),
+        ("paths", "apps/prod"),
+        ("author-name", bot.0),
+        ("author-email", bot.1),
+    ] {
+        raw.set(k, v.to_string());
+    }
+    let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bump_yaml = kustomization(&[(APP, "v1.1.0")]);
+    let human_yaml = kustomization(&[(APP, "v1.2.0")]);
+    // (commit author, files it touches, stops?)
+    type Author<'a> = (&'a str, &'a str);
+    type Files<'a> = Vec<(&'a str, &'a str)>;
+    let cases: [(Author, Files, bool); 4] = [
+        (bot, vec![(FILE, bump_yaml.as_str())], true),
+        (
+            bot,
+            vec![
+                (FILE, human_yaml.as_str()),
+                ("src/main.rs", "fn main() {}\n"),
+            ],
+            false,
+        ),
+        (
+            ("Alice", "alice@example.com"),
+            vec![(FILE, bump_yaml.as_str())],
+            false,
+        ),
+        (bot, vec![("README.md", "# changed\n")], false),
+    ];
+    for (i, (author, files, stops)) in cases.into_iter().enumerate() {
+        let commit = server
+            .repo
+            .commit_by("main", &files, "chore: bump [skip ci]", author);
+        let event_path = dir.path().join(format!("event-{i}.json"));
+        std::fs::write(&event_path, server.repo.push_event(&commit).to_string()).unwrap();
+        let trigger = guard::TriggerCommit::from_event_file(&event_path).unwrap();
+        let reason = guard::self_trigger_reason(trigger.as_ref(), &config);
+        assert_eq!(reason.is_some(), stops, "case {i}: {reason:?}");
+    }
+    let missing = guard::TriggerCommit::from_event_file(&dir.path().join("none.json")).unwrap_err();
+    assert!(missing.to_string().contains("none.json"), "{missing}");
+}

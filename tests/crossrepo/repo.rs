@@ -61,6 +61,17 @@ impl BareRepo {
     /// Commits `files` (path, content) on top of `branch` with plumbing and
     /// moves the branch with a compare-and-swap. Returns the new commit.
     pub fn commit(&self, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+        self.commit_by(branch, files, message, ("Test Human", "human@example.com"))
+    }
+
+    /// Like [`BareRepo::commit`], authored by `author` (name, email).
+    pub fn commit_by(
+        &self,
+        branch: &str,
+        files: &[(&str, &str)],
+        message: &str,
+        author: (&str, &str),
+    ) -> String {
         let index_dir = tempfile::tempdir().unwrap();
         let index = index_dir.path().join("index");
         let index = index.to_str().unwrap();
@@ -99,7 +110,11 @@ impl BareRepo {
         if !parent.is_empty() {
             args.extend(["-p", parent.as_str()]);
         }
-        let commit = git(&self.path, &args, &[], Some(message.as_bytes()));
+        let who = [
+            ("GIT_AUTHOR_NAME", author.0),
+            ("GIT_AUTHOR_EMAIL", author.1),
+        ];
+        let commit = git(&self.path, &args, &who, Some(message.as_bytes()));
         let old = if parent.is_empty() {
             "0000000000000000000000000000000000000000".to_string()
         } else {
@@ -124,6 +139,40 @@ impl BareRepo {
 
     pub fn message(&self, rev: &str) -> String {
         self.git(&["log", "-1", "--format=%B", rev])
+    }
+
+    /// The `head_commit` part of a `push` event for `rev`, as the runner
+    /// writes it to `GITHUB_EVENT_PATH`.
+    pub fn push_event(&self, rev: &str) -> serde_json::Value {
+        let name = self.git(&["log", "-1", "--format=%an", rev]);
+        let email = self.git(&["log", "-1", "--format=%ae", rev]);
+        let (mut added, mut modified, mut removed) = (vec![], vec![], vec![]);
+        let changes = self.git(&[
+            "diff-tree",
+            "--root",
+            "--no-commit-id",
+            "-r",
+            "--name-status",
+            rev,
+        ]);
+        for line in changes.lines() {
+            let (status, path) = line.split_once('\t').unwrap();
+            match status {
+                "A" => added.push(path.to_string()),
+                "D" => removed.push(path.to_string()),
+                _ => modified.push(path.to_string()),
+            }
+        }
+        serde_json::json!({
+            "ref": "refs/heads/main",
+            "after": self.git(&["rev-parse", rev]),
+            "head_commit": {
+                "id": self.git(&["rev-parse", rev]),
+                "message": self.message(rev),
+                "author": {"name": name, "email": email},
+                "added": added, "modified": modified, "removed": removed,
+            }
+        })
     }
 
     pub fn count(&self, rev: &str) -> usize {
