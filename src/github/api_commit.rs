@@ -61,6 +61,10 @@ pub enum ApiCommitError {
     Rest(#[from] RestError),
     #[error(transparent)]
     Edit(#[from] EditError),
+    #[error(transparent)]
+    App(#[from] super::app::AppError),
+    #[error("{0}")]
+    Setup(String),
     #[error("branch {branch} does not exist in {repository}")]
     NoBranch { repository: String, branch: String },
     #[error(
@@ -109,6 +113,10 @@ impl ApiCommitError {
         Some(match self {
             ApiCommitError::Rest(e) => return e.hint(),
             ApiCommitError::Edit(e) => return e.hint(),
+            ApiCommitError::App(e) => return e.hint(),
+            ApiCommitError::Setup(_) => {
+                "set `repository: owner/name` and a credential: `app-id` + `app-private-key`, or `token`".into()
+            }
             ApiCommitError::NoBranch { .. } => {
                 "create the branch first, or set `branch` to an existing one".into()
             }
@@ -204,6 +212,18 @@ pub fn write_back(
     options: &ApiCommitOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
 ) -> Result<ApiWriteBack, ApiCommitError> {
+    let fixed = |_: &EditReport| options.message.clone();
+    write_back_with_message(target, options, edit, &fixed)
+}
+
+/// [`write_back`] with the message rendered from each attempt's edit
+/// report (for templates such as `{summary}`); `options.message` is unused.
+pub fn write_back_with_message(
+    target: &ApiTarget,
+    options: &ApiCommitOptions,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    message: &dyn Fn(&EditReport) -> String,
+) -> Result<ApiWriteBack, ApiCommitError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -217,14 +237,15 @@ pub fn write_back(
         api: Api::new(target.api.base()),
         ..target.clone()
     };
-    rt.block_on(write_back_async(&target, options, edit))
+    rt.block_on(write_back_async(&target, options, edit, message))
 }
 
-/// The async form of [`write_back`].
+/// The async form of [`write_back_with_message`].
 pub async fn write_back_async(
     target: &ApiTarget,
     options: &ApiCommitOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    message: &dyn Fn(&EditReport) -> String,
 ) -> Result<ApiWriteBack, ApiCommitError> {
     let max_attempts = options.max_attempts.max(1);
     for attempt in 1..=max_attempts {
@@ -283,9 +304,9 @@ pub async fn write_back_async(
                 let images: BTreeSet<&str> =
                     report.changes.iter().map(|c| c.image.as_str()).collect();
                 let images: Vec<&str> = images.into_iter().collect();
-                guard::append_trailers(&options.message, &images, run)
+                guard::append_trailers(&message(&report), &images, run)
             }
-            None => options.message.clone(),
+            None => message(&report),
         };
         let additions = read_additions(target, options, workdir.path(), &report.files)?;
         match create_commit(target, &head, &message, additions).await? {
@@ -325,6 +346,117 @@ fn needs_history(change: &crate::edit::Change) -> bool {
             digest: change.new_digest.as_deref(),
         },
     )
+}
+
+/// `commit-via: api` for a run: resolves the repository (`repository`, else
+/// `GITHUB_REPOSITORY`) and branch (`branch`, else the default branch),
+/// creates an App installation token when `app-id` is set (else uses
+/// `token`), commits with the newer-wins guard in push mode, and revokes the
+/// App token before returning, on success and on failure.
+///
+/// `api` is usually [`Api::from_env`]; `run` is [`RunId::from_env`];
+/// `message` renders the commit message from the edit report. The message
+/// keeps a `[skip ci]` marker whenever the credential would start workflows.
+pub fn write_back_for_config(
+    config: &crate::config::Config,
+    api: &Api,
+    run: Option<RunId>,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    message: &dyn Fn(&EditReport) -> String,
+) -> Result<ApiWriteBack, ApiCommitError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ApiCommitError::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })?;
+    let repository = config
+        .repository
+        .clone()
+        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiCommitError::Setup("no repository to commit to".into()))?;
+    let (owner, repo) = super::rest::owner_and_name(&repository).ok_or_else(|| {
+        ApiCommitError::Setup(format!(
+            "repository {repository:?} is not owner/name or a GitHub URL"
+        ))
+    })?;
+    let app_token = match &config.app {
+        Some(app) => Some(rt.block_on(super::app::installation_token(
+            api,
+            app,
+            &owner,
+            &repo,
+            &super::app::permissions_for(config.mode),
+        ))?),
+        None => None,
+    };
+    let token = match (&app_token, &config.token) {
+        (Some(t), _) => t.secret().clone(),
+        (None, Some(t)) => t.clone(),
+        (None, None) => {
+            return Err(ApiCommitError::Setup(
+                "commit-via: api needs a credential".into(),
+            ));
+        }
+    };
+    let branch = match &config.branch {
+        Some(b) => b.clone(),
+        None => rt.block_on(default_branch(api, &token, &owner, &repo))?,
+    };
+    let target = ApiTarget {
+        api: api.clone(),
+        owner,
+        repo,
+        branch,
+        token,
+    };
+    let mut options =
+        ApiCommitOptions::new(config.paths.clone(), String::new(), config.max_attempts);
+    options.run = run;
+    if config.newer_wins && config.mode == crate::config::Mode::Push {
+        options.newer_wins = Some(run);
+    }
+    let credential = guard::Credential::of(config);
+    let with_marker = |r: &EditReport| guard::ensure_skip_marker(&message(r), credential);
+    let result = write_back_with_message(&target, &options, edit, &with_marker);
+    if let Some(t) = app_token {
+        // Same runtime as the token's creation: its pooled connections live
+        // there. Revocation failing must not hide the write-back's own result.
+        if let Err(e) = rt.block_on(t.revoke()) {
+            eprintln!("warning: {e}");
+        }
+    }
+    result
+}
+
+async fn default_branch(
+    api: &Api,
+    token: &Secret,
+    owner: &str,
+    repo: &str,
+) -> Result<String, ApiCommitError> {
+    let what = format!("reading the default branch of {owner}/{repo}");
+    let body = api
+        .call_ok(
+            &what,
+            Method::GET,
+            &format!("/repos/{owner}/{repo}"),
+            token,
+            None,
+        )
+        .await?;
+    body["default_branch"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            RestError::Body {
+                what,
+                why: "no default_branch".into(),
+            }
+            .into()
+        })
 }
 
 /// Full jitter: a uniform wait in `[0, min(max, base·2^(attempt−1))]`, so

@@ -130,6 +130,8 @@ class H(BaseHTTPRequestHandler):
         if token_ok(self.auth()) is None:
             return self.send(401, {"message": "Bad credentials"})
         rest = parts[3:]
+        if rest == []:
+            return self.send(200, {"full_name": FULL, "default_branch": "main"})
         if rest[:3] == ["git", "ref", "heads"]:
             ref = "refs/heads/" + "/".join(rest[3:])
             p = git("rev-parse", "--verify", "-q", ref, check=False)

@@ -798,3 +798,80 @@ fn a_run_started_by_our_own_bump_stops() {
     let missing = guard::TriggerCommit::from_event_file(&dir.path().join("none.json")).unwrap_err();
     assert!(missing.to_string().contains("none.json"), "{missing}");
 }
+
+#[test]
+fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
+    let server = seeded("v1.0.0");
+    let config = |extra: &[(&str, &str)]| {
+        let mut raw = gitops_bump::config::RawInputs::default();
+        for (k, v) in [
+            ("images", "ghcr.io/org/app:v1.1.0"),
+            ("paths", "apps/prod"),
+            ("repository", "https://github.com/org/gitops.git"),
+            ("commit-via", "api"),
+            ("app-id", APP_ID),
+            ("app-private-key", server.key.private_pem.as_str()),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            raw.set(k, v.to_string());
+        }
+        gitops_bump::config::Config::from_raw(&raw).unwrap()
+    };
+    let api = Api::new(&server.url);
+    let message = |r: &EditReport| format!("deploy {} file(s)", r.files.len());
+    let run = RunId::parse("70.1");
+
+    // Lands on the default branch; the App credential adds `[skip ci]`.
+    let out = api_commit::write_back_for_config(
+        &config(&[]),
+        &api,
+        run,
+        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.1.0")])),
+        &message,
+    )
+    .unwrap();
+    assert!(out.result.changed);
+    let head = server.repo.head("main");
+    assert_eq!(
+        server.repo.message(&head),
+        "deploy 1 file(s) [skip ci]\n\nBumped-Image: ghcr.io/org/app\nBumped-By-Run: 70.1"
+    );
+    // An older semver in push mode is refused by the guard, and the token
+    // is still revoked; with newer-wins off it lands.
+    let stale = api_commit::write_back_for_config(
+        &config(&[]),
+        &api,
+        run,
+        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.0.5")])),
+        &message,
+    )
+    .unwrap();
+    assert!(stale.skipped_reason.is_some() && !stale.result.changed);
+    assert_eq!(server.repo.head("main"), head);
+    let rollback = api_commit::write_back_for_config(
+        &config(&[("newer-wins", "false")]),
+        &api,
+        run,
+        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.0.5")])),
+        &message,
+    )
+    .unwrap();
+    assert!(rollback.result.changed);
+    // A failing edit still revokes.
+    let failed = api_commit::write_back_for_config(
+        &config(&[]),
+        &api,
+        run,
+        &mut |_: &Path| Err(EditError::NotImplemented),
+        &message,
+    );
+    assert!(failed.is_err());
+    let tokens = server.tokens();
+    assert_eq!(tokens.len(), 4);
+    for t in &tokens {
+        assert_eq!(t["revoked"], true, "{t}");
+        assert_eq!(t["permissions"], serde_json::json!({"contents": "write"}));
+    }
+}
