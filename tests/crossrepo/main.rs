@@ -875,3 +875,110 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         assert_eq!(t["permissions"], serde_json::json!({"contents": "write"}));
     }
 }
+
+/// Benchmark (run by benches/crossrepo.sh, ignored in normal test runs):
+/// one API write-back against its baseline, a clone + commit + push of the
+/// same change with the git CLI, both on the same bare repository in the
+/// same run; then 8 concurrent API bumpers against the same 8 in sequence.
+/// Prints medians; asserts nothing about speed.
+#[test]
+#[ignore = "benchmark: run benches/crossrepo.sh"]
+fn bench_api_write_back_against_git_push() {
+    const ROUNDS: usize = 15;
+    let server = seeded("v0");
+    let t = target(&server, Secret::new(STATIC_TOKEN));
+    let o = options("bench: bump");
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut api_times = Vec::new();
+    let mut git_times = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..ROUNDS {
+        let started = std::time::Instant::now();
+        bump(&t, &o, &format!("api{round}")).unwrap();
+        api_times.push(started.elapsed());
+
+        let started = std::time::Instant::now();
+        let clone = dir.path().join(format!("clone{round}"));
+        let git_cli = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .env("GIT_AUTHOR_NAME", "b")
+                .env("GIT_AUTHOR_EMAIL", "b@example.com")
+                .env("GIT_COMMITTER_NAME", "b")
+                .env("GIT_COMMITTER_EMAIL", "b@example.com")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let clone_s = clone.to_str().unwrap();
+        git_cli(&[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", server.repo.path.display()),
+            clone_s,
+        ]);
+        set_tags(&clone, FILE, &[(APP, &format!("git{round}"))]);
+        git_cli(&["-C", clone_s, "commit", "-q", "-am", "bench: bump"]);
+        git_cli(&["-C", clone_s, "push", "-q", "origin", "HEAD:main"]);
+        git_times.push(started.elapsed());
+    }
+
+    const N: usize = 8;
+    let images: Vec<String> = (0..N).map(|i| format!("ghcr.io/org/svc{i}")).collect();
+    let run_bumpers = |concurrent: bool, round: &str| {
+        let initial: Vec<(&str, &str)> = images.iter().map(|i| (i.as_str(), "old")).collect();
+        server
+            .repo
+            .commit("main", &[(FILE, &kustomization(&initial))], "reset");
+        let mut o = options("bench: bump");
+        o.max_attempts = 60;
+        let one = |i: usize| {
+            let tag = format!("{round}{i}");
+            let image = images[i].clone();
+            api_commit::write_back(&t, &o, &mut |root: &Path| {
+                Ok(set_tags(root, FILE, &[(image.as_str(), tag.as_str())]))
+            })
+            .unwrap()
+            .result
+            .attempts
+        };
+        let started = std::time::Instant::now();
+        let attempts: u32 = if concurrent {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..N).map(|i| s.spawn(move || one(i))).collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            })
+        } else {
+            (0..N).map(one).sum()
+        };
+        (started.elapsed(), attempts)
+    };
+    let (sequential, seq_attempts) = run_bumpers(false, "s");
+    let (concurrent, con_attempts) = run_bumpers(true, "c");
+
+    println!("\n| measurement | median / total | notes |");
+    println!("|---|---|---|");
+    println!(
+        "| baseline: git clone --depth 1 + commit + push (file://) | {:?} | {ROUNDS} rounds |",
+        median(git_times)
+    );
+    println!(
+        "| API write-back (ref + tree + blobs + createCommitOnBranch) | {:?} | {ROUNDS} rounds, fake API over loopback |",
+        median(api_times)
+    );
+    println!(
+        "| baseline: {N} API bumpers in sequence | {sequential:?} | {seq_attempts} attempts |"
+    );
+    println!(
+        "| {N} API bumpers concurrently | {concurrent:?} | {con_attempts} attempts (retries on lost races) |"
+    );
+}
