@@ -348,6 +348,159 @@ fn needs_history(change: &crate::edit::Change) -> bool {
     )
 }
 
+/// The pull request `mode: pull-request` opens through the API.
+#[derive(Debug, Clone)]
+pub struct PullRequestSpec {
+    /// The branch the bump is committed to; reset to the base head on every
+    /// run, so the pull request always holds one bump on the newest base.
+    pub head_branch: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// `mode: pull-request` through the API: resets `pr.head_branch` to the head
+/// of `target.branch` (the base; created when missing), commits the edit on
+/// it with `createCommitOnBranch` (Verified), then opens a pull request into
+/// the base, or updates the title and body of the open one for that branch.
+/// The newer-wins guard does not apply: a reviewer decides.
+pub fn pull_request(
+    target: &ApiTarget,
+    options: &ApiCommitOptions,
+    pr: &PullRequestSpec,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    message: &dyn Fn(&EditReport) -> String,
+) -> Result<ApiWriteBack, ApiCommitError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ApiCommitError::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })?;
+    let base = ApiTarget {
+        api: Api::new(target.api.base()),
+        ..target.clone()
+    };
+    rt.block_on(async {
+        let base_head = branch_head(&base).await?;
+        reset_branch(&base, &pr.head_branch, &base_head).await?;
+        let on_head_branch = ApiTarget {
+            branch: pr.head_branch.clone(),
+            ..base.clone()
+        };
+        let mut options = options.clone();
+        options.newer_wins = None;
+        let mut out = write_back_async(&on_head_branch, &options, edit, message).await?;
+        if out.result.changed {
+            let (number, url) = open_or_update_pull_request(&base, pr).await?;
+            out.result.pull_request_number = Some(number);
+            out.result.pull_request_url = Some(url);
+        }
+        Ok(out)
+    })
+}
+
+/// Points `branch` at `oid`: creates it, or force-moves it.
+async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(), ApiCommitError> {
+    let what = format!(
+        "resetting branch {branch} of {} to {oid}",
+        target.repository()
+    );
+    let (status, body) = target
+        .api
+        .call(
+            &what,
+            Method::PATCH,
+            &format!(
+                "/repos/{}/{}/git/refs/heads/{branch}",
+                target.owner, target.repo
+            ),
+            &target.token,
+            Some(&json!({"sha": oid, "force": true})),
+        )
+        .await?;
+    if status.is_success() {
+        return Ok(());
+    }
+    // GitHub answers 422 "Reference does not exist" for a missing branch.
+    if status != reqwest::StatusCode::UNPROCESSABLE_ENTITY
+        && status != reqwest::StatusCode::NOT_FOUND
+    {
+        return Err(super::rest::status_error(&what, status, &body).into());
+    }
+    target
+        .api
+        .call_ok(
+            &what,
+            Method::POST,
+            &format!("/repos/{}/{}/git/refs", target.owner, target.repo),
+            &target.token,
+            Some(&json!({"ref": format!("refs/heads/{branch}"), "sha": oid})),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn open_or_update_pull_request(
+    base: &ApiTarget,
+    pr: &PullRequestSpec,
+) -> Result<(u64, String), ApiCommitError> {
+    let what = format!("finding the open pull request from {}", pr.head_branch);
+    let open = base
+        .api
+        .call_ok(
+            &what,
+            Method::GET,
+            &format!(
+                "/repos/{}/{}/pulls?state=open&head={}&base={}",
+                base.owner,
+                base.repo,
+                url_component(&format!("{}:{}", base.owner, pr.head_branch)),
+                url_component(&base.branch)
+            ),
+            &base.token,
+            None,
+        )
+        .await?;
+    let fields = json!({"title": pr.title, "body": pr.body});
+    let answer = match open.as_array().and_then(|a| a.first()) {
+        Some(existing) => {
+            let number = existing["number"].as_u64().unwrap_or_default();
+            base.api
+                .call_ok(
+                    &format!("updating pull request #{number}"),
+                    Method::PATCH,
+                    &format!("/repos/{}/{}/pulls/{number}", base.owner, base.repo),
+                    &base.token,
+                    Some(&fields),
+                )
+                .await?
+        }
+        None => {
+            let mut create = fields.clone();
+            create["head"] = Value::String(pr.head_branch.clone());
+            create["base"] = Value::String(base.branch.clone());
+            base.api
+                .call_ok(
+                    &format!("opening a pull request from {}", pr.head_branch),
+                    Method::POST,
+                    &format!("/repos/{}/{}/pulls", base.owner, base.repo),
+                    &base.token,
+                    Some(&create),
+                )
+                .await?
+        }
+    };
+    match (answer["number"].as_u64(), answer["html_url"].as_str()) {
+        (Some(n), Some(url)) => Ok((n, url.to_string())),
+        _ => Err(RestError::Body {
+            what: "reading the pull request".into(),
+            why: "no number or html_url".into(),
+        }
+        .into()),
+    }
+}
+
 /// `commit-via: api` for a run: resolves the repository (`repository`, else
 /// `GITHUB_REPOSITORY`) and branch (`branch`, else the default branch),
 /// creates an App installation token when `app-id` is set (else uses
@@ -357,13 +510,25 @@ fn needs_history(change: &crate::edit::Change) -> bool {
 /// `api` is usually [`Api::from_env`]; `run` is [`RunId::from_env`];
 /// `message` renders the commit message from the edit report. The message
 /// keeps a `[skip ci]` marker whenever the credential would start workflows.
+/// In `mode: pull-request`, `pull_request_spec` names the branch and text and
+/// [`pull_request`] is used instead.
 pub fn write_back_for_config(
     config: &crate::config::Config,
     api: &Api,
     run: Option<RunId>,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
     message: &dyn Fn(&EditReport) -> String,
+    pull_request_spec: Option<&PullRequestSpec>,
 ) -> Result<ApiWriteBack, ApiCommitError> {
+    let pr_spec = match (config.mode, pull_request_spec) {
+        (crate::config::Mode::PullRequest, None) => {
+            return Err(ApiCommitError::Setup(
+                "mode: pull-request needs a pull request branch, title and body".into(),
+            ));
+        }
+        (crate::config::Mode::PullRequest, Some(p)) => Some(p),
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -420,7 +585,10 @@ pub fn write_back_for_config(
     }
     let credential = guard::Credential::of(config);
     let with_marker = |r: &EditReport| guard::ensure_skip_marker(&message(r), credential);
-    let result = write_back_with_message(&target, &options, edit, &with_marker);
+    let result = match pr_spec {
+        Some(p) => pull_request(&target, &options, p, edit, &with_marker),
+        None => write_back_with_message(&target, &options, edit, &with_marker),
+    };
     if let Some(t) = app_token {
         // Same runtime as the token's creation: its pooled connections live
         // there. Revocation failing must not hide the write-back's own result.

@@ -19,7 +19,7 @@ CFG = json.load(open(sys.argv[1]))
 BARE = CFG["bare"]
 FULL = f'{CFG["owner"]}/{CFG["repo"]}'
 LOCK = threading.Lock()
-STATE = {"tokens": [], "requests": []}
+STATE = {"tokens": [], "requests": [], "pulls": []}
 
 
 def save_state():
@@ -160,6 +160,13 @@ class H(BaseHTTPRequestHandler):
                 return self.send(404, {"message": "Not Found"})
             enc = base64.encodebytes(p.stdout).decode()  # wrapped lines, like GitHub
             return self.send(200, {"sha": rest[2], "size": len(p.stdout), "encoding": "base64", "content": enc})
+        if rest == ["pulls"]:
+            head = q.get("head", [""])[0]
+            base = q.get("base", [""])[0]
+            state = q.get("state", ["open"])[0]
+            found = [p for p in STATE["pulls"] if f'{CFG["owner"]}:{p["head"]["ref"]}' == head
+                     and (not base or p["base"]["ref"] == base) and p["state"] == state]
+            return self.send(200, found)
         if rest == ["commits"]:
             sha = q.get("sha", ["HEAD"])[0]
             n = int(q.get("per_page", ["30"])[0])
@@ -200,10 +207,52 @@ class H(BaseHTTPRequestHandler):
                 STATE["tokens"].append({"token": tok, "revoked": False, "permissions": perms,
                                         "repositories": req.get("repositories")})
             return self.send(201, {"token": tok, "expires_at": "2099-01-01T00:00:00Z", "permissions": perms})
+        if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:] in (["git", "refs"], ["pulls"]):
+            if token_ok(self.auth()) is None:
+                return self.send(401, {"message": "Bad credentials"})
+            req = self.body() or {}
+            if parts[3:] == ["git", "refs"]:
+                p = git("update-ref", req["ref"], req["sha"], "0" * 40, check=False)
+                if p.returncode != 0:
+                    return self.send(422, {"message": "Reference already exists"})
+                return self.send(201, {"ref": req["ref"], "object": {"sha": req["sha"]}})
+            with LOCK:
+                n = len(STATE["pulls"]) + 1
+                pr = {"number": n, "state": "open", "title": req["title"], "body": req.get("body", ""),
+                      "head": {"ref": req["head"]}, "base": {"ref": req["base"]},
+                      "html_url": f"https://github.com/{FULL}/pull/{n}"}
+                STATE["pulls"].append(pr)
+            return self.send(201, pr)
         if u.path == "/graphql":
             if token_ok(self.auth()) is None:
                 return self.send(401, {"message": "Bad credentials"})
             return self.graphql(self.body())
+        return self.send(404, {"message": "Not Found"})
+
+    def do_PATCH(self):
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if parts[:3] != ["repos", CFG["owner"], CFG["repo"]] or token_ok(self.auth()) is None:
+            return self.send(401, {"message": "Bad credentials"})
+        req = self.body() or {}
+        rest = parts[3:]
+        if rest[:3] == ["git", "refs", "heads"]:
+            ref = "refs/" + "/".join(rest[2:])
+            if git("rev-parse", "--verify", "-q", ref, check=False).returncode != 0:
+                return self.send(422, {"message": "Reference does not exist"})
+            git("update-ref", ref, req["sha"])
+            return self.send(200, {"ref": ref, "object": {"sha": req["sha"]}})
+        if rest[:1] == ["pulls"] and len(rest) == 2:
+            with LOCK:
+                for pr in STATE["pulls"]:
+                    if str(pr["number"]) == rest[1]:
+                        pr.update({k: v for k, v in req.items() if k in ("title", "body")})
+                        found = pr
+                        break
+                else:
+                    found = None
+            if found is None:
+                return self.send(404, {"message": "Not Found"})
+            return self.send(200, found)
         return self.send(404, {"message": "Not Found"})
 
     def do_DELETE(self):

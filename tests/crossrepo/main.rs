@@ -830,6 +830,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         run,
         &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.1.0")])),
         &message,
+        None,
     )
     .unwrap();
     assert!(out.result.changed);
@@ -846,6 +847,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         run,
         &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.0.5")])),
         &message,
+        None,
     )
     .unwrap();
     assert!(stale.skipped_reason.is_some() && !stale.result.changed);
@@ -856,6 +858,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         run,
         &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.0.5")])),
         &message,
+        None,
     )
     .unwrap();
     assert!(rollback.result.changed);
@@ -866,14 +869,121 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         run,
         &mut |_: &Path| Err(EditError::NotImplemented),
         &message,
+        None,
     );
     assert!(failed.is_err());
+    // Pull-request mode without a branch/title is refused before any call.
+    let no_spec = api_commit::write_back_for_config(
+        &config(&[("mode", "pull-request")]),
+        &api,
+        run,
+        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v3.0.0")])),
+        &message,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        no_spec.to_string().contains("pull request branch"),
+        "{no_spec}"
+    );
+    // Pull-request mode asks for `pull_requests: write` too.
+    let spec = api_commit::PullRequestSpec {
+        head_branch: "gitops-bump/app".into(),
+        title: "Bump app".into(),
+        body: "by CI".into(),
+    };
+    let pr = api_commit::write_back_for_config(
+        &config(&[("mode", "pull-request")]),
+        &api,
+        run,
+        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v3.0.0")])),
+        &message,
+        Some(&spec),
+    )
+    .unwrap();
+    assert_eq!(pr.result.pull_request_number, Some(1));
     let tokens = server.tokens();
-    assert_eq!(tokens.len(), 4);
-    for t in &tokens {
+    assert_eq!(tokens.len(), 5);
+    for (i, t) in tokens.iter().enumerate() {
         assert_eq!(t["revoked"], true, "{t}");
-        assert_eq!(t["permissions"], serde_json::json!({"contents": "write"}));
+        let want = if i == 4 {
+            serde_json::json!({"contents": "write", "pull_requests": "write"})
+        } else {
+            serde_json::json!({"contents": "write"})
+        };
+        assert_eq!(t["permissions"], want);
     }
+}
+
+#[test]
+fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
+    let server = seeded("v1.0.0");
+    let t = target(&server, Secret::new(STATIC_TOKEN));
+    let spec = |title: &str| api_commit::PullRequestSpec {
+        head_branch: "gitops-bump/prod".into(),
+        title: title.into(),
+        body: "Automated bump.".into(),
+    };
+    let message = |r: &EditReport| format!("chore: bump {}", r.changes[0].new);
+    let main_before = server.repo.head("main");
+    // (new tag, title, base moves first?)
+    let rounds = [
+        ("v1.1.0", "Bump app to v1.1.0", false),
+        ("v1.2.0", "Bump app to v1.2.0", true),
+    ];
+    for (tag, title, base_moves) in rounds {
+        if base_moves {
+            server
+                .repo
+                .commit("main", &[("README.md", "# gitops v2\n")], "docs");
+        }
+        let base = server.repo.head("main");
+        let out = api_commit::pull_request(
+            &t,
+            &options("unused"),
+            &spec(title),
+            &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, tag)])),
+            &message,
+        )
+        .unwrap();
+        assert!(out.result.changed);
+        assert_eq!(
+            out.result.pull_request_number,
+            Some(1),
+            "the same pull request"
+        );
+        assert_eq!(
+            out.result.pull_request_url.as_deref(),
+            Some("https://github.com/org/gitops/pull/1")
+        );
+        let head = server.repo.head("gitops-bump/prod");
+        assert_eq!(out.result.commit_sha.as_deref(), Some(head.as_str()));
+        assert_eq!(
+            server.repo.git(&["rev-parse", &format!("{head}^")]),
+            base,
+            "one commit on the newest base"
+        );
+        assert!(
+            server
+                .repo
+                .show(&head, FILE)
+                .contains(&format!("newTag: {tag}"))
+        );
+        assert_eq!(server.repo.message(&head), format!("chore: bump {tag}"));
+    }
+    let pulls = server.state()["pulls"].clone();
+    assert_eq!(pulls.as_array().unwrap().len(), 1);
+    assert_eq!(pulls[0]["title"], "Bump app to v1.2.0", "title updated");
+    assert_eq!(pulls[0]["base"]["ref"], "main");
+    assert_ne!(
+        server.repo.head("main"),
+        main_before,
+        "only the docs commit moved main"
+    );
+    assert!(
+        server.repo.show("main", FILE).contains("newTag: v1.0.0"),
+        "main untouched by the bump"
+    );
 }
 
 /// Benchmark (run by benches/crossrepo.sh, ignored in normal test runs):
