@@ -158,6 +158,27 @@ impl ApiTarget {
     fn repository(&self) -> String {
         format!("{}/{}", self.owner, self.repo)
     }
+
+    /// The same target with a new HTTP client: a reqwest client's pooled
+    /// connections belong to the runtime that opened them, so each runtime
+    /// gets its own.
+    fn with_own_client(&self) -> ApiTarget {
+        ApiTarget {
+            api: Api::new(self.api.base()),
+            ..self.clone()
+        }
+    }
+}
+
+/// The current-thread runtime the blocking entry points run on.
+fn runtime() -> Result<tokio::runtime::Runtime, ApiCommitError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ApiCommitError::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })
 }
 
 /// How to commit.
@@ -224,19 +245,8 @@ pub fn write_back_with_message(
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
     message: &dyn Fn(&EditReport) -> String,
 ) -> Result<ApiWriteBack, ApiCommitError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ApiCommitError::Io {
-            context: "starting the async runtime".into(),
-            source,
-        })?;
-    // A reqwest client's pooled connections belong to the runtime that
-    // opened them: give this runtime its own client.
-    let target = ApiTarget {
-        api: Api::new(target.api.base()),
-        ..target.clone()
-    };
+    let rt = runtime()?;
+    let target = target.with_own_client();
     rt.block_on(write_back_async(&target, options, edit, message))
 }
 
@@ -370,17 +380,8 @@ pub fn pull_request(
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
     message: &dyn Fn(&EditReport) -> String,
 ) -> Result<ApiWriteBack, ApiCommitError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ApiCommitError::Io {
-            context: "starting the async runtime".into(),
-            source,
-        })?;
-    let base = ApiTarget {
-        api: Api::new(target.api.base()),
-        ..target.clone()
-    };
+    let rt = runtime()?;
+    let base = target.with_own_client();
     rt.block_on(async {
         let base_head = branch_head(&base).await?;
         reset_branch(&base, &pr.head_branch, &base_head).await?;
@@ -529,13 +530,7 @@ pub fn write_back_for_config(
         (crate::config::Mode::PullRequest, Some(p)) => Some(p),
         _ => None,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ApiCommitError::Io {
-            context: "starting the async runtime".into(),
-            source,
-        })?;
+    let rt = runtime()?;
     let repository = config
         .repository
         .clone()

@@ -823,16 +823,29 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
     let message = |r: &EditReport| format!("deploy {} file(s)", r.files.len());
     let run = RunId::parse("70.1");
 
+    let spec = api_commit::PullRequestSpec {
+        head_branch: "gitops-bump/app".into(),
+        title: "Bump app".into(),
+        body: "by CI".into(),
+    };
+    // One run: extra inputs, the tag to set (`None`: the edit fails), a PR spec.
+    let bump_with =
+        |extra: &[(&str, &str)], tag: Option<&str>, pr: Option<&api_commit::PullRequestSpec>| {
+            api_commit::write_back_for_config(
+                &config(extra),
+                &api,
+                run,
+                &mut |root: &Path| match tag {
+                    Some(tag) => Ok(set_tags(root, FILE, &[(APP, tag)])),
+                    None => Err(EditError::NotImplemented),
+                },
+                &message,
+                pr,
+            )
+        };
+
     // Lands on the default branch; the App credential adds `[skip ci]`.
-    let out = api_commit::write_back_for_config(
-        &config(&[]),
-        &api,
-        run,
-        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.1.0")])),
-        &message,
-        None,
-    )
-    .unwrap();
+    let out = bump_with(&[], Some("v1.1.0"), None).unwrap();
     assert!(out.result.changed);
     let head = server.repo.head("main");
     assert_eq!(
@@ -841,66 +854,21 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
     );
     // An older semver in push mode is refused by the guard, and the token
     // is still revoked; with newer-wins off it lands.
-    let stale = api_commit::write_back_for_config(
-        &config(&[]),
-        &api,
-        run,
-        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.0.5")])),
-        &message,
-        None,
-    )
-    .unwrap();
+    let stale = bump_with(&[], Some("v1.0.5"), None).unwrap();
     assert!(stale.skipped_reason.is_some() && !stale.result.changed);
     assert_eq!(server.repo.head("main"), head);
-    let rollback = api_commit::write_back_for_config(
-        &config(&[("newer-wins", "false")]),
-        &api,
-        run,
-        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v1.0.5")])),
-        &message,
-        None,
-    )
-    .unwrap();
+    let rollback = bump_with(&[("newer-wins", "false")], Some("v1.0.5"), None).unwrap();
     assert!(rollback.result.changed);
     // A failing edit still revokes.
-    let failed = api_commit::write_back_for_config(
-        &config(&[]),
-        &api,
-        run,
-        &mut |_: &Path| Err(EditError::NotImplemented),
-        &message,
-        None,
-    );
-    assert!(failed.is_err());
+    assert!(bump_with(&[], None, None).is_err());
     // Pull-request mode without a branch/title is refused before any call.
-    let no_spec = api_commit::write_back_for_config(
-        &config(&[("mode", "pull-request")]),
-        &api,
-        run,
-        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v3.0.0")])),
-        &message,
-        None,
-    )
-    .unwrap_err();
+    let no_spec = bump_with(&[("mode", "pull-request")], Some("v3.0.0"), None).unwrap_err();
     assert!(
         no_spec.to_string().contains("pull request branch"),
         "{no_spec}"
     );
     // Pull-request mode asks for `pull_requests: write` too.
-    let spec = api_commit::PullRequestSpec {
-        head_branch: "gitops-bump/app".into(),
-        title: "Bump app".into(),
-        body: "by CI".into(),
-    };
-    let pr = api_commit::write_back_for_config(
-        &config(&[("mode", "pull-request")]),
-        &api,
-        run,
-        &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, "v3.0.0")])),
-        &message,
-        Some(&spec),
-    )
-    .unwrap();
+    let pr = bump_with(&[("mode", "pull-request")], Some("v3.0.0"), Some(&spec)).unwrap();
     assert_eq!(pr.result.pull_request_number, Some(1));
     let tokens = server.tokens();
     assert_eq!(tokens.len(), 5);
