@@ -40,6 +40,24 @@
 //! the next regular build moves forward again because its version (or run
 //! number) is newer than the one the rollback deployed.
 //!
+//! ## Wiring (git write-back)
+//!
+//! ```text
+//! let run = RunId::from_env();
+//! // inside the edit closure, after a dry edit on the fresh tip:
+//! let reason = stale_reason(&report.changes, run, |c| {
+//!     match last_bumped_run_deepening(&repo, Path::new(&c.file), &c.image, 10_000, 4, deepen)? {
+//!         LastBump::Found { run, .. } => Ok(Some(run)),
+//!         LastBump::NotFound | LastBump::Shallow => Ok(None),
+//!     }
+//! })?;
+//! if let Some(reason) = reason { announce_skip(&reason); /* changed=false, skipped-reason */ }
+//! // and when committing: append_trailers(&message, &images, run)
+//! ```
+//!
+//! The API write-back ([`crate::github::api_commit`]) does all of this
+//! itself, reading history through the commits API.
+//!
 //! # Self-trigger
 //!
 //! `GITHUB_TOKEN` pushes never start workflows, but App installation tokens
