@@ -186,6 +186,30 @@ pub const INPUTS: &[Input] = &[
         "false",
         "Do everything except the push; print the diff",
     ),
+    input(
+        "app-id",
+        "",
+        "GitHub App ID (or client ID) to push with an installation token instead of `token`",
+    ),
+    secret(
+        "app-private-key",
+        "GitHub App private key (PEM) used to sign the App JWT",
+    ),
+    input(
+        "app-installation-id",
+        "",
+        "GitHub App installation ID; empty = looked up for the target repository",
+    ),
+    input(
+        "commit-via",
+        "git",
+        "git (clone, commit, push) | api (GitHub-signed Verified commit through the GraphQL API, no clone)",
+    ),
+    input(
+        "newer-wins",
+        "true",
+        "Never replace a newer value (semver order, else workflow run order); false allows rollbacks",
+    ),
 ];
 
 /// Where a run writes its result.
@@ -201,6 +225,25 @@ pub enum Mode {
 pub enum TokenFormat {
     None,
     AccessToken,
+}
+
+/// How the commit reaches the branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitVia {
+    /// Clone, commit locally, push (signed only if the runner signs).
+    Git,
+    /// `createCommitOnBranch` through the GraphQL API: no clone, and GitHub
+    /// signs the commit, which satisfies "require signed commits".
+    Api,
+}
+
+/// A GitHub App to authenticate as; present only when `app-id` is set.
+#[derive(Debug, Clone)]
+pub struct GitHubApp {
+    /// The App ID or client ID: the JWT's `iss`.
+    pub app_id: String,
+    pub private_key: Secret,
+    pub installation_id: Option<u64>,
 }
 
 /// Google Workload Identity Federation settings; present only when
@@ -243,6 +286,9 @@ pub struct Config {
     pub values_paths: Vec<String>,
     pub allow_no_match: bool,
     pub dry_run: bool,
+    pub app: Option<GitHubApp>,
+    pub commit_via: CommitVia,
+    pub newer_wins: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -539,6 +585,18 @@ impl Config {
                 why: "a credentials file needs a workload identity provider",
             });
         }
+        let app = Self::app(raw)?;
+        let commit_via = match raw.get("commit-via") {
+            "git" => CommitVia::Git,
+            "api" => CommitVia::Api,
+            other => {
+                return Err(ConfigError::Invalid {
+                    input: "commit-via",
+                    value: other.to_string(),
+                    why: "expected git or api".into(),
+                });
+            }
+        };
         Ok(Config {
             images,
             paths: raw.list("paths").into_iter().map(PathBuf::from).collect(),
@@ -564,7 +622,70 @@ impl Config {
             values_paths: raw.list("values-paths"),
             allow_no_match: raw.boolean("allow-no-match")?,
             dry_run: raw.boolean("dry-run")?,
+            app,
+            commit_via,
+            newer_wins: raw.boolean("newer-wins")?,
         })
+    }
+
+    fn app(raw: &RawInputs) -> Result<Option<GitHubApp>, ConfigError> {
+        let app_id = raw.optional("app-id");
+        let key = raw.optional("app-private-key");
+        let installation = raw.optional("app-installation-id");
+        let (app_id, key) = match (app_id, key) {
+            (None, None) => {
+                if installation.is_some() {
+                    return Err(ConfigError::Conflict {
+                        a: "app-installation-id",
+                        b: "app-id",
+                        why: "an installation ID needs the App's ID and private key",
+                    });
+                }
+                return Ok(None);
+            }
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    input: "app-private-key",
+                    why: "app-id needs the App's private key (a PEM secret)",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    input: "app-id",
+                    why: "app-private-key needs the App's ID (or client ID)",
+                });
+            }
+            (Some(id), Some(key)) => (id, key),
+        };
+        if app_id.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                input: "app-id",
+                value: app_id,
+                why: "expected the App's numeric ID or its client ID".into(),
+            });
+        }
+        // Secrets pasted as one line carry literal `\n`; PEM needs newlines.
+        let pem = key.replace("\\n", "\n");
+        if !pem.trim_start().starts_with("-----BEGIN") {
+            return Err(ConfigError::Invalid {
+                input: "app-private-key",
+                value: "***".into(),
+                why: "expected a PEM private key starting with -----BEGIN (download it from the App's settings)".into(),
+            });
+        }
+        let installation_id = match installation {
+            None => None,
+            Some(s) => Some(s.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                input: "app-installation-id",
+                value: s.clone(),
+                why: "expected a number (from the installation's settings URL)".into(),
+            })?),
+        };
+        Ok(Some(GitHubApp {
+            app_id,
+            private_key: Secret::new(pem),
+            installation_id,
+        }))
     }
 
     fn google(raw: &RawInputs) -> Result<Option<GoogleAuth>, ConfigError> {
@@ -700,10 +821,66 @@ mod tests {
                 "input `token-format`",
             ),
         ];
-        for (pairs, needle) in cases {
+        for (pairs, needle) in cases.iter().chain(APP_CASES) {
             let e = Config::from_raw(&raw(pairs)).expect_err(needle).to_string();
             assert!(e.contains(needle), "{pairs:?}: {e}");
         }
+    }
+
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----";
+    const IMG: (&str, &str) = ("images", "app:v1");
+    const APP_CASES: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[IMG, ("app-id", "123")],
+            "input `app-private-key` is required",
+        ),
+        (
+            &[IMG, ("app-private-key", KEY)],
+            "input `app-id` is required",
+        ),
+        (
+            &[IMG, ("app-installation-id", "9")],
+            "`app-installation-id` and `app-id` conflict",
+        ),
+        (
+            &[IMG, ("app-id", "123"), ("app-private-key", "ghp_notakey")],
+            "input `app-private-key` has an invalid value \"***\"",
+        ),
+        (
+            &[
+                IMG,
+                ("app-id", "123"),
+                ("app-private-key", KEY),
+                ("app-installation-id", "x9"),
+            ],
+            "input `app-installation-id`",
+        ),
+        (&[IMG, ("commit-via", "rest")], "input `commit-via`"),
+        (&[IMG, ("newer-wins", "maybe")], "input `newer-wins`"),
+    ];
+
+    #[test]
+    fn app_inputs_resolve_and_unescape_the_key() {
+        let c = Config::from_raw(&raw(&[
+            IMG,
+            ("app-id", "123"),
+            ("app-private-key", KEY),
+            ("app-installation-id", "77"),
+            ("commit-via", "api"),
+        ]))
+        .unwrap();
+        let app = c.app.unwrap();
+        assert_eq!(app.app_id, "123");
+        assert_eq!(app.installation_id, Some(77));
+        assert_eq!(
+            app.private_key.expose(),
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+        );
+        assert_eq!(c.commit_via, CommitVia::Api);
+        assert!(c.newer_wins, "on by default");
+        let d = Config::from_raw(&raw(&[IMG])).unwrap();
+        assert!(d.app.is_none());
+        assert_eq!(d.commit_via, CommitVia::Git);
     }
 
     #[test]

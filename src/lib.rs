@@ -7,6 +7,7 @@ pub mod edit;
 pub mod error;
 pub mod git;
 pub mod github;
+pub mod guard;
 pub mod pipeline;
 pub mod reference;
 pub mod registry;

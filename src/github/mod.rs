@@ -5,8 +5,11 @@
 //! Outside Actions the same calls degrade to plain output, and masks print
 //! nothing: echoing `::add-mask::TOKEN` to a terminal would show the token.
 
+pub mod api_commit;
+pub mod app;
 pub mod commands;
 pub mod files;
+pub mod rest;
 
 pub use commands::{Annotation, Level, annotate, group, mask};
 pub use files::{EnvFile, write_delimited};

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+# A local stand-in for the subset of the GitHub API that gitops-bump's
+# cross-repository write-back uses, BACKED BY A REAL BARE GIT REPOSITORY:
+# refs, trees, blobs and history are read with git, and createCommitOnBranch
+# builds real commits with plumbing and moves the branch with
+# `git update-ref NEW OLD` (git's own compare-and-swap).
+#
+# usage: fake_github.py CONFIG.json
+# CONFIG: {"bare": path, "owner": "org", "repo": "gitops", "app_id": "123",
+#          "public_key": pem path, "installation_id": 42,
+#          "installed": true, "granted": {"contents": "write"},
+#          "static_token": "...", "state": path}
+# Prints the listening port on stdout, then serves until killed.
+import base64, json, os, subprocess, sys, tempfile, threading, time, uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse, parse_qs, unquote
+
+CFG = json.load(open(sys.argv[1]))
+BARE = CFG["bare"]
+FULL = f'{CFG["owner"]}/{CFG["repo"]}'
+LOCK = threading.Lock()
+STATE = {"tokens": [], "requests": [], "pulls": []}
+
+
+def save_state():
+    tmp = CFG["state"] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(STATE, f)
+    os.replace(tmp, CFG["state"])
+
+
+def git(*args, input=None, env=None, check=True):
+    e = dict(os.environ, GIT_DIR=BARE)
+    if env:
+        e.update(env)
+    p = subprocess.run(["git", *args], input=input, capture_output=True, env=e)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"git {args}: {p.stderr.decode()}")
+    return p
+
+
+def b64u_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def verify_jwt(jwt):
+    """The App JWT: RS256 signature by the App key, iss = app id, <= 10 min."""
+    try:
+        h, c, s = jwt.split(".")
+        header = json.loads(b64u_decode(h))
+        claims = json.loads(b64u_decode(c))
+        sig = b64u_decode(s)
+    except Exception as e:
+        return f"malformed JWT: {e}"
+    if header.get("alg") != "RS256":
+        return "alg must be RS256"
+    with tempfile.NamedTemporaryFile() as sf:
+        sf.write(sig)
+        sf.flush()
+        p = subprocess.run(["openssl", "dgst", "-sha256", "-verify", CFG["public_key"], "-signature", sf.name],
+                           input=f"{h}.{c}".encode(), capture_output=True)
+    if p.returncode != 0:
+        return "A JSON web token could not be decoded"
+    now = int(time.time())
+    if str(claims.get("iss")) != str(CFG["app_id"]):
+        return "'Issuer' claim ('iss') must be an Integer"
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int):
+        return "iat/exp missing"
+    if exp - iat > 600 or iat > now + 5 or exp <= now:
+        return "'Expiration time' claim ('exp') is too far in the future"
+    return None
+
+
+def token_ok(auth):
+    tok = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+    if tok is None:
+        return None
+    if CFG.get("static_token") and tok == CFG["static_token"]:
+        return {"token": tok, "static": True}
+    for t in STATE["tokens"]:
+        if t["token"] == tok and not t["revoked"]:
+            return t
+    return None
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, code, obj=None):
+        # Record first: a test reads the state as soon as it has the answer.
+        with LOCK:
+            auth = self.headers.get("Authorization", "")
+            STATE["requests"].append({"method": self.command, "path": self.path, "status": code,
+                                      "api_version": self.headers.get("X-GitHub-Api-Version"),
+                                      "accept": self.headers.get("Accept"),
+                                      "user_agent": self.headers.get("User-Agent"),
+                                      "bearer": auth.startswith("Bearer ")})
+            save_state()
+        body = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(n) or b"null")
+
+    def auth(self):
+        return self.headers.get("Authorization", "")
+
+    def do_GET(self):
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        parts = [unquote(p) for p in u.path.strip("/").split("/")]
+        if parts[:1] == ["repos"] and parts[3:] == ["installation"]:
+            err = verify_jwt(self.auth()[len("Bearer "):])
+            if err:
+                return self.send(401, {"message": err})
+            if f"{parts[1]}/{parts[2]}" != FULL or not CFG["installed"]:
+                return self.send(404, {"message": "Not Found"})
+            return self.send(200, {"id": CFG["installation_id"], "app_id": int(CFG["app_id"])})
+        if parts[:3] != ["repos", CFG["owner"], CFG["repo"]]:
+            return self.send(404, {"message": "Not Found"})
+        if token_ok(self.auth()) is None:
+            return self.send(401, {"message": "Bad credentials"})
+        rest = parts[3:]
+        if rest == []:
+            return self.send(200, {"full_name": FULL, "default_branch": "main"})
+        if rest[:3] == ["git", "ref", "heads"]:
+            ref = "refs/heads/" + "/".join(rest[3:])
+            p = git("rev-parse", "--verify", "-q", ref, check=False)
+            if p.returncode != 0:
+                return self.send(404, {"message": "Not Found"})
+            return self.send(200, {"ref": ref, "object": {"type": "commit", "sha": p.stdout.decode().strip()}})
+        if rest[:2] == ["git", "trees"] and len(rest) == 3:
+            args = ["ls-tree", "-l", "--full-tree"]
+            if q.get("recursive"):
+                args += ["-r", "-t"]
+            p = git(*args, rest[2], check=False)
+            if p.returncode != 0:
+                return self.send(404, {"message": "Not Found"})
+            tree = []
+            for line in p.stdout.decode().splitlines():
+                meta, path = line.split("\t", 1)
+                mode, typ, sha, size = meta.split()
+                e = {"path": path, "mode": mode, "type": typ, "sha": sha}
+                if typ == "blob":
+                    e["size"] = int(size)
+                tree.append(e)
+            return self.send(200, {"sha": rest[2], "tree": tree, "truncated": False})
+        if rest[:2] == ["git", "blobs"] and len(rest) == 3:
+            p = git("cat-file", "blob", rest[2], check=False)
+            if p.returncode != 0:
+                return self.send(404, {"message": "Not Found"})
+            enc = base64.encodebytes(p.stdout).decode()  # wrapped lines, like GitHub
+            return self.send(200, {"sha": rest[2], "size": len(p.stdout), "encoding": "base64", "content": enc})
+        if rest == ["pulls"]:
+            head = q.get("head", [""])[0]
+            base = q.get("base", [""])[0]
+            state = q.get("state", ["open"])[0]
+            found = [p for p in STATE["pulls"] if f'{CFG["owner"]}:{p["head"]["ref"]}' == head
+                     and (not base or p["base"]["ref"] == base) and p["state"] == state]
+            return self.send(200, found)
+        if rest == ["commits"]:
+            sha = q.get("sha", ["HEAD"])[0]
+            n = int(q.get("per_page", ["30"])[0])
+            args = ["log", f"-n{n}", "--format=%H%x00%B%x1e", sha]
+            if q.get("path"):
+                args += ["--", q["path"][0]]
+            p = git(*args, check=False)
+            out = []
+            for rec in p.stdout.decode().split("\x1e"):
+                rec = rec.strip("\n")
+                if not rec:
+                    continue
+                h, msg = rec.split("\x00", 1)
+                out.append({"sha": h, "commit": {"message": msg.rstrip("\n")}})
+            return self.send(200, out)
+        return self.send(404, {"message": "Not Found"})
+
+    def do_POST(self):
+        u = urlparse(self.path)
+        parts = u.path.strip("/").split("/")
+        if parts[:2] == ["app", "installations"] and parts[3:] == ["access_tokens"]:
+            err = verify_jwt(self.auth()[len("Bearer "):])
+            if err:
+                return self.send(401, {"message": err})
+            if parts[2] != str(CFG["installation_id"]) or not CFG["installed"]:
+                return self.send(404, {"message": "Not Found"})
+            req = self.body() or {}
+            perms = req.get("permissions", {})
+            granted = CFG["granted"]
+            rank = {"read": 1, "write": 2}
+            for k, v in perms.items():
+                if rank.get(granted.get(k), 0) < rank.get(v, 3):
+                    return self.send(422, {"message": f"The permissions requested are not granted to this installation."})
+            if req.get("repositories") not in (None, [CFG["repo"]]):
+                return self.send(422, {"message": "There is at least one repository that does not exist or is not accessible to the parent installation."})
+            tok = "ghs_" + uuid.uuid4().hex
+            with LOCK:
+                STATE["tokens"].append({"token": tok, "revoked": False, "permissions": perms,
+                                        "repositories": req.get("repositories")})
+            return self.send(201, {"token": tok, "expires_at": "2099-01-01T00:00:00Z", "permissions": perms})
+        if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:] in (["git", "refs"], ["pulls"]):
+            if token_ok(self.auth()) is None:
+                return self.send(401, {"message": "Bad credentials"})
+            req = self.body() or {}
+            if parts[3:] == ["git", "refs"]:
+                p = git("update-ref", req["ref"], req["sha"], "0" * 40, check=False)
+                if p.returncode != 0:
+                    return self.send(422, {"message": "Reference already exists"})
+                return self.send(201, {"ref": req["ref"], "object": {"sha": req["sha"]}})
+            with LOCK:
+                n = len(STATE["pulls"]) + 1
+                pr = {"number": n, "state": "open", "title": req["title"], "body": req.get("body", ""),
+                      "head": {"ref": req["head"]}, "base": {"ref": req["base"]},
+                      "html_url": f"https://github.com/{FULL}/pull/{n}"}
+                STATE["pulls"].append(pr)
+            return self.send(201, pr)
+        if u.path == "/graphql":
+            if token_ok(self.auth()) is None:
+                return self.send(401, {"message": "Bad credentials"})
+            return self.graphql(self.body())
+        return self.send(404, {"message": "Not Found"})
+
+    def do_PATCH(self):
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if parts[:3] != ["repos", CFG["owner"], CFG["repo"]] or token_ok(self.auth()) is None:
+            return self.send(401, {"message": "Bad credentials"})
+        req = self.body() or {}
+        rest = parts[3:]
+        if rest[:3] == ["git", "refs", "heads"]:
+            ref = "refs/" + "/".join(rest[2:])
+            if git("rev-parse", "--verify", "-q", ref, check=False).returncode != 0:
+                return self.send(422, {"message": "Reference does not exist"})
+            git("update-ref", ref, req["sha"])
+            return self.send(200, {"ref": ref, "object": {"sha": req["sha"]}})
+        if rest[:1] == ["pulls"] and len(rest) == 2:
+            with LOCK:
+                for pr in STATE["pulls"]:
+                    if str(pr["number"]) == rest[1]:
+                        pr.update({k: v for k, v in req.items() if k in ("title", "body")})
+                        found = pr
+                        break
+                else:
+                    found = None
+            if found is None:
+                return self.send(404, {"message": "Not Found"})
+            return self.send(200, found)
+        return self.send(404, {"message": "Not Found"})
+
+    def do_DELETE(self):
+        if self.path == "/installation/token":
+            t = token_ok(self.auth())
+            if t is None or t.get("static"):
+                return self.send(401, {"message": "Bad credentials"})
+            with LOCK:
+                t["revoked"] = True
+            return self.send(204)
+        return self.send(404, {"message": "Not Found"})
+
+    def graphql(self, req):
+        if "createCommitOnBranch" not in req.get("query", ""):
+            return self.send(200, {"errors": [{"message": "unsupported query"}]})
+        inp = req["variables"]["input"]
+        if inp["branch"]["repositoryNameWithOwner"] != FULL:
+            return self.send(200, {"errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a Repository"}]})
+        ref = "refs/heads/" + inp["branch"]["branchName"]
+        expected = inp["expectedHeadOid"]
+        moved = {"data": {"createCommitOnBranch": None}, "errors": [{"type": "STALE_DATA", "message":
+                 f'Expected branch to point to "{expected}" but it did not. Pull and try again.'}]}
+        cur = git("rev-parse", "--verify", "-q", ref, check=False).stdout.decode().strip()
+        if cur != expected:
+            return self.send(200, moved)
+        with tempfile.TemporaryDirectory() as d:
+            env = {"GIT_INDEX_FILE": os.path.join(d, "index")}
+            git("read-tree", expected, env=env)
+            for add in inp.get("fileChanges", {}).get("additions", []):
+                data = base64.b64decode(add["contents"])
+                sha = git("hash-object", "-w", "--stdin", input=data).stdout.decode().strip()
+                git("update-index", "--add", "--cacheinfo", f"100644,{sha},{add['path']}", env=env)
+            for rm in inp.get("fileChanges", {}).get("deletions", []):
+                git("update-index", "--force-remove", rm["path"], env=env)
+            tree = git("write-tree", env=env).stdout.decode().strip()
+        msg = inp["message"]["headline"]
+        if inp["message"].get("body"):
+            msg += "\n\n" + inp["message"]["body"]
+        who = {"GIT_AUTHOR_NAME": "test-app[bot]", "GIT_AUTHOR_EMAIL": "1+test-app[bot]@users.noreply.github.com",
+               "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+        commit = git("commit-tree", tree, "-p", expected, "-F", "-", input=msg.encode(), env=who).stdout.decode().strip()
+        # Compare-and-swap: fails when another request moved the branch meanwhile.
+        if git("update-ref", ref, commit, expected, check=False).returncode != 0:
+            return self.send(200, moved)
+        return self.send(200, {"data": {"createCommitOnBranch": {"commit": {
+            "oid": commit, "url": f"https://github.com/{FULL}/commit/{commit}"}}}})
+
+
+ThreadingHTTPServer.request_queue_size = 64
+ThreadingHTTPServer.daemon_threads = True
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+save_state()
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
