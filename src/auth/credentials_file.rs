@@ -112,9 +112,14 @@ pub fn write_credentials_file(dir: &Path, data: &Value) -> Result<PathBuf, AuthE
         options.mode(0o600);
     }
     let mut file = options.open(&path).map_err(io_err)?;
-    file.write_all(data.to_string().as_bytes())
+    if let Err(e) = file
+        .write_all(data.to_string().as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(io_err)?;
+    {
+        // A partial file is useless and holds the request token: remove it.
+        let _ = std::fs::remove_file(&path);
+        return Err(io_err(e));
+    }
     Ok(path)
 }
 
