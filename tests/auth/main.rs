@@ -879,3 +879,103 @@ fn require_environment_checks_the_oidc_claim() {
         }
     }
 }
+
+/// The stage as the pipeline calls it, without Google: the environment gate
+/// alone fetches an OIDC token for the `gitops-bump` audience, and the event
+/// gate guards pushes even when no credentials are used.
+#[test]
+fn the_stage_gates_pushes_without_google() {
+    use gitops_bump::auth::{self, GateEnv, OidcRequest, StageEnv};
+    use gitops_bump::config::{Config, RawInputs};
+    use gitops_bump::secret::Secret;
+
+    // (inputs, event, claims environment, ok, OIDC audience requested)
+    let cases: &[(&[(&str, &str)], &str, &str, bool, Option<&str>)] = &[
+        (
+            &[("require-environment", "production")],
+            "push",
+            "production",
+            true,
+            Some("gitops-bump"),
+        ),
+        (
+            &[("require-environment", "production")],
+            "push",
+            "dev",
+            false,
+            Some("gitops-bump"),
+        ),
+        (
+            &[("mode", "push")],
+            "pull_request_target",
+            "production",
+            false,
+            None,
+        ),
+        (
+            &[("mode", "none")],
+            "pull_request_target",
+            "production",
+            true,
+            None,
+        ),
+        (
+            &[("mode", "push"), ("dry-run", "true")],
+            "pull_request_target",
+            "production",
+            true,
+            None,
+        ),
+        (&[("mode", "push")], "push", "production", true, None),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (inputs, event, environment, ok, audience) in cases {
+        let server = FakeGoogle::start();
+        server.set_claims(json!({ "environment": environment }));
+        let mut raw = RawInputs::default();
+        for (k, v) in *inputs {
+            raw.set(k, v.to_string());
+        }
+        let config = Config::for_auth(&raw).unwrap();
+        let env = StageEnv {
+            gate: GateEnv {
+                event_name: Some(event.to_string()),
+                event_path: None,
+                event_payload: Some(Ok(pr_payload("octo/app", false))),
+                claims: None,
+            },
+            oidc: Ok(OidcRequest {
+                url: server.url("/oidc?api-version=2.0"),
+                token: Secret::new(REQUEST_TOKEN),
+            }),
+            endpoints: auth::Endpoints {
+                sts_url: server.url("/v1/token"),
+                iam_credentials_url: server.url("/v1"),
+            },
+            runner_temp: None,
+            workspace: None,
+            env_file: None,
+            state_file: None,
+        };
+        let got = rt.block_on(auth::run_stage(&config, &env));
+        assert_eq!(got.is_ok(), *ok, "{inputs:?} {event}: {got:?}");
+        let asked: Vec<String> = server
+            .requests_to(Route::Oidc)
+            .iter()
+            .flat_map(|r| r.query())
+            .filter(|(k, _)| k == "audience")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(
+            asked,
+            audience.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+        );
+        assert!(server.requests_to(Route::Sts).is_empty());
+        if let Ok(stage) = got {
+            assert!(stage.google.is_none() && stage.credentials_file.is_none());
+        }
+    }
+}
