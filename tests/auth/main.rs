@@ -889,8 +889,9 @@ fn the_stage_gates_pushes_without_google() {
     use gitops_bump::config::{Config, RawInputs};
     use gitops_bump::secret::Secret;
 
+    type Inputs = &'static [(&'static str, &'static str)];
     // (inputs, event, claims environment, ok, OIDC audience requested)
-    let cases: &[(&[(&str, &str)], &str, &str, bool, Option<&str>)] = &[
+    let cases: &[(Inputs, &str, &str, bool, Option<&str>)] = &[
         (
             &[("require-environment", "production")],
             "push",
