@@ -980,3 +980,48 @@ fn the_stage_gates_pushes_without_google() {
         }
     }
 }
+
+/// `gitops-bump run` passes through the gates before any other stage.
+#[test]
+fn run_refuses_untrusted_events_before_any_stage() {
+    // (event, payload, refused)
+    let cases = [
+        ("pull_request_target", pr_payload("octo/app", false), true),
+        ("pull_request", pr_payload("mallory/app", true), true),
+        ("push", json!({}), false),
+    ];
+    for (event, payload, refused) in cases {
+        let server = FakeGoogle::start();
+        let dir = tempfile::tempdir().unwrap();
+        let workdir = dir.path().join("repo");
+        std::fs::create_dir_all(&workdir).unwrap();
+        let manifest = workdir.join("deploy.yaml");
+        let original = "image: ghcr.io/octo/app:v1\n";
+        std::fs::write(&manifest, original).unwrap();
+        let mut cmd = gitops_bump(&server);
+        cmd.current_dir(&workdir)
+            .env("GITHUB_EVENT_NAME", event)
+            .env("GITHUB_EVENT_PATH", event_file(dir.path(), &payload))
+            .args([
+                "run",
+                "--images",
+                "ghcr.io/octo/app:v2",
+                "--verify",
+                "false",
+            ])
+            .args(["--mode", "push"]);
+        let ran = run(cmd);
+        let gate = "refusing to use credentials or push on an untrusted event";
+        assert_eq!(
+            ran.stderr.contains(gate),
+            refused,
+            "{event}: {}",
+            ran.stderr
+        );
+        if refused {
+            assert_eq!(ran.code, 1);
+            assert_eq!(std::fs::read_to_string(&manifest).unwrap(), original);
+        }
+        assert!(server.requests().is_empty());
+    }
+}
