@@ -184,9 +184,12 @@ pub fn check_gates(config: &Config, env: &GateEnv) -> Result<GateReport, AuthErr
     let trust = check_event(config, env)?;
     let mut environment = None;
     if let Some(required) = &config.require_environment {
-        let claims = env.claims.as_ref().ok_or(AuthError::OidcUnavailable {
-            missing: "an OIDC token (needed by `require-environment`)".into(),
-        })?;
+        let claims = env
+            .claims
+            .as_ref()
+            .ok_or_else(|| AuthError::EnvironmentUnproven {
+                required: required.clone(),
+            })?;
         check_environment(required, claims)?;
         environment = claims.environment.clone();
     }
@@ -269,6 +272,42 @@ mod tests {
                 trusted,
                 "{event} {payload:?}"
             );
+        }
+    }
+
+    #[test]
+    fn gates_combine_event_and_environment() {
+        let mut raw = crate::config::RawInputs::default();
+        raw.set("require-environment", "production".into());
+        let config = Config::for_auth(&raw).unwrap();
+        let claims = |e: &str| {
+            Some(Claims {
+                environment: Some(e.into()),
+                ..Claims::default()
+            })
+        };
+        // (event, claims, Ok(environment) or Err(message part))
+        let cases: [(Option<&str>, Option<Claims>, Result<&str, &str>); 4] = [
+            (None, claims("production"), Ok("production")),
+            (Some("push"), claims("production"), Ok("production")),
+            (Some("push"), None, Err("none was fetched")),
+            (
+                Some("pull_request_target"),
+                claims("production"),
+                Err("untrusted event"),
+            ),
+        ];
+        for (event, claims, want) in cases {
+            let env = GateEnv {
+                event_name: event.map(str::to_string),
+                claims,
+                ..GateEnv::default()
+            };
+            match (check_gates(&config, &env), want) {
+                (Ok(r), Ok(e)) => assert_eq!(r.environment.as_deref(), Some(e)),
+                (Err(err), Err(part)) => assert!(err.to_string().contains(part), "{err}"),
+                (got, want) => panic!("{event:?}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

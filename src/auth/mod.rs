@@ -142,6 +142,8 @@ pub enum AuthError {
         #[source]
         source: std::io::Error,
     },
+    #[error("`require-environment: {required}` needs the job's OIDC token, but none was fetched")]
+    EnvironmentUnproven { required: String },
     #[error("refusing to use credentials or push on an untrusted event: {why}")]
     UntrustedEvent { event: String, why: String },
     #[error(
@@ -161,7 +163,7 @@ pub enum AuthError {
 impl AuthError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            AuthError::OidcUnavailable { .. } => Some(
+            AuthError::OidcUnavailable { .. } | AuthError::EnvironmentUnproven { .. } => Some(
                 "give the job `permissions: id-token: write` (GitHub only issues OIDC tokens to \
                  jobs that ask). Setting `permissions` drops every permission not listed, so \
                  list `contents: write` too, or the push fails. Pull requests from forks never \
