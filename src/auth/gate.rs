@@ -286,8 +286,9 @@ mod tests {
                 ..Claims::default()
             })
         };
-        // (event, claims, Ok(environment) or Err(message part))
-        let cases: [(Option<&str>, Option<Claims>, Result<&str, &str>); 4] = [
+        // Ok(environment reported) or Err(part of the message).
+        type Want = Result<&'static str, &'static str>;
+        let cases: [(Option<&str>, Option<Claims>, Want); 4] = [
             (None, claims("production"), Ok("production")),
             (Some("push"), claims("production"), Ok("production")),
             (Some("push"), None, Err("none was fetched")),
