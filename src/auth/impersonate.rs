@@ -92,23 +92,13 @@ pub async fn generate_access_token(
             message,
         });
     }
-    let answer: GenerateAccessTokenAnswer = serde_json::from_str(&response.body).map_err(|e| {
-        ImpersonationRejected::Transport(AuthError::Malformed {
-            what: "generateAccessToken answer",
-            why: e.to_string(),
-        })
-    })?;
-    let token = answer
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ImpersonationRejected::Transport(AuthError::Malformed {
-                what: "generateAccessToken answer",
-                why: "no `accessToken` field".into(),
-            })
-        })?;
+    let what = "generateAccessToken answer";
+    let answer: GenerateAccessTokenAnswer =
+        super::decode_answer(&response.body, what).map_err(ImpersonationRejected::Transport)?;
+    let token = super::required_token(answer.access_token, what, "accessToken")
+        .map_err(ImpersonationRejected::Transport)?;
     Ok(ImpersonatedToken {
-        access_token: Secret::new(token),
+        access_token: token,
         expire_time: answer.expire_time,
     })
 }

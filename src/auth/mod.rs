@@ -412,6 +412,32 @@ impl Http {
     }
 }
 
+/// Parses a successful JSON answer.
+pub(crate) fn decode_answer<T: serde::de::DeserializeOwned>(
+    body: &str,
+    what: &'static str,
+) -> Result<T, AuthError> {
+    serde_json::from_str(body).map_err(|e| AuthError::Malformed {
+        what,
+        why: e.to_string(),
+    })
+}
+
+/// Takes the token out of an answer's `field`, masked at once.
+pub(crate) fn required_token(
+    value: Option<String>,
+    what: &'static str,
+    field: &str,
+) -> Result<Secret, AuthError> {
+    value
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| AuthError::Malformed {
+            what,
+            why: format!("no `{field}` field"),
+        })
+}
+
 /// Cuts a server's body for an error message.
 pub(crate) fn truncate(body: &str) -> String {
     let body = body.trim();

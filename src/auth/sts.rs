@@ -121,23 +121,13 @@ pub async fn exchange(
             description,
         });
     }
-    let answer: StsAnswer = serde_json::from_str(&response.body).map_err(|e| {
-        StsError::Transport(AuthError::Malformed {
-            what: "Google STS answer",
-            why: e.to_string(),
-        })
-    })?;
-    let token = answer
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            StsError::Transport(AuthError::Malformed {
-                what: "Google STS answer",
-                why: "no `access_token` field".into(),
-            })
-        })?;
+    let what = "Google STS answer";
+    let answer: StsAnswer =
+        super::decode_answer(&response.body, what).map_err(StsError::Transport)?;
+    let token = super::required_token(answer.access_token, what, "access_token")
+        .map_err(StsError::Transport)?;
     Ok(FederatedToken {
-        access_token: Secret::new(token),
+        access_token: token,
         expires_in: answer.expires_in,
     })
 }

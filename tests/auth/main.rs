@@ -1025,3 +1025,38 @@ fn run_refuses_untrusted_events_before_any_stage() {
         assert!(server.requests().is_empty());
     }
 }
+
+#[test]
+fn malformed_answers_are_reported_not_trusted() {
+    let cases = [
+        (
+            Route::Oidc,
+            r#"{"count":1}"#,
+            "the GitHub OIDC token is malformed: the answer has no `value` field",
+        ),
+        (
+            Route::Oidc,
+            r#"{"value":"not-a-jwt"}"#,
+            "the GitHub OIDC token is malformed: not a JWT",
+        ),
+        (
+            Route::Sts,
+            "{}",
+            "Google STS answer is malformed: no `access_token` field",
+        ),
+        (Route::Sts, "<html>", "Google STS answer is malformed"),
+        (
+            Route::GenerateAccessToken,
+            r#"{"expireTime":"2030-01-01T00:00:00Z"}"#,
+            "generateAccessToken answer is malformed: no `accessToken` field",
+        ),
+    ];
+    for (route, body, want) in cases {
+        let server = FakeGoogle::start();
+        server.script(route, 200, body);
+        let ran = auth_google(&server, &["--service-account", SA]);
+        assert_eq!(ran.code, 1, "{body}");
+        assert!(ran.stderr.contains(want), "{body}: {}", ran.stderr);
+        assert_no_secrets(&server, &ran);
+    }
+}
