@@ -459,9 +459,18 @@ fn optional_secret(raw: &RawInputs, name: &'static str) -> Option<Secret> {
 const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 impl Config {
-    /// Validates raw inputs. `require_images` is false for stages that do not
-    /// edit (e.g. `auth`).
+    /// Validates raw inputs for a run that edits manifests.
     pub fn from_raw(raw: &RawInputs) -> Result<Config, ConfigError> {
+        Self::validate(raw, true)
+    }
+
+    /// Validates raw inputs for `gitops-bump auth`, which edits nothing and
+    /// so needs no `images`.
+    pub fn for_auth(raw: &RawInputs) -> Result<Config, ConfigError> {
+        Self::validate(raw, false)
+    }
+
+    fn validate(raw: &RawInputs, require_images: bool) -> Result<Config, ConfigError> {
         let mut images = Vec::new();
         for (n, line) in raw.get("images").lines().enumerate() {
             let line = line
@@ -494,7 +503,7 @@ impl Config {
                 });
             }
         };
-        if images.is_empty() && promote.is_none() {
+        if require_images && images.is_empty() && promote.is_none() {
             return Err(ConfigError::Missing {
                 input: "images",
                 why: "give at least one image SPEC (e.g. `ghcr.io/org/app:${{ github.sha }}`), or promote-from/promote-to",

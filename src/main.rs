@@ -119,8 +119,21 @@ struct AuthArgs {
 
 #[derive(Subcommand)]
 enum AuthProvider {
-    /// GitHub OIDC → Google STS → optional impersonation; prints the masked token, expiry and claims.
-    Google(RunArgs),
+    /// GitHub OIDC → Google STS → optional impersonation; prints the expiry, audiences and
+    /// claims (never the token).
+    #[command(
+        after_help = "Example (in a job with `permissions: id-token: write`):\n  gitops-bump auth google --workload-identity-provider projects/123456/locations/global/workloadIdentityPools/gh/providers/gh --service-account deployer@proj.iam.gserviceaccount.com --json\n\nReads the same inputs as `run` (flags or INPUT_<NAME>). The token itself is never printed; with `token-format: access_token` inside Actions it becomes the masked `access-token` step output."
+    )]
+    Google(AuthGoogleArgs),
+}
+
+#[derive(Args)]
+struct AuthGoogleArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 /// Every action input as a `--flag` of the same name.
@@ -236,9 +249,69 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         Command::SetImage(args) => set_image(args),
         Command::Resolve(args) => resolve(args),
         Command::Auth(AuthArgs {
-            provider: AuthProvider::Google(_),
-        }) => Err(Error::NotImplemented("`gitops-bump auth google`")),
+            provider: AuthProvider::Google(args),
+        }) => auth_google(args),
     }
+}
+
+fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
+    use gitops_bump::auth::{self, AuthSummary, StageEnv};
+    let config = Config::for_auth(&args.run.raw)?;
+    if config.google.is_none() {
+        return Err(gitops_bump::config::ConfigError::Missing {
+            input: "workload-identity-provider",
+            why: "`auth google` exchanges the job's GitHub OIDC token through a workload identity provider",
+        }
+        .into());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let stage = rt.block_on(auth::run_stage(&config, &StageEnv::from_env()))?;
+    let Some(google) = &stage.google else {
+        return Err(Error::NotImplemented("auth without a provider"));
+    };
+    let wants_output = config
+        .google
+        .as_ref()
+        .is_some_and(|g| g.token_format == gitops_bump::config::TokenFormat::AccessToken);
+    if wants_output && let Some(out) = github::EnvFile::from_env("GITHUB_OUTPUT") {
+        out.append_entries(&[(
+            "access-token".to_string(),
+            google.token.access_token.expose().to_string(),
+        )])
+        .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
+    }
+    let summary = AuthSummary::new(&stage, google);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
+        );
+    } else {
+        let none = || "(none)".to_string();
+        println!("provider:          {}", summary.provider);
+        println!("oidc audience:     {}", summary.oidc_audience);
+        println!("sts audience:      {}", summary.sts_audience);
+        println!(
+            "acting as:         {}",
+            summary
+                .service_account
+                .clone()
+                .unwrap_or_else(|| "the federated principal (no service-account)".into())
+        );
+        println!(
+            "expires:           {}",
+            summary.expire_time.clone().unwrap_or_else(none)
+        );
+        println!("claims:            {}", summary.claims.summary());
+        println!("access token:      *** (never printed)");
+        if let Some(f) = &summary.credentials_file {
+            println!("credentials file:  {f}");
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn set_image(args: SetImageArgs) -> Result<i32, Error> {

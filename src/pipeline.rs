@@ -197,15 +197,25 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     let mut outputs = Outputs::default();
 
     let mut google_token = None;
-    if let Some(google) = &config.google {
-        let _g = github::group("Authenticate to Google (Workload Identity Federation)");
+    {
+        // Always runs: the gates refuse untrusted events before any push,
+        // with or without Google credentials.
+        let _g = config
+            .google
+            .as_ref()
+            .map(|_| github::group("Authenticate to Google (Workload Identity Federation)"));
         let started = Instant::now();
-        let token = rt.block_on(crate::auth::google(google))?;
-        stage_done("auth", started, "obtained a Google access token");
-        if google.token_format == TokenFormat::AccessToken {
-            outputs.access_token = Some(token.access_token.clone());
+        let stage = rt.block_on(crate::auth::run_stage(
+            config,
+            &crate::auth::StageEnv::from_env(),
+        ))?;
+        if let (Some(google), Some(auth)) = (&config.google, stage.google) {
+            stage_done("auth", started, "obtained a Google access token");
+            if google.token_format == TokenFormat::AccessToken {
+                outputs.access_token = Some(auth.token.access_token.clone());
+            }
+            google_token = Some(auth.token.access_token);
         }
-        google_token = Some(token.access_token);
     }
 
     let mut specs = config.images.clone();

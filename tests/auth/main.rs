@@ -1,0 +1,1062 @@
+//! Keyless auth end to end: `gitops-bump auth google` against a local
+//! OIDC/STS/IAM Credentials server, and gcloud reading the credentials file
+//! we write.
+
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use server::{
+    FakeGoogle, IMPERSONATED_EXPIRY, IMPERSONATED_TOKEN, REQUEST_TOKEN, Route, STS_TOKEN,
+};
+
+const PROVIDER: &str =
+    "projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov";
+const SA: &str = "deployer@proj.iam.gserviceaccount.com";
+const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+
+/// Variables the test process may inherit (e.g. when CI itself runs in
+/// Actions) that would change what the binary does.
+const INHERITED: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITHUB_ENV",
+    "GITHUB_STATE",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_WORKSPACE",
+    "RUNNER_TEMP",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "GITOPS_BUMP_STS_URL",
+    "GITOPS_BUMP_IAM_CREDENTIALS_URL",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
+];
+
+/// `gitops-bump` with a clean environment pointing at `server`.
+fn gitops_bump(server: &FakeGoogle) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-bump"));
+    for k in INHERITED {
+        cmd.env_remove(k);
+    }
+    for (k, _) in std::env::vars() {
+        if k.starts_with("INPUT_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        server.url("/oidc?api-version=2.0"),
+    )
+    .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+    .env("GITOPS_BUMP_STS_URL", server.url("/v1/token"))
+    .env("GITOPS_BUMP_IAM_CREDENTIALS_URL", server.url("/v1"));
+    cmd
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut cmd: Command) -> Ran {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run gitops-bump");
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn auth_google(server: &FakeGoogle, args: &[&str]) -> Ran {
+    let mut cmd = gitops_bump(server);
+    cmd.args(["auth", "google", "--workload-identity-provider", PROVIDER])
+        .args(args);
+    run(cmd)
+}
+
+/// No token this server issued may appear in what we print.
+fn assert_no_secrets(server: &FakeGoogle, ran: &Ran) {
+    for secret in server.issued_secrets() {
+        assert!(
+            !ran.stdout.contains(&secret) && !ran.stderr.contains(&secret),
+            "secret {secret:.20}… leaked:\n{}\n{}",
+            ran.stdout,
+            ran.stderr
+        );
+    }
+}
+
+fn form_keys(form: &[(String, String)]) -> Vec<&str> {
+    form.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+#[test]
+fn direct_federation_sends_exactly_the_reference_requests() {
+    let server = FakeGoogle::start();
+    let ran = auth_google(&server, &["--json"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_no_secrets(&server, &ran);
+
+    let oidc = server.requests_to(Route::Oidc);
+    assert_eq!(oidc.len(), 1);
+    assert_eq!(oidc[0].method, "GET");
+    assert_eq!(
+        oidc[0].query(),
+        vec![
+            ("api-version".to_string(), "2.0".to_string()),
+            (
+                "audience".to_string(),
+                format!("https://iam.googleapis.com/{PROVIDER}")
+            ),
+        ]
+    );
+    assert_eq!(
+        oidc[0].header("authorization"),
+        Some(format!("Bearer {REQUEST_TOKEN}").as_str())
+    );
+
+    let sts = server.requests_to(Route::Sts);
+    assert_eq!(sts.len(), 1);
+    assert_eq!(
+        sts[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        sts[0].header("authorization"),
+        None,
+        "no client auth at STS"
+    );
+    let form = sts[0].form();
+    assert_eq!(
+        form_keys(&form),
+        [
+            "grant_type",
+            "audience",
+            "scope",
+            "requested_token_type",
+            "subject_token",
+            "subject_token_type"
+        ]
+    );
+    assert_eq!(
+        field(&form, "grant_type"),
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    );
+    assert_eq!(
+        field(&form, "audience"),
+        format!("//iam.googleapis.com/{PROVIDER}")
+    );
+    assert_eq!(field(&form, "scope"), CLOUD_PLATFORM);
+    assert_eq!(
+        field(&form, "requested_token_type"),
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(
+        field(&form, "subject_token_type"),
+        "urn:ietf:params:oauth:token-type:jwt"
+    );
+    assert_eq!(field(&form, "subject_token").split('.').count(), 3);
+    assert!(server.requests_to(Route::GenerateAccessToken).is_empty());
+
+    let summary: Value = serde_json::from_str(ran.stdout.trim()).expect("JSON summary");
+    assert_eq!(summary["provider"], PROVIDER);
+    assert_eq!(summary["service_account"], Value::Null);
+    assert_eq!(summary["claims"]["repository"], "octo/app");
+    assert_eq!(summary["claims"]["ref"], "refs/heads/main");
+    let expiry = summary["expire_time"].as_str().expect("expiry");
+    assert!(expiry.ends_with('Z') && expiry.len() == 20, "{expiry}");
+}
+
+#[test]
+fn impersonation_posts_scopes_lifetime_and_the_federated_bearer() {
+    let server = FakeGoogle::start();
+    let ran = auth_google(
+        &server,
+        &[
+            "--service-account",
+            SA,
+            "--access-token-lifetime",
+            "10m",
+            "--access-token-scopes",
+            "https://www.googleapis.com/auth/cloud-platform,https://www.googleapis.com/auth/userinfo.email",
+            "--json",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_no_secrets(&server, &ran);
+    let sts = server.requests_to(Route::Sts);
+    assert_eq!(field(&sts[0].form(), "scope"), CLOUD_PLATFORM);
+    let gen_req = server.requests_to(Route::GenerateAccessToken);
+    assert_eq!(gen_req.len(), 1);
+    assert_eq!(
+        gen_req[0].path,
+        format!("/v1/projects/-/serviceAccounts/{SA}:generateAccessToken")
+    );
+    assert_eq!(
+        gen_req[0].header("authorization"),
+        Some(format!("Bearer {STS_TOKEN}").as_str())
+    );
+    assert_eq!(gen_req[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        gen_req[0].json(),
+        json!({
+            "scope": [CLOUD_PLATFORM, "https://www.googleapis.com/auth/userinfo.email"],
+            "lifetime": "600s"
+        })
+    );
+    let summary: Value = serde_json::from_str(ran.stdout.trim()).unwrap();
+    assert_eq!(summary["expire_time"], IMPERSONATED_EXPIRY);
+    assert_eq!(summary["service_account"], SA);
+    assert!(!ran.stderr.contains("org policy"), "{}", ran.stderr);
+}
+
+#[test]
+fn audience_and_lifetime_inputs_change_what_is_sent() {
+    let cases: &[(&[&str], &str, Option<&str>, &str)] = &[
+        // (args, OIDC audience, generateAccessToken lifetime, stderr must contain)
+        (&[], "https://iam.googleapis.com/", None, ""),
+        (&["--audience", "my-aud"], "my-aud", None, ""),
+        (
+            &["--service-account", SA, "--access-token-lifetime", "2h"],
+            "https://iam.googleapis.com/",
+            Some("7200s"),
+            "constraints/iam.allowServiceAccountCredentialLifetimeExtension",
+        ),
+    ];
+    for (args, audience, lifetime, note) in cases {
+        let server = FakeGoogle::start();
+        let ran = auth_google(&server, args);
+        assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+        let q = server.requests_to(Route::Oidc)[0].query();
+        let sent = &q.iter().find(|(k, _)| k == "audience").unwrap().1;
+        assert!(sent.starts_with(audience), "{args:?}: {sent}");
+        let sts_aud = field(&server.requests_to(Route::Sts)[0].form(), "audience").to_string();
+        assert_eq!(sts_aud, format!("//iam.googleapis.com/{PROVIDER}"));
+        let gen_req = server.requests_to(Route::GenerateAccessToken);
+        assert_eq!(
+            gen_req.first().map(|r| r.json()["lifetime"].clone()),
+            lifetime.map(|l| json!(l)),
+            "{args:?}"
+        );
+        assert!(ran.stderr.contains(note), "{args:?}: {}", ran.stderr);
+        assert!(
+            ran.stdout.contains("access token:      ***"),
+            "{}",
+            ran.stdout
+        );
+        assert_no_secrets(&server, &ran);
+    }
+}
+
+/// Google's error bodies as Google sends them, and what the user must see.
+#[test]
+fn sts_errors_become_actionable_messages() {
+    let cases: &[(u16, &str, &[&str])] = &[
+        (
+            400,
+            r#"{"error":"invalid_grant","error_description":"The audience in ID Token [https://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov] does not match the expected audience."}"#,
+            &[
+                "The audience in ID Token [https://iam.googleapis.com/projects/123456",
+                "HTTP 400, invalid_grant",
+                "allowed audiences",
+            ],
+        ),
+        (
+            400,
+            r#"{"error":"invalid_target","error_description":"The target service indicated by the \"audience\" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist."}"#,
+            &[
+                "The target service indicated by the \"audience\" parameters is invalid",
+                "pool `gh-pool` or provider `gh-prov` does not exist in project 123456",
+                "providers describe gh-prov --workload-identity-pool=gh-pool",
+            ],
+        ),
+        (
+            400,
+            r#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
+            &[
+                "The given credential is rejected by the attribute condition.",
+                "repository=octo/app ref=refs/heads/main environment=(none) event_name=push sub=repo:octo/app:ref:refs/heads/main",
+                "attributeCondition",
+            ],
+        ),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
+            &[
+                "exceeds the 127 bytes limit",
+                "Map `google.subject` to a shorter claim",
+            ],
+        ),
+        (
+            400,
+            r#"{"error":"invalid_grant","error_description":"The issuer in ID Token https://ghe.example/_services/token does not match the expected ones: https://token.actions.githubusercontent.com/"}"#,
+            &[
+                "The issuer in ID Token",
+                "https://token.actions.githubusercontent.com",
+            ],
+        ),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"Invalid value for \"audience\". This value should be the full resource name of the Identity Provider."}"#,
+            &[
+                "Invalid value for \"audience\"",
+                "STS expects the audience `//iam.googleapis.com/projects/123456",
+            ],
+        ),
+        (
+            401,
+            "<html>not json</html>",
+            &["HTTP 401", "<html>not json</html>"],
+        ),
+    ];
+    for (status, body, wants) in cases {
+        let server = FakeGoogle::start();
+        server.script(Route::Sts, *status, *body);
+        let ran = auth_google(&server, &["--service-account", SA]);
+        assert_eq!(ran.code, 1, "{body}");
+        for want in *wants {
+            assert!(
+                ran.stderr.contains(want),
+                "missing {want:?} in:\n{}",
+                ran.stderr
+            );
+        }
+        assert!(
+            server.requests_to(Route::GenerateAccessToken).is_empty(),
+            "no impersonation after a failed exchange"
+        );
+        assert_eq!(
+            server.requests_to(Route::Sts).len(),
+            1,
+            "4xx is not retried"
+        );
+        assert_no_secrets(&server, &ran);
+    }
+}
+
+#[test]
+fn an_overlong_subject_is_measured_in_the_hint() {
+    let server = FakeGoogle::start();
+    let sub = format!("repo:octo/app:ref:refs/heads/{}", "feature-".repeat(15));
+    server.set_claims(json!({ "sub": sub }));
+    server.script(
+        Route::Sts,
+        400,
+        r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
+    );
+    let ran = auth_google(&server, &[]);
+    assert_eq!(ran.code, 1);
+    let want = format!("the token's `sub` is {} bytes (`{sub}`)", sub.len());
+    assert!(
+        sub.len() > 127 && ran.stderr.contains(&want),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_stale_token_is_replaced_once_then_reported() {
+    let stale = r#"{"error":"invalid_grant","error_description":"ID Token issued at 1713260741 is stale to sign-in."}"#;
+    // (stale answers queued, exit code, OIDC fetches, STS calls)
+    let cases = [(1, 0, 2, 2), (2, 1, 2, 2)];
+    for (stale_answers, code, fetches, exchanges) in cases {
+        let server = FakeGoogle::start();
+        for _ in 0..stale_answers {
+            server.script(Route::Sts, 400, stale);
+        }
+        let ran = auth_google(&server, &[]);
+        assert_eq!(ran.code, code, "{}", ran.stderr);
+        assert_eq!(server.requests_to(Route::Oidc).len(), fetches);
+        let sts = server.requests_to(Route::Sts);
+        assert_eq!(sts.len(), exchanges);
+        assert_ne!(
+            field(&sts[0].form(), "subject_token"),
+            field(&sts[1].form(), "subject_token"),
+            "the retry must use a fresh token"
+        );
+        if code != 0 {
+            assert!(ran.stderr.contains("is stale to sign-in"), "{}", ran.stderr);
+            assert!(ran.stderr.contains("NTP"), "{}", ran.stderr);
+        }
+        assert_no_secrets(&server, &ran);
+    }
+}
+
+#[test]
+fn server_errors_are_retried_a_bounded_number_of_times() {
+    // (503 answers queued at STS, exit code, STS calls)
+    for (failures, code, calls) in [(1, 0, 2), (2, 0, 3), (3, 1, 3)] {
+        let server = FakeGoogle::start();
+        for _ in 0..failures {
+            server.script(Route::Sts, 503, r#"{"error":"unavailable"}"#);
+        }
+        let ran = auth_google(&server, &[]);
+        assert_eq!(ran.code, code, "{}", ran.stderr);
+        assert_eq!(server.requests_to(Route::Sts).len(), calls);
+    }
+}
+
+#[test]
+fn impersonation_errors_name_the_missing_binding() {
+    let denied = r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"IAM_PERMISSION_DENIED","domain":"iam.googleapis.com","metadata":{"permission":"iam.serviceAccounts.getAccessToken"}}]}}"#;
+    let not_found = r#"{"error":{"code":404,"message":"Not found; Gaia id not found for email deployer@proj.iam.gserviceaccount.com","status":"NOT_FOUND"}}"#;
+    let lifetime = r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}"#;
+    let cases: &[(u16, &str, &[&str], &[&str])] = &[
+        (
+            403,
+            denied,
+            &[],
+            &[
+                "Permission 'iam.serviceAccounts.getAccessToken' denied on resource",
+                "HTTP 403 PERMISSION_DENIED",
+                "roles/iam.workloadIdentityUser",
+                "principalSet://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/attribute.repository/octo/app",
+            ],
+        ),
+        (
+            404,
+            not_found,
+            &[],
+            &["Gaia id not found", "does not exist"],
+        ),
+        (
+            400,
+            lifetime,
+            &["--access-token-lifetime", "3h"],
+            &[
+                "Request contains an invalid argument.",
+                "lower `access-token-lifetime` to 3600s",
+            ],
+        ),
+    ];
+    for (status, body, extra, wants) in cases {
+        let server = FakeGoogle::start();
+        server.script(Route::GenerateAccessToken, *status, *body);
+        let mut args = vec!["--service-account", SA];
+        args.extend_from_slice(extra);
+        let ran = auth_google(&server, &args);
+        assert_eq!(ran.code, 1);
+        for want in *wants {
+            assert!(
+                ran.stderr.contains(want),
+                "missing {want:?} in:\n{}",
+                ran.stderr
+            );
+        }
+        assert_no_secrets(&server, &ran);
+    }
+}
+
+#[test]
+fn bad_provider_names_fail_before_any_request() {
+    let cases = [
+        (
+            format!("https://iam.googleapis.com/{PROVIDER}"),
+            "remove the `https://iam.googleapis.com/` prefix",
+        ),
+        (
+            "projects/my-project/locations/global/workloadIdentityPools/p/providers/q".into(),
+            "use the project NUMBER",
+        ),
+        (
+            "projects/123456/locations/global/workloadIdentityPools/gh-pool".into(),
+            "this names a pool, not a provider",
+        ),
+        (
+            "projects/123456/locations/europe-west1/workloadIdentityPools/p/providers/q".into(),
+            "location is `europe-west1`",
+        ),
+    ];
+    for (provider, want) in cases {
+        let server = FakeGoogle::start();
+        let mut cmd = gitops_bump(&server);
+        cmd.args(["auth", "google", "--workload-identity-provider", &provider]);
+        let ran = run(cmd);
+        assert_eq!(ran.code, 1, "{provider}");
+        assert!(ran.stderr.contains(want), "{provider}: {}", ran.stderr);
+        assert!(ran.stderr.contains("input `workload-identity-provider`"));
+        assert!(
+            server.requests().is_empty(),
+            "{provider}: no request may be sent"
+        );
+    }
+}
+
+#[test]
+fn missing_oidc_permission_is_explained() {
+    let server = FakeGoogle::start();
+    for missing in [
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ] {
+        let mut cmd = gitops_bump(&server);
+        cmd.env_remove(missing)
+            .args(["auth", "google", "--workload-identity-provider", PROVIDER]);
+        let ran = run(cmd);
+        assert_eq!(ran.code, 1);
+        assert!(ran.stderr.contains(missing), "{}", ran.stderr);
+        assert!(
+            ran.stderr.contains("permissions: id-token: write"),
+            "{}",
+            ran.stderr
+        );
+        assert!(ran.stderr.contains("contents: write"), "{}", ran.stderr);
+    }
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn inside_actions_tokens_appear_only_in_mask_commands() {
+    let server = FakeGoogle::start();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let mut cmd = gitops_bump(&server);
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .args(["auth", "google", "--workload-identity-provider", PROVIDER])
+        .args(["--service-account", SA, "--token-format", "access_token"]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let masks: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .collect();
+    for secret in [REQUEST_TOKEN, STS_TOKEN, IMPERSONATED_TOKEN] {
+        assert!(masks.contains(&secret), "{secret} not masked: {masks:?}");
+    }
+    let jwt = field(&server.requests_to(Route::Sts)[0].form(), "subject_token").to_string();
+    assert!(masks.contains(&jwt.as_str()), "the OIDC JWT is masked too");
+    let unmasked: String = ran
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in server.issued_secrets() {
+        assert!(!unmasked.contains(&secret) && !ran.stderr.contains(&secret));
+    }
+    let written = std::fs::read_to_string(&output).unwrap();
+    let entries = gitops_bump::github::files::parse_delimited(&written);
+    assert_eq!(
+        entries,
+        vec![("access-token".to_string(), IMPERSONATED_TOKEN.to_string())]
+    );
+}
+
+/// A `GITHUB_ENV`/`GITHUB_STATE`/`RUNNER_TEMP` layout like a runner's.
+struct Runner {
+    _root: tempfile::TempDir,
+    temp: PathBuf,
+    workspace: PathBuf,
+    env_file: PathBuf,
+    state_file: PathBuf,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let root = tempfile::tempdir().unwrap();
+        let temp = root.path().join("_temp");
+        let workspace = root.path().join("repo");
+        std::fs::create_dir_all(&temp).unwrap();
+        std::fs::create_dir_all(&workspace).unwrap();
+        Runner {
+            env_file: temp.join("env"),
+            state_file: temp.join("state"),
+            temp,
+            workspace,
+            _root: root,
+        }
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        cmd.env("RUNNER_TEMP", &self.temp)
+            .env("GITHUB_WORKSPACE", &self.workspace)
+            .env("GITHUB_ENV", &self.env_file)
+            .env("GITHUB_STATE", &self.state_file)
+            .current_dir(&self.workspace);
+    }
+}
+
+fn create_credentials_file(server: &FakeGoogle, runner: &Runner, sa: Option<&str>) -> PathBuf {
+    let mut cmd = gitops_bump(server);
+    runner.apply(&mut cmd);
+    cmd.args(["auth", "google", "--workload-identity-provider", PROVIDER])
+        .args(["--create-credentials-file", "true", "--json"]);
+    if let Some(sa) = sa {
+        cmd.args(["--service-account", sa]);
+    }
+    let ran = run(cmd);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_no_secrets(server, &ran);
+    let summary: Value = serde_json::from_str(ran.stdout.trim()).unwrap();
+    PathBuf::from(summary["credentials_file"].as_str().expect("a file path"))
+}
+
+#[test]
+fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
+    for sa in [None, Some(SA)] {
+        let server = FakeGoogle::start();
+        let runner = Runner::new();
+        let path = create_credentials_file(&server, &runner, sa);
+        assert_eq!(path.parent().unwrap(), runner.temp.canonicalize().unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut want = json!({
+            "type": "external_account",
+            "audience": format!("//iam.googleapis.com/{PROVIDER}"),
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "token_url": server.url("/v1/token"),
+            "token_info_url": server.url("/v1/introspect"),
+            "credential_source": {
+                "url": format!(
+                    "{}&audience=https%3A%2F%2Fiam.googleapis.com%2Fprojects%2F123456%2Flocations%2Fglobal%2FworkloadIdentityPools%2Fgh-pool%2Fproviders%2Fgh-prov",
+                    server.url("/oidc?api-version=2.0")
+                ),
+                "headers": {"Authorization": format!("Bearer {REQUEST_TOKEN}")},
+                "format": {"type": "json", "subject_token_field_name": "value"}
+            }
+        });
+        if let Some(sa) = sa {
+            want["service_account_impersonation_url"] = json!(server.url(&format!(
+                "/v1/projects/-/serviceAccounts/{sa}:generateAccessToken"
+            )));
+        }
+        assert_eq!(file, want);
+
+        let env = gitops_bump::github::files::parse_delimited(
+            &std::fs::read_to_string(&runner.env_file).unwrap(),
+        );
+        let p = path.display().to_string();
+        assert_eq!(
+            env,
+            vec![
+                ("GOOGLE_APPLICATION_CREDENTIALS".to_string(), p.clone()),
+                (
+                    "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE".to_string(),
+                    p.clone()
+                ),
+                ("GOOGLE_GHA_CREDS_PATH".to_string(), p.clone()),
+            ]
+        );
+        let state = gitops_bump::github::files::parse_delimited(
+            &std::fs::read_to_string(&runner.state_file).unwrap(),
+        );
+        assert_eq!(state, vec![("credentials-file".to_string(), p)]);
+    }
+}
+
+#[test]
+fn runner_temp_inside_the_workspace_is_refused_and_nothing_is_written() {
+    let server = FakeGoogle::start();
+    let runner = Runner::new();
+    let inside = runner.workspace.join("tmp");
+    std::fs::create_dir_all(&inside).unwrap();
+    let mut cmd = gitops_bump(&server);
+    runner.apply(&mut cmd);
+    cmd.env("RUNNER_TEMP", &inside)
+        .args(["auth", "google", "--workload-identity-provider", PROVIDER])
+        .args(["--create-credentials-file", "true"]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stderr.contains("is inside the workspace"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(std::fs::read_dir(&inside).unwrap().count(), 0);
+    assert!(!runner.env_file.exists() && !runner.state_file.exists());
+}
+
+/// gcloud as the reference client: it reads our credentials file, runs the
+/// flow itself against the local server, and must print the token that
+/// server issued. Its STS request is compared with ours.
+#[test]
+fn gcloud_uses_our_credentials_file() {
+    let Ok(gcloud) = which("gcloud") else {
+        panic!("gcloud is required for this test (Google Cloud SDK)");
+    };
+    // (service account, token gcloud must print)
+    for (sa, want) in [(Some(SA), IMPERSONATED_TOKEN), (None, STS_TOKEN)] {
+        let server = FakeGoogle::start();
+        let runner = Runner::new();
+        let path = create_credentials_file(&server, &runner, sa);
+        let ours = server.requests_to(Route::Sts)[0].form();
+        server.clear_log();
+
+        let config = tempfile::tempdir().unwrap();
+        let out = Command::new(&gcloud)
+            .args(["auth", "print-access-token"])
+            .env("CLOUDSDK_CONFIG", config.path())
+            .env("CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", &path)
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
+            .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+            .output()
+            .expect("run gcloud");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{sa:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout.trim(), want, "{sa:?}");
+
+        let oidc = server.requests_to(Route::Oidc);
+        assert_eq!(oidc.len(), 1, "gcloud fetched the OIDC token from our URL");
+        let theirs = server.requests_to(Route::Sts)[0].form();
+        assert_eq!(
+            form_keys(&theirs),
+            form_keys(&ours),
+            "same fields, same order"
+        );
+        for key in [
+            "grant_type",
+            "audience",
+            "requested_token_type",
+            "subject_token_type",
+        ] {
+            assert_eq!(field(&theirs, key), field(&ours, key), "{key}");
+        }
+        if sa.is_some() {
+            let gen_req = server.requests_to(Route::GenerateAccessToken);
+            assert_eq!(
+                gen_req[0].header("authorization"),
+                Some(format!("Bearer {STS_TOKEN}").as_str())
+            );
+        }
+    }
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+fn event_file(dir: &Path, payload: &Value) -> PathBuf {
+    let p = dir.join("event.json");
+    std::fs::write(&p, payload.to_string()).unwrap();
+    p
+}
+
+fn pr_payload(head: &str, fork: bool) -> Value {
+    json!({
+        "pull_request": {"head": {"repo": {"full_name": head, "fork": fork}}},
+        "repository": {"full_name": "octo/app"}
+    })
+}
+
+#[test]
+fn untrusted_events_are_refused_before_any_request() {
+    // (event, payload, allow-untrusted-events, exit code, stderr must contain)
+    let cases: Vec<(&str, Value, &str, i32, &str)> = vec![
+        ("push", json!({}), "false", 0, ""),
+        (
+            "pull_request",
+            pr_payload("octo/app", false),
+            "false",
+            0,
+            "",
+        ),
+        (
+            "pull_request",
+            pr_payload("mallory/app", true),
+            "false",
+            1,
+            "from the fork `mallory/app`",
+        ),
+        (
+            "pull_request_review",
+            pr_payload("mallory/app", true),
+            "false",
+            1,
+            "from the fork",
+        ),
+        (
+            "pull_request_target",
+            pr_payload("octo/app", false),
+            "false",
+            1,
+            "`pull_request_target` runs with",
+        ),
+        (
+            "pull_request_target",
+            pr_payload("mallory/app", true),
+            "true",
+            0,
+            "",
+        ),
+        (
+            "pull_request",
+            json!({"pull_request": {"head": {"repo": null}}, "repository": {"full_name": "octo/app"}}),
+            "false",
+            1,
+            "deleted fork",
+        ),
+    ];
+    for (event, payload, allow, code, want) in cases {
+        let server = FakeGoogle::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = gitops_bump(&server);
+        cmd.env("GITHUB_EVENT_NAME", event)
+            .env("GITHUB_EVENT_PATH", event_file(dir.path(), &payload))
+            .args(["auth", "google", "--workload-identity-provider", PROVIDER])
+            .args(["--allow-untrusted-events", allow]);
+        let ran = run(cmd);
+        assert_eq!(ran.code, code, "{event} {payload}: {}", ran.stderr);
+        assert!(ran.stderr.contains(want), "{event}: {}", ran.stderr);
+        if code != 0 {
+            assert!(ran.stderr.contains("workflow_run"), "{}", ran.stderr);
+            assert!(
+                server.requests().is_empty(),
+                "{event}: refused before any request"
+            );
+        }
+    }
+}
+
+#[test]
+fn require_environment_checks_the_oidc_claim() {
+    // (environment claim, exit code, stderr must contain)
+    let cases = [
+        (Some("production"), 0, ""),
+        (
+            Some("staging"),
+            1,
+            "has environment `staging` (ref refs/heads/main, event push)",
+        ),
+        (Some("Production"), 1, "has environment `Production`"),
+        (None, 1, "has environment (none)"),
+    ];
+    for (claim, code, want) in cases {
+        let server = FakeGoogle::start();
+        if let Some(e) = claim {
+            server.set_claims(json!({"environment": e}));
+        }
+        let ran = auth_google(&server, &["--require-environment", "production", "--json"]);
+        assert_eq!(ran.code, code, "{claim:?}: {}", ran.stderr);
+        assert!(ran.stderr.contains(want), "{claim:?}: {}", ran.stderr);
+        // One OIDC token serves both the gate and the exchange.
+        assert_eq!(server.requests_to(Route::Oidc).len(), 1);
+        if code == 0 {
+            let summary: Value = serde_json::from_str(ran.stdout.trim()).unwrap();
+            assert_eq!(summary["gates"]["environment"], "production");
+            assert_eq!(server.requests_to(Route::Sts).len(), 1);
+        } else {
+            assert!(
+                ran.stderr
+                    .contains("add `environment: production` to the job")
+            );
+            assert!(
+                server.requests_to(Route::Sts).is_empty(),
+                "no exchange after a failed gate"
+            );
+        }
+    }
+}
+
+/// The stage as the pipeline calls it, without Google: the environment gate
+/// alone fetches an OIDC token for the `gitops-bump` audience, and the event
+/// gate guards pushes even when no credentials are used.
+#[test]
+fn the_stage_gates_pushes_without_google() {
+    use gitops_bump::auth::{self, GateEnv, OidcRequest, StageEnv};
+    use gitops_bump::config::{Config, RawInputs};
+    use gitops_bump::secret::Secret;
+
+    type Inputs = &'static [(&'static str, &'static str)];
+    // (inputs, event, claims environment, ok, OIDC audience requested)
+    let cases: &[(Inputs, &str, &str, bool, Option<&str>)] = &[
+        (
+            &[("require-environment", "production")],
+            "push",
+            "production",
+            true,
+            Some("gitops-bump"),
+        ),
+        (
+            &[("require-environment", "production")],
+            "push",
+            "dev",
+            false,
+            Some("gitops-bump"),
+        ),
+        (
+            &[("mode", "push")],
+            "pull_request_target",
+            "production",
+            false,
+            None,
+        ),
+        (
+            &[("mode", "none")],
+            "pull_request_target",
+            "production",
+            true,
+            None,
+        ),
+        (
+            &[("mode", "push"), ("dry-run", "true")],
+            "pull_request_target",
+            "production",
+            true,
+            None,
+        ),
+        (&[("mode", "push")], "push", "production", true, None),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (inputs, event, environment, ok, audience) in cases {
+        let server = FakeGoogle::start();
+        server.set_claims(json!({ "environment": environment }));
+        let mut raw = RawInputs::default();
+        for (k, v) in *inputs {
+            raw.set(k, v.to_string());
+        }
+        let config = Config::for_auth(&raw).unwrap();
+        let env = StageEnv {
+            gate: GateEnv {
+                event_name: Some(event.to_string()),
+                event_path: None,
+                event_payload: Some(Ok(pr_payload("octo/app", false))),
+                claims: None,
+            },
+            oidc: Ok(OidcRequest {
+                url: server.url("/oidc?api-version=2.0"),
+                token: Secret::new(REQUEST_TOKEN),
+            }),
+            endpoints: auth::Endpoints {
+                sts_url: server.url("/v1/token"),
+                iam_credentials_url: server.url("/v1"),
+            },
+            runner_temp: None,
+            workspace: None,
+            env_file: None,
+            state_file: None,
+        };
+        let got = rt.block_on(auth::run_stage(&config, &env));
+        assert_eq!(got.is_ok(), *ok, "{inputs:?} {event}: {got:?}");
+        let asked: Vec<String> = server
+            .requests_to(Route::Oidc)
+            .iter()
+            .flat_map(|r| r.query())
+            .filter(|(k, _)| k == "audience")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(
+            asked,
+            audience.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+        );
+        assert!(server.requests_to(Route::Sts).is_empty());
+        if let Ok(stage) = got {
+            assert!(stage.google.is_none() && stage.credentials_file.is_none());
+        }
+    }
+}
+
+/// `gitops-bump run` passes through the gates before any other stage.
+#[test]
+fn run_refuses_untrusted_events_before_any_stage() {
+    // (event, payload, refused)
+    let cases = [
+        ("pull_request_target", pr_payload("octo/app", false), true),
+        ("pull_request", pr_payload("mallory/app", true), true),
+        ("push", json!({}), false),
+    ];
+    for (event, payload, refused) in cases {
+        let server = FakeGoogle::start();
+        let dir = tempfile::tempdir().unwrap();
+        let workdir = dir.path().join("repo");
+        std::fs::create_dir_all(&workdir).unwrap();
+        let manifest = workdir.join("deploy.yaml");
+        let original = "image: ghcr.io/octo/app:v1\n";
+        std::fs::write(&manifest, original).unwrap();
+        let mut cmd = gitops_bump(&server);
+        cmd.current_dir(&workdir)
+            .env("GITHUB_EVENT_NAME", event)
+            .env("GITHUB_EVENT_PATH", event_file(dir.path(), &payload))
+            .args([
+                "run",
+                "--images",
+                "ghcr.io/octo/app:v2",
+                "--verify",
+                "false",
+            ])
+            .args(["--mode", "push"]);
+        let ran = run(cmd);
+        let gate = "refusing to use credentials or push on an untrusted event";
+        assert_eq!(
+            ran.stderr.contains(gate),
+            refused,
+            "{event}: {}",
+            ran.stderr
+        );
+        if refused {
+            assert_eq!(ran.code, 1);
+            assert_eq!(std::fs::read_to_string(&manifest).unwrap(), original);
+        }
+        assert!(server.requests().is_empty());
+    }
+}
+
+#[test]
+fn malformed_answers_are_reported_not_trusted() {
+    let cases = [
+        (
+            Route::Oidc,
+            r#"{"count":1}"#,
+            "the GitHub OIDC token is malformed: the answer has no `value` field",
+        ),
+        (
+            Route::Oidc,
+            r#"{"value":"not-a-jwt"}"#,
+            "the GitHub OIDC token is malformed: not a JWT",
+        ),
+        (
+            Route::Sts,
+            "{}",
+            "Google STS answer is malformed: no `access_token` field",
+        ),
+        (Route::Sts, "<html>", "Google STS answer is malformed"),
+        (
+            Route::GenerateAccessToken,
+            r#"{"expireTime":"2030-01-01T00:00:00Z"}"#,
+            "generateAccessToken answer is malformed: no `accessToken` field",
+        ),
+    ];
+    for (route, body, want) in cases {
+        let server = FakeGoogle::start();
+        server.script(route, 200, body);
+        let ran = auth_google(&server, &["--service-account", SA]);
+        assert_eq!(ran.code, 1, "{body}");
+        assert!(ran.stderr.contains(want), "{body}: {}", ran.stderr);
+        assert_no_secrets(&server, &ran);
+    }
+}
