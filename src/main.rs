@@ -335,11 +335,19 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
         &args.platforms,
         None,
     ))?;
-    for r in &resolved {
+    for (r, reference) in resolved.iter().zip(&references) {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
-            println!("{}", r.digest);
+            // The pinned reference: usable as is, and says which input it answers.
+            let mut name = reference.name.to_string();
+            if let Some(tag) = &r.tag {
+                name = format!("{name}:{tag}");
+            }
+            println!("{name}@{}", r.digest);
+            if !r.platforms.is_empty() {
+                eprintln!("  {} ({})", r.media_type, r.platforms.join(", "));
+            }
         }
     }
     Ok(exit::OK)

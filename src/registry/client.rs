@@ -162,18 +162,19 @@ impl Client {
         let insecure = self.is_insecure(registry) || self.is_insecure(host);
         let base = format!("{}://{host}", if insecure { "http" } else { "https" });
         let ping = format!("{base}/v2/");
-        let response = match self.send(registry, 0, || self.http.get(&ping)).await {
+        let response = match self
+            .send(registry, retry::MAX_RETRIES, || self.http.get(&ping))
+            .await
+        {
             Ok(r) => r,
+            // An HTTPS failure against a server that answers plain HTTP
+            // deserves a precise error, not "connection reset".
             Err(RegistryError::Unreachable { .. } | RegistryError::Timeout { .. })
                 if !insecure && self.speaks_plain_http(host).await =>
             {
                 return Err(RegistryError::PlainHttpOnly {
                     registry: registry.to_string(),
                 });
-            }
-            Err(RegistryError::Unreachable { .. } | RegistryError::Timeout { .. }) => {
-                self.send(registry, retry::MAX_RETRIES, || self.http.get(&ping))
-                    .await?
             }
             Err(e) => return Err(e),
         };

@@ -76,7 +76,11 @@ pub enum Missing {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("{reference}: {}{}", describe_missing(missing, reference), waited_suffix(*waited))]
+    #[error(
+        "{reference}: {} ({registry_says}){}",
+        describe_missing(missing, reference),
+        waited_suffix(*waited)
+    )]
     NotFound {
         reference: String,
         missing: Missing,
@@ -386,7 +390,14 @@ async fn find_manifest(
         .await?;
     let error_status = error_response.status();
     let body = client.body(&endpoint.registry, error_response).await?;
-    let says = RegistrySays::parse(&body);
+    let mut says = RegistrySays::parse(&body);
+    if status == StatusCode::NOT_FOUND
+        && says.code != "NAME_UNKNOWN"
+        && let Some(repository_says) =
+            missing_repository(client, endpoint, repository, &authorization).await?
+    {
+        says = repository_says;
+    }
     Err(status_error(
         endpoint,
         reference,
@@ -397,6 +408,27 @@ async fn find_manifest(
         },
         &says,
     ))
+}
+
+/// Registries answer a manifest request in an unknown repository with
+/// `MANIFEST_UNKNOWN`, like a missing tag; the tag list tells them apart.
+/// Returns the registry's words when the repository does not exist.
+async fn missing_repository(
+    client: &Client,
+    endpoint: &Endpoint,
+    repository: &str,
+    authorization: &Authorization,
+) -> Result<Option<RegistrySays>, RegistryError> {
+    let path = format!("/v2/{repository}/tags/list?n=1");
+    let response = client
+        .request(endpoint, Method::GET, &path, authorization)
+        .await?;
+    if response.status() != StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let body = client.body(&endpoint.registry, response).await?;
+    let says = RegistrySays::parse(&body);
+    Ok((says.code == "NAME_UNKNOWN").then_some(says))
 }
 
 /// `GET` the manifest and hash exactly the bytes the registry sent.
