@@ -583,6 +583,46 @@ mod cli {
     }
 
     #[test]
+    fn resolve_takes_credentials_from_the_action_inputs_before_docker_config() {
+        let registry = Registry::start(Auth::Htpasswd);
+        registry.push("single", "team/app:v1", &[]);
+        let config = tempfile::tempdir().unwrap();
+        // A stale Docker login that must not be used when inputs are given.
+        write_docker_config(config.path(), &registry.addr, "dGVzdHVzZXI6c3RhbGU="); // testuser:stale
+        let reference = format!("{}/team/app:v1", registry.addr);
+        let cases = [
+            (Some(PASSWORD), 0, "".to_string()),
+            (
+                Some("wrong"),
+                1,
+                "`registry-username`/`registry-password` inputs".to_string(),
+            ),
+            (
+                None,
+                1,
+                format!(
+                    "the Docker config file {}",
+                    config.path().join("config.json").display()
+                ),
+            ),
+        ];
+        for (password, code, stderr_part) in cases {
+            let mut command = gitops_bump(config.path());
+            if let Some(password) = password {
+                command
+                    .env("INPUT_REGISTRY-USERNAME", USER)
+                    .env("INPUT_REGISTRY-PASSWORD", password);
+            }
+            let out = command
+                .args(["resolve", "--insecure-registry", &registry.addr, &reference])
+                .assert()
+                .code(code);
+            let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+            assert!(stderr.contains(&stderr_part), "{password:?}: {stderr}");
+        }
+    }
+
+    #[test]
     fn resolve_failures_exit_1_with_error_and_hint_and_never_log_secrets() {
         let registry = Registry::start(Auth::Token);
         registry.push("single", "team/app:v1", &[]);
