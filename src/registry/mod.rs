@@ -237,6 +237,9 @@ impl RegistryError {
     }
 }
 
+/// Enough to overlap round trips, few enough not to trip registry limits.
+const MAX_CONCURRENT_RESOLVES: usize = 8;
+
 /// Resolves each reference (concurrently), checking `expected` digests and
 /// required `platforms`.
 pub async fn resolve_all(
@@ -246,11 +249,17 @@ pub async fn resolve_all(
     expected: Option<&Digest>,
 ) -> Result<Vec<Resolved>, RegistryError> {
     let client = Arc::new(Client::new(options)?);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_RESOLVES));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, reference) in references.iter().enumerate() {
         let (client, reference, platforms) =
             (client.clone(), reference.clone(), platforms.to_vec());
-        tasks.spawn(async move { (index, resolve_one(&client, &reference, &platforms).await) });
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _slot = slots.acquire().await;
+            (index, resolve_one(&client, &reference, &platforms).await)
+        });
     }
     let mut results: Vec<Option<Result<Resolved, RegistryError>>> =
         references.iter().map(|_| None).collect();
