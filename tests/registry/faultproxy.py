@@ -83,6 +83,8 @@ class H(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
 
+# The default listen backlog (5) drops bursts of concurrent connections.
+ThreadingHTTPServer.request_queue_size = 64
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(f"listening on 127.0.0.1:{srv.server_address[1]}", flush=True)
 srv.serve_forever()

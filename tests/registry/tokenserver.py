@@ -43,6 +43,8 @@ class H(BaseHTTPRequestHandler):
 
     def log_message(self, *a): pass
 
+# The default listen backlog (5) drops bursts of concurrent connections.
+ThreadingHTTPServer.request_queue_size = 64
 srv = ThreadingHTTPServer(("127.0.0.1", int(PORT)), H)
 print(f"listening on 127.0.0.1:{srv.server_address[1]}", flush=True)
 srv.serve_forever()
