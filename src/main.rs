@@ -390,10 +390,19 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
             why,
         }
     })?;
+    // The same credential inputs as the action (INPUT_REGISTRY-USERNAME, …),
+    // so `resolve` in a workflow step sees what the pipeline would.
+    let inputs = RawInputs::from_env();
+    let input = |name: &'static str| Some(inputs.get(name)).filter(|v| !v.is_empty());
+    let explicit = input("registry-username")
+        .zip(input("registry-password"))
+        .map(|(user, password)| (user.to_string(), gitops_bump::secret::Secret::new(password)));
     let options = gitops_bump::registry::RegistryOptions {
         credentials: gitops_bump::registry::Credentials {
+            explicit,
+            github_token: input("token").map(gitops_bump::secret::Secret::new),
+            google_access_token: None,
             docker_config: true,
-            ..Default::default()
         },
         insecure_registries: args.insecure_registries,
         wait,
@@ -409,11 +418,19 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
         &args.platforms,
         None,
     ))?;
-    for r in &resolved {
+    for (r, reference) in resolved.iter().zip(&references) {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
-            println!("{}", r.digest);
+            // The pinned reference: usable as is, and says which input it answers.
+            let mut name = reference.name.to_string();
+            if let Some(tag) = &r.tag {
+                name = format!("{name}:{tag}");
+            }
+            println!("{name}@{}", r.digest);
+            if !r.platforms.is_empty() {
+                eprintln!("  {} ({})", r.media_type, r.platforms.join(", "));
+            }
         }
     }
     Ok(exit::OK)

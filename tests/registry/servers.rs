@@ -1,0 +1,290 @@
+//! Real servers on 127.0.0.1 for the registry tests: the CNCF distribution
+//! registry (`docker-registry`), a token server, and a fault-injecting
+//! proxy. Every process writes to files in its temp dir (no pipes to fill
+//! up), is found ready by polling for its "listening on" line with a
+//! bounded deadline, and is killed and reaped on Drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+const SUPPORT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/registry");
+
+/// A child process that dies with its owner.
+pub struct Process {
+    child: Child,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Process {
+    fn spawn(mut command: Command, dir: &Path, name: &str) -> Process {
+        let stdout = dir.join(format!("{name}.out"));
+        let stderr = dir.join(format!("{name}.err"));
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Process {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for `listening on 127.0.0.1:PORT` in stdout or stderr.
+    fn wait_for_address(&mut self, name: &str) -> String {
+        let started = Instant::now();
+        while started.elapsed() < READY_TIMEOUT {
+            for file in [&self.stdout, &self.stderr] {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                if let Some(rest) = text.split("listening on ").nth(1) {
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                        .collect();
+                    if addr.contains(':') {
+                        return addr;
+                    }
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{name} exited with {status}: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "{name} did not start within {READY_TIMEOUT:?}: {}",
+            self.log()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        format!("{out}{err}")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The deterministic OCI layout built once per test binary by mklayout.py.
+pub fn layout() -> &'static Path {
+    static LAYOUT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    LAYOUT
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let status = Command::new("python3")
+                .arg(Path::new(SUPPORT_DIR).join("mklayout.py"))
+                .arg(dir.path().join("layout"))
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "mklayout.py failed");
+            dir
+        })
+        .path()
+}
+
+pub enum Auth {
+    Anonymous,
+    Htpasswd,
+    Token,
+}
+
+pub const USER: &str = "testuser";
+pub const PASSWORD: &str = "testpass";
+
+/// A running registry with filesystem storage in its own temp dir.
+pub struct Registry {
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    pub token_server: Option<Process>,
+    process: Process,
+}
+
+impl Registry {
+    pub fn start(auth: Auth) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut token_server = None;
+        let auth_config = match auth {
+            Auth::Anonymous => String::new(),
+            Auth::Htpasswd => {
+                let out = Command::new("htpasswd")
+                    .args(["-Bbn", USER, PASSWORD])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+                std::fs::write(root.join("htpasswd"), out.stdout).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+                    root.join("htpasswd").display()
+                )
+            }
+            Auth::Token => {
+                let status = Command::new("openssl")
+                    .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+                    .arg(root.join("key.pem"))
+                    .arg("-out")
+                    .arg(root.join("cert.pem"))
+                    .args(["-days", "2", "-subj", "/CN=test-token-signer"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "openssl failed");
+                let mut command = Command::new("python3");
+                command
+                    .arg(Path::new(SUPPORT_DIR).join("tokenserver.py"))
+                    .arg("0")
+                    .arg(root.join("key.pem"))
+                    .arg(root.join("cert.pem"))
+                    .arg("test-issuer")
+                    .arg(format!("{USER}:{PASSWORD}"));
+                let mut server = Process::spawn(command, root, "tokenserver");
+                let token_addr = server.wait_for_address("token server");
+                token_server = Some(server);
+                format!(
+                    "auth:\n  token:\n    realm: http://{token_addr}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+                    root.join("cert.pem").display()
+                )
+            }
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n  secret: test-secret\n{auth_config}",
+            root.join("data").display()
+        );
+        std::fs::write(root.join("config.yml"), config).unwrap();
+        let mut command = Command::new("docker-registry");
+        command.arg("serve").arg(root.join("config.yml"));
+        let mut process = Process::spawn(command, root, "registry");
+        let addr = process.wait_for_address("docker-registry");
+        Registry {
+            addr,
+            dir,
+            token_server,
+            process,
+        }
+    }
+
+    /// `skopeo copy` from the test layout (`single` or `multi`) to `dest`
+    /// (`team/app:v1`), like a CI push.
+    pub fn push(&self, source: &str, dest: &str, extra: &[&str]) {
+        let xdg = self.dir.path().join("xdg");
+        std::fs::create_dir_all(&xdg).unwrap();
+        let mut command = Command::new("skopeo");
+        command
+            .env("XDG_RUNTIME_DIR", &xdg)
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args(extra);
+        if self.token_server.is_some() || self.has_htpasswd() {
+            command.arg(format!("--dest-creds={USER}:{PASSWORD}"));
+        }
+        let out = command
+            .arg(format!(
+                "oci:{}:{source}",
+                layout().join("layout").display()
+            ))
+            .arg(format!("docker://{}/{dest}", self.addr))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo copy {source} {dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn has_htpasswd(&self) -> bool {
+        self.dir.path().join("htpasswd").exists()
+    }
+
+    /// What skopeo (a reference client) says the digest is: the sha256 of
+    /// the raw manifest bytes.
+    pub fn skopeo_digest(&self, image: &str) -> String {
+        let xdg = self.dir.path().join("xdg");
+        std::fs::create_dir_all(&xdg).unwrap();
+        let mut command = Command::new("skopeo");
+        command
+            .env("XDG_RUNTIME_DIR", &xdg)
+            .args(["inspect", "--raw", "--tls-verify=false"]);
+        if self.token_server.is_some() || self.has_htpasswd() {
+            command.arg(format!("--creds={USER}:{PASSWORD}"));
+        }
+        let out = command
+            .arg(format!("docker://{}/{image}", self.addr))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo inspect {image}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("sha256:{:x}", Sha256::digest(&out.stdout))
+    }
+
+    pub fn token_requests(&self) -> Vec<String> {
+        self.token_server
+            .as_ref()
+            .map(|s| {
+                s.log()
+                    .lines()
+                    .filter(|l| l.starts_with("TOKEN REQ"))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// The fault-injecting proxy (faultproxy.py) in front of a registry.
+pub struct FaultProxy {
+    pub addr: String,
+    process: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultProxy {
+    pub fn start(registry: &Registry, plan: &str) -> FaultProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = registry.addr.rsplit(':').next().unwrap();
+        let mut command = Command::new("python3");
+        command
+            .arg(Path::new(SUPPORT_DIR).join("faultproxy.py"))
+            .arg(port)
+            .arg(plan);
+        let mut process = Process::spawn(command, dir.path(), "faultproxy");
+        let addr = process.wait_for_address("fault proxy");
+        FaultProxy {
+            addr,
+            process,
+            _dir: dir,
+        }
+    }
+
+    /// `METHOD PATH STATUS` of each request the proxy saw.
+    pub fn requests(&self) -> Vec<String> {
+        self.process
+            .log()
+            .lines()
+            .filter_map(|l| l.strip_prefix("REQ "))
+            .map(str::to_string)
+            .collect()
+    }
+}
