@@ -68,7 +68,7 @@ docker-registry serve "$T/reg.yml" >"$T/reg.out" 2>"$T/reg.err" &
 PIDS+=($!)
 REG=$(wait_addr "$T/reg.err")
 
-python3 "$SUPPORT/mklayout.py" "$T/layout" >/dev/null
+python3 "$PWD/scripts/mklayout.py" "$T/layout" >/dev/null
 export XDG_RUNTIME_DIR=$T/xdg; mkdir -p "$XDG_RUNTIME_DIR"
 REFS=()
 for repo in api web worker cron; do

@@ -79,14 +79,14 @@ impl Drop for Process {
     }
 }
 
-/// The deterministic OCI layout built once per test binary by mklayout.py.
+/// The deterministic OCI layout built once per test binary by scripts/mklayout.py.
 pub fn layout() -> &'static Path {
     static LAYOUT: OnceLock<tempfile::TempDir> = OnceLock::new();
     LAYOUT
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let status = Command::new("python3")
-                .arg(Path::new(SUPPORT_DIR).join("mklayout.py"))
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mklayout.py"))
                 .arg(dir.path().join("layout"))
                 .stdout(Stdio::null())
                 .status()
