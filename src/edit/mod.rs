@@ -364,3 +364,6 @@ fn write_all(pending: &[(PathBuf, String, Vec<u8>)]) -> Result<(), EditError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

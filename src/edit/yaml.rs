@@ -278,11 +278,21 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
                 end,
                 kind: Kind::Alias,
             }),
-            Event::Scalar(value, style, _, _) => Some(Node {
-                start,
-                end,
-                kind: Kind::Scalar { value, style },
-            }),
+            Event::Scalar(value, style, _, _) => {
+                // The parser's end of a quoted scalar runs on over trailing
+                // blanks and comments; find the closing quote ourselves.
+                let end = match style {
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+                        quoted_end(text, start).unwrap_or(end)
+                    }
+                    _ => end,
+                };
+                Some(Node {
+                    start,
+                    end,
+                    kind: Kind::Scalar { value, style },
+                })
+            }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(Problem {
@@ -292,12 +302,15 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
                 }
                 // A flow collection starts at its bracket; a block one at
                 // its first content (after any anchor or tag).
-                let flow = text[start.byte..end.byte].ends_with(['[', '{']);
+                let opening = &text[start.byte..end.byte];
+                let bracket = opening.trim_end().len();
+                let flow = opening.trim_end().ends_with(['[', '{']);
                 let start = if flow {
+                    let trailing = opening[bracket..].chars().count() + 1;
                     Pos {
-                        byte: end.byte - 1,
+                        byte: start.byte + bracket - 1,
                         line: end.line,
-                        col: end.col - 1,
+                        col: end.col - trailing,
                     }
                 } else {
                     end
@@ -364,6 +377,40 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
     Ok(docs)
 }
 
+/// The position just after the closing quote of a quoted scalar at `start`.
+fn quoted_end(text: &str, start: Pos) -> Option<Pos> {
+    let body = &text[start.byte..];
+    let quote = body.chars().next()?;
+    let mut chars = body.char_indices().skip(1).peekable();
+    let mut close = None;
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') {
+                chars.next();
+            } else {
+                close = Some(i + 1);
+                break;
+            }
+        }
+    }
+    let len = close?;
+    let inner = &body[..len];
+    let (line, col) = match inner.rfind('\n') {
+        Some(nl) => (
+            start.line + inner.matches('\n').count(),
+            inner[nl + 1..].chars().count() + 1,
+        ),
+        None => (start.line, start.col + inner.chars().count()),
+    };
+    Some(Pos {
+        byte: start.byte + len,
+        line,
+        col,
+    })
+}
+
 fn close_end(flow: bool, event_end: Pos, last_child: Option<Pos>, start: Pos) -> Pos {
     if flow {
         event_end
@@ -383,6 +430,21 @@ mod tests {
         let b = docs[0].root.get("b").unwrap().unwrap();
         assert_eq!(&text[b.start.byte..b.end.byte], "'x'");
         assert_eq!((b.start.line, b.start.col), (2, 4));
+    }
+
+    #[test]
+    fn quoted_scalars_end_at_their_quote() {
+        let text = "a: \"x\\\" \" # c\nb: 'it''s'   # d\nc: [ \"q\" , r ]\n";
+        let docs = parse(text).unwrap();
+        for (key, want) in [("a", "\"x\\\" \""), ("b", "'it''s'")] {
+            let n = docs[0].root.get(key).unwrap().unwrap();
+            assert_eq!(&text[n.start.byte..n.end.byte], want);
+        }
+        let c = docs[0].root.get("c").unwrap().unwrap();
+        assert!(c.is_flow());
+        assert_eq!(&text[c.start.byte..c.end.byte], "[ \"q\" , r ]");
+        let q = &c.items().unwrap()[0];
+        assert_eq!(&text[q.start.byte..q.end.byte], "\"q\"");
     }
 
     #[test]
