@@ -447,7 +447,13 @@ fn changes_say_where_and_what() {
 #[test]
 fn bad_input_is_located() {
     let req = request(&["app:v2"], &[]);
-    let cases: Vec<(&str, &[u8], &str, Option<(usize, usize)>)> = vec![
+    type BadCase = (
+        &'static str,
+        &'static [u8],
+        &'static str,
+        Option<(usize, usize)>,
+    );
+    let cases: Vec<BadCase> = vec![
         (
             "unterminated quote",
             b"kind: Pod\nspec:\n  containers:\n  - image: \"app:v1\n",
