@@ -10,7 +10,8 @@ const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  na
 #[test]
 fn set_image_prints_each_change_and_writes() {
     // (files, args, expected stdout, file to check, expected content)
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, String, &str, String)> = vec![
+    type Files = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Files, Vec<&str>, String, &str, String)> = vec![
         (
             vec![("deploy.yaml", DEPLOYMENT)],
             vec!["ghcr.io/o/app:v2"],
@@ -167,7 +168,8 @@ fn bad_input_fails_with_a_location_and_writes_nothing() {
         "error: good.yaml: the file has {} bytes, more than the limit of 100",
         DEPLOYMENT.len()
     );
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, &str)> = vec![
+    type Files = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Files, Vec<&str>, &str)> = vec![
         (
             vec![(
                 "bad.yaml",
