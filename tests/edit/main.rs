@@ -1,6 +1,7 @@
 //! The edit stage end to end through the CLI: output format, `--check`,
 //! `--json`, kustomize as the oracle, and bad input that must write nothing.
 
+mod properties;
 mod tree;
 
 use tree::{D1, D2, Tree, kustomize_build, stderr, stdout};
