@@ -175,7 +175,7 @@ pub fn edit_file(
 fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = marker::find(ctx, root)?;
     let kind = root.get_str("kind")?;
-    if kustomize::applies(ctx, root, kind) {
+    if kustomize::applies(ctx.file_name, root, kind) {
         found.extend(kustomize::find(ctx, root)?);
         return Ok(found);
     }
@@ -188,7 +188,7 @@ fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>
     Ok(found)
 }
 
-fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
+pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
     let at = |offset: usize| {
         let before = &bytes[..offset];
         let line = memchr::memchr_iter(b'\n', before).count() + 1;
@@ -218,7 +218,7 @@ fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
     Ok(text)
 }
 
-fn problem_error(file: &str, p: Problem) -> EditError {
+pub fn problem_error(file: &str, p: Problem) -> EditError {
     let file = file.to_string();
     let (line, col) = (p.pos.line, p.pos.col);
     match p.what {

@@ -38,8 +38,8 @@ pub fn is_kustomization_file(file_name: &str) -> bool {
     FILE_NAMES.contains(&file_name)
 }
 
-pub fn applies(ctx: &Context<'_, '_>, root: &Node<'_>, kind: Option<&str>) -> bool {
-    if is_kustomization_file(ctx.file_name) {
+pub fn applies(file_name: &str, root: &Node<'_>, kind: Option<&str>) -> bool {
+    if is_kustomization_file(file_name) {
         return true;
     }
     matches!(kind, Some("Kustomization" | "Component"))
@@ -59,18 +59,7 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
         return Err(Problem::shape(root, "a mapping (a kustomization)"));
     }
     let images = root.get("images")?;
-    let items: &[Node<'_>] = match images {
-        None => &[],
-        Some(node) if node.is_empty_null() => &[],
-        Some(node) => node
-            .items()
-            .ok_or_else(|| Problem::shape(node, "a list under `images`"))?,
-    };
-    for item in items {
-        if item.entries().is_none() {
-            return Err(Problem::shape(item, "a mapping in `images`"));
-        }
-    }
+    let items = image_entries(images)?;
     let mut appended: Vec<(usize, Vec<(&'static str, String)>)> = Vec::new();
     for (i, spec) in ctx.request.specs.iter().enumerate() {
         let mut by_name = Vec::new();
@@ -98,6 +87,23 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
         found.extend(append_entries(ctx, root, images, &appended)?);
     }
     Ok(found)
+}
+
+/// The entries of an `images:` value, each checked to be a mapping.
+pub fn image_entries<'n, 'a>(images: Option<&'n Node<'a>>) -> Result<&'n [Node<'a>], Problem> {
+    let items: &[Node<'_>] = match images {
+        None => &[],
+        Some(node) if node.is_empty_null() => &[],
+        Some(node) => node
+            .items()
+            .ok_or_else(|| Problem::shape(node, "a list under `images`"))?,
+    };
+    for item in items {
+        if item.entries().is_none() {
+            return Err(Problem::shape(item, "a mapping in `images`"));
+        }
+    }
+    Ok(items)
 }
 
 /// The entry's fields after the SPEC, as `(key, value)`; `None` = absent.

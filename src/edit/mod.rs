@@ -14,6 +14,7 @@
 
 mod argocd;
 mod compose;
+mod deployed;
 mod engine;
 mod helm;
 mod image;
@@ -27,6 +28,7 @@ mod yaml;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use deployed::{DeployedImage, images_in_file, read_images};
 pub use engine::{FileEdit, edit_file};
 
 use crate::error::Location;

@@ -160,8 +160,9 @@ fn special_kind(meta: &fs::Metadata) -> &'static str {
 }
 
 /// Walks a directory depth-first in name order. Hidden entries (`.git`,
-/// `.github`, …) are skipped; `.gitignore` files along the way are honoured
-/// for the common pattern forms. A symlink whose target leaves the root is
+/// `.github`, …) and a Helm chart's `templates/` (Go templates, not YAML)
+/// are skipped; `.gitignore` files along the way are honoured for the
+/// common pattern forms (`name`, `*.ext`, `dir/`, `/anchored`, `a/**`, `!`). A symlink whose target leaves the root is
 /// an error; symlinked directories are not followed (no cycles).
 fn walk_dir(
     root_real: &Path,
@@ -210,6 +211,8 @@ fn walk_dir(
             entries.push((name, file_type));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // A Helm chart's templates are Go templates, not YAML.
+        let is_chart = entries.iter().any(|(n, _)| n == "Chart.yaml");
         let mut subdirs = Vec::new();
         for (name, file_type) in entries {
             let rel = rel_dir.join(&name);
@@ -228,6 +231,9 @@ fn walk_dir(
                 continue;
             }
             if is_dir {
+                if is_chart && name == "templates" {
+                    continue;
+                }
                 subdirs.push((rel, path));
                 continue;
             }

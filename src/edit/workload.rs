@@ -27,6 +27,15 @@ fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    Ok(image_nodes(root)?
+        .into_iter()
+        .filter_map(|(image, in_flow)| find_reference(ctx, image, TargetKind::Workload, in_flow))
+        .collect())
+}
+
+/// Every container `image:` scalar of the workload(s) in a document, with
+/// whether it sits in a flow mapping.
+pub fn image_nodes<'n, 'a>(root: &'n Node<'a>) -> Result<Vec<(&'n Node<'a>, bool)>, Problem> {
     let mut found = Vec::new();
     match root.get_str("kind")? {
         Some("List") => {
@@ -36,22 +45,21 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
                     .ok_or_else(|| Problem::shape(items, "a list of objects under `items`"))?;
                 for item in list {
                     if let Some(kind) = item.get_str("kind")? {
-                        find_in_workload(ctx, item, kind, &mut found)?;
+                        images_in_workload(item, kind, &mut found)?;
                     }
                 }
             }
         }
-        Some(kind) => find_in_workload(ctx, root, kind, &mut found)?,
+        Some(kind) => images_in_workload(root, kind, &mut found)?,
         None => {}
     }
     Ok(found)
 }
 
-fn find_in_workload(
-    ctx: &Context<'_, '_>,
-    object: &Node<'_>,
+fn images_in_workload<'n, 'a>(
+    object: &'n Node<'a>,
     kind: &str,
-    found: &mut Vec<Found>,
+    found: &mut Vec<(&'n Node<'a>, bool)>,
 ) -> Result<(), Problem> {
     let Some(path) = pod_spec_path(kind) else {
         return Ok(());
@@ -84,12 +92,7 @@ fn find_in_workload(
                 return Err(Problem::shape(container, "a container mapping"));
             }
             if let Some(image) = container.get("image")? {
-                found.extend(find_reference(
-                    ctx,
-                    image,
-                    TargetKind::Workload,
-                    container.is_flow(),
-                ));
+                found.push((image, container.is_flow()));
             }
         }
     }

@@ -40,7 +40,7 @@ fn set_image_prints_each_change_and_writes() {
                 "resources:\n- ../../base\n",
             )],
             vec!["--dir", "overlays/dev", "ghcr.io/o/app:v2@{D2}"],
-            format!("overlays/dev/kustomization.yaml:4:9:  -> ghcr.io/o/app:v2@{D2}\n"),
+            format!("overlays/dev/kustomization.yaml:4:9: (new entry) -> ghcr.io/o/app:v2@{D2}\n"),
             "overlays/dev/kustomization.yaml",
             format!(
                 "resources:\n- ../../base\nimages:\n- name: ghcr.io/o/app\n  newTag: v2\n  digest: {D2}\n"
@@ -56,6 +56,24 @@ fn set_image_prints_each_change_and_writes() {
             "a.yaml:1:8: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
             "ignored/b.yaml",
             "image: ghcr.io/o/app:v1\n".into(),
+        ),
+        (
+            vec![
+                ("chart/Chart.yaml", "name: app\nversion: 1.0.0\n"),
+                ("chart/values.yaml", "image:\n  repository: ghcr.io/o/app\n  tag: v1\n"),
+                ("chart/templates/deploy.yaml", "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n"),
+            ],
+            vec!["ghcr.io/o/app:v2"],
+            "chart/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            "chart/templates/deploy.yaml",
+            "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n".into(),
+        ),
+        (
+            vec![("k/kustomization.yaml", "images:\n- name: ghcr.io/o/app\n  newTag: v1\n")],
+            vec!["--file", "k/kustomization.yaml", "ghcr.io/o/app:v2", "other:v1"],
+            "k/kustomization.yaml:2:9: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\nk/kustomization.yaml:4:9: (new entry) -> other:v1\n".into(),
+            "k/kustomization.yaml",
+            "images:\n- name: ghcr.io/o/app\n  newTag: v2\n- name: other\n  newTag: v1\n".into(),
         ),
     ];
     for (files, args, want_stdout, check_file, want_content) in cases {
