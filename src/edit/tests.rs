@@ -252,6 +252,13 @@ fn workloads() {
             "# top\nkind: Pod\nx: &a {k: v}\ny: *a\nspec:\n  containers:\n\n  - image: app:v2   # keep me\n",
         ),
         case(
+            "anchored and tagged image values keep their properties",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: &img app:v1\n  - image: !!str 'app:v1'\n  - image: *img\n",
+            &["app:v2"],
+            "kind: Pod\nspec:\n  containers:\n  - image: &img app:v2\n  - image: !!str 'app:v2'\n  - image: *img\n",
+        ),
+        case(
             "unrelated image untouched",
             d,
             "kind: Pod\nspec:\n  containers:\n  - image: app:v1\n  - image: sidecar:v1\n",

@@ -278,7 +278,14 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
                 end,
                 kind: Kind::Alias,
             }),
-            Event::Scalar(value, style, _, _) => {
+            Event::Scalar(value, style, anchor, tag) => {
+                // The parser's span starts at an anchor or tag (`&a x`,
+                // `!!str x`): the scalar's own text starts after them.
+                let start = if anchor != 0 || tag.is_some() {
+                    skip_properties(text, start)
+                } else {
+                    start
+                };
                 // The parser's end of a quoted scalar runs on over trailing
                 // blanks and comments; find the closing quote ourselves.
                 let end = match style {
@@ -377,6 +384,28 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
     Ok(docs)
 }
 
+/// Skips `&anchor` and `!tag` properties (and the blanks after them).
+fn skip_properties(text: &str, start: Pos) -> Pos {
+    let mut pos = start;
+    let mut in_property = false;
+    for c in text[start.byte..].chars() {
+        match c {
+            '&' | '!' if !in_property => in_property = true,
+            ' ' | '\t' | '\r' => in_property = false,
+            '\n' => {
+                in_property = false;
+                pos.line += 1;
+                pos.col = 0;
+            }
+            _ if in_property => {}
+            _ => break,
+        }
+        pos.byte += c.len_utf8();
+        pos.col += 1;
+    }
+    pos
+}
+
 /// The position just after the closing quote of a quoted scalar at `start`.
 fn quoted_end(text: &str, start: Pos) -> Option<Pos> {
     let body = &text[start.byte..];
@@ -445,6 +474,19 @@ mod tests {
         assert_eq!(&text[c.start.byte..c.end.byte], "[ \"q\" , r ]");
         let q = &c.items().unwrap()[0];
         assert_eq!(&text[q.start.byte..q.end.byte], "\"q\"");
+    }
+
+    #[test]
+    fn scalar_text_starts_after_anchor_and_tag() {
+        let text = "a: &img app:v1\nb: !!str app:v1\nc: &x !t \"app:v1\" # c\n";
+        let docs = parse(text).unwrap();
+        for key in ["a", "b"] {
+            let n = docs[0].root.get(key).unwrap().unwrap();
+            assert_eq!(&text[n.start.byte..n.end.byte], "app:v1", "{key}");
+        }
+        let c = docs[0].root.get("c").unwrap().unwrap();
+        assert_eq!(&text[c.start.byte..c.end.byte], "\"app:v1\"");
+        assert_eq!((c.start.line, c.start.col), (3, 10));
     }
 
     #[test]
