@@ -128,15 +128,13 @@ pub fn edit_file(
         if f.splices.is_empty() && f.old == f.new {
             continue;
         }
+        // Two targets reaching the same text (a Flux `:tag` marker inside a
+        // Helm `image:` map): the earlier one, markers first, wins.
         if f.splices
             .iter()
             .any(|s| splices.iter().any(|t| text::overlaps(s, t)))
         {
-            return Err(EditError::Conflict {
-                file: file.to_string(),
-                line: f.pos.line,
-                col: f.pos.col,
-            });
+            continue;
         }
         splices.extend(f.splices.iter().cloned());
         changes.push(Change {

@@ -132,12 +132,6 @@ pub enum EditError {
         line: usize,
         col: usize,
     },
-    #[error("two edits overlap in one place")]
-    Conflict {
-        file: String,
-        line: usize,
-        col: usize,
-    },
     #[error("{path}: the path leaves the root directory")]
     PathOutsideRoot { path: String },
     #[error("{path}: a symbolic link leads outside the root directory")]
@@ -176,8 +170,7 @@ impl EditError {
                 file, line, col, ..
             }
             | NotUtf8 { file, line, col }
-            | NulByte { file, line, col }
-            | Conflict { file, line, col } => Some(Location {
+            | NulByte { file, line, col } => Some(Location {
                 file: file.clone(),
                 line: *line,
                 col: *col,
@@ -194,7 +187,6 @@ impl EditError {
             Shape { expected, .. } => format!("this place must hold {expected}; fix the manifest or exclude the file from the paths"),
             TooDeep { .. } => "no manifest nests this deep; the file is probably generated or hostile, exclude it from the paths".into(),
             NotUtf8 { .. } | NulByte { .. } => "manifests must be UTF-8 text; re-encode the file or exclude it from the paths".into(),
-            Conflict { .. } => "two SPECs or two markers want to change the same text; give each image once".into(),
             PathOutsideRoot { .. } => "give paths inside the repository (relative to it, without `..` leading out)".into(),
             SymlinkOutsideRoot { .. } => "replace the link with the file, or point it inside the repository".into(),
             NotARegularFile { .. } => "give a manifest file or a directory".into(),

@@ -504,6 +504,19 @@ fn bad_input_is_located() {
             Some((2, 7)),
         ),
     ];
+    let mut deep = String::from("kind: Pod\n");
+    for i in 0..10_000 {
+        deep.push_str(&" ".repeat(i));
+        deep.push_str("k:\n");
+    }
+    let deep: &'static str = Box::leak(deep.into_boxed_str());
+    let mut cases = cases;
+    cases.push((
+        "10,000 levels of nesting",
+        deep.as_bytes(),
+        "YAML nested deeper than 200 levels",
+        Some((202, 201)),
+    ));
     for (name, input, message, at) in cases {
         let e = edit_file("p.yaml", input, &req, false).expect_err(name);
         assert!(e.to_string().starts_with(message), "{name}: {e}");
@@ -516,6 +529,17 @@ fn bad_input_is_located() {
         e.to_string(),
         "expected a mapping (a kustomization), found a list"
     );
+}
+
+#[test]
+fn a_marker_inside_a_values_map_wins_without_conflict() {
+    let req = request(&["app:v2"], &[]);
+    let input = "image:\n  repository: app\n  tag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+    let out = edit_file("values.yaml", input.as_bytes(), &req, false).unwrap();
+    let got = String::from_utf8(out.new_bytes.unwrap()).unwrap();
+    assert_eq!(got, input.replace("v1", "v2"));
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(out.changes[0].kind, TargetKind::Marker);
 }
 
 #[test]
