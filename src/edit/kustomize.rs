@@ -8,8 +8,9 @@
 //! - Without such an entry, one is appended at the end of `images:` (the key
 //!   is created at the end of the document if missing), in the file's
 //!   indentation style, but only in a kustomization the user pointed at (a
-//!   given file, or the one directly in a given directory): a walk over a
-//!   whole repository must not add entries to unrelated overlays.
+//!   given file, or the one directly in a given directory), and only for a
+//!   SPEC found nowhere else under the given paths: a walk over a whole
+//!   repository must not add entries to unrelated overlays.
 //!
 //! Deliberate differences from `kustomize edit set image`:
 //! - names match after normalization (`nginx` is `docker.io/library/nginx`),

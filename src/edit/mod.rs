@@ -212,22 +212,22 @@ pub fn apply(
     let filter = Prefilter::new(request);
     let mut matched = vec![false; request.specs.len()];
     let mut report = EditReport::default();
-    let mut pending: Vec<(PathBuf, String, Vec<u8>)> = Vec::new();
+    // Per candidate: the edited bytes, when they changed.
+    let mut edited: Vec<Option<Vec<u8>>> = vec![None; candidates.len()];
     let mut buffer = Vec::new();
-    for candidate in &candidates {
+    for (candidate, slot) in candidates.iter().zip(edited.iter_mut()) {
         read_candidate(candidate, request.max_file_size, &mut buffer)?;
         if !candidate.may_append && !filter.may_refer(&buffer) {
             continue;
         }
-        let edit = edit_file(&candidate.display, &buffer, request, candidate.may_append)?;
+        let edit = edit_file(&candidate.display, &buffer, request, false)?;
         for (m, e) in matched.iter_mut().zip(&edit.matched) {
             *m |= e;
         }
         report.changes.extend(edit.changes);
-        if let Some(bytes) = edit.new_bytes {
-            pending.push((candidate.real.clone(), candidate.display.clone(), bytes));
-        }
+        *slot = edit.new_bytes;
     }
+    append_unmatched(&candidates, request, &mut matched, &mut edited, &mut report)?;
     let unmatched: Vec<String> = request
         .specs
         .iter()
@@ -238,12 +238,64 @@ pub fn apply(
     if !unmatched.is_empty() && !request.allow_no_match {
         return Err(EditError::NoMatch { images: unmatched });
     }
+    let pending: Vec<(PathBuf, String, Vec<u8>)> = candidates
+        .iter()
+        .zip(edited)
+        .filter_map(|(c, bytes)| Some((c.real.clone(), c.display.clone(), bytes?)))
+        .collect();
     report.files = pending.iter().map(|(_, d, _)| d.clone()).collect();
     report.files.sort();
     if write {
         write_all(&pending)?;
     }
     Ok(report)
+}
+
+/// `kustomize edit set image` semantics for the kustomizations the user
+/// pointed at: a SPEC that matched nothing anywhere under the paths gets an
+/// `images:` entry there. A SPEC already found (in a workload next to the
+/// kustomization, say) is not added again, so walking a whole repository
+/// does not sprinkle redundant overrides.
+fn append_unmatched(
+    candidates: &[walk::Candidate],
+    request: &EditRequest,
+    matched: &mut [bool],
+    edited: &mut [Option<Vec<u8>>],
+    report: &mut EditReport,
+) -> Result<(), EditError> {
+    let unmatched: Vec<usize> = (0..matched.len()).filter(|&i| !matched[i]).collect();
+    if unmatched.is_empty() {
+        return Ok(());
+    }
+    let sub_request = EditRequest {
+        specs: unmatched
+            .iter()
+            .map(|&i| request.specs[i].clone())
+            .collect(),
+        ..request.clone()
+    };
+    let mut buffer = Vec::new();
+    for (candidate, slot) in candidates.iter().zip(edited.iter_mut()) {
+        if !candidate.may_append {
+            continue;
+        }
+        let bytes = match slot {
+            Some(bytes) => bytes.as_slice(),
+            None => {
+                read_candidate(candidate, request.max_file_size, &mut buffer)?;
+                buffer.as_slice()
+            }
+        };
+        let edit = edit_file(&candidate.display, bytes, &sub_request, true)?;
+        for (&spec, e) in unmatched.iter().zip(&edit.matched) {
+            matched[spec] |= e;
+        }
+        report.changes.extend(edit.changes);
+        if edit.new_bytes.is_some() {
+            *slot = edit.new_bytes;
+        }
+    }
+    Ok(())
 }
 
 /// Reads a file into `buffer`, refusing large ones before reading.

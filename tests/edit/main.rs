@@ -350,3 +350,47 @@ fn permissions_survive_the_atomic_write() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn entries_are_appended_only_for_images_found_nowhere_else() {
+    // (files, args, kustomization afterwards)
+    let kustomization = "resources:\n- deployment.yaml\n";
+    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, String)> = vec![
+        (
+            vec![
+                ("app/kustomization.yaml", kustomization),
+                ("app/deployment.yaml", DEPLOYMENT),
+            ],
+            vec!["--dir", "app", "ghcr.io/o/app:v2"],
+            kustomization.to_string(),
+        ),
+        (
+            vec![
+                ("app/kustomization.yaml", kustomization),
+                ("app/deployment.yaml", DEPLOYMENT),
+            ],
+            vec!["--dir", "app", "ghcr.io/o/app:v2", "redis:7"],
+            format!("{kustomization}images:\n- name: redis\n  newTag: \"7\"\n"),
+        ),
+        (
+            vec![
+                ("app/kustomization.yaml", kustomization),
+                ("app/deployment.yaml", DEPLOYMENT),
+            ],
+            vec!["--dir", ".", "redis:7"],
+            kustomization.to_string(),
+        ),
+    ];
+    for (files, args, want) in cases {
+        let tree = Tree::new(&files);
+        let out = tree.set_image(&args);
+        let expect_ok = !args.contains(&".");
+        assert_eq!(
+            out.status.code(),
+            Some(if expect_ok { 0 } else { 1 }),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(tree.read("app/kustomization.yaml"), want, "{args:?}");
+    }
+}
