@@ -355,7 +355,8 @@ fn permissions_survive_the_atomic_write() {
 fn entries_are_appended_only_for_images_found_nowhere_else() {
     // (files, args, kustomization afterwards)
     let kustomization = "resources:\n- deployment.yaml\n";
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, String)> = vec![
+    type Files = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Files, Vec<&str>, String)> = vec![
         (
             vec![
                 ("app/kustomization.yaml", kustomization),
