@@ -2,6 +2,7 @@
 //! walked (skipping hidden entries and `.gitignore`d ones), symlinks and
 //! special files checked so nothing outside the root is read or written.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -33,7 +34,7 @@ pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditErr
         action: "resolving the root directory",
         source,
     })?;
-    let mut out: Vec<Candidate> = Vec::new();
+    let mut out = Collected::default();
     for given in paths {
         let relative = relative_inside(root, &root_real, given)?;
         let display = display_path(&relative);
@@ -55,15 +56,12 @@ pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditErr
             walk_dir(&root_real, &relative, &real, &mut out)?;
         } else if meta.is_file() {
             let name = file_name(&relative);
-            push_unique(
-                &mut out,
-                Candidate {
-                    display,
-                    real,
-                    may_append: is_kustomization_file(&name),
-                    explicit: true,
-                },
-            );
+            out.push(Candidate {
+                display,
+                real,
+                may_append: is_kustomization_file(&name),
+                explicit: true,
+            });
         } else {
             return Err(EditError::NotARegularFile {
                 path: display,
@@ -71,16 +69,30 @@ pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditErr
             });
         }
     }
-    Ok(out)
+    Ok(out.files)
 }
 
-fn push_unique(out: &mut Vec<Candidate>, c: Candidate) {
-    match out.iter_mut().find(|o| o.real == c.real) {
-        Some(existing) => {
-            existing.may_append |= c.may_append;
-            existing.explicit |= c.explicit;
+/// Candidates in order, each real file once (a file reached twice, through
+/// a link or two overlapping paths, is edited once).
+#[derive(Default)]
+struct Collected {
+    files: Vec<Candidate>,
+    index: HashMap<PathBuf, usize>,
+}
+
+impl Collected {
+    fn push(&mut self, c: Candidate) {
+        match self.index.get(&c.real) {
+            Some(&i) => {
+                let existing = &mut self.files[i];
+                existing.may_append |= c.may_append;
+                existing.explicit |= c.explicit;
+            }
+            None => {
+                self.index.insert(c.real.clone(), self.files.len());
+                self.files.push(c);
+            }
         }
-        None => out.push(c),
     }
 }
 
@@ -168,7 +180,7 @@ fn walk_dir(
     root_real: &Path,
     relative: &Path,
     real: &Path,
-    out: &mut Vec<Candidate>,
+    out: &mut Collected,
 ) -> Result<(), EditError> {
     let given_dir = real.to_path_buf();
     let mut ignores: Vec<Ignore> = Vec::new();
@@ -250,15 +262,12 @@ fn walk_dir(
             if !real_file.is_file() {
                 continue;
             }
-            push_unique(
-                out,
-                Candidate {
-                    display: display_path(&rel),
-                    real: real_file,
-                    may_append: real_dir == given_dir && is_kustomization_file(&name),
-                    explicit: false,
-                },
-            );
+            out.push(Candidate {
+                display: display_path(&rel),
+                real: real_file,
+                may_append: real_dir == given_dir && is_kustomization_file(&name),
+                explicit: false,
+            });
         }
         for (rel, path) in subdirs.into_iter().rev() {
             stack.push((rel, path, ignores.clone()));
