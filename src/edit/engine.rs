@@ -76,6 +76,9 @@ pub struct Context<'r, 't> {
     /// given directory): a missing `images:` entry is appended there.
     pub may_append: bool,
     pub line_break: &'static str,
+    /// Whether the file has a setter marker at all (checked once per file,
+    /// not once per document).
+    pub has_markers: bool,
 }
 
 /// The outcome for one file.
@@ -108,13 +111,15 @@ pub fn edit_file(
         file_name,
         may_append,
         line_break: text::line_break(body),
+        has_markers: marker::present(body),
     };
     let located = |p: Problem| problem_error(file, p);
-    let docs = yaml::parse(body).map_err(located)?;
     let mut found = Vec::new();
-    for doc in &docs {
-        found.extend(find_in_document(&ctx, &doc.root).map_err(located)?);
-    }
+    yaml::for_each_document(body, |root| {
+        found.extend(find_in_document(&ctx, &root)?);
+        Ok(())
+    })
+    .map_err(located)?;
     let mut matched = vec![false; request.specs.len()];
     let mut claimed = HashSet::new();
     let mut splices: Vec<Splice> = Vec::new();

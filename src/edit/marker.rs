@@ -59,9 +59,14 @@ struct Site<'n, 'a> {
     part: Part,
 }
 
+/// Whether `text` may hold a marker.
+pub fn present(text: &str) -> bool {
+    text.contains(FLUX_KEY) || text.contains(OUR_KEY)
+}
+
 pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
-    if !ctx.text.contains(FLUX_KEY) && !ctx.text.contains(OUR_KEY) {
+    if !ctx.has_markers {
         return Ok(found);
     }
     let mut sites = Vec::new();

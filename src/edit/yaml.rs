@@ -240,6 +240,20 @@ enum Open<'a> {
 
 /// Parses every document of `text` (which must not start with a BOM).
 pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
+    let mut docs = Vec::new();
+    for_each_document(text, |root| {
+        docs.push(Document { root });
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+/// Parses `text` one document at a time, so memory holds one document's
+/// tree however many documents the file has.
+pub fn for_each_document<'a>(
+    text: &'a str,
+    mut visit: impl FnMut(Node<'a>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
     let mut parser = Parser::new_from_str(text);
     let mut bytes = ByteIndex::new(text);
     let pos = |m: saphyr_parser::Marker, bytes: &mut ByteIndex<'_>| Pos {
@@ -247,7 +261,6 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
         line: m.line(),
         col: m.col() + 1,
     };
-    let mut docs = Vec::new();
     let mut stack: Vec<Open<'_>> = Vec::new();
     let mut root: Option<Node<'_>> = None;
     loop {
@@ -269,7 +282,7 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
             Event::StreamStart | Event::Nothing | Event::DocumentStart(_) => None,
             Event::DocumentEnd => {
                 if let Some(root) = root.take() {
-                    docs.push(Document { root });
+                    visit(root)?;
                 }
                 None
             }
@@ -379,9 +392,9 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
         }
     }
     if let Some(root) = root.take() {
-        docs.push(Document { root });
+        visit(root)?;
     }
-    Ok(docs)
+    Ok(())
 }
 
 /// Skips `&anchor` and `!tag` properties (and the blanks after them).
