@@ -184,6 +184,27 @@ fn kustomization_images() {
             "images:\n- name: app\n  newTag: v2\n",
         ),
         case(
+            "comments inside the entry survive dropping two keys",
+            k,
+            "images:\n# the app\n- name: app # main\n  newName: ghcr.io/o/app\n  # pinned by CI\n  newTag: v1\n  digest: {D1}\nresources: [a.yaml]\n",
+            &["app:v2"],
+            "images:\n# the app\n- name: app # main\n  newTag: v2\nresources: [a.yaml]\n",
+        ),
+        case(
+            "`*` on an absent field writes nothing",
+            k,
+            "images:\n- name: app\n  newTag: v1\n",
+            &["app:v2@*"],
+            "images:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
+            "kind: Kustomization under another file name",
+            "overlay.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: app\n  newTag: v1\n",
+            &["app:v2"],
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
             "BOM kept",
             k,
             "\u{feff}images:\n- name: app\n  newTag: v1\n",
@@ -316,6 +337,20 @@ fn helm_values() {
             "image:\n  repository: app\n  tag: \"1.10\"\n",
         ),
         case(
+            "NEWNAME with a registry split writes both parts",
+            v,
+            "image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: '7.0'\n",
+            &["bitnami/redis=ghcr.io/mirror/redis:7.2"],
+            "image:\n  registry: ghcr.io\n  repository: mirror/redis\n  tag: '7.2'\n",
+        ),
+        case(
+            "other images and lookalike strings untouched",
+            v,
+            "image:\n  repository: ghcr.io/o/app-worker\n  tag: v1\nnote: ghcr.io/o/app:v1\n",
+            &["ghcr.io/o/app:v2"],
+            "image:\n  repository: ghcr.io/o/app-worker\n  tag: v1\nnote: ghcr.io/o/app:v1\n",
+        ),
+        case(
             "single-string image values anywhere",
             v,
             "jobs:\n  - name: migrate\n    image: app:v1\n",
@@ -353,6 +388,44 @@ fn compose_files() {
         "services:\n  web:\n    image: \"ghcr.io/o/app:v2\"\n    environment:\n      IMG: ghcr.io/o/app:v1\n  db:\n    image: postgres:16\n",
     )];
     run_cases(cases, &[], false);
+    let interpolated = "services:\n  web:\n    image: ${REGISTRY}/app:v1\n";
+    let req = request(&["app:v2"], &[]);
+    let out = edit_file("compose.yaml", interpolated.as_bytes(), &req, false).unwrap();
+    assert_eq!(
+        out.new_bytes, None,
+        "an interpolated image is not a reference"
+    );
+}
+
+#[test]
+fn kustomization_shapes_are_checked() {
+    let req = request(&["app:v2"], &[]);
+    let cases: [(&[u8], &str, (usize, usize)); 3] = [
+        (
+            b"images: app:v1\n",
+            "expected a list under `images`, found a scalar",
+            (1, 9),
+        ),
+        (
+            b"images:\n- app:v1\n",
+            "expected a mapping in `images`, found a scalar",
+            (2, 3),
+        ),
+        (
+            b"images:\n- name: app\n  newTag: [v1]\n",
+            "expected a string, found a list",
+            (3, 11),
+        ),
+    ];
+    for (input, message, (line, col)) in cases {
+        let e = edit_file("kustomization.yaml", input, &req, true).unwrap_err();
+        assert_eq!(e.to_string(), message);
+        let l = e.location().unwrap();
+        assert_eq!(
+            (l.file.as_str(), l.line, l.col),
+            ("kustomization.yaml", line, col)
+        );
+    }
 }
 
 #[test]
