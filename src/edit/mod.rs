@@ -2,15 +2,52 @@
 //! new bytes plus the list of changes ([`edit_file`]), and a thin shell
 //! ([`apply`]) that walks paths, reads files and writes them atomically.
 //!
-//! Targets, one module each: [`kustomize`] (`images:`), [`workload`]
-//! (container `image:`), [`helm`] (values), [`compose`] (`services.*.image`),
-//! [`argocd`] (Application sources) and [`marker`] (setter comments). Each
-//! module's doc states its rules; `image` holds the rules for full
-//! references shared by all.
+//! # What is edited (one submodule per target, each documents its rules)
+//! - `kustomize`: `images:` entries of kustomizations, like `kustomize edit
+//!   set image` (a part the SPEC does not give is dropped, `*` keeps it;
+//!   a missing entry is appended to a kustomization the user pointed at).
+//! - `workload`: `image:` of containers, init and ephemeral containers in
+//!   Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
+//!   CronJobs, ReplicationControllers, PodTemplates, Argo Rollouts and
+//!   `kind: List` items. Nothing else in a manifest (ConfigMaps,
+//!   annotations, env values) is touched.
+//! - `helm`: in values files (documents without `kind`/`apiVersion`),
+//!   `repository` (+ `registry`) with `tag`/`digest` maps anywhere, string
+//!   `image:` values, and `--values-path` keys.
+//! - `compose`: `services.*.image`.
+//! - `argocd`: Application/ApplicationSet `kustomize.images`,
+//!   `helm.parameters` and `helm.valuesObject`.
+//! - `marker`: any scalar followed by `# {"$imagepolicy": "ns:name[:tag|:name|:digest]"}`
+//!   (Flux) or `# gitops-bump: NAME[:tag|:name|:digest]`.
 //!
-//! Bytes outside the edited scalars are never touched: no YAML is
-//! re-serialized, edits are splices into the original text, and a quoted
-//! scalar keeps its quote character.
+//! # Rules for a full reference (`repo:tag@digest`)
+//! A new tag drops a stale digest; a new digest alone drops the tag;
+//! `NAME:TAG@DIGEST` writes both; `*` keeps a part; `=NEWNAME` renames,
+//! otherwise the file keeps its spelling (`nginx` stays `nginx` although it
+//! matches `docker.io/library/nginx`).
+//!
+//! # Guarantees
+//! - Bytes outside the edited scalars are never touched: no YAML is
+//!   re-serialized, edits are splices into the original text; a quoted
+//!   scalar keeps its quote character, a plain one is quoted only when the
+//!   new value would otherwise read as a number, bool or null. Comments,
+//!   blank lines, key order, anchors, flow style, CRLF, a BOM and a missing
+//!   final newline survive.
+//! - Idempotent: the same request twice changes nothing the second time.
+//! - All or nothing: every file is edited in memory first; any error writes
+//!   nothing; files are replaced by rename, keeping their permissions, and a
+//!   link inside the root is written through to its target.
+//! - A SPEC that matches nothing anywhere is an error unless
+//!   `allow_no_match` (typos must not pass silently).
+//! - Walking: hidden entries, `.gitignore`d paths and Helm chart
+//!   `templates/` are skipped; a file that cannot mention any SPEC's image
+//!   (nor a marker) is not parsed, which keeps large repositories fast.
+//! - Refused with a file:line:column and a hint: malformed YAML, duplicate
+//!   keys where we read them, a wrong shape where one is required, nesting
+//!   deeper than 200 levels, NUL bytes, invalid UTF-8, files over the size
+//!   limit, paths leaving the root (`..`, absolute, or through a link),
+//!   FIFOs and devices. Aliases are never expanded (alias bombs cost
+//!   nothing); an `image: *alias` is left alone.
 
 mod argocd;
 mod compose;
