@@ -395,3 +395,18 @@ fn entries_are_appended_only_for_images_found_nowhere_else() {
         assert_eq!(tree.read("app/kustomization.yaml"), want, "{args:?}");
     }
 }
+
+#[test]
+fn paths_are_normalized_inside_the_root() {
+    let tree = Tree::new(&[("apps/a/deploy.yaml", DEPLOYMENT)]);
+    let absolute = tree.path("apps").display().to_string();
+    for dir in ["./apps/", "apps/../apps", absolute.as_str()] {
+        let out = tree.set_image(&["--check", "--dir", dir, "ghcr.io/o/app:v2"]);
+        assert_eq!(out.status.code(), Some(3), "{dir}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "apps/a/deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+            "{dir}"
+        );
+    }
+}
