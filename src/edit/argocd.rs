@@ -146,6 +146,7 @@ fn kustomize_image(
             .into_iter()
             .collect(),
         claims: vec![node.start.byte],
+        splice_elsewhere: false,
     }))
 }
 
@@ -198,6 +199,13 @@ fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, 
             old_digest.as_deref(),
             digest_param.is_some(),
         );
+        // Parameters are edited, never added: without a tag parameter the
+        // tag stays what the chart says.
+        let new_tag = if tag_param.is_some() {
+            new_tag
+        } else {
+            old_tag.clone()
+        };
         let mut splices = Vec::new();
         let new_name = super::image::bumped_name(spec, &full_name);
         if registry.is_none() {
@@ -240,6 +248,7 @@ fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, 
             new_digest: new.digest.clone(),
             splices,
             claims: vec![value.start.byte],
+            splice_elsewhere: false,
         });
     }
     Ok(found)

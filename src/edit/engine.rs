@@ -30,6 +30,9 @@ pub struct Found {
     /// Start bytes of the scalars this target answers for, so a scalar is
     /// edited by one target only (markers first).
     pub claims: Vec<usize>,
+    /// The edit is made by another `Found`'s splice (new kustomize entries
+    /// appended together).
+    pub splice_elsewhere: bool,
 }
 
 impl Found {
@@ -62,6 +65,7 @@ impl Found {
             new: new_text,
             splices,
             claims: vec![node.start.byte],
+            splice_elsewhere: false,
         }
     }
 }
@@ -130,7 +134,9 @@ pub fn edit_file(
         }
         claimed.extend(f.claims.iter().copied());
         matched[f.spec] = true;
-        if f.splices.is_empty() && f.old == f.new {
+        // Only what is written is reported: a part with nowhere to go (a
+        // chart without a `digest` key) is not a change.
+        if f.splices.is_empty() && !f.splice_elsewhere {
             continue;
         }
         // Two targets reaching the same text (a Flux `:tag` marker inside a

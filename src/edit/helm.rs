@@ -156,11 +156,19 @@ fn find_in_map(
                 in_flow,
             ));
         }
-        (None, Some(tag)) if !in_flow => {
+        (None, Some(tag)) if in_flow => {
+            // Before the closing brace: `{repository: app, tag: v2}`.
+            let close = map.end.byte.saturating_sub(1);
+            splices.push(Splice {
+                start: close,
+                end: close,
+                text: format!(", tag: {}", text::render_plain_or_quoted(tag, true)),
+            });
+        }
+        (None, Some(tag)) => {
             let (last_key, last_value) = map
                 .entries()
                 .and_then(<[_]>::last)
-                .map(|(k, v)| (k, v))
                 .ok_or_else(|| Problem::shape(map, "a mapping"))?;
             let at = text::end_of_line(ctx.text, last_value.end.byte);
             splices.push(Splice {
@@ -206,6 +214,7 @@ fn find_in_map(
         new_digest: new.digest.clone(),
         splices,
         claims: vec![repo_node.start.byte],
+        splice_elsewhere: false,
     }))
 }
 

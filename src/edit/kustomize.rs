@@ -166,6 +166,7 @@ fn edit_entry(
         new_digest: new.digest.clone(),
         splices,
         claims: vec![name_node.start.byte],
+        splice_elsewhere: false,
     })
 }
 
@@ -440,10 +441,12 @@ fn append_entries(
         }
     };
     let mut splice = Some(splice);
+    let mut first = true;
     Ok(entries
         .iter()
         .zip(positions)
         .map(|((spec, fields), (line, col))| {
+            let first = std::mem::replace(&mut first, false);
             let get = |k: &str| fields.iter().find(|(f, _)| *f == k).map(|(_, v)| v.clone());
             let new = Written {
                 name: get("newName").unwrap_or_else(|| fields[0].1.clone()),
@@ -467,6 +470,7 @@ fn append_entries(
                 new_digest: new.digest.clone(),
                 splices: splice.take().into_iter().collect(),
                 claims: Vec::new(),
+                splice_elsewhere: !first,
             }
         })
         .collect())

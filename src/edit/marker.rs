@@ -166,6 +166,7 @@ fn edit_site(
             .into_iter()
             .collect(),
         claims: vec![node.start.byte],
+        splice_elsewhere: false,
     }))
 }
 

@@ -330,6 +330,13 @@ fn helm_values() {
             "image:\n  repository: app\n  tag: v2\n",
         ),
         case(
+            "missing tag key added to a flow map",
+            v,
+            "image: {repository: app}\n",
+            &["app:v2"],
+            "image: {repository: app, tag: v2}\n",
+        ),
+        case(
             "numeric-looking tag gets quoted",
             v,
             "image:\n  repository: app\n  tag: 1.0\n",
