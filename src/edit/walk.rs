@@ -230,8 +230,11 @@ fn walk_dir(
             let rel = rel_dir.join(&name);
             let path = real_dir.join(&name);
             let is_dir = if file_type.is_symlink() {
-                let display = display_path(&rel);
-                let target = resolve_inside(root_real, &path, &display)?;
+                // A dangling link points nowhere, so nowhere outside: skip it.
+                if fs::metadata(&path).is_err() {
+                    continue;
+                }
+                let target = resolve_inside(root_real, &path, &display_path(&rel))?;
                 if target.is_dir() {
                     continue;
                 }

@@ -316,6 +316,10 @@ fn links_and_special_files_outside_the_rules_are_refused() {
 fn links_inside_the_root_edit_their_target() {
     let tree = Tree::new(&[("real/app.yaml", "image: ghcr.io/o/app:v1\n")]);
     std::os::unix::fs::symlink(tree.path("real/app.yaml"), tree.path("link.yaml")).unwrap();
+    // A dangling link in a walked directory is skipped, not an error.
+    std::os::unix::fs::symlink(tree.path("gone.yaml"), tree.path("real/dangling.yaml")).unwrap();
+    let out = tree.set_image(&["--check", "--dir", "real", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = tree.set_image(&["--file", "link.yaml", "ghcr.io/o/app:v2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(tree.read("real/app.yaml"), "image: ghcr.io/o/app:v2\n");
