@@ -227,29 +227,22 @@ fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, 
         }
         let old = Written {
             name: full_name,
-            tag: old_tag.clone(),
-            digest: old_digest.clone(),
+            tag: old_tag,
+            digest: old_digest,
         };
         let new = Written {
             name: new_name,
             tag: new_tag,
             digest: new_digest,
         };
-        found.push(Found {
-            spec: spec_index,
-            kind: TargetKind::ArgoCd,
-            pos: value.start,
-            old: old.render(),
-            new: new.render(),
-            old_tag,
-            old_digest,
-            new_name: Some(new.name.clone()),
-            new_tag: new.tag.clone(),
-            new_digest: new.digest.clone(),
+        found.push(Found::written(
+            spec_index,
+            TargetKind::ArgoCd,
+            value,
+            old,
+            new,
             splices,
-            claims: vec![value.start.byte],
-            splice_elsewhere: false,
-        });
+        ));
     }
     Ok(found)
 }

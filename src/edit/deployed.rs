@@ -26,20 +26,16 @@ pub struct DeployedImage {
 impl DeployedImage {
     /// The SPEC that sets this image elsewhere (`name=newName:tag@digest`).
     pub fn spec(&self) -> String {
-        let mut s = self.name.clone();
-        if let Some(n) = &self.new_name {
-            s.push('=');
-            s.push_str(n);
+        let name = match &self.new_name {
+            Some(n) => format!("{}={n}", self.name),
+            None => self.name.clone(),
+        };
+        Written {
+            name,
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
         }
-        if let Some(t) = &self.tag {
-            s.push(':');
-            s.push_str(t);
-        }
-        if let Some(d) = &self.digest {
-            s.push('@');
-            s.push_str(d);
-        }
-        s
+        .render()
     }
 }
 

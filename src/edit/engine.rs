@@ -36,6 +36,32 @@ pub struct Found {
 }
 
 impl Found {
+    /// An image at `at` going from `old` to `new` through `splices`.
+    pub fn written(
+        spec: usize,
+        kind: TargetKind,
+        at: &Node<'_>,
+        old: Written,
+        new: Written,
+        splices: Vec<Splice>,
+    ) -> Self {
+        Found {
+            spec,
+            kind,
+            pos: at.start,
+            old: old.render(),
+            new: new.render(),
+            old_tag: old.tag,
+            old_digest: old.digest,
+            new_name: Some(new.name.clone()),
+            new_tag: new.tag.clone(),
+            new_digest: new.digest.clone(),
+            splices,
+            claims: vec![at.start.byte],
+            splice_elsewhere: false,
+        }
+    }
+
     /// A full reference replaced by another.
     pub fn reference(
         spec: usize,

@@ -159,11 +159,10 @@ fn find_in_map(
         (None, Some(tag)) if in_flow => {
             // Before the closing brace: `{repository: app, tag: v2}`.
             let close = map.end.byte.saturating_sub(1);
-            splices.push(Splice {
-                start: close,
-                end: close,
-                text: format!(", tag: {}", text::render_plain_or_quoted(tag, true)),
-            });
+            splices.push(Splice::insert(
+                close,
+                format!(", tag: {}", text::render_plain_or_quoted(tag, true)),
+            ));
         }
         (None, Some(tag)) => {
             let (last_key, last_value) = map
@@ -171,16 +170,15 @@ fn find_in_map(
                 .and_then(<[_]>::last)
                 .ok_or_else(|| Problem::shape(map, "a mapping"))?;
             let at = text::end_of_line(ctx.text, last_value.end.byte);
-            splices.push(Splice {
-                start: at,
-                end: at,
-                text: format!(
+            splices.push(Splice::insert(
+                at,
+                format!(
                     "{}{}tag: {}",
                     ctx.line_break,
                     text::indent(last_key.start.col),
                     text::render_plain_or_quoted(tag, false)
                 ),
-            });
+            ));
         }
         _ => {}
     }
@@ -193,29 +191,17 @@ fn find_in_map(
     }
     let old = Written {
         name: full_name,
-        tag: old_tag.clone(),
-        digest: old_digest.clone(),
+        tag: old_tag,
+        digest: old_digest,
     };
     let new = Written {
         name: new_name,
         tag: new_tag,
         digest: new_digest,
     };
-    Ok(Some(Found {
-        spec: spec_index,
-        kind,
-        pos: repo_node.start,
-        old: old.render(),
-        new: new.render(),
-        old_tag,
-        old_digest,
-        new_name: Some(new.name.clone()),
-        new_tag: new.tag.clone(),
-        new_digest: new.digest.clone(),
-        splices,
-        claims: vec![repo_node.start.byte],
-        splice_elsewhere: false,
-    }))
+    Ok(Some(Found::written(
+        spec_index, kind, repo_node, old, new, splices,
+    )))
 }
 
 /// `ghcr.io/org/app` → (`ghcr.io`, `org/app`); a name without a registry

@@ -153,21 +153,14 @@ fn edit_entry(
     } else {
         edit_block_entry(ctx, item, &desired)?
     };
-    Ok(Found {
-        spec: spec_index,
-        kind: TargetKind::Kustomization,
-        pos: name_node.start,
-        old: old.render(),
-        new: new.render(),
-        old_tag: old.tag,
-        old_digest: old.digest,
-        new_name: Some(new.name.clone()),
-        new_tag: new.tag.clone(),
-        new_digest: new.digest.clone(),
+    Ok(Found::written(
+        spec_index,
+        TargetKind::Kustomization,
+        name_node,
+        old,
+        new,
         splices,
-        claims: vec![name_node.start.byte],
-        splice_elsewhere: false,
-    })
+    ))
 }
 
 /// Splices for a block mapping entry: replace changed values in place,
@@ -216,11 +209,7 @@ fn edit_block_entry(
     if !added.is_empty() {
         let last_end = entries.last().map_or(item.end.byte, |(_, v)| v.end.byte);
         let at = text::end_of_line(ctx.text, last_end);
-        splices.push(Splice {
-            start: at,
-            end: at,
-            text: added,
-        });
+        splices.push(Splice::insert(at, added));
     }
     Ok(splices)
 }
@@ -384,14 +373,7 @@ fn append_entries(
             let sep = if empty { "" } else { ", " };
             let text = format!("{sep}{}", flow_entries.join(", "));
             let pos = (line_of(ctx.text, close), seq.end.col);
-            (
-                Splice {
-                    start: close,
-                    end: close,
-                    text,
-                },
-                vec![pos; entries.len()],
-            )
+            (Splice::insert(close, text), vec![pos; entries.len()])
         }
         Some(seq) if !seq.is_empty_null() => {
             let items = seq.items().unwrap_or_default();
@@ -399,28 +381,14 @@ fn append_entries(
             let dash_col = text::dash_column(ctx.text, first).unwrap_or(1);
             let at = text::end_of_line(ctx.text, seq.end.byte);
             let (text, positions) = block(dash_col, 0, at);
-            (
-                Splice {
-                    start: at,
-                    end: at,
-                    text,
-                },
-                positions,
-            )
+            (Splice::insert(at, text), positions)
         }
         Some(empty) => {
             let key_col = key_column_of(root, "images");
             let dash_col = key_col + sequence_offset(ctx.text, root);
             let at = text::end_of_line(ctx.text, empty.start.byte);
             let (text, positions) = block(dash_col, 0, at);
-            (
-                Splice {
-                    start: at,
-                    end: at,
-                    text,
-                },
-                positions,
-            )
+            (Splice::insert(at, text), positions)
         }
         None => {
             if root.is_flow() {
@@ -431,11 +399,7 @@ fn append_entries(
             let at = text::end_of_line(ctx.text, root.end.byte);
             let (body, positions) = block(dash_col, 1, at);
             (
-                Splice {
-                    start: at,
-                    end: at,
-                    text: format!("{lb}{}images:{body}", text::indent(key_col)),
-                },
+                Splice::insert(at, format!("{lb}{}images:{body}", text::indent(key_col))),
                 positions,
             )
         }

@@ -13,6 +13,16 @@ pub struct Splice {
     pub text: String,
 }
 
+impl Splice {
+    pub fn insert(at: usize, text: String) -> Self {
+        Splice {
+            start: at,
+            end: at,
+            text,
+        }
+    }
+}
+
 /// Applies non-overlapping splices (in any order) to `original`.
 pub fn apply_splices(original: &str, splices: &mut [Splice]) -> String {
     splices.sort_by_key(|s| (s.start, s.end));
