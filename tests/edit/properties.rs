@@ -143,6 +143,45 @@ proptest! {
         prop_assert!(again.changes.is_empty());
     }
 
+    /// In a kustomization, a new tag rewrites only the `newTag` scalar,
+    /// whatever the key order, quoting, comments and line breaks around it.
+    #[test]
+    fn kustomize_new_tag_touches_only_new_tag(
+        m in manifest(),
+        name_first in any::<bool>(),
+        old_tag in tag(),
+        new_tag in tag(),
+        others in 0usize..3,
+    ) {
+        let nl = if m.crlf { "\r\n" } else { "\n" };
+        let render = |tag: &str| {
+            let name = format!("name: ghcr.io/o/app # {}", m.comments[0].replace(['\r', '\n'], " "));
+            let tag_line = format!("newTag: {}", quote(m.quote, tag));
+            let (first, second) = if name_first { (name, tag_line) } else { (tag_line, name) };
+            let mut s = String::new();
+            if m.bom {
+                s.push('\u{feff}');
+            }
+            s.push_str(&format!("resources:{nl}- deploy.yaml{nl}images:{nl}"));
+            for i in 0..others {
+                s.push_str(&format!("- name: other{i}{nl}  newTag: v{i}{nl}"));
+            }
+            s.push_str(&format!("- {first}{nl}  {second}"));
+            if let Some(c) = &m.trailing_comment {
+                s.push_str(&format!(" # {c}"));
+            }
+            if m.final_newline {
+                s.push_str(nl);
+            }
+            s
+        };
+        let input = render(&old_tag);
+        let req = request(&format!("ghcr.io/o/app:{new_tag}"));
+        let out = edit_file("kustomization.yaml", input.as_bytes(), &req, true).expect("edits");
+        let got = out.new_bytes.map(|b| String::from_utf8(b).expect("utf8")).unwrap_or_else(|| input.clone());
+        prop_assert_eq!(got, render(&new_tag));
+    }
+
     /// Arbitrary bytes never panic: they edit or fail with a message.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
