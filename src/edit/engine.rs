@@ -294,6 +294,8 @@ pub fn find_reference(
     kind: TargetKind,
     in_flow: bool,
 ) -> Option<Found> {
+    // `image: *img` edits the anchored `&img ghcr.io/o/app:v1`.
+    let node = node.resolved();
     let value = node.as_str()?;
     let (old, _) = Written::parse(value)?;
     let spec = super::image::matching_spec(&ctx.request.specs, &old.name)?;

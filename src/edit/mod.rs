@@ -46,8 +46,9 @@
 //!   keys where we read them, a wrong shape where one is required, nesting
 //!   deeper than 200 levels, NUL bytes, invalid UTF-8, files over the size
 //!   limit, paths leaving the root (`..`, absolute, or through a link),
-//!   FIFOs and devices. Aliases are never expanded (alias bombs cost
-//!   nothing); an `image: *alias` is left alone.
+//!   FIFOs and devices. Aliases of collections are never expanded (alias
+//!   bombs cost nothing); an `image: *img` edits the anchored scalar
+//!   (`x-image: &img ghcr.io/o/app:v1`), once however many aliases use it.
 
 mod argocd;
 mod compose;

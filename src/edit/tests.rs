@@ -395,6 +395,28 @@ fn compose_files() {
         "services:\n  web:\n    image: \"ghcr.io/o/app:v2\"\n    environment:\n      IMG: ghcr.io/o/app:v1\n  db:\n    image: postgres:16\n",
     )];
     run_cases(cases, &[], false);
+    let anchored = vec![case(
+        "an aliased image edits its anchor once",
+        "docker-compose.yml",
+        "x-image: &img \"ghcr.io/o/app:v1\"\nservices:\n  web:\n    image: *img\n  worker:\n    image: *img\n",
+        &["ghcr.io/o/app:v2"],
+        "x-image: &img \"ghcr.io/o/app:v2\"\nservices:\n  web:\n    image: *img\n  worker:\n    image: *img\n",
+    )];
+    run_cases(anchored, &[], false);
+    let text = "x: &img app:v1\nservices:\n  a: {image: *img}\n  b: {image: *img}\n";
+    let out = edit_file(
+        "compose.yaml",
+        text.as_bytes(),
+        &request(&["app:v2"], &[]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        (out.changes.len(), out.changes[0].line),
+        (1, 1),
+        "{:?}",
+        out.changes
+    );
     let interpolated = "services:\n  web:\n    image: ${REGISTRY}/app:v1\n";
     let req = request(&["app:v2"], &[]);
     let out = edit_file("compose.yaml", interpolated.as_bytes(), &req, false).unwrap();

@@ -2,17 +2,24 @@
 //! they are, built from `saphyr-parser` events. Nothing is ever serialized
 //! back; edits splice the original bytes.
 //!
-//! Aliases stay aliases (never expanded, so alias bombs cost nothing), depth
+//! Aliases of collections stay aliases (never expanded, so alias bombs cost
+//! nothing; an alias of a short scalar knows the anchored text), depth
 //! is capped (so a 10,000-level document cannot exhaust the stack of the
 //! recursive visitors), and duplicate keys are reported when a lookup meets
 //! them, which is where they matter.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Deeper than any real manifest; far below what recursion can afford.
 pub const MAX_DEPTH: usize = 200;
+
+/// Aliases of scalars up to this size resolve to the anchored text (image
+/// references are short); longer ones stay opaque, so aliasing a large
+/// scalar many times costs nothing.
+const MAX_ALIASED_SCALAR: usize = 1024;
 
 /// A position: byte offset into the text, 1-based line and 1-based column
 /// (in characters).
@@ -46,7 +53,12 @@ pub enum Kind<'a> {
         items: Vec<Node<'a>>,
         flow: bool,
     },
-    Alias,
+    /// `*name`. When the anchor is a short scalar, a copy of its node, so
+    /// an `image: *img` can edit the anchored text; collections are never
+    /// copied (that is what makes alias bombs expensive).
+    Alias {
+        scalar: Option<Box<Node<'a>>>,
+    },
 }
 
 /// What is wrong with the YAML, and where.
@@ -94,6 +106,31 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The anchored scalar behind an alias, or the node itself.
+    pub fn resolved(&self) -> &Node<'a> {
+        match &self.kind {
+            Kind::Alias {
+                scalar: Some(target),
+            } => target,
+            _ => self,
+        }
+    }
+
+    fn copy_scalar(&self) -> Node<'a> {
+        let kind = match &self.kind {
+            Kind::Scalar { value, style } => Kind::Scalar {
+                value: value.clone(),
+                style: *style,
+            },
+            _ => Kind::Alias { scalar: None },
+        };
+        Node {
+            start: self.start,
+            end: self.end,
+            kind,
+        }
+    }
+
     pub fn style(&self) -> Option<ScalarStyle> {
         match &self.kind {
             Kind::Scalar { style, .. } => Some(*style),
@@ -138,7 +175,7 @@ impl<'a> Node<'a> {
             }
             Kind::Mapping { .. } => "a mapping",
             Kind::Sequence { .. } => "a list",
-            Kind::Alias => "an alias",
+            Kind::Alias { .. } => "an alias",
         }
     }
 
@@ -262,6 +299,7 @@ pub fn for_each_document<'a>(
         col: m.col() + 1,
     };
     let mut stack: Vec<Open<'_>> = Vec::new();
+    let mut anchored: HashMap<usize, Node<'a>> = HashMap::new();
     let mut root: Option<Node<'_>> = None;
     loop {
         let (event, span): (Event<'_>, Span) = match parser.next_event() {
@@ -286,10 +324,12 @@ pub fn for_each_document<'a>(
                 }
                 None
             }
-            Event::Alias(_) => Some(Node {
+            Event::Alias(id) => Some(Node {
                 start,
                 end,
-                kind: Kind::Alias,
+                kind: Kind::Alias {
+                    scalar: anchored.get(&id).map(|n| Box::new(n.copy_scalar())),
+                },
             }),
             Event::Scalar(value, style, anchor, tag) => {
                 // The parser's span starts at an anchor or tag (`&a x`,
@@ -307,11 +347,19 @@ pub fn for_each_document<'a>(
                     }
                     _ => end,
                 };
-                Some(Node {
+                let node = Node {
                     start,
                     end,
                     kind: Kind::Scalar { value, style },
-                })
+                };
+                if anchor != 0 {
+                    if node.as_str().is_some_and(|v| v.len() <= MAX_ALIASED_SCALAR) {
+                        anchored.insert(anchor, node.copy_scalar());
+                    } else {
+                        anchored.remove(&anchor);
+                    }
+                }
+                Some(node)
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 if stack.len() >= MAX_DEPTH {
