@@ -345,7 +345,13 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         );
     } else {
         for c in &report.changes {
-            println!("{}:{}:{}: {} -> {}", c.file, c.line, c.column, c.old, c.new);
+            // A new kustomize entry has no old value.
+            let old = if c.old.is_empty() {
+                "(new entry)"
+            } else {
+                &c.old
+            };
+            println!("{}:{}:{}: {} -> {}", c.file, c.line, c.column, old, c.new);
         }
         if report.changes.is_empty() {
             eprintln!("no changes: every image is already up to date");

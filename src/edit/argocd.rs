@@ -1,0 +1,248 @@
+//! Argo CD `Application` / `ApplicationSet` (`spec.template.spec`): in each
+//! of `spec.source` and `spec.sources[]`,
+//! - `kustomize.images` strings (`name=newname:tag`, `name:tag`,
+//!   `name@digest`), with the semantics of a kustomize `images:` entry
+//!   (a part the SPEC does not give is dropped, `*` keeps it);
+//! - `helm.parameters` named `<prefix>repository` whose value is the image:
+//!   the sibling `<prefix>tag`/`<prefix>digest` parameters are set like Helm
+//!   values; parameters named `image`, `*.image` or a `values-path` hold a
+//!   full reference;
+//! - `helm.valuesObject`, searched like a values file.
+//!
+//! Existing strings and parameters are edited; none is added.
+
+use super::TargetKind;
+use super::engine::{Context, Found, find_reference};
+use super::helm;
+use super::image::{Written, kustomize_field, matching_spec, spec_digest_as_string};
+use super::text;
+use super::yaml::{Node, Problem};
+use crate::spec::Field;
+
+pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    let is_argo = root
+        .get_str("apiVersion")?
+        .is_some_and(|v| v.starts_with("argoproj.io/"));
+    if !is_argo {
+        return Ok(found);
+    }
+    let spec = match root.get_str("kind")? {
+        Some("Application") => root.get("spec")?,
+        Some("ApplicationSet") => match root.get("spec")? {
+            Some(s) => match s.get("template")? {
+                Some(t) => t.get("spec")?,
+                None => None,
+            },
+            None => None,
+        },
+        _ => None,
+    };
+    let Some(spec) = spec else {
+        return Ok(found);
+    };
+    let mut sources: Vec<&Node<'_>> = spec.get("source")?.into_iter().collect();
+    if let Some(list) = spec.get("sources")? {
+        sources.extend(list.items().unwrap_or_default());
+    }
+    for source in sources {
+        if let Some(kustomize) = source.get("kustomize")?
+            && let Some(images) = kustomize.get("images")?
+        {
+            for image in images.items().unwrap_or_default() {
+                found.extend(kustomize_image(ctx, image, images.is_flow())?);
+            }
+        }
+        if let Some(helm) = source.get("helm")? {
+            if let Some(params) = helm.get("parameters")? {
+                found.extend(parameters(ctx, params.items().unwrap_or_default())?);
+            }
+            if let Some(values) = helm.get("valuesObject")? {
+                let mut in_values = Vec::new();
+                helm::walk(ctx, values, &mut in_values)?;
+                for mut f in in_values {
+                    f.kind = TargetKind::ArgoCd;
+                    found.push(f);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// One `kustomize.images` string.
+fn kustomize_image(
+    ctx: &Context<'_, '_>,
+    node: &Node<'_>,
+    in_flow: bool,
+) -> Result<Option<Found>, Problem> {
+    let Some(value) = node.as_str() else {
+        return Ok(None);
+    };
+    let (name, renamed) = match value.split_once('=') {
+        Some((left, right)) => match Written::parse(right) {
+            Some((w, _)) => (left.to_string(), Some(w)),
+            None => return Ok(None),
+        },
+        None => match Written::parse(value) {
+            Some((w, _)) => (
+                w.name.clone(),
+                Some(Written {
+                    name: String::new(),
+                    ..w
+                }),
+            ),
+            None => return Ok(None),
+        },
+    };
+    let existing = renamed.unwrap_or(Written {
+        name: String::new(),
+        tag: None,
+        digest: None,
+    });
+    let old_new_name = (!existing.name.is_empty()).then(|| existing.name.clone());
+    let by_name = matching_spec(&ctx.request.specs, &name);
+    let (spec_index, via_new_name) = match by_name {
+        Some(i) => (i, false),
+        None => match old_new_name
+            .as_deref()
+            .and_then(|n| matching_spec(&ctx.request.specs, n))
+        {
+            Some(i) => (i, true),
+            None => return Ok(None),
+        },
+    };
+    let spec = &ctx.request.specs[spec_index];
+    let new_name_field = match (&spec.new_name, via_new_name) {
+        (None, true) => Some(Field::Keep),
+        (other, _) => other.clone(),
+    };
+    let new_name = kustomize_field(new_name_field, old_new_name.as_deref());
+    let tag = kustomize_field(spec.tag.clone(), existing.tag.as_deref());
+    let digest = kustomize_field(spec_digest_as_string(spec), existing.digest.as_deref());
+    let mut new_value = name.clone();
+    if let Some(n) = &new_name {
+        new_value.push('=');
+        new_value.push_str(n);
+    }
+    let new_ref = Written {
+        name: String::new(),
+        tag: tag.clone(),
+        digest: digest.clone(),
+    };
+    new_value.push_str(&new_ref.render());
+    Ok(Some(Found {
+        spec: spec_index,
+        kind: TargetKind::ArgoCd,
+        pos: node.start,
+        old: value.to_string(),
+        new: new_value.clone(),
+        old_tag: existing.tag.clone(),
+        old_digest: existing.digest.clone(),
+        new_name: Some(new_name.unwrap_or(name)),
+        new_tag: tag,
+        new_digest: digest,
+        splices: text::set_scalar(node, &new_value, in_flow)
+            .into_iter()
+            .collect(),
+        claims: vec![node.start.byte],
+        splice_elsewhere: false,
+    }))
+}
+
+/// `helm.parameters`: `[{name, value}]`.
+fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    let mut named = Vec::new();
+    for p in params {
+        if let (Some(name), Some(value)) = (p.get_str("name")?, p.get("value")?) {
+            named.push((name, value, p.is_flow()));
+        }
+    }
+    let param = |n: &str| named.iter().find(|(name, _, _)| *name == n);
+    for (name, value, in_flow) in &named {
+        let full_ref = *name == "image"
+            || name.ends_with(".image")
+            || ctx.request.values_paths.iter().any(|p| p == name);
+        if full_ref {
+            found.extend(find_reference(ctx, value, TargetKind::ArgoCd, *in_flow));
+            continue;
+        }
+        let Some(prefix) = name.strip_suffix("repository") else {
+            continue;
+        };
+        let Some(repository) = value.as_str() else {
+            continue;
+        };
+        let registry = param(&format!("{prefix}registry"))
+            .and_then(|(_, v, _)| v.as_str())
+            .filter(|r| !r.is_empty());
+        let full_name = match registry {
+            Some(r) => format!("{r}/{repository}"),
+            None => repository.to_string(),
+        };
+        let Some(spec_index) = matching_spec(&ctx.request.specs, &full_name) else {
+            continue;
+        };
+        let spec = &ctx.request.specs[spec_index];
+        let tag_param = param(&format!("{prefix}tag"));
+        let digest_param = param(&format!("{prefix}digest"));
+        let present = |p: Option<&(&str, &Node<'_>, bool)>| {
+            p.and_then(|(_, v, _)| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let (old_tag, old_digest) = (present(tag_param), present(digest_param));
+        let (new_tag, new_digest) = helm::pair_values(
+            spec,
+            old_tag.as_deref(),
+            old_digest.as_deref(),
+            digest_param.is_some(),
+        );
+        // Parameters are edited, never added: without a tag parameter the
+        // tag stays what the chart says.
+        let new_tag = if tag_param.is_some() {
+            new_tag
+        } else {
+            old_tag.clone()
+        };
+        let mut splices = Vec::new();
+        let new_name = super::image::bumped_name(spec, &full_name);
+        if registry.is_none() {
+            splices.extend(text::set_scalar(value, &new_name, *in_flow));
+        }
+        if let Some((_, node, flow)) = tag_param {
+            splices.extend(text::set_scalar(
+                node,
+                new_tag.as_deref().unwrap_or(""),
+                *flow,
+            ));
+        }
+        if let Some((_, node, flow)) = digest_param {
+            splices.extend(text::set_scalar(
+                node,
+                new_digest.as_deref().unwrap_or(""),
+                *flow,
+            ));
+        }
+        let old = Written {
+            name: full_name,
+            tag: old_tag,
+            digest: old_digest,
+        };
+        let new = Written {
+            name: new_name,
+            tag: new_tag,
+            digest: new_digest,
+        };
+        found.push(Found::written(
+            spec_index,
+            TargetKind::ArgoCd,
+            value,
+            old,
+            new,
+            splices,
+        ));
+    }
+    Ok(found)
+}

@@ -1,0 +1,304 @@
+//! The pure core: one file's bytes and the request in, new bytes and the
+//! changes out. No I/O, no globals, so the git write-back can re-run it on a
+//! new tip after losing a push race and get the same answer.
+
+use std::collections::HashSet;
+
+use super::image::Written;
+use super::text::{self, Splice};
+use super::yaml::{self, Node, Pos, Problem, ProblemKind};
+use super::{
+    Change, EditError, EditRequest, TargetKind, argocd, compose, helm, kustomize, marker, workload,
+};
+
+const BOM: &str = "\u{feff}";
+
+/// What one target found for one SPEC at one place.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub spec: usize,
+    pub kind: TargetKind,
+    pub pos: Pos,
+    pub old: String,
+    pub new: String,
+    pub old_tag: Option<String>,
+    pub old_digest: Option<String>,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub new_digest: Option<String>,
+    pub splices: Vec<Splice>,
+    /// Start bytes of the scalars this target answers for, so a scalar is
+    /// edited by one target only (markers first).
+    pub claims: Vec<usize>,
+    /// The edit is made by another `Found`'s splice (new kustomize entries
+    /// appended together).
+    pub splice_elsewhere: bool,
+}
+
+impl Found {
+    /// An image at `at` going from `old` to `new` through `splices`.
+    pub fn written(
+        spec: usize,
+        kind: TargetKind,
+        at: &Node<'_>,
+        old: Written,
+        new: Written,
+        splices: Vec<Splice>,
+    ) -> Self {
+        Found {
+            spec,
+            kind,
+            pos: at.start,
+            old: old.render(),
+            new: new.render(),
+            old_tag: old.tag,
+            old_digest: old.digest,
+            new_name: Some(new.name.clone()),
+            new_tag: new.tag.clone(),
+            new_digest: new.digest.clone(),
+            splices,
+            claims: vec![at.start.byte],
+            splice_elsewhere: false,
+        }
+    }
+
+    /// A full reference replaced by another.
+    pub fn reference(
+        spec: usize,
+        kind: TargetKind,
+        node: &Node<'_>,
+        old: &Written,
+        new: &Written,
+        in_flow: bool,
+    ) -> Self {
+        let old_text = old.render();
+        let new_text = new.render();
+        let splices = if old_text == new_text {
+            Vec::new()
+        } else {
+            vec![text::replace_scalar(node, &new_text, in_flow)]
+        };
+        Found {
+            spec,
+            kind,
+            pos: node.start,
+            old_tag: old.tag.clone(),
+            old_digest: old.digest.clone(),
+            new_name: Some(new.name.clone()),
+            new_tag: new.tag.clone(),
+            new_digest: new.digest.clone(),
+            old: old_text,
+            new: new_text,
+            splices,
+            claims: vec![node.start.byte],
+            splice_elsewhere: false,
+        }
+    }
+}
+
+/// What a target needs to know besides the document.
+pub struct Context<'r, 't> {
+    pub text: &'t str,
+    pub request: &'r EditRequest,
+    /// The file's base name.
+    pub file_name: &'t str,
+    /// A kustomization the user pointed at (directly or as the one in a
+    /// given directory): a missing `images:` entry is appended there.
+    pub may_append: bool,
+    pub line_break: &'static str,
+    /// Whether the file has a setter marker at all (checked once per file,
+    /// not once per document).
+    pub has_markers: bool,
+}
+
+/// The outcome for one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileEdit {
+    /// The new bytes when they differ from the old.
+    pub new_bytes: Option<Vec<u8>>,
+    pub changes: Vec<Change>,
+    /// Per SPEC: whether this file refers to the image at all.
+    pub matched: Vec<bool>,
+}
+
+/// Edits one file. `file` is the path shown in changes and errors;
+/// `may_append` allows appending a missing entry to a kustomization.
+pub fn edit_file(
+    file: &str,
+    bytes: &[u8],
+    request: &EditRequest,
+    may_append: bool,
+) -> Result<FileEdit, EditError> {
+    let text = decode(file, bytes)?;
+    let (bom, body) = match text.strip_prefix(BOM) {
+        Some(rest) => (BOM.len(), rest),
+        None => (0, text),
+    };
+    let file_name = file.rsplit('/').next().unwrap_or(file);
+    let ctx = Context {
+        text: body,
+        request,
+        file_name,
+        may_append,
+        line_break: text::line_break(body),
+        has_markers: marker::present(body),
+    };
+    let located = |p: Problem| problem_error(file, p);
+    let mut found = Vec::new();
+    yaml::for_each_document(body, |root| {
+        found.extend(find_in_document(&ctx, &root)?);
+        Ok(())
+    })
+    .map_err(located)?;
+    let mut matched = vec![false; request.specs.len()];
+    let mut claimed = HashSet::new();
+    let mut splices: Vec<Splice> = Vec::new();
+    let mut changes = Vec::new();
+    for f in found {
+        if f.claims.iter().any(|c| claimed.contains(c)) {
+            continue;
+        }
+        claimed.extend(f.claims.iter().copied());
+        matched[f.spec] = true;
+        // Only what is written is reported: a part with nowhere to go (a
+        // chart without a `digest` key) is not a change.
+        if f.splices.is_empty() && !f.splice_elsewhere {
+            continue;
+        }
+        // Two targets reaching the same text (a Flux `:tag` marker inside a
+        // Helm `image:` map): the earlier one, markers first, wins.
+        if f.splices
+            .iter()
+            .any(|s| splices.iter().any(|t| text::overlaps(s, t)))
+        {
+            continue;
+        }
+        splices.extend(f.splices.iter().cloned());
+        changes.push(Change {
+            file: file.to_string(),
+            line: f.pos.line,
+            column: f.pos.col,
+            kind: f.kind,
+            image: request.specs[f.spec].name.clone(),
+            old: f.old,
+            new: f.new,
+            old_tag: f.old_tag,
+            old_digest: f.old_digest,
+            new_name: f.new_name,
+            new_tag: f.new_tag,
+            new_digest: f.new_digest,
+        });
+    }
+    changes.sort_by_key(|c| (c.line, c.column));
+    let new_bytes = if splices.is_empty() {
+        None
+    } else {
+        let edited = text::apply_splices(body, &mut splices);
+        let mut out = Vec::with_capacity(bom + edited.len());
+        out.extend_from_slice(&bytes[..bom]);
+        out.extend_from_slice(edited.as_bytes());
+        (out != bytes).then_some(out)
+    };
+    Ok(FileEdit {
+        new_bytes,
+        changes,
+        matched,
+    })
+}
+
+/// Every target's findings in one document, markers first.
+fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    let mut found = marker::find(ctx, root)?;
+    let kind = root.get_str("kind")?;
+    if kustomize::applies(ctx.file_name, root, kind) {
+        found.extend(kustomize::find(ctx, root)?);
+        return Ok(found);
+    }
+    found.extend(workload::find(ctx, root)?);
+    found.extend(argocd::find(ctx, root)?);
+    if kind.is_none() && root.get("apiVersion")?.is_none() {
+        found.extend(compose::find(ctx, root)?);
+        found.extend(helm::find(ctx, root)?);
+    }
+    Ok(found)
+}
+
+pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
+    let at = |offset: usize| {
+        let before = &bytes[..offset];
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        (line, col)
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let (line, col) = at(e.valid_up_to());
+        EditError::NotUtf8 {
+            file: file.to_string(),
+            line,
+            col,
+        }
+    })?;
+    if let Some(offset) = memchr::memchr(0, bytes) {
+        let (line, col) = at(offset);
+        return Err(EditError::NulByte {
+            file: file.to_string(),
+            line,
+            col,
+        });
+    }
+    Ok(text)
+}
+
+pub fn problem_error(file: &str, p: Problem) -> EditError {
+    let file = file.to_string();
+    let (line, col) = (p.pos.line, p.pos.col);
+    match p.what {
+        ProblemKind::Syntax(message) => EditError::Yaml {
+            file,
+            line,
+            col,
+            message,
+        },
+        ProblemKind::TooDeep => EditError::TooDeep {
+            file,
+            line,
+            col,
+            limit: yaml::MAX_DEPTH,
+        },
+        ProblemKind::DuplicateKey { key, first_line } => EditError::DuplicateKey {
+            file,
+            line,
+            col,
+            key,
+            first_line,
+        },
+        ProblemKind::Shape { expected, found } => EditError::Shape {
+            file,
+            line,
+            col,
+            expected,
+            found,
+        },
+    }
+}
+
+/// A scalar holding a full image reference: the change the SPEC naming it
+/// makes, if any SPEC names it.
+pub fn find_reference(
+    ctx: &Context<'_, '_>,
+    node: &Node<'_>,
+    kind: TargetKind,
+    in_flow: bool,
+) -> Option<Found> {
+    // `image: *img` edits the anchored `&img ghcr.io/o/app:v1`.
+    let node = node.resolved();
+    let value = node.as_str()?;
+    let (old, _) = Written::parse(value)?;
+    let spec = super::image::matching_spec(&ctx.request.specs, &old.name)?;
+    let new = super::image::bump_reference(&ctx.request.specs[spec], &old);
+    Some(Found::reference(spec, kind, node, &old, &new, in_flow))
+}

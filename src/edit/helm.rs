@@ -1,0 +1,214 @@
+//! Helm values: `repository` + `tag`/`digest` maps anywhere (with an
+//! optional `registry` part), single-string `image:` values, and the key
+//! paths the user names (`values-path: app.image`, a string or a map).
+//! Only documents without `kind`/`apiVersion` are values.
+//!
+//! Rules, as for full references, adapted to separate keys:
+//! - a new tag empties a `digest` key (`digest: ""`): the digest pinned the
+//!   old tag;
+//! - a new digest alone empties the `tag` key, but only when there is a
+//!   `digest` key to hold it; charts without one keep their tag;
+//! - a `digest` key is never created (a chart that does not read it would
+//!   silently ignore it); a missing `tag` key is added when a tag is set.
+
+use super::TargetKind;
+use super::engine::{Context, Found, find_reference};
+use super::image::{Written, bumped_name, matching_spec};
+use super::text::{self, Splice};
+use super::yaml::{Node, Problem};
+use crate::spec::{Field, ImageSpec};
+
+pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    for path in &ctx.request.values_paths {
+        if let Some((node, in_flow)) = lookup(root, path)? {
+            if node.as_str().is_some() {
+                found.extend(find_reference(ctx, node, TargetKind::HelmValues, in_flow));
+            } else if node.entries().is_some() {
+                found.extend(find_in_map(ctx, node, TargetKind::HelmValues)?);
+            }
+        }
+    }
+    walk(ctx, root, &mut found)?;
+    Ok(found)
+}
+
+/// Follows `a.b.c` through mappings.
+fn lookup<'n, 'a>(root: &'n Node<'a>, path: &str) -> Result<Option<(&'n Node<'a>, bool)>, Problem> {
+    let mut node = root;
+    let mut in_flow = false;
+    for key in path.split('.') {
+        in_flow = node.is_flow();
+        match node.get(key)? {
+            Some(next) => node = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some((node, in_flow)))
+}
+
+pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> Result<(), Problem> {
+    if let Some(entries) = node.entries() {
+        found.extend(find_in_map(ctx, node, TargetKind::HelmValues)?);
+        for (key, value) in entries {
+            if key.as_str() == Some("image") && value.as_str().is_some() {
+                found.extend(find_reference(
+                    ctx,
+                    value,
+                    TargetKind::HelmValues,
+                    node.is_flow(),
+                ));
+            }
+            walk(ctx, value, found)?;
+        }
+    } else if let Some(items) = node.items() {
+        for item in items {
+            walk(ctx, item, found)?;
+        }
+    }
+    Ok(())
+}
+
+/// The tag and digest after the SPEC for separate keys (see the module doc).
+pub fn pair_values(
+    spec: &ImageSpec,
+    tag: Option<&str>,
+    digest: Option<&str>,
+    digest_writable: bool,
+) -> (Option<String>, Option<String>) {
+    let digest_set = digest_writable && matches!(spec.digest, Some(Field::Set(_)));
+    let new_tag = match &spec.tag {
+        Some(Field::Set(t)) => Some(t.clone()),
+        None if digest_set => None,
+        _ => tag.map(str::to_string),
+    };
+    let new_digest = if !digest_writable {
+        digest.map(str::to_string)
+    } else {
+        match (&spec.digest, &spec.tag) {
+            (Some(Field::Set(d)), _) => Some(d.to_string()),
+            (None, Some(Field::Set(_))) => None,
+            _ => digest.map(str::to_string),
+        }
+    };
+    (new_tag, new_digest)
+}
+
+/// A `{registry?, repository, tag?, digest?}` map naming the SPEC's image.
+fn find_in_map(
+    ctx: &Context<'_, '_>,
+    map: &Node<'_>,
+    kind: TargetKind,
+) -> Result<Option<Found>, Problem> {
+    let Some(repo_node) = map.get("repository")? else {
+        return Ok(None);
+    };
+    let Some(repository) = repo_node.as_str() else {
+        return Ok(None);
+    };
+    let registry_node = map
+        .get("registry")?
+        .filter(|r| r.as_str().is_some_and(|s| !s.is_empty()));
+    let registry = registry_node.and_then(Node::as_str);
+    let full_name = match registry {
+        Some(r) => format!("{r}/{repository}"),
+        None => repository.to_string(),
+    };
+    let Some(spec_index) = matching_spec(&ctx.request.specs, &full_name) else {
+        return Ok(None);
+    };
+    let spec = &ctx.request.specs[spec_index];
+    let tag_node = map.get("tag")?;
+    let digest_node = map.get("digest")?;
+    let present = |n: Option<&Node<'_>>| {
+        n.and_then(Node::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (old_tag, old_digest) = (present(tag_node), present(digest_node));
+    let (new_tag, new_digest) = pair_values(
+        spec,
+        old_tag.as_deref(),
+        old_digest.as_deref(),
+        digest_node.is_some(),
+    );
+    let in_flow = map.is_flow();
+    let mut splices: Vec<Splice> = Vec::new();
+    let new_name = bumped_name(spec, &full_name);
+    if new_name != full_name {
+        match registry_node {
+            Some(reg_node) => {
+                let (reg, path) = split_registry(&new_name);
+                splices.extend(text::set_scalar(reg_node, reg, in_flow));
+                splices.extend(text::set_scalar(repo_node, path, in_flow));
+            }
+            None => splices.extend(text::set_scalar(repo_node, &new_name, in_flow)),
+        }
+    }
+    match (tag_node, &new_tag) {
+        (Some(node), want) => {
+            if node.as_str().is_none() && !node.is_empty_null() {
+                return Err(Problem::shape(node, "a string tag"));
+            }
+            splices.extend(text::set_scalar(
+                node,
+                want.as_deref().unwrap_or(""),
+                in_flow,
+            ));
+        }
+        (None, Some(tag)) if in_flow => {
+            // Before the closing brace: `{repository: app, tag: v2}`.
+            let close = map.end.byte.saturating_sub(1);
+            splices.push(Splice::insert(
+                close,
+                format!(", tag: {}", text::render_plain_or_quoted(tag, true)),
+            ));
+        }
+        (None, Some(tag)) => {
+            let (last_key, last_value) = map
+                .entries()
+                .and_then(<[_]>::last)
+                .ok_or_else(|| Problem::shape(map, "a mapping"))?;
+            let at = text::end_of_line(ctx.text, last_value.end.byte);
+            splices.push(Splice::insert(
+                at,
+                format!(
+                    "{}{}tag: {}",
+                    ctx.line_break,
+                    text::indent(last_key.start.col),
+                    text::render_plain_or_quoted(tag, false)
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(node) = digest_node {
+        splices.extend(text::set_scalar(
+            node,
+            new_digest.as_deref().unwrap_or(""),
+            in_flow,
+        ));
+    }
+    let old = Written {
+        name: full_name,
+        tag: old_tag,
+        digest: old_digest,
+    };
+    let new = Written {
+        name: new_name,
+        tag: new_tag,
+        digest: new_digest,
+    };
+    Ok(Some(Found::written(
+        spec_index, kind, repo_node, old, new, splices,
+    )))
+}
+
+/// `ghcr.io/org/app` → (`ghcr.io`, `org/app`); a name without a registry
+/// host is on Docker Hub.
+fn split_registry(name: &str) -> (&str, &str) {
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        _ => (crate::reference::DOCKER_HUB, name),
+    }
+}

@@ -1,0 +1,215 @@
+//! How a SPEC changes an image reference written in a file. The rules are
+//! shared by every target that holds a full reference (`repo:tag@digest`).
+
+use crate::reference::{ImageName, Reference};
+use crate::spec::{Field, ImageSpec};
+
+/// A reference as written: the name keeps its spelling (`nginx` stays
+/// `nginx`), tag and digest are split off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl Written {
+    /// Splits a valid reference; `None` when the text is not one.
+    pub fn parse(text: &str) -> Option<(Written, ImageName)> {
+        let parsed = Reference::parse(text).ok()?;
+        let (rest, digest) = match text.split_once('@') {
+            Some((r, d)) => (r, Some(d.to_string())),
+            None => (text, None),
+        };
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_string()),
+            ),
+            None => (rest, None),
+        };
+        Some((
+            Written {
+                name: name.to_string(),
+                tag,
+                digest,
+            },
+            parsed.name,
+        ))
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = self.name.clone();
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s
+    }
+}
+
+/// Whether a written name is the SPEC's image (after normalization).
+pub fn name_matches(spec: &ImageSpec, written_name: &str) -> bool {
+    ImageName::parse(written_name).is_ok_and(|n| n == spec.matcher)
+}
+
+/// The index of the first SPEC naming this image.
+pub fn matching_spec(specs: &[ImageSpec], written_name: &str) -> Option<usize> {
+    let name = ImageName::parse(written_name).ok()?;
+    specs.iter().position(|s| s.matcher == name)
+}
+
+/// The new name for a reference: NEWNAME when the SPEC sets one, else the
+/// spelling already in the file.
+pub fn bumped_name(spec: &ImageSpec, written: &str) -> String {
+    match &spec.new_name {
+        Some(Field::Set(n)) => n.clone(),
+        _ => written.to_string(),
+    }
+}
+
+/// The tag and digest of a full reference after the SPEC:
+///
+/// - a new tag alone drops the digest (it pinned the old tag);
+/// - a new digest alone drops the tag (it would be misleading);
+/// - `NAME:TAG@DIGEST` writes both;
+/// - `*` keeps what is there; a part the SPEC does not give is kept unless
+///   the other part is set (the two rules above).
+pub fn bumped_tag_digest(
+    spec: &ImageSpec,
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let new_tag = match (&spec.tag, &spec.digest) {
+        (Some(Field::Set(t)), _) => Some(t.clone()),
+        (None, Some(Field::Set(_))) => None,
+        _ => tag.map(str::to_string),
+    };
+    let new_digest = match (&spec.digest, &spec.tag) {
+        (Some(Field::Set(d)), _) => Some(d.to_string()),
+        (None, Some(Field::Set(_))) => None,
+        _ => digest.map(str::to_string),
+    };
+    (new_tag, new_digest)
+}
+
+/// A full reference after the SPEC.
+pub fn bump_reference(spec: &ImageSpec, old: &Written) -> Written {
+    let (tag, digest) = bumped_tag_digest(spec, old.tag.as_deref(), old.digest.as_deref());
+    Written {
+        name: bumped_name(spec, &old.name),
+        tag,
+        digest,
+    }
+}
+
+/// A kustomize `images:` field after the SPEC, as `kustomize edit set
+/// image` does it: a part the SPEC does not give is dropped, `*` keeps it.
+pub fn kustomize_field(
+    spec_field: Option<Field<String>>,
+    existing: Option<&str>,
+) -> Option<String> {
+    match spec_field {
+        None => None,
+        Some(Field::Keep) => existing.map(str::to_string),
+        Some(Field::Set(v)) => Some(v),
+    }
+}
+
+pub fn spec_digest_as_string(spec: &ImageSpec) -> Option<Field<String>> {
+    spec.digest.as_ref().map(|d| match d {
+        Field::Keep => Field::Keep,
+        Field::Set(d) => Field::Set(d.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn reference_rules() {
+        // (written, spec, expected)
+        let cases: Vec<(String, String, String)> = vec![
+            // A new tag drops a stale digest.
+            (format!("app:v1@{D1}"), "app:v2".into(), "app:v2".into()),
+            // A new digest alone drops the tag.
+            (
+                "app:v1".to_string(),
+                format!("app@{D2}"),
+                format!("app@{D2}"),
+            ),
+            // NAME:TAG@DIGEST writes both.
+            (
+                format!("app:v1@{D1}"),
+                format!("app:v2@{D2}"),
+                format!("app:v2@{D2}"),
+            ),
+            // `*` keeps the tag while the digest changes.
+            (
+                format!("app:v1@{D1}"),
+                format!("app:*@{D2}"),
+                format!("app:v1@{D2}"),
+            ),
+            // `*` keeps the digest while the tag changes.
+            (
+                format!("app:v1@{D1}"),
+                "app:v2@*".to_string(),
+                format!("app:v2@{D1}"),
+            ),
+            // NEWNAME alone keeps tag and digest.
+            (
+                "app:v1".into(),
+                "app=ghcr.io/o/app".into(),
+                "ghcr.io/o/app:v1".into(),
+            ),
+            // The file's spelling survives.
+            (
+                "docker.io/library/nginx:1".into(),
+                "nginx:2".into(),
+                "docker.io/library/nginx:2".into(),
+            ),
+            // A port is not a tag.
+            (
+                "localhost:5000/app".into(),
+                "localhost:5000/app:v3".into(),
+                "localhost:5000/app:v3".into(),
+            ),
+        ];
+        for (written, spec, want) in cases {
+            let spec = ImageSpec::parse(&spec).unwrap();
+            let (w, _) = Written::parse(&written).unwrap();
+            assert_eq!(w.render(), written, "round trip");
+            assert_eq!(
+                bump_reference(&spec, &w).render(),
+                want,
+                "{written} with {}",
+                spec.raw
+            );
+        }
+    }
+
+    #[test]
+    fn names_match_after_normalization() {
+        let spec = ImageSpec::parse("nginx:1").unwrap();
+        for name in [
+            "nginx",
+            "docker.io/nginx",
+            "index.docker.io/library/nginx",
+            "docker.io/library/nginx",
+        ] {
+            assert!(name_matches(&spec, name), "{name}");
+        }
+        for name in ["ghcr.io/nginx", "library/nginx2", "nginx/nginx", "Nginx"] {
+            assert!(!name_matches(&spec, name), "{name}");
+        }
+    }
+}

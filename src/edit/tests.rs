@@ -1,0 +1,660 @@
+//! Golden before/after cases for the pure core, one table per target.
+
+use super::*;
+use crate::spec::ImageSpec;
+
+const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+fn request(specs: &[&str], values_paths: &[&str]) -> EditRequest {
+    EditRequest {
+        specs: specs.iter().map(|s| ImageSpec::parse(s).unwrap()).collect(),
+        values_paths: values_paths.iter().map(|s| s.to_string()).collect(),
+        allow_no_match: false,
+        max_file_size: DEFAULT_MAX_FILE_SIZE,
+    }
+}
+
+/// A golden case: file name, input, SPECs, expected output.
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    input: String,
+    specs: Vec<String>,
+    want: String,
+}
+
+fn case(name: &'static str, file: &'static str, input: &str, specs: &[&str], want: &str) -> Case {
+    Case {
+        name,
+        file,
+        input: input.replace("{D1}", D1).replace("{D2}", D2),
+        specs: specs
+            .iter()
+            .map(|s| s.replace("{D1}", D1).replace("{D2}", D2))
+            .collect(),
+        want: want.replace("{D1}", D1).replace("{D2}", D2),
+    }
+}
+
+fn run_cases(cases: Vec<Case>, values_paths: &[&str], may_append: bool) {
+    for c in cases {
+        let specs: Vec<&str> = c.specs.iter().map(String::as_str).collect();
+        let req = request(&specs, values_paths);
+        let out = edit_file(c.file, c.input.as_bytes(), &req, may_append)
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let got = out
+            .new_bytes
+            .as_deref()
+            .map(|b| String::from_utf8(b.to_vec()).unwrap())
+            .unwrap_or_else(|| c.input.clone());
+        assert_eq!(got, c.want, "case {:?}", c.name);
+        assert_eq!(
+            out.new_bytes.is_some(),
+            c.input != c.want,
+            "case {:?}: changed flag",
+            c.name
+        );
+        assert_eq!(
+            out.changes.is_empty(),
+            c.input == c.want,
+            "case {:?}: changes {:?}",
+            c.name,
+            out.changes
+        );
+        // Idempotent: the same SPEC on the output changes nothing.
+        let again = edit_file(c.file, got.as_bytes(), &req, may_append).unwrap();
+        assert_eq!(again.new_bytes, None, "case {:?}: not idempotent", c.name);
+        assert!(
+            again.changes.is_empty(),
+            "case {:?}: {:?}",
+            c.name,
+            again.changes
+        );
+    }
+}
+
+#[test]
+fn kustomization_images() {
+    let k = "kustomization.yaml";
+    let cases = vec![
+        case(
+            "new tag replaces the entry (digest dropped, kustomize semantics)",
+            k,
+            "resources:\n- deploy.yaml\nimages:\n- name: ghcr.io/o/app # app\n  newTag: v1\n  digest: {D1}\n",
+            &["ghcr.io/o/app:v2"],
+            "resources:\n- deploy.yaml\nimages:\n- name: ghcr.io/o/app # app\n  newTag: v2\n",
+        ),
+        case(
+            "tag and digest both written",
+            k,
+            "images:\n  - name: app\n    newTag: \"1.0\"\n",
+            &["app:1.1@{D2}"],
+            "images:\n  - name: app\n    newTag: \"1.1\"\n    digest: {D2}\n",
+        ),
+        case(
+            "`*` keeps the tag, digest set",
+            k,
+            "images:\n- name: app\n  newTag: v1\n",
+            &["app:*@{D2}"],
+            "images:\n- name: app\n  newTag: v1\n  digest: {D2}\n",
+        ),
+        case(
+            "NEWNAME sets newName",
+            k,
+            "images:\n- name: app\n  newTag: v1\n",
+            &["app=ghcr.io/o/app:v2"],
+            "images:\n- name: app\n  newTag: v2\n  newName: ghcr.io/o/app\n",
+        ),
+        case(
+            "dropping a first key keeps the dash",
+            k,
+            "images:\n- digest: {D1}\n  name: app\n",
+            &["app:v2"],
+            "images:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
+            "match after normalization keeps the spelling",
+            k,
+            "images:\n- name: docker.io/library/nginx\n  newTag: '1.25'\n",
+            &["nginx:1.27"],
+            "images:\n- name: docker.io/library/nginx\n  newTag: '1.27'\n",
+        ),
+        case(
+            "matched through newName keeps newName",
+            k,
+            "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v2\n",
+        ),
+        case(
+            "missing entry appended in the list's style",
+            k,
+            "images:\n  - name: other\n    newTag: x\n",
+            &["app:v2"],
+            "images:\n  - name: other\n    newTag: x\n  - name: app\n    newTag: v2\n",
+        ),
+        case(
+            "missing images key created at the end, CRLF kept",
+            k,
+            "resources:\r\n  - a.yaml\r\n",
+            &["app:v2"],
+            "resources:\r\n  - a.yaml\r\nimages:\r\n  - name: app\r\n    newTag: v2\r\n",
+        ),
+        case(
+            "missing final newline stays missing",
+            k,
+            "resources:\n- a.yaml",
+            &["app:v2"],
+            "resources:\n- a.yaml\nimages:\n- name: app\n  newTag: v2",
+        ),
+        case(
+            "empty images key filled",
+            k,
+            "images: # none yet\nresources: []\n",
+            &["app:v2"],
+            "images: # none yet\n- name: app\n  newTag: v2\nresources: []\n",
+        ),
+        case(
+            "flow list gets a flow entry",
+            k,
+            "images: []\n",
+            &["app:v2"],
+            "images: [{name: app, newTag: v2}]\n",
+        ),
+        case(
+            "flow entry rewritten",
+            k,
+            "images:\n- {name: app, newTag: v1}\n",
+            &["app:v2"],
+            "images:\n- {name: app, newTag: v2}\n",
+        ),
+        case(
+            "two new entries appended together",
+            k,
+            "images:\n- name: x\n",
+            &["a:1", "b:2"],
+            "images:\n- name: x\n- name: a\n  newTag: \"1\"\n- name: b\n  newTag: \"2\"\n",
+        ),
+        case(
+            "already up to date",
+            k,
+            "images:\n- name: app\n  newTag: v2\n",
+            &["app:v2"],
+            "images:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
+            "comments inside the entry survive dropping two keys",
+            k,
+            "images:\n# the app\n- name: app # main\n  newName: ghcr.io/o/app\n  # pinned by CI\n  newTag: v1\n  digest: {D1}\nresources: [a.yaml]\n",
+            &["app:v2"],
+            "images:\n# the app\n- name: app # main\n  newTag: v2\nresources: [a.yaml]\n",
+        ),
+        case(
+            "`*` on an absent field writes nothing",
+            k,
+            "images:\n- name: app\n  newTag: v1\n",
+            &["app:v2@*"],
+            "images:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
+            "kind: Kustomization under another file name",
+            "overlay.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: app\n  newTag: v1\n",
+            &["app:v2"],
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
+            "BOM kept",
+            k,
+            "\u{feff}images:\n- name: app\n  newTag: v1\n",
+            &["app:v2"],
+            "\u{feff}images:\n- name: app\n  newTag: v2\n",
+        ),
+    ];
+    run_cases(cases, &[], true);
+}
+
+#[test]
+fn kustomization_not_pointed_at_is_not_appended_to() {
+    let req = request(&["app:v2"], &[]);
+    let out = edit_file("a/kustomization.yaml", b"resources: []\n", &req, false).unwrap();
+    assert_eq!(out.new_bytes, None);
+    assert_eq!(out.matched, vec![false]);
+}
+
+#[test]
+fn workloads() {
+    let d = "deploy.yaml";
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    note: \"ghcr.io/o/app:v1\"\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: init\n        image: ghcr.io/o/app:v1\n      containers:\n      - name: app\n        image: \"ghcr.io/o/app:v1@{D1}\" # pinned\n        env:\n        - name: IMAGE\n          value: ghcr.io/o/app:v1\n";
+    let cases = vec![
+        case(
+            "new tag drops the digest; annotation and env untouched",
+            d,
+            deployment,
+            &["ghcr.io/o/app:v2"],
+            &deployment
+                .replace("image: ghcr.io/o/app:v1", "image: ghcr.io/o/app:v2")
+                .replace("\"ghcr.io/o/app:v1@{D1}\"", "\"ghcr.io/o/app:v2\""),
+        ),
+        case(
+            "digest alone drops the tag",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: 'app:v1'\n",
+            &["app@{D2}"],
+            "kind: Pod\nspec:\n  containers:\n  - image: 'app@{D2}'\n",
+        ),
+        case(
+            "CronJob template, multi-document, other documents untouched",
+            d,
+            "kind: ConfigMap\ndata:\n  image: app:v1\n---\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - image: app:v1\n",
+            &["app:v2"],
+            "kind: ConfigMap\ndata:\n  image: app:v1\n---\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - image: app:v2\n",
+        ),
+        case(
+            "List items and ephemeral containers",
+            d,
+            "kind: List\nitems:\n- kind: Pod\n  spec:\n    ephemeralContainers: [{name: d, image: app}]\n",
+            &["app:v2"],
+            "kind: List\nitems:\n- kind: Pod\n  spec:\n    ephemeralContainers: [{name: d, image: app:v2}]\n",
+        ),
+        case(
+            "NEWNAME renames, keeps the tag only when the SPEC gives none",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: docker.io/library/nginx:1.25\n",
+            &["nginx=ghcr.io/o/nginx"],
+            "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/nginx:1.25\n",
+        ),
+        case(
+            "anchors and aliases survive, comments too",
+            d,
+            "# top\nkind: Pod\nx: &a {k: v}\ny: *a\nspec:\n  containers:\n\n  - image: app:v1   # keep me\n",
+            &["app:v2"],
+            "# top\nkind: Pod\nx: &a {k: v}\ny: *a\nspec:\n  containers:\n\n  - image: app:v2   # keep me\n",
+        ),
+        case(
+            "anchored and tagged image values keep their properties",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: &img app:v1\n  - image: !!str 'app:v1'\n  - image: *img\n",
+            &["app:v2"],
+            "kind: Pod\nspec:\n  containers:\n  - image: &img app:v2\n  - image: !!str 'app:v2'\n  - image: *img\n",
+        ),
+        case(
+            "unrelated image untouched",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: app:v1\n  - image: sidecar:v1\n",
+            &["app:v2"],
+            "kind: Pod\nspec:\n  containers:\n  - image: app:v2\n  - image: sidecar:v1\n",
+        ),
+    ];
+    run_cases(cases, &[], false);
+}
+
+#[test]
+fn helm_values() {
+    let v = "values.yaml";
+    let cases = vec![
+        case(
+            "repository + tag",
+            v,
+            "replicas: 2\nimage:\n  repository: ghcr.io/o/app\n  tag: \"v1\"\n  pullPolicy: IfNotPresent\n",
+            &["ghcr.io/o/app:v2"],
+            "replicas: 2\nimage:\n  repository: ghcr.io/o/app\n  tag: \"v2\"\n  pullPolicy: IfNotPresent\n",
+        ),
+        case(
+            "registry split, digest key set and tag emptied by a digest alone",
+            v,
+            "worker:\n  image:\n    registry: ghcr.io\n    repository: o/app\n    tag: v1\n    digest: \"\"\n",
+            &["ghcr.io/o/app@{D2}"],
+            "worker:\n  image:\n    registry: ghcr.io\n    repository: o/app\n    tag: \"\"\n    digest: \"{D2}\"\n",
+        ),
+        case(
+            "new tag empties a stale digest",
+            v,
+            "image:\n  repository: app\n  tag: v1\n  digest: {D1}\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: v2\n  digest: \"\"\n",
+        ),
+        case(
+            "no digest key: tag set, digest not invented",
+            v,
+            "image:\n  repository: app\n  tag: v1\n",
+            &["app:v2@{D2}"],
+            "image:\n  repository: app\n  tag: v2\n",
+        ),
+        case(
+            "missing tag key added",
+            v,
+            "image:\n  repository: app\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: v2\n",
+        ),
+        case(
+            "missing tag key added to a flow map",
+            v,
+            "image: {repository: app}\n",
+            &["app:v2"],
+            "image: {repository: app, tag: v2}\n",
+        ),
+        case(
+            "numeric-looking tag gets quoted",
+            v,
+            "image:\n  repository: app\n  tag: 1.0\n",
+            &["app:1.10"],
+            "image:\n  repository: app\n  tag: \"1.10\"\n",
+        ),
+        case(
+            "NEWNAME with a registry split writes both parts",
+            v,
+            "image:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: '7.0'\n",
+            &["bitnami/redis=ghcr.io/mirror/redis:7.2"],
+            "image:\n  registry: ghcr.io\n  repository: mirror/redis\n  tag: '7.2'\n",
+        ),
+        case(
+            "other images and lookalike strings untouched",
+            v,
+            "image:\n  repository: ghcr.io/o/app-worker\n  tag: v1\nnote: ghcr.io/o/app:v1\n",
+            &["ghcr.io/o/app:v2"],
+            "image:\n  repository: ghcr.io/o/app-worker\n  tag: v1\nnote: ghcr.io/o/app:v1\n",
+        ),
+        case(
+            "single-string image values anywhere",
+            v,
+            "jobs:\n  - name: migrate\n    image: app:v1\n",
+            &["app:v2"],
+            "jobs:\n  - name: migrate\n    image: app:v2\n",
+        ),
+    ];
+    run_cases(cases, &[], false);
+    let with_path = vec![
+        case(
+            "values path to a string",
+            v,
+            "app:\n  container: 'app:v1'\n",
+            &["app:v2"],
+            "app:\n  container: 'app:v2'\n",
+        ),
+        case(
+            "values path to a map",
+            v,
+            "app:\n  container: {repository: app, tag: v1}\n",
+            &["app:v2"],
+            "app:\n  container: {repository: app, tag: v2}\n",
+        ),
+    ];
+    run_cases(with_path, &["app.container"], false);
+}
+
+#[test]
+fn compose_files() {
+    let cases = vec![case(
+        "services.*.image",
+        "compose.yaml",
+        "services:\n  web:\n    image: \"ghcr.io/o/app:v1\"\n    environment:\n      IMG: ghcr.io/o/app:v1\n  db:\n    image: postgres:16\n",
+        &["ghcr.io/o/app:v2"],
+        "services:\n  web:\n    image: \"ghcr.io/o/app:v2\"\n    environment:\n      IMG: ghcr.io/o/app:v1\n  db:\n    image: postgres:16\n",
+    )];
+    run_cases(cases, &[], false);
+    let anchored = vec![case(
+        "an aliased image edits its anchor once",
+        "docker-compose.yml",
+        "x-image: &img \"ghcr.io/o/app:v1\"\nservices:\n  web:\n    image: *img\n  worker:\n    image: *img\n",
+        &["ghcr.io/o/app:v2"],
+        "x-image: &img \"ghcr.io/o/app:v2\"\nservices:\n  web:\n    image: *img\n  worker:\n    image: *img\n",
+    )];
+    run_cases(anchored, &[], false);
+    let text = "x: &img app:v1\nservices:\n  a: {image: *img}\n  b: {image: *img}\n";
+    let out = edit_file(
+        "compose.yaml",
+        text.as_bytes(),
+        &request(&["app:v2"], &[]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        (out.changes.len(), out.changes[0].line),
+        (1, 1),
+        "{:?}",
+        out.changes
+    );
+    let interpolated = "services:\n  web:\n    image: ${REGISTRY}/app:v1\n";
+    let req = request(&["app:v2"], &[]);
+    let out = edit_file("compose.yaml", interpolated.as_bytes(), &req, false).unwrap();
+    assert_eq!(
+        out.new_bytes, None,
+        "an interpolated image is not a reference"
+    );
+}
+
+#[test]
+fn kustomization_shapes_are_checked() {
+    let req = request(&["app:v2"], &[]);
+    let cases: [(&[u8], &str, (usize, usize)); 3] = [
+        (
+            b"images: app:v1\n",
+            "expected a list under `images`, found a scalar",
+            (1, 9),
+        ),
+        (
+            b"images:\n- app:v1\n",
+            "expected a mapping in `images`, found a scalar",
+            (2, 3),
+        ),
+        (
+            b"images:\n- name: app\n  newTag: [v1]\n",
+            "expected a string, found a list",
+            (3, 11),
+        ),
+    ];
+    for (input, message, (line, col)) in cases {
+        let e = edit_file("kustomization.yaml", input, &req, true).unwrap_err();
+        assert_eq!(e.to_string(), message);
+        let l = e.location().unwrap();
+        assert_eq!(
+            (l.file.as_str(), l.line, l.col),
+            ("kustomization.yaml", line, col)
+        );
+    }
+}
+
+#[test]
+fn argo_cd_applications() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    kustomize:\n      images:\n      - ghcr.io/o/app:v1\n      - other=ghcr.io/o/other:v1\n  sources:\n  - helm:\n      parameters:\n      - name: image.repository\n        value: ghcr.io/o/app\n      - name: image.tag\n        value: v1\n";
+    let cases = vec![
+        case(
+            "kustomize images string and helm parameters",
+            "app.yaml",
+            app,
+            &["ghcr.io/o/app:v2"],
+            &app.replace("- ghcr.io/o/app:v1", "- ghcr.io/o/app:v2")
+                .replace("value: v1", "value: v2"),
+        ),
+        case(
+            "renamed kustomize image matched by its name",
+            "app.yaml",
+            app,
+            &["other:v2"],
+            &app.replace("other=ghcr.io/o/other:v1", "other:v2"),
+        ),
+        case(
+            "ApplicationSet template",
+            "appset.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n        helm:\n          valuesObject:\n            image: {repository: app, tag: v1}\n",
+            &["app:v2"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n        helm:\n          valuesObject:\n            image: {repository: app, tag: v2}\n",
+        ),
+    ];
+    run_cases(cases, &[], false);
+}
+
+#[test]
+fn setter_markers() {
+    let cases = vec![
+        case(
+            "flux full reference in any CRD",
+            "x.yaml",
+            "kind: Thing\nspec:\n  img: ghcr.io/o/app:v1 # {\"$imagepolicy\": \"flux-system:app\"}\n",
+            &["ghcr.io/o/app:v2"],
+            "kind: Thing\nspec:\n  img: ghcr.io/o/app:v2 # {\"$imagepolicy\": \"flux-system:app\"}\n",
+        ),
+        case(
+            "flux name + tag pair",
+            "x.yaml",
+            "kind: Thing\nspec:\n  repo: ghcr.io/o/app # {\"$imagepolicy\": \"ns:pol:name\"}\n  tag: \"v1\" # {\"$imagepolicy\": \"ns:pol:tag\"}\n",
+            &["ghcr.io/o/app:v2"],
+            "kind: Thing\nspec:\n  repo: ghcr.io/o/app # {\"$imagepolicy\": \"ns:pol:name\"}\n  tag: \"v2\" # {\"$imagepolicy\": \"ns:pol:tag\"}\n",
+        ),
+        case(
+            "flux tag alone matched by the policy name",
+            "x.yaml",
+            "kind: Thing\nspec:\n  tag: v1 # {\"$imagepolicy\": \"ns:podinfo:tag\"}\n",
+            &["ghcr.io/stefanprodan/podinfo:6.5.0"],
+            "kind: Thing\nspec:\n  tag: 6.5.0 # {\"$imagepolicy\": \"ns:podinfo:tag\"}\n",
+        ),
+        case(
+            "our marker, full and digest",
+            "x.yaml",
+            "kind: Thing\nspec:\n  a: app:v1 # gitops-bump: app\n  b: {D1} # gitops-bump: app:digest\n  c: v1 # gitops-bump: other:tag\n",
+            &["app:v2@{D2}"],
+            "kind: Thing\nspec:\n  a: app:v2@{D2} # gitops-bump: app\n  b: {D2} # gitops-bump: app:digest\n  c: v1 # gitops-bump: other:tag\n",
+        ),
+        case(
+            "a marker in a ConfigMap opts the value in",
+            "cm.yaml",
+            "kind: ConfigMap\ndata:\n  image: app:v1 # gitops-bump: app\n  copy: app:v1\n",
+            &["app:v2"],
+            "kind: ConfigMap\ndata:\n  image: app:v2 # gitops-bump: app\n  copy: app:v1\n",
+        ),
+    ];
+    run_cases(cases, &[], false);
+}
+
+#[test]
+fn changes_say_where_and_what() {
+    let req = request(&["ghcr.io/o/app:v2"], &[]);
+    let input = "kind: Pod\nspec:\n  containers:\n  - name: x\n    image: \"ghcr.io/o/app:v1\"\n";
+    let out = edit_file("dir/pod.yaml", input.as_bytes(), &req, false).unwrap();
+    assert_eq!(
+        out.changes,
+        vec![Change {
+            file: "dir/pod.yaml".into(),
+            line: 5,
+            column: 12,
+            kind: TargetKind::Workload,
+            image: "ghcr.io/o/app".into(),
+            old: "ghcr.io/o/app:v1".into(),
+            new: "ghcr.io/o/app:v2".into(),
+            old_tag: Some("v1".into()),
+            old_digest: None,
+            new_name: Some("ghcr.io/o/app".into()),
+            new_tag: Some("v2".into()),
+            new_digest: None,
+        }]
+    );
+}
+
+#[test]
+fn bad_input_is_located() {
+    let req = request(&["app:v2"], &[]);
+    type BadCase = (
+        &'static str,
+        &'static [u8],
+        &'static str,
+        Option<(usize, usize)>,
+    );
+    let cases: Vec<BadCase> = vec![
+        (
+            "unterminated quote",
+            b"kind: Pod\nspec:\n  containers:\n  - image: \"app:v1\n",
+            "invalid YAML: ",
+            Some((4, 12)),
+        ),
+        (
+            "tab indentation",
+            b"kind: Pod\nspec:\n\tcontainers: app\n",
+            "invalid YAML: tabs",
+            Some((3, 2)),
+        ),
+        (
+            "bad indentation",
+            b"kind: Pod\nspec:\n  containers:\n  - image: app\n   name: x\n",
+            "invalid YAML: ",
+            Some((5, 4)),
+        ),
+        (
+            "duplicate image key",
+            b"kind: Pod\nspec:\n  containers:\n  - image: app:v1\n    image: app:v0\n",
+            "duplicate key \"image\" (first at line 4)",
+            Some((5, 5)),
+        ),
+        (
+            "containers not a list",
+            b"kind: Pod\nspec:\n  containers: app\n",
+            "expected a list of containers, found a scalar",
+            Some((3, 15)),
+        ),
+        (
+            "NUL byte",
+            b"kind: Pod\nimage: a\0pp\n",
+            "the file contains a NUL byte",
+            Some((2, 9)),
+        ),
+        (
+            "not UTF-8",
+            b"kind: Pod\n# app \xff\n",
+            "the file is not valid UTF-8",
+            Some((2, 7)),
+        ),
+    ];
+    let mut deep = String::from("kind: Pod\n");
+    for i in 0..10_000 {
+        deep.push_str(&" ".repeat(i));
+        deep.push_str("k:\n");
+    }
+    let deep: &'static str = Box::leak(deep.into_boxed_str());
+    let mut cases = cases;
+    cases.push((
+        "10,000 levels of nesting",
+        deep.as_bytes(),
+        "YAML nested deeper than 200 levels",
+        Some((202, 201)),
+    ));
+    for (name, input, message, at) in cases {
+        let e = edit_file("p.yaml", input, &req, false).expect_err(name);
+        assert!(e.to_string().starts_with(message), "{name}: {e}");
+        let loc = e.location();
+        assert_eq!(loc.map(|l| (l.line, l.col)), at, "{name}: {e}");
+        assert!(e.hint().is_some(), "{name}");
+    }
+    let e = edit_file("kustomization.yaml", b"- a\n- b\n", &req, true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "expected a mapping (a kustomization), found a list"
+    );
+}
+
+#[test]
+fn a_marker_inside_a_values_map_wins_without_conflict() {
+    let req = request(&["app:v2"], &[]);
+    let input = "image:\n  repository: app\n  tag: v1 # {\"$imagepolicy\": \"ns:app:tag\"}\n";
+    let out = edit_file("values.yaml", input.as_bytes(), &req, false).unwrap();
+    let got = String::from_utf8(out.new_bytes.unwrap()).unwrap();
+    assert_eq!(got, input.replace("v1", "v2"));
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(out.changes[0].kind, TargetKind::Marker);
+}
+
+#[test]
+fn alias_bombs_are_not_expanded() {
+    let mut bomb = String::from("a0: &a0 [app, app, app, app, app, app, app, app, app, app]\n");
+    for i in 1..40 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    bomb.push_str("image: app:v1\n");
+    let req = request(&["app:v2"], &[]);
+    let out = edit_file("values.yaml", bomb.as_bytes(), &req, false).unwrap();
+    assert_eq!(out.changes.len(), 1);
+}

@@ -1,0 +1,416 @@
+//! The edit stage end to end through the CLI: output format, `--check`,
+//! `--json`, kustomize as the oracle, and bad input that must write nothing.
+
+mod properties;
+mod tree;
+
+use tree::{D1, D2, Tree, kustomize_build, stderr, stdout};
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/o/app:v1\n";
+
+#[test]
+fn set_image_prints_each_change_and_writes() {
+    // (files, args, expected stdout, file to check, expected content)
+    type Files = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Files, Vec<&str>, String, &str, String)> = vec![
+        (
+            vec![("deploy.yaml", DEPLOYMENT)],
+            vec!["ghcr.io/o/app:v2"],
+            "deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            "deploy.yaml",
+            DEPLOYMENT.replace("app:v1", "app:v2"),
+        ),
+        (
+            vec![
+                (
+                    "apps/a/values.yaml",
+                    "image:\n  repository: ghcr.io/o/app\n  tag: v1\n",
+                ),
+                (".hidden/x.yaml", "image: ghcr.io/o/app:v1\n"),
+                ("notes.txt", "image: ghcr.io/o/app:v1\n"),
+            ],
+            vec!["--dir", "apps", "ghcr.io/o/app:v2"],
+            "apps/a/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            "apps/a/values.yaml",
+            "image:\n  repository: ghcr.io/o/app\n  tag: v2\n".into(),
+        ),
+        (
+            vec![(
+                "overlays/dev/kustomization.yaml",
+                "resources:\n- ../../base\n",
+            )],
+            vec!["--dir", "overlays/dev", "ghcr.io/o/app:v2@{D2}"],
+            format!("overlays/dev/kustomization.yaml:4:9: (new entry) -> ghcr.io/o/app:v2@{D2}\n"),
+            "overlays/dev/kustomization.yaml",
+            format!(
+                "resources:\n- ../../base\nimages:\n- name: ghcr.io/o/app\n  newTag: v2\n  digest: {D2}\n"
+            ),
+        ),
+        (
+            vec![
+                ("a.yaml", "image: ghcr.io/o/app:v1\n"),
+                ("ignored/b.yaml", "image: ghcr.io/o/app:v1\n"),
+                (".gitignore", "ignored/\n"),
+            ],
+            vec!["ghcr.io/o/app:v2"],
+            "a.yaml:1:8: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            "ignored/b.yaml",
+            "image: ghcr.io/o/app:v1\n".into(),
+        ),
+        (
+            vec![
+                ("chart/Chart.yaml", "name: app\nversion: 1.0.0\n"),
+                ("chart/values.yaml", "image:\n  repository: ghcr.io/o/app\n  tag: v1\n"),
+                ("chart/templates/deploy.yaml", "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n"),
+            ],
+            vec!["ghcr.io/o/app:v2"],
+            "chart/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            "chart/templates/deploy.yaml",
+            "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n".into(),
+        ),
+        (
+            vec![("k/kustomization.yaml", "images:\n- name: ghcr.io/o/app\n  newTag: v1\n")],
+            vec!["--file", "k/kustomization.yaml", "ghcr.io/o/app:v2", "other:v1"],
+            "k/kustomization.yaml:2:9: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\nk/kustomization.yaml:4:9: (new entry) -> other:v1\n".into(),
+            "k/kustomization.yaml",
+            "images:\n- name: ghcr.io/o/app\n  newTag: v2\n- name: other\n  newTag: v1\n".into(),
+        ),
+    ];
+    for (files, args, want_stdout, check_file, want_content) in cases {
+        let tree = Tree::new(&files);
+        let out = tree.set_image(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), want_stdout, "{args:?}");
+        assert_eq!(tree.read(check_file), want_content, "{args:?}");
+        // A second run finds nothing to do.
+        let again = tree.set_image(&args);
+        assert_eq!(stdout(&again), "", "{args:?}");
+        assert!(stderr(&again).contains("no changes"), "{args:?}");
+    }
+}
+
+#[test]
+fn check_reports_drift_and_never_writes() {
+    // (content, spec, exit code)
+    let cases = [
+        (DEPLOYMENT.to_string(), "ghcr.io/o/app:v2", 3),
+        (
+            DEPLOYMENT.replace("app:v1", "app:v2"),
+            "ghcr.io/o/app:v2",
+            0,
+        ),
+        (DEPLOYMENT.to_string(), "ghcr.io/o/app:v1", 0),
+    ];
+    for (content, spec, code) in cases {
+        let tree = Tree::new(&[("deploy.yaml", &content)]);
+        let before = tree.snapshot();
+        let out = tree.set_image(&["--check", spec]);
+        assert_eq!(out.status.code(), Some(code), "{spec}: {}", stderr(&out));
+        assert_eq!(tree.snapshot(), before, "{spec}: --check wrote");
+    }
+}
+
+#[test]
+fn json_lists_changes() {
+    let tree = Tree::new(&[("deploy.yaml", DEPLOYMENT)]);
+    let out = tree.set_image(&["--json", "ghcr.io/o/app:v2@{D1}"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["files"], serde_json::json!(["deploy.yaml"]));
+    let c = &v["changes"][0];
+    assert_eq!(c["kind"], "workload");
+    assert_eq!(c["line"], 14);
+    assert_eq!(c["old_tag"], "v1");
+    assert_eq!(c["new_tag"], "v2");
+    assert_eq!(c["new_digest"], D1);
+    assert_eq!(c["new"], format!("ghcr.io/o/app:v2@{D1}"));
+}
+
+/// kustomize renders what we wrote: the overlay's Deployment gets the image.
+#[test]
+fn kustomize_renders_our_edit() {
+    let base = [
+        ("base/deployment.yaml", DEPLOYMENT),
+        ("base/kustomization.yaml", "resources:\n- deployment.yaml\n"),
+    ];
+    // (overlay kustomization, SPEC, rendered image)
+    let cases = [
+        (
+            "resources:\n- ../../base\n",
+            "ghcr.io/o/app:v2",
+            "ghcr.io/o/app:v2".to_string(),
+        ),
+        (
+            "resources:\n- ../../base\nimages:\n- name: ghcr.io/o/app\n  newTag: v1\n  digest: {D1}\n",
+            "ghcr.io/o/app:v3@{D2}",
+            format!("ghcr.io/o/app:v3@{D2}"),
+        ),
+        (
+            "resources:\n  - ../../base\nimages: []\n",
+            "ghcr.io/o/app=registry.example.com/team/app:v4",
+            "registry.example.com/team/app:v4".to_string(),
+        ),
+        (
+            "resources:\n- ../../base\nimages:\n- name: ghcr.io/o/app\n  newTag: v1\n",
+            "ghcr.io/o/app@{D2}",
+            format!("ghcr.io/o/app@{D2}"),
+        ),
+        (
+            "images:\n- name: ghcr.io/o/app\n  newName: mirror.example.com/app\n  newTag: v1\nresources:\n- ../../base\n",
+            "mirror.example.com/app:v5",
+            "mirror.example.com/app:v5".to_string(),
+        ),
+    ];
+    for (overlay, spec, want) in cases {
+        let mut files = base.to_vec();
+        files.push(("overlays/dev/kustomization.yaml", overlay));
+        let tree = Tree::new(&files);
+        let out = tree.set_image(&["--dir", "overlays/dev", spec]);
+        assert_eq!(out.status.code(), Some(0), "{spec}: {}", stderr(&out));
+        let rendered = kustomize_build(&tree.path("overlays/dev"));
+        let images: Vec<&str> = rendered
+            .lines()
+            .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("image: "))
+            .collect();
+        assert_eq!(images, vec![want.as_str()], "{spec}:\n{rendered}");
+        // The base is untouched: the overlay carries the change.
+        assert_eq!(tree.read("base/deployment.yaml"), DEPLOYMENT);
+    }
+}
+
+#[test]
+fn bad_input_fails_with_a_location_and_writes_nothing() {
+    let good = ("good.yaml", DEPLOYMENT);
+    // (extra files, args, expected stderr line)
+    let too_large = format!(
+        "error: good.yaml: the file has {} bytes, more than the limit of 100",
+        DEPLOYMENT.len()
+    );
+    type Files = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Files, Vec<&str>, &str)> = vec![
+        (
+            vec![(
+                "bad.yaml",
+                "kind: Pod\nspec:\n  containers:\n  - image: \"ghcr.io/o/app:v1\n",
+            )],
+            vec!["ghcr.io/o/app:v2"],
+            "error: bad.yaml:4:12: invalid YAML: ",
+        ),
+        (
+            vec![(
+                "dup.yaml",
+                "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/app:v1\n    image: x\n",
+            )],
+            vec!["ghcr.io/o/app:v2"],
+            "error: dup.yaml:5:5: duplicate key \"image\" (first at line 4)",
+        ),
+        (
+            vec![],
+            vec!["--file", "../outside.yaml", "ghcr.io/o/app:v2"],
+            "error: ../outside.yaml: the path leaves the root directory",
+        ),
+        (
+            vec![],
+            vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            "error: /etc/hostname: the path leaves the root directory",
+        ),
+        (
+            vec![],
+            vec!["--file", "missing.yaml", "ghcr.io/o/app:v2"],
+            "error: missing.yaml: no such file or directory",
+        ),
+        (
+            vec![],
+            vec!["ghcr.io/o/typo:v2"],
+            "error: no manifest refers to ghcr.io/o/typo",
+        ),
+        (
+            vec![],
+            vec!["--max-file-size", "100", "ghcr.io/o/app:v2"],
+            &too_large,
+        ),
+    ];
+    for (extra, args, want) in cases {
+        let mut files = vec![good];
+        files.extend(extra);
+        let tree = Tree::new(&files);
+        let before = tree.snapshot();
+        let out = tree.set_image(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with(want), "{args:?}:\n{err}");
+        assert!(err.contains("\nhint: "), "{args:?}: no hint:\n{err}");
+        assert_eq!(tree.snapshot(), before, "{args:?}: something was written");
+    }
+}
+
+#[test]
+fn links_and_special_files_outside_the_rules_are_refused() {
+    let outside = Tree::new(&[
+        ("secret.yaml", "image: ghcr.io/o/app:v1\n"),
+        ("dir/x.yaml", "image: ghcr.io/o/app:v1\n"),
+    ]);
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "file-link",
+            vec!["--file", "link.yaml", "ghcr.io/o/app:v2"],
+            "error: link.yaml: a symbolic link leads outside the root directory",
+        ),
+        (
+            "file-link",
+            vec!["ghcr.io/o/app:v2"],
+            "error: link.yaml: a symbolic link leads outside the root directory",
+        ),
+        (
+            "dir-link",
+            vec!["--dir", "linked", "ghcr.io/o/app:v2"],
+            "error: linked: a symbolic link leads outside the root directory",
+        ),
+        (
+            "fifo",
+            vec!["--file", "pipe.yaml", "ghcr.io/o/app:v2"],
+            "error: pipe.yaml: is a FIFO, not a file or directory",
+        ),
+    ];
+    for (setup, args, want) in cases {
+        let tree = Tree::new(&[("good.yaml", DEPLOYMENT)]);
+        match setup {
+            "file-link" => {
+                std::os::unix::fs::symlink(outside.path("secret.yaml"), tree.path("link.yaml"))
+                    .unwrap()
+            }
+            "dir-link" => {
+                std::os::unix::fs::symlink(outside.path("dir"), tree.path("linked")).unwrap()
+            }
+            _ => {
+                let status = std::process::Command::new("mkfifo")
+                    .arg(tree.path("pipe.yaml"))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+        let before = (tree.snapshot(), outside.snapshot());
+        let out = tree.set_image(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{setup} {args:?}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).starts_with(want),
+            "{setup} {args:?}:\n{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            (tree.snapshot(), outside.snapshot()),
+            before,
+            "{setup}: wrote"
+        );
+    }
+}
+
+#[test]
+fn links_inside_the_root_edit_their_target() {
+    let tree = Tree::new(&[("real/app.yaml", "image: ghcr.io/o/app:v1\n")]);
+    std::os::unix::fs::symlink(tree.path("real/app.yaml"), tree.path("link.yaml")).unwrap();
+    // A dangling link in a walked directory is skipped, not an error.
+    std::os::unix::fs::symlink(tree.path("gone.yaml"), tree.path("real/dangling.yaml")).unwrap();
+    let out = tree.set_image(&["--check", "--dir", "real", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = tree.set_image(&["--file", "link.yaml", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(tree.read("real/app.yaml"), "image: ghcr.io/o/app:v2\n");
+    let meta = std::fs::symlink_metadata(tree.path("link.yaml")).unwrap();
+    assert!(
+        meta.file_type().is_symlink(),
+        "the link was replaced by a file"
+    );
+}
+
+#[test]
+fn permissions_survive_the_atomic_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Tree::new(&[("app.yaml", "image: ghcr.io/o/app:v1\n")]);
+    std::fs::set_permissions(
+        tree.path("app.yaml"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = std::fs::metadata(tree.path("app.yaml"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640);
+    let leftovers: Vec<_> = std::fs::read_dir(tree.root())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".gitops-bump-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn entries_are_appended_only_for_images_found_nowhere_else() {
+    // (files, args, kustomization afterwards)
+    let kustomization = "resources:\n- deployment.yaml\n";
+    type Files = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Files, Vec<&str>, String)> = vec![
+        (
+            vec![
+                ("app/kustomization.yaml", kustomization),
+                ("app/deployment.yaml", DEPLOYMENT),
+            ],
+            vec!["--dir", "app", "ghcr.io/o/app:v2"],
+            kustomization.to_string(),
+        ),
+        (
+            vec![
+                ("app/kustomization.yaml", kustomization),
+                ("app/deployment.yaml", DEPLOYMENT),
+            ],
+            vec!["--dir", "app", "ghcr.io/o/app:v2", "redis:7"],
+            format!("{kustomization}images:\n- name: redis\n  newTag: \"7\"\n"),
+        ),
+        (
+            vec![
+                ("app/kustomization.yaml", kustomization),
+                ("app/deployment.yaml", DEPLOYMENT),
+            ],
+            vec!["--dir", ".", "redis:7"],
+            kustomization.to_string(),
+        ),
+    ];
+    for (files, args, want) in cases {
+        let tree = Tree::new(&files);
+        let out = tree.set_image(&args);
+        let expect_ok = !args.contains(&".");
+        assert_eq!(
+            out.status.code(),
+            Some(if expect_ok { 0 } else { 1 }),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(tree.read("app/kustomization.yaml"), want, "{args:?}");
+    }
+}
+
+#[test]
+fn paths_are_normalized_inside_the_root() {
+    let tree = Tree::new(&[("apps/a/deploy.yaml", DEPLOYMENT)]);
+    let absolute = tree.path("apps").display().to_string();
+    for dir in ["./apps/", "apps/../apps", absolute.as_str()] {
+        let out = tree.set_image(&["--check", "--dir", dir, "ghcr.io/o/app:v2"]);
+        assert_eq!(out.status.code(), Some(3), "{dir}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "apps/a/deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+            "{dir}"
+        );
+    }
+}
