@@ -63,7 +63,10 @@ fn main() -> ExitCode {
     raw.set("images", format!("{image}:{tag}"));
     raw.set("repository", repository.clone());
     raw.set("verify", "false".into());
-    raw.set("max-attempts", rest.first().cloned().unwrap_or_else(|| "10".into()));
+    raw.set(
+        "max-attempts",
+        rest.first().cloned().unwrap_or_else(|| "10".into()),
+    );
     if let Ok(token) = std::env::var("GITOPS_BUMP_TOKEN") {
         raw.set("token", token);
     }

@@ -185,8 +185,11 @@ impl GitError {
             GitError::Auth { .. } => {
                 "check `token`: it must be valid and allowed to write contents (`permissions: contents: write`; a fine-grained PAT or GitHub App token for another repository)"
             }
-            GitError::Remote { .. } | GitError::NoDefaultBranch { .. } => {
+            GitError::Remote { .. } => {
                 "check the `repository` input and that the server is reachable from the runner"
+            }
+            GitError::NoDefaultBranch { .. } => {
+                "set `branch`: the remote's HEAD names no existing branch (an empty repository?)"
             }
             GitError::NoSuchBranch { .. } => "check the `branch` input; the branch must exist",
             GitError::Fetch { .. } => "check the network and that `branch` exists",
@@ -382,6 +385,8 @@ enum Start {
     CurrentHead,
     /// Fetch the branch's tip from the remote.
     RemoteTip,
+    /// This tip, already fetched.
+    Fetched(Oid),
 }
 
 impl Workspace {
@@ -435,16 +440,15 @@ impl Workspace {
                     what: "a new repository".into(),
                     source,
                 })?;
-                let branch = match &config.branch {
-                    Some(b) => b.clone(),
-                    None => remote::default_branch(&repo, &location, token)?,
-                };
+                // The first fetch also learns the default branch.
+                let (branch, tip) =
+                    remote::fetch_branch(&repo, &location, config.branch.as_deref(), token, true)?;
                 Ok(Workspace {
                     repo,
                     location,
                     branch,
                     token: config.token.clone(),
-                    start: Start::RemoteTip,
+                    start: Start::Fetched(tip),
                     _temp: Some(temp),
                 })
             }
@@ -479,15 +483,19 @@ impl Workspace {
                     source,
                 }),
             Start::RemoteTip => {
-                let tip = remote::fetch_branch(
+                let (_, tip) = remote::fetch_branch(
                     &self.repo,
                     &self.location,
-                    &self.branch,
+                    Some(&self.branch),
                     self.token.as_ref(),
                     self.shallow(),
                 )?;
                 self.check_out(tip)?;
                 Ok(tip)
+            }
+            Start::Fetched(tip) => {
+                self.check_out(*tip)?;
+                Ok(*tip)
             }
         }
     }

@@ -250,36 +250,6 @@ fn fetch_options<'a>(session: &'a Session<'_>, depth: Option<i32>) -> FetchOptio
     options
 }
 
-/// The remote's default branch (what its HEAD points to), without fetching.
-pub fn default_branch(
-    repo: &Repository,
-    location: &RemoteLocation,
-    token: Option<&Secret>,
-) -> Result<String, GitError> {
-    let session = Session::new(token);
-    let mut remote = repo
-        .remote_anonymous(&location.url)
-        .map_err(|source| GitError::Remote {
-            url: location.display(),
-            source,
-        })?;
-    let connected = remote.connect_auth(Direction::Fetch, Some(session.callbacks()), None);
-    let mut connection =
-        connected.map_err(|source| classify_connect(location, &session, source))?;
-    let head = connection
-        .default_branch()
-        .map_err(|_| GitError::NoDefaultBranch {
-            url: location.display(),
-        })?;
-    let head = head.as_str().unwrap_or_default().to_string();
-    let _ = connection.remote().disconnect();
-    head.strip_prefix("refs/heads/")
-        .map(str::to_string)
-        .ok_or(GitError::NoDefaultBranch {
-            url: location.display(),
-        })
-}
-
 fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::Error) -> GitError {
     if is_auth_error(&e, session) {
         GitError::Auth {
@@ -295,44 +265,73 @@ fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::E
     }
 }
 
-/// Fetches `branch` into `refs/remotes/origin/<branch>` and returns its tip.
+/// Fetches `branch` (default: the remote's default branch) into
+/// `refs/remotes/origin/<branch>` and returns the branch and its tip.
 /// `shallow` asks for depth 1, which libgit2 supports over the network only.
+///
+/// One connection serves both the default-branch lookup and the fetch, so
+/// not knowing the branch costs no extra round trip.
 pub fn fetch_branch(
     repo: &Repository,
     location: &RemoteLocation,
-    branch: &str,
+    branch: Option<&str>,
     token: Option<&Secret>,
     shallow: bool,
-) -> Result<git2::Oid, GitError> {
-    let session = Session::new(token);
-    let tracking = format!("refs/remotes/origin/{branch}");
-    let refspec = format!("+refs/heads/{branch}:{tracking}");
+) -> Result<(String, git2::Oid), GitError> {
     let mut remote = repo
         .remote_anonymous(&location.url)
         .map_err(|source| GitError::Remote {
             url: location.display(),
             source,
         })?;
+    let connect_session = Session::new(token);
+    let connected = remote.connect_auth(Direction::Fetch, Some(connect_session.callbacks()), None);
+    let mut connection =
+        connected.map_err(|source| classify_connect(location, &connect_session, source))?;
+    let branch = match branch {
+        Some(b) => b.to_string(),
+        None => {
+            let head = connection
+                .default_branch()
+                .map_err(|_| GitError::NoDefaultBranch {
+                    url: location.display(),
+                })?;
+            head.as_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("refs/heads/"))
+                .map(str::to_string)
+                .ok_or(GitError::NoDefaultBranch {
+                    url: location.display(),
+                })?
+        }
+    };
+    let tracking = format!("refs/remotes/origin/{branch}");
+    let refspec = format!("+refs/heads/{branch}:{tracking}");
+    // A fresh session: the transport may ask for credentials again.
+    let fetch_session = Session::new(token);
     let depth = (shallow && !location.local).then_some(1);
-    let mut options = fetch_options(&session, depth);
-    remote
+    let mut options = fetch_options(&fetch_session, depth);
+    connection
+        .remote()
         .fetch(&[&refspec], Some(&mut options), None)
         .map_err(|e| {
-            if is_auth_error(&e, &session) {
-                classify_connect(location, &session, e)
+            if is_auth_error(&e, &fetch_session) {
+                classify_connect(location, &fetch_session, e)
             } else {
                 GitError::Fetch {
                     url: location.display(),
-                    branch: branch.to_string(),
+                    branch: branch.clone(),
                     source: e,
                 }
             }
         })?;
-    repo.refname_to_id(&tracking)
+    let tip = repo
+        .refname_to_id(&tracking)
         .map_err(|_| GitError::NoSuchBranch {
             url: location.display(),
-            branch: branch.to_string(),
-        })
+            branch: branch.clone(),
+        })?;
+    Ok((branch, tip))
 }
 
 /// Pushes `local_ref` to `refs/heads/<branch>` (`force` for our own pull
