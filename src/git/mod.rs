@@ -786,3 +786,56 @@ fn pull_request_flow(
         pushed_branch: Some(head),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_full_jitter_under_an_exponential_ceiling() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            deadline: Duration::from_secs(60),
+        };
+        // (attempt about to start, ceiling)
+        let cases = [
+            (2, 100),
+            (3, 200),
+            (4, 400),
+            (5, 800),
+            (6, 1000),
+            (40, 1000),
+        ];
+        for (next, ceiling) in cases {
+            let delays: Vec<Duration> = (0..200).map(|_| policy.delay(next)).collect();
+            let max = delays.iter().max().copied().unwrap_or_default();
+            assert!(max <= Duration::from_millis(ceiling), "{next}: {max:?}");
+            // Full jitter: spread over the whole range, not bunched at the top.
+            let low = delays
+                .iter()
+                .filter(|d| **d < Duration::from_millis(ceiling / 2))
+                .count();
+            assert!(
+                (20..=180).contains(&low),
+                "{next}: {low} of 200 in the lower half"
+            );
+        }
+    }
+
+    #[test]
+    fn run_links_need_the_repository_and_the_run() {
+        let mut context = GitHubContext {
+            server_url: "https://git.example.test/".into(),
+            repository: Some("org/ci".into()),
+            run_id: Some("7".into()),
+            ..GitHubContext::default()
+        };
+        assert_eq!(
+            context.run_url().as_deref(),
+            Some("https://git.example.test/org/ci/actions/runs/7")
+        );
+        context.run_id = None;
+        assert_eq!(context.run_url(), None);
+    }
+}

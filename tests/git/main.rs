@@ -771,3 +771,65 @@ fn pull_request_api_errors_carry_the_status_message_and_a_hint() {
         );
     }
 }
+
+#[test]
+fn giving_up_and_failing_edits_push_nothing_of_ours() {
+    // Another pipeline wins every race: after max-attempts we stop with a
+    // clear error, and only their commits are on the branch.
+    let origin = two_apps();
+    let http = GitHttp::start(origin.dir.path());
+    let url = http.url("org/gitops.git");
+    for max in [1u32, 3] {
+        let cfg = config(&[
+            ("repository", &url),
+            ("token", GIT_TOKEN),
+            ("max-attempts", &max.to_string()),
+        ]);
+        let before = origin.commit_count("main");
+        let mut calls = 0u32;
+        let mut edit = |root: &Path| {
+            calls += 1;
+            origin.push_from_elsewhere("apps/worker.yaml", |t| {
+                let old = tag_in(t, WORKER).expect("worker line");
+                t.replace(
+                    &image_line(WORKER, &old),
+                    &image_line(WORKER, &format!("{old}x")),
+                )
+            });
+            apply_bumps(root, &[Bump::new("apps/app.yaml", APP, "mine")])
+        };
+        let err =
+            write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err("gives up");
+        assert!(
+            matches!(err, GitError::RaceLost { attempts, .. } if attempts == max),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&format!("after {max} attempt(s)")),
+            "{err}"
+        );
+        assert!(
+            err.hint().unwrap_or_default().contains("concurrency"),
+            "{err}"
+        );
+        assert_eq!(calls, max);
+        assert_eq!(
+            origin.commit_count("main"),
+            before + max as usize,
+            "only theirs"
+        );
+        assert_eq!(
+            tag_in(&origin.show("main:apps/app.yaml"), APP).as_deref(),
+            Some("v0")
+        );
+    }
+
+    // The edit itself fails: its error comes back as is, nothing is pushed.
+    let tip = origin.tip("main");
+    let cfg = config(&[("repository", &url), ("token", GIT_TOKEN)]);
+    let mut edit = |_: &Path| Err(gitops_bump::edit::EditError::NotImplemented);
+    let err =
+        write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err("edit fails");
+    assert!(matches!(err, GitError::Edit(_)), "{err}");
+    assert_eq!(origin.tip("main"), tip);
+}
