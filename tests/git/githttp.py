@@ -1,11 +1,14 @@
 # Smart-HTTP git server for tests: `git http-backend` behind Basic auth.
 # Like GitHub, any user name is accepted with the right token as password.
-# usage: githttp.py PROJECT_ROOT TOKEN   -> prints the bound port, then serves.
+# A second, read-only token may clone but gets 403 on push, like a GitHub
+# token without `contents: write`.
+# usage: githttp.py PROJECT_ROOT TOKEN [READ_ONLY_TOKEN]  -> prints the bound port, then serves.
 import base64, os, subprocess, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 ROOT, TOKEN = sys.argv[1], sys.argv[2]
+READ_ONLY = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def user_if_authorized(header):
@@ -15,7 +18,11 @@ def user_if_authorized(header):
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
     except ValueError:
         return None
-    return user if password == TOKEN else None
+    if password == TOKEN:
+        return user
+    if READ_ONLY and password == READ_ONLY:
+        return "read-only"
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -47,6 +54,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         body = self._body() if self.command == "POST" else b""
         url = urlsplit(self.path)
+        if user == "read-only" and "git-receive-pack" in self.path:
+            message = b"Permission to org/gitops.git denied to github-actions[bot]."
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(message)))
+            self.end_headers()
+            self.wfile.write(message)
+            return
         env = {
             "PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": ROOT, "GIT_HTTP_EXPORT_ALL": "1",
             "REQUEST_METHOD": self.command, "PATH_INFO": url.path, "QUERY_STRING": url.query,

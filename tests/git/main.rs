@@ -208,11 +208,18 @@ fn wrong_or_missing_token_fails_clearly_and_pushes_nothing() {
         (
             "wrong token",
             vec![("token", "ghs_wrong_token_zzz")],
-            "authentication failed",
+            "could not read",
+            0,
         ),
-        ("no token", vec![], "no `token` was given"),
+        ("no token", vec![], "no `token` was given", 0),
+        (
+            "read-only token",
+            vec![("token", READ_ONLY_TOKEN)],
+            "could not push to",
+            1,
+        ),
     ];
-    for (what, extra, needle) in cases {
+    for (what, extra, needle, edits) in cases {
         let mut pairs = vec![("repository", url.as_str())];
         pairs.extend(extra);
         let cfg = config(&pairs);
@@ -228,11 +235,13 @@ fn wrong_or_missing_token_fails_clearly_and_pushes_nothing() {
             text.contains(needle) && text.contains("contents: write"),
             "{what}: {text}"
         );
-        assert!(
-            !text.contains("ghs_wrong_token_zzz") && !text.contains(GIT_TOKEN),
-            "{what}: {text}"
+        for secret in ["ghs_wrong_token_zzz", GIT_TOKEN, READ_ONLY_TOKEN] {
+            assert!(!text.contains(secret), "{what}: {text}");
+        }
+        assert_eq!(
+            calls, edits,
+            "{what}: edited {edits} time(s), never retried"
         );
-        assert_eq!(calls, 0, "{what}: nothing was edited");
         assert_eq!(origin.tip("main"), tip, "{what}: nothing pushed");
     }
 }

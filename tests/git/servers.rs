@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 pub const GIT_TOKEN: &str = "ghs_test_token_0123456789";
+/// May clone and fetch; pushing answers 403.
+pub const READ_ONLY_TOKEN: &str = "ghs_read_only_token_98765";
 
 /// A python3 script from this directory, started with `args`; it prints the
 /// port it bound and then serves.
@@ -58,7 +60,7 @@ impl GitHttp {
     pub fn start(root: &Path) -> GitHttp {
         let root = root.to_str().expect("utf-8 temp path");
         GitHttp {
-            server: ScriptServer::start("githttp.py", &[root, GIT_TOKEN]),
+            server: ScriptServer::start("githttp.py", &[root, GIT_TOKEN, READ_ONLY_TOKEN]),
         }
     }
 
