@@ -41,7 +41,7 @@ pub struct WriteBackResult {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("{path} is not inside a git repository: {source}")]
+    #[error("{path} is not inside a git repository: {}", source.message())]
     NotARepository {
         path: PathBuf,
         #[source]
@@ -59,7 +59,7 @@ pub enum GitError {
         operation: &'static str,
         message: String,
     },
-    #[error("could not reach {url}: {source}")]
+    #[error("could not reach {url}: {}", source.message())]
     Remote {
         url: String,
         #[source]
@@ -69,7 +69,7 @@ pub enum GitError {
     NoDefaultBranch { url: String },
     #[error("branch `{branch}` does not exist in {url}")]
     NoSuchBranch { url: String, branch: String },
-    #[error("fetching branch `{branch}` from {url} failed: {source}")]
+    #[error("fetching branch `{branch}` from {url} failed: {}", source.message())]
     Fetch {
         url: String,
         branch: String,
@@ -82,7 +82,7 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
-    #[error("checking out {what} failed: {source}")]
+    #[error("checking out {what} failed: {}", source.message())]
     Checkout {
         what: String,
         #[source]
@@ -96,14 +96,14 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
-    #[error("author {name} <{email}> is not a valid git identity: {source}")]
+    #[error("author {name} <{email}> is not a valid git identity: {}", source.message())]
     Identity {
         name: String,
         email: String,
         #[source]
         source: git2::Error,
     },
-    #[error("creating the commit failed: {0}")]
+    #[error("creating the commit failed: {}", .0.message())]
     Commit(#[source] git2::Error),
     #[error("commit message template: {0}")]
     Template(#[from] crate::template::TemplateError),
@@ -118,7 +118,8 @@ pub enum GitError {
         remote_messages: String,
     },
     #[error(
-        "pushing to `{branch}` at {url} failed: {source}{}",
+        "pushing to `{branch}` at {url} failed: {}{}",
+        source.message(),
         remote_suffix(remote_messages)
     )]
     Push {
