@@ -250,6 +250,18 @@ fn fetch_options<'a>(session: &'a Session<'_>, depth: Option<i32>) -> FetchOptio
     options
 }
 
+/// A remote that lives only in memory: nothing is written to `.git/config`.
+fn anonymous_remote<'r>(
+    repo: &'r Repository,
+    location: &RemoteLocation,
+) -> Result<git2::Remote<'r>, GitError> {
+    repo.remote_anonymous(&location.url)
+        .map_err(|source| GitError::Remote {
+            url: location.display(),
+            source,
+        })
+}
+
 fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::Error) -> GitError {
     if is_auth_error(&e, session) {
         GitError::Auth {
@@ -278,12 +290,7 @@ pub fn fetch_branch(
     token: Option<&Secret>,
     shallow: bool,
 ) -> Result<(String, git2::Oid), GitError> {
-    let mut remote = repo
-        .remote_anonymous(&location.url)
-        .map_err(|source| GitError::Remote {
-            url: location.display(),
-            source,
-        })?;
+    let mut remote = anonymous_remote(repo, location)?;
     let connect_session = Session::new(token);
     let connected = remote.connect_auth(Direction::Fetch, Some(connect_session.callbacks()), None);
     let mut connection =
@@ -350,12 +357,7 @@ pub fn push(
         "{}{local_ref}:refs/heads/{branch}",
         if force { "+" } else { "" }
     );
-    let mut remote = repo
-        .remote_anonymous(&location.url)
-        .map_err(|source| GitError::Remote {
-            url: location.display(),
-            source,
-        })?;
+    let mut remote = anonymous_remote(repo, location)?;
     let mut options = PushOptions::new();
     options.remote_callbacks(session.callbacks());
     let pushed = remote.push(&[&refspec], Some(&mut options));
