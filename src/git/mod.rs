@@ -6,6 +6,21 @@
 //! the same edit again, so another pipeline's bump of a different image is
 //! kept and a concurrent bump of the same image ends with our value (or
 //! becomes a no-op). We never rebase or merge, so there are no conflicts.
+//!
+//! Where the work happens:
+//! - `repository` unset: the checkout in the work directory (as
+//!   actions/checkout leaves it, possibly shallow). The first attempt edits
+//!   HEAD when HEAD is the target branch; a retry fetches the branch and
+//!   resets the work tree to its tip (`reset --hard`: tracked files only,
+//!   untracked files stay). Afterwards the checkout is clean, on the branch,
+//!   at the pushed commit.
+//! - `repository` set: a fresh repository in a temporary directory plus a
+//!   one-branch fetch (depth 1 over the network; libgit2 cannot fetch
+//!   shallowly from a local path), which is deleted when the run ends.
+//!
+//! Either way the remote is an anonymous in-memory remote and the token
+//! reaches libgit2 only through the credentials callback, so nothing about
+//! it is written to `.git/config`.
 
 mod commit;
 pub mod pull_request;
