@@ -1,0 +1,385 @@
+//! Pull-request mode: a deterministic branch per bump and one open pull
+//! request per branch, created the first time and updated afterwards.
+//!
+//! Only the documented REST calls we need: list pulls by head, create,
+//! update, add labels.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{GitError, GitHubContext};
+use crate::edit::EditReport;
+use crate::secret::Secret;
+
+/// Labels put on every pull request we open.
+pub const DEFAULT_LABELS: &[&str] = &["gitops-bump"];
+
+const API_VERSION: &str = "2022-11-28";
+const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `gitops-bump/<base>/<what>`: the same bump against the same base always
+/// lands on the same branch, so a second run updates the pull request
+/// instead of opening another one. `what` is the promotion target or the
+/// image names.
+pub fn branch_name(base: &str, images: &[&str], promote_to: Option<&str>) -> String {
+    let what = match promote_to {
+        Some(target) => format!("promote-{}", slug(target)),
+        None => {
+            let mut names: Vec<String> = images.iter().map(|i| slug(i)).collect();
+            names.sort();
+            names.dedup();
+            names.join("+")
+        }
+    };
+    let what = if what.is_empty() {
+        "images".to_string()
+    } else {
+        what
+    };
+    let what = if what.len() > 100 {
+        // Long lists of images: keep a readable prefix and make it unique.
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(what.as_bytes());
+        let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!("{}-{hex}", &what[..80])
+    } else {
+        what
+    };
+    format!("gitops-bump/{}/{what}", slug(base))
+}
+
+/// Lower-case `[a-z0-9._-]`, runs of anything else become one `-`; safe in
+/// a ref name (no `..`, no leading or trailing separator).
+fn slug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        let keep = c.is_ascii_alphanumeric() || c == '_' || (c == '.' && !out.ends_with('.'));
+        if keep {
+            out.push(c);
+        } else if c != '.' && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches(['-', '.']).to_string()
+}
+
+/// `owner/name` for the API: from the `repository` input when it names one
+/// (directly or as the last two segments of a URL), else `GITHUB_REPOSITORY`.
+pub fn owner_and_name(repository: Option<&str>, context: &GitHubContext) -> Option<String> {
+    let from_input = repository.and_then(|r| {
+        let path = match r.split_once("://") {
+            Some((_, rest)) => rest.split_once('/').map(|(_, p)| p)?,
+            None => r.rsplit_once(':').map_or(r, |(_, p)| p),
+        };
+        let mut parts: Vec<&str> = path
+            .trim_end_matches('/')
+            .trim_end_matches(".git")
+            .rsplit('/')
+            .take(2)
+            .collect();
+        parts.reverse();
+        (parts.len() == 2
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && *p != "." && *p != ".."))
+        .then(|| parts.join("/"))
+    });
+    from_input.or_else(|| context.repository.clone())
+}
+
+/// Title and body of the pull request.
+pub fn title_and_body(
+    commit_message: &str,
+    report: &EditReport,
+    context: &GitHubContext,
+) -> (String, String) {
+    let subject = commit_message.lines().next().unwrap_or_default();
+    // `[skip ci]` belongs on the direct push; the pull request should run CI.
+    let title = subject.replace("[skip ci]", "").trim().to_string();
+    let mut body = String::from("| File | Line | Old | New |\n|---|---|---|---|\n");
+    for c in &report.changes {
+        body.push_str(&format!(
+            "| `{}` | {} | `{}` | `{}` |\n",
+            c.file, c.line, c.old, c.new
+        ));
+    }
+    if let Some(url) = context.run_url() {
+        body.push_str(&format!("\nWorkflow run: {url}\n"));
+    }
+    body.push_str(
+        "\nOpened by gitops-bump. A later run for the same images updates this pull request.\n",
+    );
+    (title, body)
+}
+
+/// What to open or update.
+pub struct PullRequest<'a> {
+    pub repository: &'a str,
+    pub head: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub labels: &'a [&'a str],
+}
+
+/// Creates the pull request or updates the open one for the same head
+/// branch. Returns its HTML URL and number.
+pub fn open_or_update(
+    api_url: &str,
+    token: Option<&Secret>,
+    pr: &PullRequest<'_>,
+) -> Result<(String, u64), GitError> {
+    let token = token.ok_or(GitError::Api {
+        method: "POST",
+        url: format!("{api_url}/repos/{}/pulls", pr.repository),
+        status: 0,
+        message: "no `token` was given for the GitHub API".into(),
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| GitError::Workspace {
+            what: "starting the HTTP runtime",
+            source,
+        })?;
+    let client = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| GitError::Api {
+            method: "GET",
+            url: api_url.to_string(),
+            status: 0,
+            message: e.to_string(),
+        })?;
+    let api = Api {
+        client,
+        base: api_url.trim_end_matches('/').to_string(),
+        token,
+    };
+    runtime.block_on(api.open_or_update(pr))
+}
+
+struct Api<'a> {
+    client: reqwest::Client,
+    base: String,
+    token: &'a Secret,
+}
+
+impl Api<'_> {
+    async fn open_or_update(&self, pr: &PullRequest<'_>) -> Result<(String, u64), GitError> {
+        let owner = pr.repository.split('/').next().unwrap_or_default();
+        let pulls = format!("/repos/{}/pulls", pr.repository);
+        let head = format!("{owner}:{}", pr.head);
+        let existing = self.find_open(&pulls, &head).await?;
+        let created = match existing {
+            Some(number) => {
+                let path = format!("{pulls}/{number}");
+                let body = json!({ "title": pr.title, "body": pr.body, "base": pr.base });
+                self.send(reqwest::Method::PATCH, &path, Some(&body))
+                    .await?
+            }
+            None => {
+                let body = json!({
+                    "title": pr.title, "body": pr.body, "head": pr.head, "base": pr.base,
+                    "maintainer_can_modify": true,
+                });
+                match self.send(reqwest::Method::POST, &pulls, Some(&body)).await {
+                    Ok(v) => v,
+                    // Another run opened it between our list and create.
+                    Err(GitError::Api { status: 422, .. }) => {
+                        match self.find_open(&pulls, &head).await? {
+                            Some(number) => {
+                                let path = format!("{pulls}/{number}");
+                                let body = json!({ "title": pr.title, "body": pr.body });
+                                self.send(reqwest::Method::PATCH, &path, Some(&body))
+                                    .await?
+                            }
+                            None => {
+                                return Err(self
+                                    .send(reqwest::Method::POST, &pulls, Some(&body))
+                                    .await
+                                    .err()
+                                    .unwrap_or(GitError::Api {
+                                        method: "POST",
+                                        url: format!("{}{pulls}", self.base),
+                                        status: 422,
+                                        message: "validation failed".into(),
+                                    }));
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let number = created["number"].as_u64().ok_or_else(|| GitError::Api {
+            method: "POST",
+            url: format!("{}{pulls}", self.base),
+            status: 200,
+            message: "the response has no pull request `number`".into(),
+        })?;
+        let url = created["html_url"].as_str().unwrap_or_default().to_string();
+        if !pr.labels.is_empty() {
+            let path = format!("/repos/{}/issues/{number}/labels", pr.repository);
+            let body = json!({ "labels": pr.labels });
+            self.send(reqwest::Method::POST, &path, Some(&body)).await?;
+        }
+        Ok((url, number))
+    }
+
+    async fn find_open(&self, pulls: &str, head: &str) -> Result<Option<u64>, GitError> {
+        let url = format!("{}{pulls}", self.base);
+        let response = self
+            .request(reqwest::Method::GET, &url)
+            .query(&[("head", head), ("state", "open")])
+            .send()
+            .await;
+        let list = self.read("GET", &url, response).await?;
+        Ok(list
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|p| p["number"].as_u64()))
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GitError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.request(method.clone(), &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let name = match method.as_str() {
+            "POST" => "POST",
+            "PATCH" => "PATCH",
+            _ => "GET",
+        };
+        self.read(name, &url, request.send().await).await
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .bearer_auth(self.token.expose())
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION)
+    }
+
+    async fn read(
+        &self,
+        method: &'static str,
+        url: &str,
+        response: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Value, GitError> {
+        let fail = |status: u16, message: String| GitError::Api {
+            method,
+            url: url.to_string(),
+            status,
+            message,
+        };
+        let response = response.map_err(|e| fail(0, e.without_url().to_string()))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| fail(status.as_u16(), e.without_url().to_string()))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        let mut message = value["message"].as_str().unwrap_or("").to_string();
+        if let Some(errors) = value["errors"].as_array() {
+            for e in errors {
+                if let Some(m) = e["message"].as_str() {
+                    message.push_str(": ");
+                    message.push_str(m);
+                }
+            }
+        }
+        if message.is_empty() {
+            message = text.chars().take(300).collect();
+        }
+        Err(fail(status.as_u16(), message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_are_deterministic_and_ref_safe() {
+        let cases: &[(&str, &[&str], Option<&str>, &str)] = &[
+            (
+                "main",
+                &["ghcr.io/org/app"],
+                None,
+                "gitops-bump/main/ghcr.io-org-app",
+            ),
+            (
+                "main",
+                &["ghcr.io/org/worker", "ghcr.io/org/app"],
+                None,
+                "gitops-bump/main/ghcr.io-org-app+ghcr.io-org-worker",
+            ),
+            (
+                "release/1.x",
+                &["App..Name"],
+                None,
+                "gitops-bump/release-1.x/app.name",
+            ),
+            (
+                "main",
+                &[],
+                Some("overlays/prod/"),
+                "gitops-bump/main/promote-overlays-prod",
+            ),
+        ];
+        for (base, images, promote, want) in cases {
+            let got = branch_name(base, images, *promote);
+            assert_eq!(&got, want);
+            assert!(
+                git2::Reference::is_valid_name(&format!("refs/heads/{got}")),
+                "{got}"
+            );
+        }
+        let many: Vec<String> = (0..30)
+            .map(|i| format!("ghcr.io/org/service-{i}"))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let long = branch_name("main", &many, None);
+        assert!(long.len() < 120, "{long}");
+        assert_ne!(long, branch_name("main", &many[1..], None));
+    }
+
+    #[test]
+    fn owner_and_name_come_from_the_input_or_the_context() {
+        let context = GitHubContext {
+            repository: Some("ci/own".into()),
+            ..GitHubContext::default()
+        };
+        let cases = [
+            (Some("org/gitops"), "org/gitops"),
+            (
+                Some("https://git.example.test/org/gitops.git"),
+                "org/gitops",
+            ),
+            (Some("git@host.test:org/gitops.git"), "org/gitops"),
+            (Some("http://127.0.0.1:1/gitops.git"), "ci/own"),
+            (None, "ci/own"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                owner_and_name(input, &context).as_deref(),
+                Some(want),
+                "{input:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Talking to the remote: where it is, how we authenticate, fetching one
+//! branch and pushing one ref, and telling a lost race from a real refusal.
+//!
+//! Every connection uses an anonymous remote built from the URL, so nothing
+//! (no remote, no credential helper, no token) is written to `.git/config`.
+//! The token is handed to libgit2 only through the credentials callback.
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+
+use git2::{
+    AutotagOption, Cred, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions,
+    PushOptions, RemoteCallbacks, Repository,
+};
+
+use super::GitError;
+use crate::secret::Secret;
+
+/// HTTPS user name GitHub expects with an installation or `GITHUB_TOKEN`.
+const TOKEN_USER: &str = "x-access-token";
+
+/// Where the repository to write to lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteLocation {
+    /// What libgit2 connects to (a URL or a local path); never holds a token.
+    pub url: String,
+    /// Local paths and `file://` URLs: libgit2 cannot fetch them shallowly.
+    pub local: bool,
+}
+
+impl RemoteLocation {
+    /// Resolves the `repository` input: `owner/name` on the GitHub server,
+    /// any URL, or a local path (`./owner/name` forces a path).
+    pub fn from_input(repository: &str, server_url: &str) -> Result<Self, GitError> {
+        let repository = repository.trim();
+        if let Some((scheme, rest)) = repository.split_once("://") {
+            if let Some(authority) = rest.split('/').next()
+                && authority.contains('@')
+                && matches!(scheme, "http" | "https")
+            {
+                return Err(GitError::CredentialsInUrl {
+                    url: redact_url(repository),
+                });
+            }
+            return Ok(RemoteLocation {
+                url: repository.to_string(),
+                local: scheme == "file",
+            });
+        }
+        if is_owner_slash_name(repository) {
+            return Ok(RemoteLocation {
+                url: format!(
+                    "{}/{}.git",
+                    server_url.trim_end_matches('/'),
+                    repository.trim_end_matches(".git")
+                ),
+                local: false,
+            });
+        }
+        if looks_like_scp(repository) {
+            return Ok(RemoteLocation {
+                url: repository.to_string(),
+                local: false,
+            });
+        }
+        Ok(RemoteLocation {
+            url: PathBuf::from(repository).to_string_lossy().into_owned(),
+            local: true,
+        })
+    }
+
+    /// The `origin` of an existing checkout.
+    pub fn origin_of(repo: &Repository) -> Result<Self, GitError> {
+        let path = repo.path().to_path_buf();
+        let origin = repo
+            .find_remote("origin")
+            .map_err(|_| GitError::NoOrigin { path: path.clone() })?;
+        let url = match origin.pushurl() {
+            Ok(Some(push)) => push,
+            _ => origin.url().map_err(|_| GitError::NoOrigin { path })?,
+        }
+        .to_string();
+        let local = url.starts_with("file://") || !(url.contains("://") || looks_like_scp(&url));
+        Ok(RemoteLocation { url, local })
+    }
+
+    /// The URL with any user info removed, for messages.
+    pub fn display(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+/// `owner/name` (GitHub's grammar), which we read as a repository on the
+/// server rather than a relative path.
+fn is_owner_slash_name(s: &str) -> bool {
+    let Some((owner, name)) = s.split_once('/') else {
+        return false;
+    };
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    part_ok(owner) && part_ok(name)
+}
+
+/// `git@host:owner/name.git`: a colon before any slash, and not a Windows drive.
+fn looks_like_scp(s: &str) -> bool {
+    match (s.find(':'), s.find('/')) {
+        (Some(colon), slash) => colon > 1 && slash.is_none_or(|slash| colon < slash),
+        _ => false,
+    }
+}
+
+/// Drops `user:password@` from a URL so it can be shown.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+        None => url.to_string(),
+    }
+}
+
+/// Why the remote refused a push.
+#[derive(Debug)]
+pub enum PushOutcome {
+    Pushed,
+    /// Someone else moved the branch first: fetch, re-apply, retry.
+    LostRace(String),
+}
+
+/// Callbacks shared by fetch and push. The credentials callback answers
+/// once: libgit2 asks again after a 401, and answering again with the same
+/// token would loop until the server gives up.
+struct Session<'a> {
+    token: Option<&'a Secret>,
+    asked: Cell<u32>,
+    rejected: RefCell<Option<String>>,
+    remote_messages: RefCell<String>,
+}
+
+impl<'a> Session<'a> {
+    fn new(token: Option<&'a Secret>) -> Self {
+        Session {
+            token,
+            asked: Cell::new(0),
+            rejected: RefCell::new(None),
+            remote_messages: RefCell::new(String::new()),
+        }
+    }
+
+    fn callbacks(&self) -> RemoteCallbacks<'_> {
+        let mut cb = RemoteCallbacks::new();
+        cb.credentials(|_url, username, allowed| {
+            self.asked.set(self.asked.get() + 1);
+            if self.asked.get() > 1 {
+                return Err(git2::Error::from_str("the server rejected the credentials"));
+            }
+            if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+                return match self.token {
+                    Some(token) => Cred::userpass_plaintext(TOKEN_USER, token.expose()),
+                    None => Err(git2::Error::from_str(
+                        "the server asked for credentials and no `token` was given",
+                    )),
+                };
+            }
+            if allowed.contains(CredentialType::SSH_KEY) {
+                return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+            }
+            Err(git2::Error::from_str(
+                "the server asked for an unsupported kind of credentials",
+            ))
+        });
+        cb.push_update_reference(|_refname, status| {
+            if let Some(status) = status {
+                *self.rejected.borrow_mut() = Some(status.to_string());
+            }
+            Ok(())
+        });
+        cb.sideband_progress(|bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            let mut messages = self.remote_messages.borrow_mut();
+            // Progress lines ("Resolving deltas 50%") are noise; keep only
+            // what a hook or the server says, bounded.
+            for line in text.split(['\n', '\r']).map(str::trim) {
+                if !line.is_empty() && !is_progress(line) && messages.len() < 4096 {
+                    messages.push_str(line);
+                    messages.push('\n');
+                }
+            }
+            true
+        });
+        cb
+    }
+
+    fn auth_failed(&self) -> bool {
+        self.asked.get() > 1
+    }
+}
+
+fn is_progress(line: &str) -> bool {
+    [
+        "Counting objects",
+        "Compressing objects",
+        "Resolving deltas",
+        "Total ",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
+}
+
+/// An HTTP 401/403 or a refused credential, whatever libgit2 called it.
+fn is_auth_error(e: &git2::Error, session: &Session<'_>) -> bool {
+    session.auth_failed()
+        || e.code() == ErrorCode::Auth
+        || (e.class() == ErrorClass::Http
+            && (e.message().contains("401") || e.message().contains("403")))
+        || e.message().contains("no `token` was given")
+}
+
+/// Messages that mean "the branch moved under you", from libgit2's own
+/// check and from the server (two pushes meeting inside receive-pack).
+fn is_lost_race(message: &str) -> bool {
+    [
+        "non-fast-forward",
+        "non-fastforward",
+        "fetch first",
+        "failed to update ref",
+        "cannot lock ref",
+        "stale info",
+        "incorrect old value",
+        "not present locally",
+    ]
+    .iter()
+    .any(|p| message.contains(p))
+}
+
+fn fetch_options<'a>(session: &'a Session<'_>, depth: Option<i32>) -> FetchOptions<'a> {
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(session.callbacks())
+        .download_tags(AutotagOption::None);
+    if let Some(depth) = depth {
+        options.depth(depth);
+    }
+    options
+}
+
+/// A remote that lives only in memory: nothing is written to `.git/config`.
+fn anonymous_remote<'r>(
+    repo: &'r Repository,
+    location: &RemoteLocation,
+) -> Result<git2::Remote<'r>, GitError> {
+    repo.remote_anonymous(&location.url)
+        .map_err(|source| GitError::Remote {
+            url: location.display(),
+            source,
+        })
+}
+
+fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::Error) -> GitError {
+    if is_auth_error(&e, session) {
+        GitError::Auth {
+            url: location.display(),
+            operation: "read",
+            message: e.message().to_string(),
+        }
+    } else {
+        GitError::Remote {
+            url: location.display(),
+            source: e,
+        }
+    }
+}
+
+/// Fetches `branch` (default: the remote's default branch) into
+/// `refs/remotes/origin/<branch>` and returns the branch and its tip.
+/// `shallow` asks for depth 1, which libgit2 supports over the network only.
+///
+/// One connection serves both the default-branch lookup and the fetch, so
+/// not knowing the branch costs no extra round trip.
+pub fn fetch_branch(
+    repo: &Repository,
+    location: &RemoteLocation,
+    branch: Option<&str>,
+    token: Option<&Secret>,
+    shallow: bool,
+) -> Result<(String, git2::Oid), GitError> {
+    let mut remote = anonymous_remote(repo, location)?;
+    let connect_session = Session::new(token);
+    let connected = remote.connect_auth(Direction::Fetch, Some(connect_session.callbacks()), None);
+    let mut connection =
+        connected.map_err(|source| classify_connect(location, &connect_session, source))?;
+    let branch = match branch {
+        Some(b) => b.to_string(),
+        None => {
+            let head = connection
+                .default_branch()
+                .map_err(|_| GitError::NoDefaultBranch {
+                    url: location.display(),
+                })?;
+            head.as_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("refs/heads/"))
+                .map(str::to_string)
+                .ok_or(GitError::NoDefaultBranch {
+                    url: location.display(),
+                })?
+        }
+    };
+    let tracking = format!("refs/remotes/origin/{branch}");
+    let refspec = format!("+refs/heads/{branch}:{tracking}");
+    // A fresh session: the transport may ask for credentials again.
+    let fetch_session = Session::new(token);
+    let depth = (shallow && !location.local).then_some(1);
+    let mut options = fetch_options(&fetch_session, depth);
+    connection
+        .remote()
+        .fetch(&[&refspec], Some(&mut options), None)
+        .map_err(|e| {
+            if is_auth_error(&e, &fetch_session) {
+                classify_connect(location, &fetch_session, e)
+            } else {
+                GitError::Fetch {
+                    url: location.display(),
+                    branch: branch.clone(),
+                    source: e,
+                }
+            }
+        })?;
+    let tip = repo
+        .refname_to_id(&tracking)
+        .map_err(|_| GitError::NoSuchBranch {
+            url: location.display(),
+            branch: branch.clone(),
+        })?;
+    Ok((branch, tip))
+}
+
+/// Pushes `local_ref` to `refs/heads/<branch>` (`force` for our own pull
+/// request branches). A lost race is an `Ok(LostRace)`; any other refusal is
+/// an error carrying the server's words.
+pub fn push(
+    repo: &Repository,
+    location: &RemoteLocation,
+    local_ref: &str,
+    branch: &str,
+    token: Option<&Secret>,
+    force: bool,
+) -> Result<PushOutcome, GitError> {
+    let session = Session::new(token);
+    let refspec = format!(
+        "{}{local_ref}:refs/heads/{branch}",
+        if force { "+" } else { "" }
+    );
+    let mut remote = anonymous_remote(repo, location)?;
+    let mut options = PushOptions::new();
+    options.remote_callbacks(session.callbacks());
+    let pushed = remote.push(&[&refspec], Some(&mut options));
+    let messages = session.remote_messages.borrow().trim().to_string();
+    let rejected = session.rejected.borrow().clone();
+    match (pushed, rejected) {
+        (Ok(()), None) => Ok(PushOutcome::Pushed),
+        (Ok(()), Some(reason)) | (Err(_), Some(reason)) => {
+            if is_lost_race(&reason) || is_lost_race(&messages) && reason.contains("update ref") {
+                Ok(PushOutcome::LostRace(reason))
+            } else {
+                Err(GitError::Rejected {
+                    url: location.display(),
+                    branch: branch.to_string(),
+                    reason,
+                    remote_messages: messages,
+                })
+            }
+        }
+        (Err(e), None) => {
+            if e.code() == ErrorCode::NotFastForward || is_lost_race(e.message()) {
+                Ok(PushOutcome::LostRace(e.message().to_string()))
+            } else if is_auth_error(&e, &session) {
+                Err(GitError::Auth {
+                    url: location.display(),
+                    operation: "push to",
+                    message: e.message().to_string(),
+                })
+            } else {
+                Err(GitError::Push {
+                    url: location.display(),
+                    branch: branch.to_string(),
+                    source: e,
+                    remote_messages: messages,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_inputs_resolve_to_locations() {
+        let server = "https://git.example.test";
+        let cases = [
+            (
+                "org/gitops",
+                "https://git.example.test/org/gitops.git",
+                false,
+            ),
+            (
+                "org/gitops.git",
+                "https://git.example.test/org/gitops.git",
+                false,
+            ),
+            (
+                "http://127.0.0.1:8080/org/repo.git",
+                "http://127.0.0.1:8080/org/repo.git",
+                false,
+            ),
+            ("file:///srv/repo.git", "file:///srv/repo.git", true),
+            ("./org/gitops", "./org/gitops", true),
+            ("/srv/git/repo.git", "/srv/git/repo.git", true),
+            (
+                "git@host.test:org/repo.git",
+                "git@host.test:org/repo.git",
+                false,
+            ),
+        ];
+        for (input, url, local) in cases {
+            let got = RemoteLocation::from_input(input, server).unwrap();
+            assert_eq!(
+                got,
+                RemoteLocation {
+                    url: url.to_string(),
+                    local
+                },
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_never_shown() {
+        for input in [
+            "https://x-access-token:ghs_secret@host.test/org/repo.git",
+            "http://ghs_secret@127.0.0.1:1/repo.git",
+        ] {
+            let e = RemoteLocation::from_input(input, "https://h.test").unwrap_err();
+            let text = format!("{e} {e:?} {}", e.hint().unwrap_or_default());
+            assert!(!text.contains("ghs_secret"), "{text}");
+            assert!(text.contains("***@"), "{text}");
+        }
+    }
+
+    #[test]
+    fn race_messages_are_recognised() {
+        let races = [
+            "failed to update ref",
+            "cannot lock ref 'refs/heads/main': is at 1 but expected 2",
+            "fetch first",
+            "cannot push non-fastforward reference",
+            "cannot push because a reference that you are trying to update on the remote contains commits that are not present locally.",
+        ];
+        for m in races {
+            assert!(is_lost_race(m), "{m}");
+        }
+        for m in [
+            "pre-receive hook declined",
+            "protected branch hook declined",
+            "permission denied",
+        ] {
+            assert!(!is_lost_race(m), "{m}");
+        }
+    }
+}
