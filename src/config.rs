@@ -537,6 +537,17 @@ impl Config {
             value: commit_message.clone(),
             why: e.to_string(),
         })?;
+        // Checked here, not at commit time: by then the files are edited.
+        for name in ["author-name", "author-email"] {
+            let value = raw.get(name);
+            if value.contains(['<', '>', '\n', '\r', '\0']) {
+                return Err(ConfigError::Invalid {
+                    input: name,
+                    value: value.to_string(),
+                    why: "a git identity cannot contain `<`, `>` or line breaks".into(),
+                });
+            }
+        }
         let expected_digest = match raw.optional("expected-digest") {
             None => None,
             Some(d) => {
@@ -865,6 +876,8 @@ mod tests {
             "input `app-installation-id`",
         ),
         (&[IMG, ("commit-via", "rest")], "input `commit-via`"),
+        (&[IMG, ("author-email", "a>b")], "input `author-email`"),
+        (&[IMG, ("author-name", "two\nlines")], "input `author-name`"),
         (&[IMG, ("newer-wins", "maybe")], "input `newer-wins`"),
     ];
 

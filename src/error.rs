@@ -69,7 +69,8 @@ impl Error {
     /// Where the problem is, when it is in a file.
     pub fn location(&self) -> Option<Location> {
         match self {
-            Error::Edit(e) => e.location(),
+            // An edit run inside the git write-back fails in the same file.
+            Error::Edit(e) | Error::Git(crate::git::GitError::Edit(e)) => e.location(),
             _ => None,
         }
     }

@@ -1,0 +1,256 @@
+//! A real GitOps repository for each case: a bare remote reached over
+//! `file://` and a checkout of it, plus fingerprints of both so a case can
+//! prove that a refused run changed nothing anywhere.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+
+/// A good Deployment for `ghcr.io/org/app`, the one every case's run targets.
+pub const GOOD_MANIFEST: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/org/app:v0\n";
+
+/// Runs the git CLI (the reference client) and returns its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Seeder",
+            "-c",
+            "user.email=seed@example.test",
+        ])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `remote.git` (bare) and `wt` (its checkout on `main`), plus `outside/`,
+/// a directory next to the checkout that links may point at.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// Seeds `main` with the good manifest plus `files` (committed; a value
+    /// starting with `link:` is committed as a symbolic link to the rest,
+    /// where `{outside}` is replaced by the outside directory).
+    pub fn seeded(files: &[(String, Vec<u8>)]) -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = Repo { dir };
+        std::fs::create_dir_all(repo.outside()).expect("mkdir outside");
+        std::fs::write(
+            repo.outside().join("secret.yaml"),
+            GOOD_MANIFEST.replace("ghcr.io/org/app:v0", "ghcr.io/org/app:outside"),
+        )
+        .expect("write outside file");
+        git(
+            repo.dir.path(),
+            &["init", "-q", "--bare", "-b", "main", "remote.git"],
+        );
+        git(repo.dir.path(), &["clone", "-q", "remote.git", "wt"]);
+        let wt = repo.wt();
+        let mut all = vec![(
+            "apps/app.yaml".to_string(),
+            GOOD_MANIFEST.as_bytes().to_vec(),
+        )];
+        all.extend(files.iter().cloned());
+        for (path, bytes) in &all {
+            let file = wt.join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            match bytes.strip_prefix(b"link:") {
+                Some(target) => {
+                    let target = String::from_utf8_lossy(target)
+                        .replace("{outside}", repo.outside().to_str().expect("utf-8"));
+                    std::os::unix::fs::symlink(target, &file).expect("symlink");
+                }
+                None => std::fs::write(&file, bytes).expect("write"),
+            }
+        }
+        git(&wt, &["add", "-A"]);
+        git(&wt, &["commit", "-q", "-m", "seed"]);
+        git(&wt, &["push", "-q", "origin", "HEAD:main"]);
+        repo
+    }
+
+    pub fn wt(&self) -> PathBuf {
+        self.dir.path().join("wt")
+    }
+
+    pub fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    pub fn outside(&self) -> PathBuf {
+        self.dir.path().join("outside")
+    }
+
+    /// Fingerprints of the checkout (with `.git`), the remote and the
+    /// outside directory.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            checkout: fingerprint(&self.wt()),
+            remote: fingerprint(&self.remote()),
+            outside: fingerprint(&self.outside()),
+            refs: git(&self.remote(), &["for-each-ref"]),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    checkout: BTreeMap<String, String>,
+    remote: BTreeMap<String, String>,
+    outside: BTreeMap<String, String>,
+    refs: String,
+}
+
+impl Snapshot {
+    /// What differs, one line per path, for an assertion message.
+    pub fn diff(&self, after: &Snapshot) -> String {
+        let mut out = Vec::new();
+        for (what, a, b) in [
+            ("checkout", &self.checkout, &after.checkout),
+            ("remote", &self.remote, &after.remote),
+            ("outside", &self.outside, &after.outside),
+        ] {
+            for (k, v) in a {
+                match b.get(k) {
+                    None => out.push(format!("{what}: removed {k}")),
+                    Some(w) if w != v => out.push(format!("{what}: changed {k}")),
+                    _ => {}
+                }
+            }
+            for k in b.keys().filter(|k| !a.contains_key(*k)) {
+                out.push(format!("{what}: added {k}"));
+            }
+        }
+        if self.refs != after.refs {
+            out.push(format!("refs: {} -> {}", self.refs, after.refs));
+        }
+        out.join("\n")
+    }
+}
+
+/// Every entry under `root` by relative path: the SHA-256 of a regular
+/// file's bytes (size, mtime and inode for files over 1 MiB, which are
+/// sparse test files), a link's target, or the kind of a special file.
+/// Links and special files are never followed or opened.
+pub fn fingerprint(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            // libgit2 truncates FETCH_HEAD on every fetch whatever the
+            // options say (as `git fetch` does); it is bookkeeping, not data.
+            if rel == ".git/FETCH_HEAD" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let kind = meta.file_type();
+            let value = if kind.is_symlink() {
+                format!(
+                    "link:{}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
+            } else if kind.is_dir() {
+                stack.push(path);
+                "dir".to_string()
+            } else if kind.is_fifo() {
+                "fifo".to_string()
+            } else if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+                "special".to_string()
+            } else if meta.len() > 1 << 20 {
+                format!("big:{}:{}:{}", meta.len(), meta.mtime_nsec(), meta.ino())
+            } else {
+                let mut bytes = Vec::new();
+                std::fs::File::open(&path)
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
+                    .expect("read");
+                format!("{:x}:{:o}", Sha256::digest(&bytes), meta.mode())
+            };
+            out.insert(rel, value);
+        }
+    }
+    out
+}
+
+/// Runs the binary in `dir` with a clean environment plus `env`, killing
+/// it if it has not finished after `limit`.
+pub fn run_bin(dir: &Path, args: &[&str], env: &[(String, String)], limit: Duration) -> Output {
+    let home = dir.parent().expect("parent").join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GITHUB_ACTIONS", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("binary starts");
+    // Drained on threads so a chatty child never blocks on a full pipe.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stdout.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stderr.read_to_end(&mut b);
+        b
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = err_reader.join().unwrap_or_default();
+            panic!(
+                "{args:?} still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
