@@ -206,6 +206,11 @@ pub const INPUTS: &[Input] = &[
         "git (clone, commit, push) | api (GitHub-signed Verified commit through the GraphQL API, no clone)",
     ),
     input(
+        "timeout",
+        "10m",
+        "Fail the run if it takes longer than this (a server that stops answering must not hold the job)",
+    ),
+    input(
         "newer-wins",
         "true",
         "Never replace a newer value (semver order, else workflow run order); false allows rollbacks",
@@ -289,6 +294,8 @@ pub struct Config {
     pub app: Option<GitHubApp>,
     pub commit_via: CommitVia,
     pub newer_wins: bool,
+    /// The whole run's time limit.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -605,6 +612,14 @@ impl Config {
                 why: "a credentials file needs a workload identity provider",
             });
         }
+        let timeout = raw.duration("timeout")?;
+        if timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                input: "timeout",
+                value: raw.get("timeout").to_string(),
+                why: "must be at least 1s".into(),
+            });
+        }
         let app = Self::app(raw)?;
         let commit_via = match raw.get("commit-via") {
             "git" => CommitVia::Git,
@@ -645,6 +660,7 @@ impl Config {
             app,
             commit_via,
             newer_wins: raw.boolean("newer-wins")?,
+            timeout,
         })
     }
 

@@ -32,6 +32,8 @@ pub enum Error {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
+    #[error("gave up after {} s (input `timeout`): the run did not finish", .0.as_secs())]
+    TimedOut(std::time::Duration),
     #[error("{0} is not implemented yet")]
     NotImplemented(&'static str),
     #[error("{context}: {source}")]
@@ -82,6 +84,9 @@ impl Error {
             Error::Registry(e) => e.hint(),
             Error::Auth(e) => e.hint(),
             Error::Git(e) => e.hint(),
+            Error::TimedOut(_) => Some(
+                "a server (git remote, registry or API) stopped answering; check it, or raise `timeout`. The branch holds either the old or the new commit, never a partial one".into(),
+            ),
             Error::NotImplemented(_) => Some(
                 "this stage is planned; use the stages that exist or pin an older release".into(),
             ),

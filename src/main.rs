@@ -239,6 +239,7 @@ fn dispatch(command: Command) -> Result<i32, Error> {
     match command {
         Command::Run(args) => {
             let config = Config::from_raw(&args.raw)?;
+            start_watchdog(config.timeout);
             let workdir = std::env::current_dir()
                 .map_err(|e| Error::io("reading the current directory", e))?;
             let outputs = gitops_bump::pipeline::run(&config, &workdir)?;
@@ -252,6 +253,19 @@ fn dispatch(command: Command) -> Result<i32, Error> {
             provider: AuthProvider::Google(args),
         }) => auth_google(args),
     }
+}
+
+/// Ends the process when the run outlives `limit`. libgit2 waits forever
+/// on a server that accepts a connection and never answers, and its
+/// timeout option is only reachable through `unsafe`; ending the process is
+/// safe for the remote, which applies a push atomically or not at all.
+fn start_watchdog(limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        let e = Error::TimedOut(limit);
+        report(&e);
+        std::process::exit(e.exit_code());
+    });
 }
 
 fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {

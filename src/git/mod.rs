@@ -634,6 +634,14 @@ fn push_flow(
         attempt += 1;
         let parent = workspace.sync(&start)?;
         let report = edit(root)?;
+        if report.files.is_empty() && matches!(start, Start::CurrentHead) {
+            // "Nothing to change" must hold for the branch on the remote,
+            // not just this checkout: a killed run leaves its edit in the
+            // work tree or its commit unpushed. Confirm on the remote tip.
+            start = Start::RemoteTip;
+            attempt -= 1;
+            continue;
+        }
         if report.files.is_empty() {
             return Ok(WriteBackResult {
                 attempts: attempt,
