@@ -32,6 +32,12 @@ pub enum Error {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
+    #[error(transparent)]
+    ApiCommit(#[from] crate::github::api_commit::ApiCommitError),
+    #[error(transparent)]
+    Guard(#[from] crate::guard::GuardError),
+    #[error("cannot promote from {from}: {why}")]
+    Promote { from: String, why: String },
     #[error("{0} is not implemented yet")]
     NotImplemented(&'static str),
     #[error("{context}: {source}")]
@@ -81,6 +87,11 @@ impl Error {
             Error::Registry(e) => e.hint(),
             Error::Auth(e) => e.hint(),
             Error::Git(e) => e.hint(),
+            Error::ApiCommit(e) => e.hint(),
+            Error::Guard(e) => e.hint(),
+            Error::Promote { .. } => Some(
+                "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the checked-out repository".into(),
+            ),
             Error::NotImplemented(_) => Some(
                 "this stage is planned; use the stages that exist or pin an older release".into(),
             ),

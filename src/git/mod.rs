@@ -22,7 +22,7 @@
 //! reaches libgit2 only through the credentials callback, so nothing about
 //! it is written to `.git/config`.
 
-mod commit;
+pub mod commit;
 pub mod pull_request;
 pub mod remote;
 
@@ -262,6 +262,9 @@ pub struct GitHubContext {
     pub run_id: Option<String>,
     /// `GITHUB_SHA`.
     pub sha: Option<String>,
+    /// `GITHUB_RUN_NUMBER`.`GITHUB_RUN_ATTEMPT`, recorded in a
+    /// `Bumped-By-Run` trailer for the newer-wins guard.
+    pub run: Option<crate::guard::RunId>,
 }
 
 impl GitHubContext {
@@ -273,6 +276,7 @@ impl GitHubContext {
             repository: var("GITHUB_REPOSITORY"),
             run_id: var("GITHUB_RUN_ID"),
             sha: var("GITHUB_SHA"),
+            run: crate::guard::RunId::from_env(),
         }
     }
 
