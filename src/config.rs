@@ -283,6 +283,9 @@ pub struct Config {
     pub require_environment: Option<String>,
     pub allow_untrusted_events: bool,
     pub promote: Option<(PathBuf, PathBuf)>,
+    /// `gitops-bump promote --tag`: retag every promoted image (same digest).
+    /// Not an action input: in workflows, write `images: NAME:TAG`.
+    pub promote_tag: Option<String>,
     pub values_paths: Vec<String>,
     pub allow_no_match: bool,
     pub dry_run: bool,
@@ -628,6 +631,7 @@ impl Config {
             require_environment: raw.optional("require-environment"),
             allow_untrusted_events: raw.boolean("allow-untrusted-events")?,
             promote,
+            promote_tag: None,
             values_paths: raw.list("values-paths"),
             allow_no_match: raw.boolean("allow-no-match")?,
             dry_run: raw.boolean("dry-run")?,

@@ -228,7 +228,30 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         }
     }
 
-    let mut specs = config.images.clone();
+    if let Some(reason) =
+        guard::self_trigger_reason(guard::TriggerCommit::from_env()?.as_ref(), config)
+    {
+        guard::announce_skip(&reason);
+        outputs.skipped_reason = Some(reason);
+        return Ok(outputs);
+    }
+
+    let mut specs = match &config.promote {
+        Some((from, to)) => {
+            let _g = github::group("Read the images to promote");
+            let specs = promotion_specs(config, workdir, from)?;
+            for s in &specs {
+                eprintln!(
+                    "  promote {} from {} to {}",
+                    s.raw,
+                    from.display(),
+                    to.display()
+                );
+            }
+            specs
+        }
+        None => config.images.clone(),
+    };
     if config.verify && !specs.is_empty() {
         let _g = github::group("Verify images in their registries");
         let started = Instant::now();
@@ -410,6 +433,88 @@ fn api_pull_request_spec(config: &Config, request: &EditRequest) -> api_commit::
         title: format!("Bump {}", images.join(", ")),
         body: format!("Bumped by gitops-bump:\n\n{}\n", specs.join("\n")),
     }
+}
+
+/// The SPECs that set, elsewhere, exactly the images deployed in `from`
+/// (`name=newName:tag@digest`). `images`, when given, selects which images to
+/// promote; a tag there (`app:v1.2.3`) retags while keeping the digest, which
+/// is how a release version is promoted without rebuilding.
+pub fn promotion_specs(
+    config: &Config,
+    workdir: &Path,
+    from: &Path,
+) -> Result<Vec<ImageSpec>, Error> {
+    let promote_err = |why: String| Error::Promote {
+        from: from.display().to_string(),
+        why,
+    };
+    if config.repository.is_some() {
+        return Err(promote_err(
+            "promotion reads the source overlay from the checked-out repository; leave `repository` empty and check out the GitOps repository with actions/checkout".into(),
+        ));
+    }
+    let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
+    let mut specs: Vec<ImageSpec> = Vec::new();
+    for d in &deployed {
+        let spec = ImageSpec::parse(&d.spec())?;
+        if specs.iter().any(|s| s.matcher == spec.matcher) {
+            continue;
+        }
+        let filter = config.images.iter().find(|f| f.matcher == spec.matcher);
+        if !config.images.is_empty() && filter.is_none() {
+            continue;
+        }
+        let mut spec = spec;
+        let retag = filter
+            .and_then(|f| f.tag.clone())
+            .or_else(|| config.promote_tag.clone().map(Field::Set));
+        if let Some(tag) = retag {
+            spec.tag = Some(tag);
+        }
+        if spec.digest.is_none() {
+            eprintln!(
+                "warning: {} in {}:{} has no digest; promoting the tag only",
+                spec.raw, d.file, d.line
+            );
+        }
+        spec.raw = render_spec(&spec);
+        specs.push(spec);
+    }
+    if specs.is_empty() {
+        let wanted: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+        return Err(promote_err(if wanted.is_empty() {
+            "no image references found there".into()
+        } else {
+            format!("none of {} is set there", wanted.join(", "))
+        }));
+    }
+    for wanted in &config.images {
+        if !specs.iter().any(|s| s.matcher == wanted.matcher) {
+            return Err(promote_err(format!("{} is not set there", wanted.name)));
+        }
+    }
+    Ok(specs)
+}
+
+/// A SPEC back in its text form, for logs and outputs.
+fn render_spec(spec: &ImageSpec) -> String {
+    let mut s = spec.name.clone();
+    match &spec.new_name {
+        Some(Field::Set(n)) => s.push_str(&format!("={n}")),
+        Some(Field::Keep) => s.push_str("=*"),
+        None => {}
+    }
+    match &spec.tag {
+        Some(Field::Set(t)) => s.push_str(&format!(":{t}")),
+        Some(Field::Keep) => s.push_str(":*"),
+        None => {}
+    }
+    match &spec.digest {
+        Some(Field::Set(d)) => s.push_str(&format!("@{d}")),
+        Some(Field::Keep) => s.push_str("@*"),
+        None => {}
+    }
+    s
 }
 
 /// After verification, a SPEC that gave a tag also pins the digest the
