@@ -349,7 +349,13 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             "  {}:{}:{} {} -> {}",
             c.file, c.line, c.column, c.old, c.new
         );
+        github::annotate(
+            &github::Annotation::new(github::Level::Notice, format!("{} -> {}", c.old, c.new))
+                .at(c.file.clone(), c.line, c.column)
+                .titled(format!("gitops-bump: {}", c.image)),
+        );
     }
+    outputs.changes = report.changes;
     Ok(outputs)
 }
 
