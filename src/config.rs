@@ -573,6 +573,13 @@ impl Config {
                 why: "give both or neither",
             });
         }
+        if mode == Mode::None && raw.optional("repository").is_some() {
+            return Err(ConfigError::Conflict {
+                a: "mode",
+                b: "repository",
+                why: "mode: none edits the checked-out work tree and leaves the change there; a cloned `repository` would be thrown away (use mode: push or pull-request, or check the repository out first)",
+            });
+        }
         let google = Self::google(raw)?;
         if raw.optional("token-format").is_some() && google.is_none() {
             return Err(ConfigError::Conflict {
@@ -773,6 +780,10 @@ mod tests {
             (
                 &[img, ("mode", "force")],
                 "input `mode` has an invalid value \"force\"",
+            ),
+            (
+                &[img, ("mode", "none"), ("repository", "org/gitops")],
+                "inputs `mode` and `repository` conflict",
             ),
             (&[img, ("max-attempts", "0")], "input `max-attempts`"),
             (&[img, ("max-attempts", "ten")], "input `max-attempts`"),

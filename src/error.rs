@@ -68,6 +68,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) | Error::Spec(_) | Error::Reference(_) => exit::USAGE,
+            Error::Auth(crate::auth::AuthError::InvalidProvider { .. }) => exit::USAGE,
             _ => exit::FAILURE,
         }
     }
