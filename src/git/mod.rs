@@ -272,7 +272,8 @@ impl GitHubContext {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         GitHubContext {
             server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            api_url: var("GITHUB_API_URL")
+                .unwrap_or_else(|| crate::github::rest::DEFAULT_API_URL.into()),
             repository: var("GITHUB_REPOSITORY"),
             run_id: var("GITHUB_RUN_ID"),
             sha: var("GITHUB_SHA"),
