@@ -2,7 +2,7 @@
 # Write-back benchmark, ours vs shell baselines, against the same local
 # smart-HTTP remote (git http-backend behind Basic auth) in the same run.
 #
-#  (a) one bump: `bump_once` (git2 write-back: shallow fetch, edit, commit,
+#  (a) one bump: `gitops-bump run` (git2 write-back: shallow fetch, edit, commit,
 #      push) vs `git clone --depth 1 && sed -i && git commit && git push`.
 #  (b) 16 concurrent bumpers, each bumping a different image in one file:
 #      ours (all must land) vs 16 copies of the common shell loop
@@ -24,10 +24,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --quiet --profile "$PROFILE" --example bump_once --manifest-path "$HERE/Cargo.toml"
-target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$HERE/Cargo.toml" | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-case "$PROFILE" in dev) sub=debug ;; *) sub=$PROFILE ;; esac
-BUMP="$target_dir/$sub/examples/bump_once"
+if [ -z "${GITOPS_BUMP_BIN:-}" ]; then
+  cargo build --quiet --profile "$PROFILE" --manifest-path "$HERE/Cargo.toml"
+  target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$HERE/Cargo.toml" | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  case "$PROFILE" in dev) sub=debug ;; *) sub=$PROFILE ;; esac
+  GITOPS_BUMP_BIN="$target_dir/$sub/gitops-bump"
+fi
+
+# One bump with the real CLI, as the action runs it (no registry check:
+# this measures the write-back). Prints outputs as key=value lines.
+bump() {  # URL FILE IMAGE TAG
+  env -u GITHUB_ACTIONS -u GITHUB_OUTPUT "INPUT_REPOSITORY=$1" "INPUT_PATHS=$2" "INPUT_IMAGES=$3:$4" \
+    INPUT_VERIFY=false "INPUT_TOKEN=$TOKEN" "INPUT_MAX-ATTEMPTS=30" "$GITOPS_BUMP_BIN" run
+}
 
 export GIT_TERMINAL_PROMPT=0 GIT_CONFIG_NOSYSTEM=1 HOME="$T/home"
 mkdir -p "$HOME"
@@ -52,8 +61,8 @@ seed() {
   git init -q --bare "$T/root/org/gitops.git"
   git -C "$T/root/org/gitops.git" config http.receivepack true
   git init -q "$T/seed"
-  { echo "apiVersion: apps/v1"; echo "kind: List"; echo "items:"
-    for i in $(seq 0 $(($1 - 1))); do echo "  - name: svc-$i"; echo "    image: ghcr.io/org/svc-$i:v0"; done
+  { echo "services:"
+    for i in $(seq 0 $(($1 - 1))); do echo "  svc-$i:"; echo "    image: ghcr.io/org/svc-$i:v0"; done
   } > "$T/seed/apps.yaml"
   git -C "$T/seed" add -A && git -C "$T/seed" commit -qm seed
   # Some history, so a shallow clone matters.
@@ -75,7 +84,7 @@ seed 4
 ours_total=0; base_total=0
 for r in $(seq 1 "$RUNS_A"); do
   s=$(now)
-  GITOPS_BUMP_TOKEN=$TOKEN "$BUMP" "$URL" apps.yaml ghcr.io/org/svc-0 "ours$r" > /dev/null
+  bump "$URL" apps.yaml ghcr.io/org/svc-0 "ours$r" > /dev/null 2>&1
   e=$(now); ours=$(elapsed "$s" "$e")
   s=$(now)
   rm -rf "$T/base"
@@ -87,14 +96,15 @@ for r in $(seq 1 "$RUNS_A"); do
   echo "run $r: ours ${ours}s  shell ${base}s"
   ours_total=$(python3 -c "print($ours_total + $ours)"); base_total=$(python3 -c "print($base_total + $base)")
 done
-echo "mean: ours $(python3 -c "print(f'{$ours_total / $RUNS_A:.2f}')")s  shell $(python3 -c "print(f'{$base_total / $RUNS_A:.2f}')")s"
+ours_mean=$(python3 -c "print(f'{$ours_total / $RUNS_A:.2f}')"); base_mean=$(python3 -c "print(f'{$base_total / $RUNS_A:.2f}')")
+echo "mean: ours ${ours_mean}s  shell ${base_mean}s"
 
 echo "== (b) $BUMPERS concurrent bumpers, one file =="
 seed "$BUMPERS"
 s=$(now)
 pids=()
 for i in $(seq 0 $((BUMPERS - 1))); do
-  GITOPS_BUMP_TOKEN=$TOKEN "$BUMP" "$URL" apps.yaml "ghcr.io/org/svc-$i" "ours-$i" > "$T/ours-$i.out" 2> "$T/ours-$i.err" &
+  bump "$URL" apps.yaml "ghcr.io/org/svc-$i" "ours-$i" > "$T/ours-$i.out" 2> "$T/ours-$i.err" &
   pids+=($!)
 done
 failed=0
@@ -102,7 +112,8 @@ for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
 e=$(now)
 attempts=$(cat "$T"/ours-*.out | sed -n 's/^attempts=\([0-9]*\).*/\1/p' | python3 -c 'import sys; print(sum(int(l) for l in sys.stdin))')
 max_attempts=$(cat "$T"/ours-*.out | sed -n 's/^attempts=\([0-9]*\).*/\1/p' | sort -n | tail -1)
-echo "ours:  $(landed "$BUMPERS" ours)/$BUMPERS landed, $failed failed, $attempts push attempts (max $max_attempts per bumper), wall $(elapsed "$s" "$e")s"
+ours_landed=$(landed "$BUMPERS" ours); ours_wall=$(elapsed "$s" "$e")
+echo "ours:  $ours_landed/$BUMPERS landed, $failed failed, $attempts push attempts (max $max_attempts per bumper), wall ${ours_wall}s"
 
 seed "$BUMPERS"
 for i in $(seq 0 $((BUMPERS - 1))); do
@@ -122,4 +133,10 @@ done
 for p in "${pids[@]}"; do wait "$p" || true; done
 e=$(now)
 n=$(landed "$BUMPERS" base)
-echo "shell: $n/$BUMPERS landed, $((BUMPERS - n)) lost, wall $(elapsed "$s" "$e")s (clones made before the clock started)"
+base_wall=$(elapsed "$s" "$e")
+echo "shell: $n/$BUMPERS landed, $((BUMPERS - n)) lost, wall ${base_wall}s (clones made before the clock started)"
+printf '| one bump (clone, edit, commit, push over HTTP) | %s s | %s s (`git clone --depth 1 && sed && git commit && git push`) | %s | mean of %s |\n' \
+  "$ours_mean" "$base_mean" "$(python3 -c "print(f'{$ours_mean / $base_mean:.2f}x')")" "$RUNS_A"
+printf '| %s concurrent bumpers, one branch | %s/%s landed, %s s | %s/%s landed (%s lost), %s s (3-try `pull --rebase` loop) | %s | %s push attempts, max %s per bumper |\n' \
+  "$BUMPERS" "$ours_landed" "$BUMPERS" "$ours_wall" "$n" "$BUMPERS" "$((BUMPERS - n))" "$base_wall" \
+  "$(python3 -c "print(f'{$ours_wall / $base_wall:.2f}x')")" "$attempts" "$max_attempts"

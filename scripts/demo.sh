@@ -78,6 +78,8 @@ run_action() {
     GITHUB_REPOSITORY=example-org/gitops-repo \
     GITHUB_SERVER_URL=https://github.com \
     GITHUB_RUN_ID=1 \
+    GITHUB_RUN_NUMBER=1 \
+    GITHUB_RUN_ATTEMPT=1 \
     GITHUB_SHA=0000000000000000000000000000000000000000 \
     GITHUB_EVENT_NAME=push \
     RUNNER_TEMP="$T" \

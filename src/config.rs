@@ -288,6 +288,9 @@ pub struct Config {
     pub require_environment: Option<String>,
     pub allow_untrusted_events: bool,
     pub promote: Option<(PathBuf, PathBuf)>,
+    /// `gitops-bump promote --tag`: retag every promoted image (same digest).
+    /// Not an action input: in workflows, write `images: NAME:TAG`.
+    pub promote_tag: Option<String>,
     pub values_paths: Vec<String>,
     pub allow_no_match: bool,
     pub dry_run: bool,
@@ -588,6 +591,13 @@ impl Config {
                 why: "give both or neither",
             });
         }
+        if mode == Mode::None && raw.optional("repository").is_some() {
+            return Err(ConfigError::Conflict {
+                a: "mode",
+                b: "repository",
+                why: "mode: none edits the checked-out work tree and leaves the change there; a cloned `repository` would be thrown away (use mode: push or pull-request, or check the repository out first)",
+            });
+        }
         let google = Self::google(raw)?;
         if raw.optional("token-format").is_some() && google.is_none() {
             return Err(ConfigError::Conflict {
@@ -654,6 +664,7 @@ impl Config {
             require_environment: raw.optional("require-environment"),
             allow_untrusted_events: raw.boolean("allow-untrusted-events")?,
             promote,
+            promote_tag: None,
             values_paths: raw.list("values-paths"),
             allow_no_match: raw.boolean("allow-no-match")?,
             dry_run: raw.boolean("dry-run")?,
@@ -796,6 +807,10 @@ mod tests {
             (
                 &[img, ("mode", "force")],
                 "input `mode` has an invalid value \"force\"",
+            ),
+            (
+                &[img, ("mode", "none"), ("repository", "org/gitops")],
+                "inputs `mode` and `repository` conflict",
             ),
             (&[img, ("max-attempts", "0")], "input `max-attempts`"),
             (&[img, ("max-attempts", "ten")], "input `max-attempts`"),

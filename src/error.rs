@@ -34,6 +34,12 @@ pub enum Error {
     Git(#[from] crate::git::GitError),
     #[error("gave up after {} s (input `timeout`): the run did not finish", .0.as_secs())]
     TimedOut(std::time::Duration),
+    #[error(transparent)]
+    ApiCommit(#[from] crate::github::api_commit::ApiCommitError),
+    #[error(transparent)]
+    Guard(#[from] crate::guard::GuardError),
+    #[error("cannot promote from {from}: {why}")]
+    Promote { from: String, why: String },
     #[error("{0} is not implemented yet")]
     NotImplemented(&'static str),
     #[error("{context}: {source}")]
@@ -64,6 +70,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) | Error::Spec(_) | Error::Reference(_) => exit::USAGE,
+            Error::Auth(crate::auth::AuthError::InvalidProvider { .. }) => exit::USAGE,
             _ => exit::FAILURE,
         }
     }
@@ -86,6 +93,11 @@ impl Error {
             Error::Git(e) => e.hint(),
             Error::TimedOut(_) => Some(
                 "a server (git remote, registry or API) stopped answering; check it, or raise `timeout`. The branch holds either the old or the new commit, never a partial one".into(),
+            ),
+            Error::ApiCommit(e) => e.hint(),
+            Error::Guard(e) => e.hint(),
+            Error::Promote { .. } => Some(
+                "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the checked-out repository".into(),
             ),
             Error::NotImplemented(_) => Some(
                 "this stage is planned; use the stages that exist or pin an older release".into(),

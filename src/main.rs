@@ -47,7 +47,7 @@ enum Command {
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
     #[command(
-        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part."
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits kustomization images:, workload containers/initContainers/ephemeralContainers,\nHelm values, compose services, Argo CD Applications and `# gitops-bump: NAME` markers,\nbyte for byte: only the edited scalars change.\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both."
     )]
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
@@ -55,6 +55,11 @@ enum Command {
         after_help = "Examples:\n  gitops-bump resolve ghcr.io/org/app:v1\n  gitops-bump resolve --parse-only --json nginx     # docker.io/library/nginx, no network"
     )]
     Resolve(ResolveArgs),
+    /// Promote the images deployed in one path into another (dev → prod).
+    #[command(
+        after_help = "Examples:\n  gitops-bump promote --from overlays/dev --to overlays/prod --mode pull-request\n  gitops-bump promote --from overlays/dev --to overlays/prod --tag v1.2.3 app   # same digest, release tag\n\nReads name, tag and digest exactly as deployed in --from and writes them into --to;\nthe digest is verified in its registry unless --verify false. Every `run` flag applies."
+    )]
+    Promote(PromoteArgs),
     /// The keyless auth stage on its own.
     Auth(AuthArgs),
 }
@@ -88,6 +93,24 @@ struct SetImageArgs {
     /// NAME[=NEWNAME][:TAG][@DIGEST]
     #[arg(required = true, value_name = "SPEC")]
     specs: Vec<String>,
+}
+
+#[derive(Args)]
+struct PromoteArgs {
+    /// The path whose deployed images are promoted (e.g. overlays/dev).
+    #[arg(long, value_name = "PATH")]
+    from: PathBuf,
+    /// The path to write them into (e.g. overlays/prod).
+    #[arg(long, value_name = "PATH")]
+    to: PathBuf,
+    /// Retag the promoted images with this tag, keeping their digests.
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// Only these images (names as deployed); default: all.
+    #[arg(value_name = "IMAGE")]
+    only: Vec<String>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args)]
@@ -237,16 +260,8 @@ fn report(e: &Error) {
 
 fn dispatch(command: Command) -> Result<i32, Error> {
     match command {
-        Command::Run(args) => {
-            let config = Config::from_raw(&args.raw)?;
-            start_watchdog(config.timeout);
-            let workdir = std::env::current_dir()
-                .map_err(|e| Error::io("reading the current directory", e))?;
-            let outputs = gitops_bump::pipeline::run(&config, &workdir)?;
-            outputs.emit(false)?;
-            gitops_bump::pipeline::write_summary(&outputs)?;
-            Ok(exit::OK)
-        }
+        Command::Run(args) => run_pipeline(&Config::from_raw(&args.raw)?),
+        Command::Promote(args) => promote(args),
         Command::SetImage(args) => set_image(args),
         Command::Resolve(args) => resolve(args),
         Command::Auth(AuthArgs {
@@ -325,6 +340,32 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
             println!("credentials file:  {f}");
         }
     }
+    Ok(exit::OK)
+}
+
+fn promote(args: PromoteArgs) -> Result<i32, Error> {
+    let mut raw = args.run.raw;
+    raw.set("promote-from", args.from.to_string_lossy().into_owned());
+    raw.set("promote-to", args.to.to_string_lossy().into_owned());
+    if !args.only.is_empty() {
+        raw.set("images", args.only.join("\n"));
+    }
+    let mut config = Config::from_raw(&raw)?;
+    if let Some(tag) = args.tag {
+        Reference::parse(&format!("x:{tag}"))?;
+        config.promote_tag = Some(tag);
+    }
+    run_pipeline(&config)
+}
+
+/// Runs the pipeline in the current directory and reports its outputs.
+fn run_pipeline(config: &Config) -> Result<i32, Error> {
+    start_watchdog(config.timeout);
+    let workdir =
+        std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+    let outputs = gitops_bump::pipeline::run(config, &workdir)?;
+    outputs.emit(false)?;
+    gitops_bump::pipeline::write_summary(&outputs)?;
     Ok(exit::OK)
 }
 

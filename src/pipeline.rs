@@ -5,10 +5,14 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::config::{Config, Mode, TokenFormat};
-use crate::edit::{self, Change, EditReport, EditRequest};
+use crate::config::{CommitVia, Config, Mode, TokenFormat};
+use crate::edit::{self, Change, EditError, EditReport, EditRequest};
 use crate::error::Error;
+use crate::git;
+use crate::github::api_commit::{self, ApiWriteBack};
+use crate::github::rest::Api;
 use crate::github::{self, EnvFile};
+use crate::guard;
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::secret::Secret;
 use crate::spec::{Field, ImageSpec};
@@ -40,6 +44,8 @@ pub struct Outputs {
     pub registry: Vec<Resolved>,
     /// Every edited scalar, for the summary and annotations.
     pub changes: Vec<Change>,
+    /// Why nothing was bumped (newer-wins or self-trigger guard).
+    pub skipped_reason: Option<String>,
 }
 
 impl Outputs {
@@ -96,6 +102,10 @@ impl Outputs {
                     .unwrap_or_default(),
             ),
         ];
+        out.push((
+            "skipped-reason".to_string(),
+            self.skipped_reason.clone().unwrap_or_default(),
+        ));
         if let Some(t) = &self.access_token {
             out.push(("access-token".to_string(), t.expose().to_string()));
         }
@@ -218,7 +228,30 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         }
     }
 
-    let mut specs = config.images.clone();
+    if let Some(reason) =
+        guard::self_trigger_reason(guard::TriggerCommit::from_env()?.as_ref(), config)
+    {
+        guard::announce_skip(&reason);
+        outputs.skipped_reason = Some(reason);
+        return Ok(outputs);
+    }
+
+    let mut specs = match &config.promote {
+        Some((from, to)) => {
+            let _g = github::group("Read the images to promote");
+            let specs = promotion_specs(config, workdir, from)?;
+            for s in &specs {
+                eprintln!(
+                    "  promote {} from {} to {}",
+                    s.raw,
+                    from.display(),
+                    to.display()
+                );
+            }
+            specs
+        }
+        None => config.images.clone(),
+    };
     if config.verify && !specs.is_empty() {
         let _g = github::group("Verify images in their registries");
         let started = Instant::now();
@@ -264,13 +297,16 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.registry = resolved;
     }
 
+    let mut paths: Vec<PathBuf> = config.paths.clone();
+    if let Some((_, to)) = &config.promote {
+        paths = vec![to.clone()];
+    }
     let request = EditRequest {
         specs: specs.clone(),
         values_paths: config.values_paths.clone(),
         allow_no_match: config.allow_no_match,
         max_file_size: edit::DEFAULT_MAX_FILE_SIZE,
     };
-    let paths: Vec<PathBuf> = config.paths.clone();
     let report: EditReport;
     if config.mode == Mode::None && config.repository.is_none() {
         let _g = github::group("Edit manifests");
@@ -284,16 +320,21 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     } else {
         let _g = github::group("Edit, commit and push");
         let started = Instant::now();
-        let mut edit_fn = |root: &Path| edit::apply(root, &paths, &request, true);
-        let result = crate::git::write_back(config, &mut edit_fn)?;
+        let written = write_back_stage(config, workdir, &paths, &request)?;
+        let result = written.result;
         stage_done(
             "write-back",
             started,
-            &match &result.commit_sha {
-                Some(sha) => format!("commit {sha} after {} attempt(s)", result.attempts),
-                None => "nothing to commit".to_string(),
+            &match (&result.commit_sha, &written.skipped_reason) {
+                (_, Some(reason)) => format!("skipped: {reason}"),
+                (Some(sha), None) => format!("commit {sha} after {} attempt(s)", result.attempts),
+                (None, None) => "nothing to commit".to_string(),
             },
         );
+        if let Some(reason) = &written.skipped_reason {
+            guard::announce_skip(reason);
+        }
+        outputs.skipped_reason = written.skipped_reason;
         outputs.commit_sha = result.commit_sha;
         outputs.attempts = result.attempts;
         outputs.pull_request_url = result.pull_request_url;
@@ -308,8 +349,178 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             "  {}:{}:{} {} -> {}",
             c.file, c.line, c.column, c.old, c.new
         );
+        github::annotate(
+            &github::Annotation::new(github::Level::Notice, format!("{} -> {}", c.old, c.new))
+                .at(c.file.clone(), c.line, c.column)
+                .titled(format!("gitops-bump: {}", c.image)),
+        );
     }
+    outputs.changes = report.changes;
     Ok(outputs)
+}
+
+/// Commits and pushes the edit: through git (default) or the GitHub API
+/// (`commit-via: api`), with the newer-wins guard in push mode.
+fn write_back_stage(
+    config: &Config,
+    workdir: &Path,
+    paths: &[PathBuf],
+    request: &EditRequest,
+) -> Result<ApiWriteBack, Error> {
+    let options = git::WriteBackOptions::from_env(workdir);
+    let run = guard::RunId::from_env();
+    if config.commit_via == CommitVia::Api {
+        let mut edit_fn = |root: &Path| edit::apply(root, paths, request, true);
+        let message = |r: &EditReport| {
+            git::commit::message(&config.commit_message, r, &options.context)
+                .unwrap_or_else(|_| config.commit_message.clone())
+        };
+        let pr_spec =
+            (config.mode == Mode::PullRequest).then(|| api_pull_request_spec(config, request));
+        return Ok(api_commit::write_back_for_config(
+            config,
+            &Api::from_env(),
+            run,
+            &mut edit_fn,
+            &message,
+            pr_spec.as_ref(),
+        )?);
+    }
+    let newer_wins = config.newer_wins && config.mode == Mode::Push;
+    let mut skipped_reason = None;
+    let mut edit_fn = |root: &Path| {
+        skipped_reason = None;
+        if newer_wins {
+            let planned = edit::apply(root, paths, request, false)?;
+            let reason = guard::stale_reason(&planned.changes, run, |c| {
+                Ok::<_, EditError>(last_bumped_run(root, c))
+            })?;
+            if reason.is_some() {
+                skipped_reason = reason;
+                return Ok(EditReport::default());
+            }
+        }
+        edit::apply(root, paths, request, true)
+    };
+    let result = git::write_back_with(config, &options, &mut edit_fn)?;
+    Ok(ApiWriteBack {
+        result,
+        skipped_reason,
+    })
+}
+
+/// The workflow run that last bumped a change's image in its file, from the
+/// `Bumped-By-Run` trailers in history. A shallow checkout that does not
+/// reach that commit gives no evidence, and the bump applies (semantic
+/// version tags are ordered without history).
+fn last_bumped_run(root: &Path, change: &Change) -> Option<guard::RunId> {
+    let repo = git2::Repository::discover(root).ok()?;
+    match guard::last_bumped_run(&repo, Path::new(&change.file), &change.image, 10_000) {
+        Ok(guard::LastBump::Found { run, .. }) => Some(run),
+        _ => None,
+    }
+}
+
+/// Branch, title and body of an API-mode pull request.
+fn api_pull_request_spec(config: &Config, request: &EditRequest) -> api_commit::PullRequestSpec {
+    let images: Vec<&str> = request.specs.iter().map(|s| s.name.as_str()).collect();
+    let base = config.branch.as_deref().unwrap_or("main");
+    let promote_to = config
+        .promote
+        .as_ref()
+        .map(|(_, to)| to.to_string_lossy().into_owned());
+    let specs: Vec<String> = request
+        .specs
+        .iter()
+        .map(|s| format!("- `{}`", s.raw))
+        .collect();
+    api_commit::PullRequestSpec {
+        head_branch: git::pull_request::branch_name(base, &images, promote_to.as_deref()),
+        title: format!("Bump {}", images.join(", ")),
+        body: format!("Bumped by gitops-bump:\n\n{}\n", specs.join("\n")),
+    }
+}
+
+/// The SPECs that set, elsewhere, exactly the images deployed in `from`
+/// (`name=newName:tag@digest`). `images`, when given, selects which images to
+/// promote; a tag there (`app:v1.2.3`) retags while keeping the digest, which
+/// is how a release version is promoted without rebuilding.
+pub fn promotion_specs(
+    config: &Config,
+    workdir: &Path,
+    from: &Path,
+) -> Result<Vec<ImageSpec>, Error> {
+    let promote_err = |why: String| Error::Promote {
+        from: from.display().to_string(),
+        why,
+    };
+    if config.repository.is_some() {
+        return Err(promote_err(
+            "promotion reads the source overlay from the checked-out repository; leave `repository` empty and check out the GitOps repository with actions/checkout".into(),
+        ));
+    }
+    let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
+    let mut specs: Vec<ImageSpec> = Vec::new();
+    for d in &deployed {
+        let spec = ImageSpec::parse(&d.spec())?;
+        if specs.iter().any(|s| s.matcher == spec.matcher) {
+            continue;
+        }
+        let filter = config.images.iter().find(|f| f.matcher == spec.matcher);
+        if !config.images.is_empty() && filter.is_none() {
+            continue;
+        }
+        let mut spec = spec;
+        let retag = filter
+            .and_then(|f| f.tag.clone())
+            .or_else(|| config.promote_tag.clone().map(Field::Set));
+        if let Some(tag) = retag {
+            spec.tag = Some(tag);
+        }
+        if spec.digest.is_none() {
+            eprintln!(
+                "warning: {} in {}:{} has no digest; promoting the tag only",
+                spec.raw, d.file, d.line
+            );
+        }
+        spec.raw = render_spec(&spec);
+        specs.push(spec);
+    }
+    if specs.is_empty() {
+        let wanted: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+        return Err(promote_err(if wanted.is_empty() {
+            "no image references found there".into()
+        } else {
+            format!("none of {} is set there", wanted.join(", "))
+        }));
+    }
+    for wanted in &config.images {
+        if !specs.iter().any(|s| s.matcher == wanted.matcher) {
+            return Err(promote_err(format!("{} is not set there", wanted.name)));
+        }
+    }
+    Ok(specs)
+}
+
+/// A SPEC back in its text form, for logs and outputs.
+fn render_spec(spec: &ImageSpec) -> String {
+    let mut s = spec.name.clone();
+    match &spec.new_name {
+        Some(Field::Set(n)) => s.push_str(&format!("={n}")),
+        Some(Field::Keep) => s.push_str("=*"),
+        None => {}
+    }
+    match &spec.tag {
+        Some(Field::Set(t)) => s.push_str(&format!(":{t}")),
+        Some(Field::Keep) => s.push_str(":*"),
+        None => {}
+    }
+    match &spec.digest {
+        Some(Field::Set(d)) => s.push_str(&format!("@{d}")),
+        Some(Field::Keep) => s.push_str("@*"),
+        None => {}
+    }
+    s
 }
 
 /// After verification, a SPEC that gave a tag also pins the digest the

@@ -122,6 +122,12 @@ pub fn message(
         out.push_str("\nWorkflow-Run: ");
         out.push_str(&url);
     }
+    if let Some(run) = context.run {
+        let mut images: Vec<&str> = report.changes.iter().map(|c| c.image.as_str()).collect();
+        images.dedup();
+        out.push('\n');
+        out.push_str(crate::guard::format_trailers(&images, run).trim_end());
+    }
     out.push('\n');
     Ok(out)
 }

@@ -22,7 +22,7 @@
 //! reaches libgit2 only through the credentials callback, so nothing about
 //! it is written to `.git/config`.
 
-mod commit;
+pub mod commit;
 pub mod pull_request;
 pub mod remote;
 
@@ -262,6 +262,9 @@ pub struct GitHubContext {
     pub run_id: Option<String>,
     /// `GITHUB_SHA`.
     pub sha: Option<String>,
+    /// `GITHUB_RUN_NUMBER`.`GITHUB_RUN_ATTEMPT`, recorded in a
+    /// `Bumped-By-Run` trailer for the newer-wins guard.
+    pub run: Option<crate::guard::RunId>,
 }
 
 impl GitHubContext {
@@ -269,10 +272,12 @@ impl GitHubContext {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         GitHubContext {
             server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            api_url: var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+            api_url: var("GITHUB_API_URL")
+                .unwrap_or_else(|| crate::github::rest::DEFAULT_API_URL.into()),
             repository: var("GITHUB_REPOSITORY"),
             run_id: var("GITHUB_RUN_ID"),
             sha: var("GITHUB_SHA"),
+            run: crate::guard::RunId::from_env(),
         }
     }
 

@@ -4,20 +4,16 @@
 //! Only the documented REST calls we need: list pulls by head, create,
 //! update, add labels.
 
-use std::time::Duration;
-
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{GitError, GitHubContext};
 use crate::edit::EditReport;
+use crate::github::rest::{Api, RestError, url_component};
 use crate::secret::Secret;
 
 /// Labels put on every pull request we open.
 pub const DEFAULT_LABELS: &[&str] = &["gitops-bump"];
-
-const API_VERSION: &str = "2022-11-28";
-const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `gitops-bump/<base>/<what>`: the same bump against the same base always
 /// lands on the same branch, so a second run updates the pull request
@@ -68,25 +64,10 @@ fn slug(s: &str) -> String {
 /// `owner/name` for the API: from the `repository` input when it names one
 /// (directly or as the last two segments of a URL), else `GITHUB_REPOSITORY`.
 pub fn owner_and_name(repository: Option<&str>, context: &GitHubContext) -> Option<String> {
-    let from_input = repository.and_then(|r| {
-        let path = match r.split_once("://") {
-            Some((_, rest)) => rest.split_once('/').map(|(_, p)| p)?,
-            None => r.rsplit_once(':').map_or(r, |(_, p)| p),
-        };
-        let mut parts: Vec<&str> = path
-            .trim_end_matches('/')
-            .trim_end_matches(".git")
-            .rsplit('/')
-            .take(2)
-            .collect();
-        parts.reverse();
-        (parts.len() == 2
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && *p != "." && *p != ".."))
-        .then(|| parts.join("/"))
-    });
-    from_input.or_else(|| context.repository.clone())
+    repository
+        .and_then(crate::github::rest::owner_and_name)
+        .map(|(owner, name)| format!("{owner}/{name}"))
+        .or_else(|| context.repository.clone())
 }
 
 /// Title and body of the pull request.
@@ -131,9 +112,10 @@ pub fn open_or_update(
     token: Option<&Secret>,
     pr: &PullRequest<'_>,
 ) -> Result<(String, u64), GitError> {
-    let token = token.ok_or(GitError::Api {
+    let api = Api::new(api_url);
+    let token = token.ok_or_else(|| GitError::Api {
         method: "POST",
-        url: format!("{api_url}/repos/{}/pulls", pr.repository),
+        url: format!("{}/repos/{}/pulls", api.base(), pr.repository),
         status: 0,
         message: "no `token` was given for the GitHub API".into(),
     })?;
@@ -144,31 +126,18 @@ pub fn open_or_update(
             what: "starting the HTTP runtime",
             source,
         })?;
-    let client = reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| GitError::Api {
-            method: "GET",
-            url: api_url.to_string(),
-            status: 0,
-            message: e.to_string(),
-        })?;
-    let api = Api {
-        client,
-        base: api_url.trim_end_matches('/').to_string(),
-        token,
-    };
-    runtime.block_on(api.open_or_update(pr))
+    let pulls = Pulls { api, token };
+    runtime.block_on(pulls.open_or_update(pr))
 }
 
-struct Api<'a> {
-    client: reqwest::Client,
-    base: String,
+/// The pull-request calls, made with the crate's one GitHub client; its
+/// errors become [`GitError::Api`] with GitHub's own message.
+struct Pulls<'a> {
+    api: Api,
     token: &'a Secret,
 }
 
-impl Api<'_> {
+impl Pulls<'_> {
     async fn open_or_update(&self, pr: &PullRequest<'_>) -> Result<(String, u64), GitError> {
         let owner = pr.repository.split('/').next().unwrap_or_default();
         let pulls = format!("/repos/{}/pulls", pr.repository);
@@ -178,15 +147,14 @@ impl Api<'_> {
             Some(number) => {
                 let path = format!("{pulls}/{number}");
                 let body = json!({ "title": pr.title, "body": pr.body, "base": pr.base });
-                self.send(reqwest::Method::PATCH, &path, Some(&body))
-                    .await?
+                self.send(Method::PATCH, &path, Some(&body)).await?
             }
             None => {
                 let body = json!({
                     "title": pr.title, "body": pr.body, "head": pr.head, "base": pr.base,
                     "maintainer_can_modify": true,
                 });
-                match self.send(reqwest::Method::POST, &pulls, Some(&body)).await {
+                match self.send(Method::POST, &pulls, Some(&body)).await {
                     Ok(v) => v,
                     // Another run opened it between our list and create.
                     Err(GitError::Api { status: 422, .. }) => {
@@ -194,17 +162,16 @@ impl Api<'_> {
                             Some(number) => {
                                 let path = format!("{pulls}/{number}");
                                 let body = json!({ "title": pr.title, "body": pr.body });
-                                self.send(reqwest::Method::PATCH, &path, Some(&body))
-                                    .await?
+                                self.send(Method::PATCH, &path, Some(&body)).await?
                             }
                             None => {
                                 return Err(self
-                                    .send(reqwest::Method::POST, &pulls, Some(&body))
+                                    .send(Method::POST, &pulls, Some(&body))
                                     .await
                                     .err()
-                                    .unwrap_or(GitError::Api {
+                                    .unwrap_or_else(|| GitError::Api {
                                         method: "POST",
-                                        url: format!("{}{pulls}", self.base),
+                                        url: self.url(&pulls),
                                         status: 422,
                                         message: "validation failed".into(),
                                     }));
@@ -217,7 +184,7 @@ impl Api<'_> {
         };
         let number = created["number"].as_u64().ok_or_else(|| GitError::Api {
             method: "POST",
-            url: format!("{}{pulls}", self.base),
+            url: self.url(&pulls),
             status: 200,
             message: "the response has no pull request `number`".into(),
         })?;
@@ -225,19 +192,14 @@ impl Api<'_> {
         if !pr.labels.is_empty() {
             let path = format!("/repos/{}/issues/{number}/labels", pr.repository);
             let body = json!({ "labels": pr.labels });
-            self.send(reqwest::Method::POST, &path, Some(&body)).await?;
+            self.send(Method::POST, &path, Some(&body)).await?;
         }
         Ok((url, number))
     }
 
     async fn find_open(&self, pulls: &str, head: &str) -> Result<Option<u64>, GitError> {
-        let url = format!("{}{pulls}", self.base);
-        let response = self
-            .request(reqwest::Method::GET, &url)
-            .query(&[("head", head), ("state", "open")])
-            .send()
-            .await;
-        let list = self.read("GET", &url, response).await?;
+        let query = format!("?head={}&state=open", url_component(head));
+        let list = self.call(Method::GET, pulls, &query, None).await?;
         Ok(list
             .as_array()
             .and_then(|a| a.first())
@@ -246,67 +208,79 @@ impl Api<'_> {
 
     async fn send(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, GitError> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.request(method.clone(), &url);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        self.call(method, path, "", body).await
+    }
+
+    /// One call to `path` + `query`; errors name the method and `path`
+    /// (without the query).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GitError> {
         let name = match method.as_str() {
             "POST" => "POST",
             "PATCH" => "PATCH",
             _ => "GET",
         };
-        self.read(name, &url, request.send().await).await
-    }
-
-    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, url)
-            .bearer_auth(self.token.expose())
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
-    }
-
-    async fn read(
-        &self,
-        method: &'static str,
-        url: &str,
-        response: Result<reqwest::Response, reqwest::Error>,
-    ) -> Result<Value, GitError> {
         let fail = |status: u16, message: String| GitError::Api {
-            method,
-            url: url.to_string(),
+            method: name,
+            url: self.url(path),
             status,
             message,
         };
-        let response = response.map_err(|e| fail(0, e.without_url().to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| fail(status.as_u16(), e.without_url().to_string()))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let what = format!("{name} {path}");
+        let answer = self
+            .api
+            .call(&what, method, &format!("{path}{query}"), self.token, body)
+            .await;
+        let (status, value) = match answer {
+            Ok(answer) => answer,
+            Err(RestError::Transport { source, .. }) => {
+                return Err(fail(0, source.without_url().to_string()));
+            }
+            Err(RestError::Status {
+                status, message, ..
+            }) => return Err(fail(status, message)),
+            Err(RestError::Body { why, .. }) => return Err(fail(0, why)),
+        };
         if status.is_success() {
             return Ok(value);
         }
-        let mut message = value["message"].as_str().unwrap_or("").to_string();
-        if let Some(errors) = value["errors"].as_array() {
-            for e in errors {
-                if let Some(m) = e["message"].as_str() {
-                    message.push_str(": ");
-                    message.push_str(m);
-                }
+        Err(fail(status.as_u16(), refusal_message(&value)))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api.base())
+    }
+}
+
+/// GitHub's `message` and each of its `errors[].message` ("Validation
+/// Failed: A pull request already exists"), else the start of the text.
+fn refusal_message(answer: &Value) -> String {
+    let mut message = answer["message"].as_str().unwrap_or("").to_string();
+    if let Some(errors) = answer["errors"].as_array() {
+        for e in errors {
+            if let Some(m) = e["message"].as_str() {
+                message.push_str(": ");
+                message.push_str(m);
             }
         }
-        if message.is_empty() {
-            message = text.chars().take(300).collect();
-        }
-        Err(fail(status.as_u16(), message))
     }
+    if message.is_empty() {
+        message = match answer {
+            Value::String(text) => text.chars().take(300).collect(),
+            Value::Null => String::new(),
+            other => other.to_string().chars().take(300).collect(),
+        };
+    }
+    message
 }
 
 #[cfg(test)]
@@ -356,6 +330,35 @@ mod tests {
         let long = branch_name("main", &many, None);
         assert!(long.len() < 120, "{long}");
         assert_ne!(long, branch_name("main", &many[1..], None));
+    }
+
+    #[test]
+    fn refusals_show_githubs_messages_or_the_start_of_the_text() {
+        let long_page = "<html>".repeat(100);
+        let cases = [
+            (
+                json!({"message": "Validation Failed",
+                       "errors": [{"message": "A pull request already exists for org:b."}]}),
+                "Validation Failed: A pull request already exists for org:b.".to_string(),
+            ),
+            (json!({"message": "Not Found"}), "Not Found".to_string()),
+            (
+                json!({"documentation_url": "x"}),
+                r#"{"documentation_url":"x"}"#.to_string(),
+            ),
+            (
+                Value::String("Bad Gateway".into()),
+                "Bad Gateway".to_string(),
+            ),
+            (
+                Value::String(long_page.clone()),
+                long_page[..300].to_string(),
+            ),
+            (Value::Null, String::new()),
+        ];
+        for (answer, want) in cases {
+            assert_eq!(refusal_message(&answer), want, "{answer}");
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@ use rand::Rng;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Api, RestError};
+use super::rest::{Api, RestError, url_component};
 use crate::edit::{EditError, EditReport};
 use crate::git::WriteBackResult;
 use crate::guard::{self, RunId};
@@ -970,19 +970,6 @@ pub async fn last_bumped_run(
         .flatten()
         .filter_map(|c| c["commit"]["message"].as_str())
         .find_map(|m| guard::bumped_by_run(m, image)))
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` kept).
-fn url_component(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

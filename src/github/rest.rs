@@ -136,10 +136,20 @@ impl Api {
         let value = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| RestError::Body {
-                what: what.to_string(),
-                why: format!("{e} (status {status})"),
-            })?
+            match serde_json::from_slice(&bytes) {
+                Ok(value) => value,
+                // A refusal from a proxy or an outage page is still an
+                // answer with a status; its text is what the caller can show.
+                Err(_) if !status.is_success() => {
+                    Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                Err(e) => {
+                    return Err(RestError::Body {
+                        what: what.to_string(),
+                        why: format!("{e} (status {status})"),
+                    });
+                }
+            }
         };
         Ok((status, value))
     }
@@ -174,6 +184,20 @@ pub fn status_error(what: &str, status: StatusCode, body: &Value) -> RestError {
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("no message"))
             .to_string(),
     }
+}
+
+/// Percent-encodes `s` for a URL path or query value; `/` stays as it is
+/// (file paths, branch names).
+pub fn url_component(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// See [`Api::graphql_url`].

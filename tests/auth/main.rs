@@ -488,7 +488,7 @@ fn bad_provider_names_fail_before_any_request() {
         let mut cmd = gitops_bump(&server);
         cmd.args(["auth", "google", "--workload-identity-provider", &provider]);
         let ran = run(cmd);
-        assert_eq!(ran.code, 1, "{provider}");
+        assert_eq!(ran.code, 2, "{provider}: a usage error");
         assert!(ran.stderr.contains(want), "{provider}: {}", ran.stderr);
         assert!(ran.stderr.contains("input `workload-identity-provider`"));
         assert!(

@@ -169,7 +169,11 @@ fn app_token_is_revoked_on_drop_when_the_edit_fails() {
     let failing = api_commit::write_back(
         &target(&server, token.secret().clone()),
         &options("chore: bump"),
-        &mut |_: &Path| -> Result<EditReport, EditError> { Err(EditError::NotImplemented) },
+        &mut |_: &Path| -> Result<EditReport, EditError> {
+            Err(EditError::NoMatch {
+                images: vec!["typo/app".into()],
+            })
+        },
     );
     assert!(
         matches!(failing, Err(ApiCommitError::Edit(_))),
@@ -837,7 +841,9 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
                 run,
                 &mut |root: &Path| match tag {
                     Some(tag) => Ok(set_tags(root, FILE, &[(APP, tag)])),
-                    None => Err(EditError::NotImplemented),
+                    None => Err(EditError::NoMatch {
+                        images: vec!["typo/app".into()],
+                    }),
                 },
                 &message,
                 pr,

@@ -175,6 +175,7 @@ pub fn options(workdir: &Path, api_url: &str) -> WriteBackOptions {
             repository: Some("org/gitops".into()),
             run_id: Some("4242".into()),
             sha: Some("0123abcd".into()),
+            run: None,
         },
         retry: RetryPolicy {
             base_delay: std::time::Duration::from_millis(20),

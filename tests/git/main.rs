@@ -836,7 +836,11 @@ fn giving_up_and_failing_edits_push_nothing_of_ours() {
     // The edit itself fails: its error comes back as is, nothing is pushed.
     let tip = origin.tip("main");
     let cfg = config(&[("repository", &url), ("token", GIT_TOKEN)]);
-    let mut edit = |_: &Path| Err(gitops_bump::edit::EditError::NotImplemented);
+    let mut edit = |_: &Path| {
+        Err(gitops_bump::edit::EditError::NoMatch {
+            images: vec!["typo/app".into()],
+        })
+    };
     let err =
         write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err("edit fails");
     assert!(matches!(err, GitError::Edit(_)), "{err}");

@@ -1,0 +1,606 @@
+//! End to end: `gitops-bump run` / `promote` as the action runs them, against
+//! a real registry (docker-registry with images pushed by skopeo) and a real
+//! git remote (a bare repository made from `examples/gitops-repo`), with the
+//! outputs read back from the real `GITHUB_OUTPUT` file.
+
+#[allow(dead_code)]
+#[path = "../registry/servers.rs"]
+mod servers;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use gitops_bump::github::files::parse_delimited;
+use servers::{Auth, Registry};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// One registry for the whole file, with the images every test uses.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let r = Registry::start(Auth::Anonymous);
+        r.push(
+            "multi",
+            "example-org/app:v1.1.0",
+            &["--all", "--preserve-digests"],
+        );
+        r.push(
+            "multi",
+            "example-org/app:latest",
+            &["--all", "--preserve-digests"],
+        );
+        r.push("single", "example-org/worker:v3.2.0", &[]);
+        r
+    })
+}
+
+/// A bare remote seeded with the example GitOps repo, and a checkout of it
+/// (what actions/checkout leaves), with Actions-style environment files.
+struct Scenario {
+    dir: tempfile::TempDir,
+}
+
+impl Scenario {
+    fn new() -> Scenario {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("seed");
+        fs::create_dir_all(&seed).unwrap();
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops-repo"),
+            &seed,
+        );
+        git(&seed, &["init", "-q", "-b", "main"]);
+        git(&seed, &["add", "-A"]);
+        git(
+            &seed,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-qm",
+                "seed",
+            ],
+        );
+        let remote = dir.path().join("remote.git");
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                seed.to_str().unwrap(),
+                remote.to_str().unwrap(),
+            ],
+        );
+        let url = format!("file://{}", remote.display());
+        git(dir.path(), &["clone", "-q", &url, "workspace"]);
+        Scenario { dir }
+    }
+
+    fn workspace(&self) -> PathBuf {
+        self.dir.path().join("workspace")
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    fn remote_file(&self, path: &str) -> String {
+        git(&self.remote(), &["show", &format!("main:{path}")]) + "\n"
+    }
+
+    fn remote_commits(&self) -> usize {
+        git(&self.remote(), &["rev-list", "--count", "main"])
+            .parse()
+            .unwrap()
+    }
+
+    /// Runs the binary the way the runner does: inputs as `INPUT_*`.
+    fn run(&self, args: &[&str], inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+        let output_file = self.dir.path().join("github_output");
+        let summary_file = self.dir.path().join("github_step_summary");
+        fs::write(&output_file, "").unwrap();
+        fs::write(&summary_file, "").unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(self.workspace())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output_file)
+            .env("GITHUB_STEP_SUMMARY", &summary_file)
+            .env("GITHUB_REPOSITORY", "example-org/gitops-repo")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_EVENT_NAME", "push")
+            .env("GITHUB_RUN_ID", "77")
+            .env("GITHUB_RUN_NUMBER", "12")
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("INPUT_INSECURE-REGISTRIES", &registry().addr);
+        for (k, v) in inputs {
+            cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().unwrap();
+        let outputs = parse_delimited(&fs::read_to_string(&output_file).unwrap())
+            .into_iter()
+            .collect();
+        Run {
+            output,
+            outputs,
+            summary: fs::read_to_string(&summary_file).unwrap(),
+        }
+    }
+}
+
+struct Run {
+    output: Output,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+impl Run {
+    fn get(&self, key: &str) -> &str {
+        self.outputs.get(key).map_or("", String::as_str)
+    }
+
+    fn log(&self) -> String {
+        format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.output.status.code(),
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
+    }
+
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(self.output.status.code(), Some(0), "{}", self.log());
+        self
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn app(tag: &str) -> String {
+    format!("app={}/example-org/app:{tag}", registry().addr)
+}
+
+/// `kubectl kustomize` (the oracle) on the remote's version of an overlay.
+fn rendered_images(s: &Scenario, overlay: &str) -> Vec<String> {
+    let check = s.dir.path().join("render");
+    let _ = fs::remove_dir_all(&check);
+    git(
+        s.dir.path(),
+        &[
+            "clone",
+            "-q",
+            &format!("file://{}", s.remote().display()),
+            "render",
+        ],
+    );
+    let out = Command::new("kubectl")
+        .args(["kustomize"])
+        .arg(check.join(overlay))
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn dev_bump_by_tag_resolves_and_pins_the_digest_then_reruns_as_a_no_op() {
+    let s = Scenario::new();
+    let digest = registry().skopeo_digest("example-org/app:v1.1.0");
+    let before = s.remote_commits();
+    let r = s.run(
+        &["run"],
+        &[
+            ("images", &app("v1.1.0")),
+            ("paths", "overlays/dev"),
+            ("platforms", "linux/amd64,linux/arm64"),
+        ],
+        &[],
+    );
+    r.assert_ok();
+    let image = format!("{}/example-org/app:v1.1.0@{digest}", registry().addr);
+    assert_eq!(r.get("changed"), "true", "{}", r.log());
+    assert_eq!(r.get("digest"), digest);
+    assert_eq!(r.get("image"), image);
+    assert_eq!(r.get("previous-tag"), "v1.0.0");
+    assert_eq!(r.get("files"), "overlays/dev/kustomization.yaml");
+    assert_eq!(r.get("attempts"), "1");
+    assert_eq!(
+        r.get("commit-sha"),
+        git(&s.remote(), &["rev-parse", "main"])
+    );
+    let images: serde_json::Value = serde_json::from_str(r.get("images")).unwrap();
+    assert_eq!(
+        images[0]["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+    assert_eq!(s.remote_commits(), before + 1);
+    // The commit: [skip ci], trailers for the newer-wins guard.
+    let message = git(&s.remote(), &["log", "-1", "--format=%B", "main"]);
+    for needle in [
+        "[skip ci]",
+        "Bumped-Image: app",
+        "Bumped-By-Run: 12.1",
+        "Image-Digest: ",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    // Only the edited scalars changed; the comment survived.
+    let kust = s.remote_file("overlays/dev/kustomization.yaml");
+    assert!(
+        kust.contains("  # Bumped by the deploy workflow on every push to main.\n"),
+        "{kust}"
+    );
+    assert!(kust.contains(&format!("    digest: {digest}\n")), "{kust}");
+    assert_eq!(
+        rendered_images(&s, "overlays/dev"),
+        vec![image.clone(), image]
+    );
+    // Summary and annotations.
+    assert!(r.summary.contains("`v1.0.0` → `v1.1.0`"), "{}", r.summary);
+    assert!(
+        r.summary.contains("linux/amd64, linux/arm64"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        String::from_utf8_lossy(&r.output.stdout).contains(
+            "::notice title=gitops-bump%3A app,file=overlays/dev/kustomization.yaml,line="
+        ),
+        "{}",
+        r.log()
+    );
+
+    // The same run again: nothing to do, no empty commit.
+    let again = s.run(
+        &["run"],
+        &[("images", &app("v1.1.0")), ("paths", "overlays/dev")],
+        &[],
+    );
+    again.assert_ok();
+    assert_eq!(again.get("changed"), "false", "{}", again.log());
+    assert_eq!(again.get("commit-sha"), "");
+    assert_eq!(s.remote_commits(), before + 1);
+    assert!(again.summary.contains("Nothing to change"));
+}
+
+#[test]
+fn digest_only_pinning_keeps_latest_and_records_the_digest() {
+    let s = Scenario::new();
+    let digest = registry().skopeo_digest("example-org/app:latest");
+    let r = s.run(
+        &["run"],
+        &[
+            ("images", &format!("{}@{digest}", app("latest"))),
+            ("paths", "overlays/dev"),
+        ],
+        &[],
+    );
+    r.assert_ok();
+    let kust = s.remote_file("overlays/dev/kustomization.yaml");
+    assert!(kust.contains("    newTag: latest\n"), "{kust}");
+    assert!(kust.contains(&format!("    digest: {digest}\n")), "{kust}");
+    let image = format!("{}/example-org/app:latest@{digest}", registry().addr);
+    assert_eq!(rendered_images(&s, "overlays/dev")[0], image);
+}
+
+#[test]
+fn several_images_in_several_files_land_in_one_commit() {
+    let s = Scenario::new();
+    let before = s.remote_commits();
+    let addr = &registry().addr;
+    let images = format!(
+        "ghcr.io/example-org/app={addr}/example-org/app:v1.1.0\nghcr.io/example-org/worker={addr}/example-org/worker:v3.2.0\n"
+    );
+    let r = s.run(
+        &["run"],
+        &[("images", &images), ("paths", "helm\ncompose")],
+        &[],
+    );
+    r.assert_ok();
+    assert_eq!(s.remote_commits(), before + 1, "{}", r.log());
+    assert_eq!(
+        r.get("files"),
+        "compose/docker-compose.yaml\nhelm/values.yaml"
+    );
+    let values = s.remote_file("helm/values.yaml");
+    assert!(
+        values.contains(&format!("  repository: {addr}/example-org/app\n")),
+        "{values}"
+    );
+    assert!(
+        values.contains("  tag: \"v1.1.0\" # quoted on purpose"),
+        "{values}"
+    );
+    assert!(
+        values.contains(&format!(
+            "  image: {addr}/example-org/worker:v3.2.0@sha256:"
+        )),
+        "{values}"
+    );
+    let compose = s.remote_file("compose/docker-compose.yaml");
+    assert!(
+        compose.contains(&format!("    image: {addr}/example-org/app:v1.1.0@sha256:")),
+        "{compose}"
+    );
+    assert!(compose.contains("    image: redis:7.4\n"), "{compose}");
+    let images: serde_json::Value = serde_json::from_str(r.get("images")).unwrap();
+    assert_eq!(images.as_array().unwrap().len(), 2);
+    assert_eq!(images[1]["previous_tag"], "v3.1.0");
+}
+
+#[test]
+fn promotion_copies_the_exact_digest_from_dev_to_prod_and_can_retag() {
+    let s = Scenario::new();
+    let digest = registry().skopeo_digest("example-org/app:v1.1.0");
+    s.run(
+        &["run"],
+        &[("images", &app("v1.1.0")), ("paths", "overlays/dev")],
+        &[],
+    )
+    .assert_ok();
+    git(&s.workspace(), &["pull", "-q"]);
+    let r = s.run(
+        &["run"],
+        &[
+            ("promote-from", "overlays/dev"),
+            ("promote-to", "overlays/prod"),
+        ],
+        &[],
+    );
+    r.assert_ok();
+    assert_eq!(
+        r.get("files"),
+        "overlays/prod/kustomization.yaml",
+        "{}",
+        r.log()
+    );
+    assert_eq!(r.get("digest"), digest);
+    assert_eq!(r.get("previous-tag"), "v0.9.0");
+    let image = format!("{}/example-org/app:v1.1.0@{digest}", registry().addr);
+    assert_eq!(rendered_images(&s, "overlays/prod")[0], image);
+    assert_eq!(rendered_images(&s, "overlays/dev")[0], image);
+
+    // A release: same digest, release tag, through the `promote` command.
+    git(&s.workspace(), &["pull", "-q"]);
+    let r = s.run(
+        &[
+            "promote",
+            "--from",
+            "overlays/dev",
+            "--to",
+            "overlays/prod",
+            "--tag",
+            "v1.2.0",
+            "app",
+        ],
+        &[],
+        &[],
+    );
+    r.assert_ok();
+    let kust = s.remote_file("overlays/prod/kustomization.yaml");
+    assert!(kust.contains("    newTag: v1.2.0\n"), "{kust}\n{}", r.log());
+    assert!(kust.contains(&format!("    digest: {digest}\n")), "{kust}");
+    assert!(kust.contains("  # Promoted from dev behind"), "{kust}");
+}
+
+#[test]
+fn promotion_of_an_image_that_is_not_deployed_fails_and_changes_nothing() {
+    let s = Scenario::new();
+    let before = git(&s.remote(), &["rev-parse", "main"]);
+    let r = s.run(
+        &["run"],
+        &[
+            ("promote-from", "overlays/dev"),
+            ("promote-to", "overlays/prod"),
+            ("images", "worker"),
+        ],
+        &[],
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(
+        r.log()
+            .contains("cannot promote from overlays/dev: none of worker is set there"),
+        "{}",
+        r.log()
+    );
+    assert_eq!(git(&s.remote(), &["rev-parse", "main"]), before);
+    assert_eq!(git(&s.workspace(), &["status", "--porcelain"]), "");
+}
+
+/// A tiny OIDC request endpoint answering `{"value": JWT}` with the claims
+/// given (unsigned: gitops-bump reads claims, Google verifies signatures).
+struct OidcServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl OidcServer {
+    fn start(dir: &Path, claims: &serde_json::Value) -> OidcServer {
+        use base64::Engine;
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = format!(
+            "{}.{}.c2ln",
+            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let script = format!(
+            r#"
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        body = json.dumps({{"value": "{jwt}"}}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.timeout = 30
+for _ in range(50): s.handle_request()
+"#
+        );
+        let path = dir.join("oidc.py");
+        fs::write(&path, script).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        OidcServer {
+            child,
+            url: format!("http://127.0.0.1:{}/token?api-version=2.0", line.trim()),
+        }
+    }
+}
+
+impl Drop for OidcServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn production_gate_refuses_without_the_environment_claim() {
+    let s = Scenario::new();
+    let before = git(&s.remote(), &["rev-parse", "main"]);
+    let inputs = [
+        ("images", app("v1.1.0")),
+        ("paths", "overlays/prod".to_string()),
+        ("require-environment", "production".to_string()),
+    ];
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // No id-token permission at all.
+    let r = s.run(&["run"], &inputs, &[]);
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(r.log().contains("id-token: write"), "{}", r.log());
+    // A token from a job in another environment.
+    let staging = OidcServer::start(
+        s.dir.path(),
+        &serde_json::json!({"sub": "repo:example-org/app:environment:staging", "environment": "staging",
+                            "repository": "example-org/app", "ref": "refs/heads/main", "event_name": "push"}),
+    );
+    let env = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", staging.url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "fake-request-token"),
+    ];
+    let r = s.run(&["run"], &inputs, &env);
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(r.log().contains("production"), "{}", r.log());
+    assert!(r.log().contains("staging"), "{}", r.log());
+    assert_eq!(git(&s.remote(), &["rev-parse", "main"]), before);
+    assert_eq!(git(&s.workspace(), &["status", "--porcelain"]), "");
+    drop(staging);
+    // The approved production job passes the gate and bumps prod.
+    let production = OidcServer::start(
+        s.dir.path(),
+        &serde_json::json!({"sub": "repo:example-org/app:environment:production", "environment": "production",
+                            "repository": "example-org/app", "ref": "refs/heads/main", "event_name": "push"}),
+    );
+    let env = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", production.url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "fake-request-token"),
+    ];
+    let r = s.run(&["run"], &inputs, &env);
+    r.assert_ok();
+    assert_eq!(r.get("changed"), "true", "{}", r.log());
+    assert!(
+        !r.log().contains("fake-request-token") || r.log().contains("::add-mask::"),
+        "{}",
+        r.log()
+    );
+}
+
+#[test]
+fn a_missing_image_fails_before_anything_is_written() {
+    let s = Scenario::new();
+    let before = git(&s.remote(), &["rev-parse", "main"]);
+    let r = s.run(
+        &["run"],
+        &[("images", &app("v9.9.9")), ("paths", "overlays/dev")],
+        &[],
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(r.log().contains("v9.9.9"), "{}", r.log());
+    assert!(String::from_utf8_lossy(&r.output.stdout).contains("::error title=gitops-bump::"));
+    assert_eq!(git(&s.remote(), &["rev-parse", "main"]), before);
+    assert_eq!(git(&s.workspace(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn the_demo_script_keeps_working() {
+    let out = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
+        .env("GITOPS_BUMP_BIN", BIN)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    for needle in [
+        "changed<<",
+        "### gitops-bump",
+        "overlays/dev/kustomization.yaml | ",
+        "changed=false",
+        "remote commits: 2",
+    ] {
+        assert!(text.contains(needle), "{needle}:\n{text}");
+    }
+}
