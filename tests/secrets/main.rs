@@ -202,11 +202,14 @@ impl World {
     }
 }
 
+/// (what, extra inputs, run in the checkout?, exposes the access token?)
+type Scenario = (&'static str, Vec<(&'static str, String)>, bool, bool);
+
 #[test]
 fn credentials_never_leak_from_a_full_run() {
     let world = World::start();
     let google = google::FakeGoogle::start();
-    let google_env = vec![
+    let google_env = [
         (
             "ACTIONS_ID_TOKEN_REQUEST_URL".to_string(),
             google.url("/oidc?api-version=2.0"),
@@ -233,8 +236,7 @@ fn credentials_never_leak_from_a_full_run() {
     );
     let remote_url = world.git.url("remote.git");
     let insecure = world.registry.addr.clone();
-    // (what, extra inputs, run in the checkout?, exposes the access token?)
-    let cases: Vec<(&str, Vec<(&str, String)>, bool, bool)> = vec![
+    let cases: Vec<Scenario> = vec![
         (
             "push to a fresh clone over HTTP",
             vec![("repository", remote_url.clone())],
