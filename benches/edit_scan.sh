@@ -43,16 +43,22 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 g, o = r["grep"]["mean"], r["gitops-bump"]["mean"]
 print(f"grep {g*1000:.1f} ms, gitops-bump {o*1000:.1f} ms, ratio {o/g:.2f}x (goal <= 2x)")
+open(sys.argv[1] + ".row", "w").write(f"{o*1000:.1f} ms|{g*1000:.1f} ms|{o/g:.2f}x")
 PY
 else
   t() { local s e; s=$(date +%s%N); for _ in 1 2 3 4 5; do "$@" > /dev/null || true; done; e=$(date +%s%N); echo $(( (e - s) / 5000000 )); }
   g=$(t $baseline); o=$(t $ours)
   echo "grep ${g} ms, gitops-bump ${o} ms (mean of 5)"
+  awk -v g="$g" -v o="$o" 'BEGIN { printf "%s ms|%s ms|%.2fx", o, g, (g > 0 ? o / g : 0) }' > "$work/h.json.row"
 fi
 
 /usr/bin/time -v $ours 2> "$work/time.txt" > /dev/null || true
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
+rss_ours=$rss
 echo "gitops-bump peak RSS: $((rss / 1024)) MB ($rss kB; goal < 50 MB)"
 /usr/bin/time -v $baseline 2> "$work/time.txt" > /dev/null || true
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
 echo "grep peak RSS: $((rss / 1024)) MB ($rss kB)"
+IFS='|' read -r row_ours row_grep row_ratio < "$work/h.json.row"
+printf '| scan %s files (%s MB) with `set-image --check` | %s | %s (`grep -rl`) | %s | %s MB peak RSS |\n' \
+  "$files" "$total_mb" "$row_ours" "$row_grep" "$row_ratio" "$((rss_ours / 1024))"

@@ -1,0 +1,122 @@
+//! Load: 32 concurrent `gitops-bump run` processes push to one branch
+//! through the smart-HTTP remote, 3 rounds. Each process bumps its own
+//! image in its own file; every bump must land (no lost update, exactly one
+//! commit each) and the time to land is reported as p50/p95.
+//!
+//! Ignored in CI (it takes minutes on 2 cores); run it with
+//! `cargo test --release --test load -- --ignored --nocapture`.
+
+#[allow(dead_code)]
+#[path = "../bad_input/fixture.rs"]
+mod fixture;
+#[allow(dead_code)]
+#[path = "../faults/servers.rs"]
+mod servers;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fixture::{Repo, git};
+use servers::{GIT_TOKEN, git_http};
+
+const PROCESSES: usize = 32;
+const ROUNDS: usize = 3;
+
+fn manifest(i: usize, tag: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc{i}\nspec:\n  template:\n    spec:\n      containers:\n        - name: svc{i}\n          image: ghcr.io/org/svc{i}:{tag}\n"
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[test]
+#[ignore = "minutes on 2 cores; run with --ignored"]
+fn thirty_two_concurrent_runs_all_land() {
+    let files: Vec<(String, Vec<u8>)> = (0..PROCESSES)
+        .map(|i| (format!("svc/{i}.yaml"), manifest(i, "r0").into_bytes()))
+        .collect();
+    let repo = Repo::seeded(&files);
+    git(&repo.remote(), &["config", "http.receivepack", "true"]);
+    let server = git_http(repo.dir.path());
+    let url = server.url("remote.git");
+    let mut all_times = Vec::new();
+    let mut all_attempts = Vec::new();
+    for round in 1..=ROUNDS {
+        let before = git(&repo.remote(), &["rev-list", "--count", "main"]);
+        let tag = format!("r{round}");
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|i| {
+                let cwd = repo.dir.path().join(format!("runner{i}"));
+                std::fs::create_dir_all(&cwd).expect("mkdir");
+                let output = cwd.join("output.txt");
+                let _ = std::fs::remove_file(&output);
+                let child = Command::new(fixture::BIN)
+                    .current_dir(&cwd)
+                    .arg("run")
+                    .env_clear()
+                    .env("PATH", std::env::var("PATH").unwrap_or_default())
+                    .env("HOME", &cwd)
+                    .env("GITHUB_OUTPUT", &output)
+                    .env("INPUT_REPOSITORY", &url)
+                    .env("INPUT_TOKEN", GIT_TOKEN)
+                    .env("INPUT_IMAGES", format!("ghcr.io/org/svc{i}:{tag}"))
+                    .env("INPUT_VERIFY", "false")
+                    .env("INPUT_PATHS", format!("svc/{i}.yaml"))
+                    .env("INPUT_MAX-ATTEMPTS", "100")
+                    .env("INPUT_TIMEOUT", "10m")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("binary starts");
+                (i, Instant::now(), output, child)
+            })
+            .collect();
+        for (i, started, output, child) in children {
+            let out = child.wait_with_output().expect("wait");
+            let took = started.elapsed();
+            assert!(
+                out.status.success(),
+                "round {round}, process {i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let outputs = std::fs::read_to_string(&output).unwrap_or_default();
+            let attempts = outputs
+                .lines()
+                .find_map(|l| l.strip_prefix("attempts="))
+                .and_then(|a| a.parse::<u32>().ok())
+                .unwrap_or(0);
+            all_attempts.push(attempts);
+            all_times.push(took);
+        }
+        // No lost update: every file has this round's tag, one commit each.
+        for i in 0..PROCESSES {
+            let text = git(&repo.remote(), &["show", &format!("main:svc/{i}.yaml")]);
+            assert_eq!(text, manifest(i, &tag).trim_end(), "round {round}, svc{i}");
+        }
+        let after = git(&repo.remote(), &["rev-list", "--count", "main"]);
+        let landed = after.parse::<usize>().expect("count") - before.parse::<usize>().expect("count");
+        assert_eq!(landed, PROCESSES, "round {round}: one commit per process");
+    }
+    let fsck = Command::new("git")
+        .args(["fsck", "--strict"])
+        .current_dir(repo.remote())
+        .output()
+        .expect("fsck");
+    assert!(fsck.status.success());
+    all_times.sort();
+    all_attempts.sort();
+    let max_attempts = all_attempts.last().copied().unwrap_or(0);
+    let mean_attempts = all_attempts.iter().sum::<u32>() as f64 / all_attempts.len() as f64;
+    println!(
+        "| load: {PROCESSES} concurrent runs x {ROUNDS} rounds, one branch over smart HTTP | p50 {:.2} s, p95 {:.2} s, max {:.2} s to land | all {} landed, no lost update | attempts mean {mean_attempts:.1}, max {max_attempts} |",
+        percentile(&all_times, 50.0).as_secs_f64(),
+        percentile(&all_times, 95.0).as_secs_f64(),
+        all_times.last().copied().unwrap_or_default().as_secs_f64(),
+        all_times.len(),
+    );
+}
