@@ -85,11 +85,16 @@ fn thirty_two_concurrent_runs_all_land() {
                 String::from_utf8_lossy(&out.stderr)
             );
             let outputs = std::fs::read_to_string(&output).unwrap_or_default();
-            let attempts = outputs
-                .lines()
-                .find_map(|l| l.strip_prefix("attempts="))
-                .and_then(|a| a.parse::<u32>().ok())
-                .unwrap_or(0);
+            // `attempts=N`, or `attempts<<DELIMITER` with N on the next line.
+            let mut lines = outputs.lines();
+            let mut attempts = 0;
+            while let Some(line) = lines.next() {
+                if let Some(n) = line.strip_prefix("attempts=") {
+                    attempts = n.parse().unwrap_or(0);
+                } else if line.starts_with("attempts<<") {
+                    attempts = lines.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                }
+            }
             all_attempts.push(attempts);
             all_times.push(took);
         }
@@ -99,7 +104,8 @@ fn thirty_two_concurrent_runs_all_land() {
             assert_eq!(text, manifest(i, &tag).trim_end(), "round {round}, svc{i}");
         }
         let after = git(&repo.remote(), &["rev-list", "--count", "main"]);
-        let landed = after.parse::<usize>().expect("count") - before.parse::<usize>().expect("count");
+        let landed =
+            after.parse::<usize>().expect("count") - before.parse::<usize>().expect("count");
         assert_eq!(landed, PROCESSES, "round {round}: one commit per process");
     }
     let fsck = Command::new("git")
