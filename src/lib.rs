@@ -9,6 +9,7 @@ pub mod git;
 pub mod github;
 pub mod guard;
 pub mod pipeline;
+pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod secret;

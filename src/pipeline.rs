@@ -189,11 +189,6 @@ pub fn image_outputs(
         .collect()
 }
 
-/// Prints a stage's one-line result with its duration.
-fn stage_done(stage: &str, started: Instant, what: &str) {
-    eprintln!("{stage}: {what} ({} ms)", started.elapsed().as_millis());
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -210,17 +205,18 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     {
         // Always runs: the gates refuse untrusted events before any push,
         // with or without Google credentials.
-        let _g = config
-            .google
-            .as_ref()
-            .map(|_| github::group("Authenticate to Google (Workload Identity Federation)"));
+        let shown = config.google.as_ref().map(|_| {
+            crate::progress::stage("Authenticate to Google (Workload Identity Federation)")
+        });
         let started = Instant::now();
         let stage = rt.block_on(crate::auth::run_stage(
             config,
             &crate::auth::StageEnv::from_env(),
         ))?;
         if let (Some(google), Some(auth)) = (&config.google, stage.google) {
-            stage_done("auth", started, "obtained a Google access token");
+            if let Some(shown) = &shown {
+                shown.done("auth", started, "obtained a Google access token");
+            }
             if google.token_format == TokenFormat::AccessToken {
                 outputs.access_token = Some(auth.token.access_token.clone());
             }
@@ -238,8 +234,14 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
 
     let mut specs = match &config.promote {
         Some((from, to)) => {
-            let _g = github::group("Read the images to promote");
+            let stage = crate::progress::stage("Read the images to promote");
+            let started = Instant::now();
             let specs = promotion_specs(config, workdir, from)?;
+            stage.done(
+                "promote",
+                started,
+                &format!("{} image(s) deployed in {}", specs.len(), from.display()),
+            );
             for s in &specs {
                 eprintln!(
                     "  promote {} from {} to {}",
@@ -253,7 +255,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         None => config.images.clone(),
     };
     if config.verify && !specs.is_empty() {
-        let _g = github::group("Verify images in their registries");
+        let stage = crate::progress::stage("Verify images in their registries");
         let started = Instant::now();
         let references = specs
             .iter()
@@ -288,7 +290,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
                 r.digest
             );
         }
-        stage_done(
+        stage.done(
             "verify",
             started,
             &format!("{} image(s) found", resolved.len()),
@@ -309,20 +311,20 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     };
     let report: EditReport;
     if config.mode == Mode::None && config.repository.is_none() {
-        let _g = github::group("Edit manifests");
+        let stage = crate::progress::stage("Edit manifests");
         let started = Instant::now();
         report = edit::apply(workdir, &paths, &request, !config.dry_run)?;
-        stage_done(
+        stage.done(
             "edit",
             started,
             &format!("{} change(s)", report.changes.len()),
         );
     } else {
-        let _g = github::group("Edit, commit and push");
+        let stage = crate::progress::stage("Edit, commit and push");
         let started = Instant::now();
         let written = write_back_stage(config, workdir, &paths, &request)?;
         let result = written.result;
-        stage_done(
+        stage.done(
             "write-back",
             started,
             &match (&result.commit_sha, &written.skipped_reason) {

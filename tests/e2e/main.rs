@@ -282,6 +282,9 @@ fn dev_bump_by_tag_resolves_and_pins_the_digest_then_reruns_as_a_no_op() {
         rendered_images(&s, "overlays/dev"),
         vec![image.clone(), image]
     );
+    // In Actions: groups and plain lines, never a progress bar.
+    assert!(!r.log().contains('\u{1b}'), "{}", r.log());
+    assert!(String::from_utf8_lossy(&r.output.stdout).contains("::group::Verify images"));
     // Summary and annotations.
     assert!(r.summary.contains("`v1.0.0` → `v1.1.0`"), "{}", r.summary);
     assert!(

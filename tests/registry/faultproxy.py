@@ -36,7 +36,11 @@ class H(BaseHTTPRequestHandler):
         pass
 
     def _log(self, status):
-        print(f"REQ {self.command} {self.path} {status}", flush=True)
+        # One write per line under the lock: print() from several threads
+        # can interleave a line with the next one's newline.
+        with lock:
+            sys.stdout.write(f"REQ {self.command} {self.path} {status}\n")
+            sys.stdout.flush()
 
     def _send(self, status, headers, body):
         # Logged before answering, so the log is complete once a client has its answer.

@@ -1,0 +1,58 @@
+//! How a stage shows it is running: a `::group::` in GitHub Actions, a
+//! spinner (indicatif) on an interactive terminal, nothing otherwise. The
+//! result line each stage prints is plain text in all three cases.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::github;
+
+/// A running stage; closes its group or clears its spinner when dropped.
+pub struct Stage {
+    _group: Option<github::commands::Group>,
+    spinner: Option<ProgressBar>,
+}
+
+/// Starts showing `title`.
+pub fn stage(title: &str) -> Stage {
+    if github::in_actions() {
+        return Stage {
+            _group: Some(github::group(title)),
+            spinner: None,
+        };
+    }
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar.set_message(title.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    });
+    Stage {
+        _group: None,
+        spinner,
+    }
+}
+
+impl Stage {
+    /// Prints the stage's one result line (after clearing the spinner, so the
+    /// line is not torn by it).
+    pub fn done(&self, name: &str, started: std::time::Instant, what: &str) {
+        if let Some(bar) = &self.spinner {
+            bar.finish_and_clear();
+        }
+        eprintln!("{name}: {what} ({} ms)", started.elapsed().as_millis());
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.spinner {
+            bar.finish_and_clear();
+        }
+    }
+}
