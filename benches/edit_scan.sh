@@ -59,6 +59,6 @@ echo "gitops-bump peak RSS: $((rss / 1024)) MB ($rss kB; goal < 50 MB)"
 /usr/bin/time -v $baseline 2> "$work/time.txt" > /dev/null || true
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
 echo "grep peak RSS: $((rss / 1024)) MB ($rss kB)"
-IFS='|' read -r row_ours row_grep row_ratio < "$work/h.json.row"
+IFS="|" read -r row_ours row_grep row_ratio < "$work/h.json.row" || true  # no final newline
 printf '| scan %s files (%s MB) with `set-image --check` | %s | %s (`grep -rl`) | %s | %s MB peak RSS |\n' \
   "$files" "$total_mb" "$row_ours" "$row_grep" "$row_ratio" "$((rss_ours / 1024))"
