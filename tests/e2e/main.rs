@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use gitops_bump::github::files::parse_delimited;
 use servers::{Auth, Registry};
@@ -33,30 +32,30 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// One registry for the whole file, with the images every test uses.
-fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let r = Registry::start(Auth::Anonymous);
-        r.push(
-            "multi",
-            "example-org/app:v1.1.0",
-            &["--all", "--preserve-digests"],
-        );
-        r.push(
-            "multi",
-            "example-org/app:latest",
-            &["--all", "--preserve-digests"],
-        );
-        r.push("single", "example-org/worker:v3.2.0", &[]);
-        r
-    })
+/// A registry of its own for each test, with the images the tests use. Not
+/// shared through a static: statics are never dropped, so the registry
+/// process would outlive the test binary.
+fn registry_with_images() -> Registry {
+    let r = Registry::start(Auth::Anonymous);
+    r.push(
+        "multi",
+        "example-org/app:v1.1.0",
+        &["--all", "--preserve-digests"],
+    );
+    r.push(
+        "multi",
+        "example-org/app:latest",
+        &["--all", "--preserve-digests"],
+    );
+    r.push("single", "example-org/worker:v3.2.0", &[]);
+    r
 }
 
 /// A bare remote seeded with the example GitOps repo, and a checkout of it
 /// (what actions/checkout leaves), with Actions-style environment files.
 struct Scenario {
     dir: tempfile::TempDir,
+    registry: Registry,
 }
 
 impl Scenario {
@@ -95,7 +94,10 @@ impl Scenario {
         );
         let url = format!("file://{}", remote.display());
         git(dir.path(), &["clone", "-q", &url, "workspace"]);
-        Scenario { dir }
+        Scenario {
+            dir,
+            registry: registry_with_images(),
+        }
     }
 
     fn workspace(&self) -> PathBuf {
@@ -137,7 +139,7 @@ impl Scenario {
             .env("GITHUB_RUN_ID", "77")
             .env("GITHUB_RUN_NUMBER", "12")
             .env("GITHUB_RUN_ATTEMPT", "1")
-            .env("INPUT_INSECURE-REGISTRIES", &registry().addr);
+            .env("INPUT_INSECURE-REGISTRIES", &self.registry.addr);
         for (k, v) in inputs {
             cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
         }
@@ -195,8 +197,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn app(tag: &str) -> String {
-    format!("app={}/example-org/app:{tag}", registry().addr)
+impl Scenario {
+    fn app(&self, tag: &str) -> String {
+        format!("app={}/example-org/app:{tag}", self.registry.addr)
+    }
 }
 
 /// `kubectl kustomize` (the oracle) on the remote's version of an overlay.
@@ -232,19 +236,19 @@ fn rendered_images(s: &Scenario, overlay: &str) -> Vec<String> {
 #[test]
 fn dev_bump_by_tag_resolves_and_pins_the_digest_then_reruns_as_a_no_op() {
     let s = Scenario::new();
-    let digest = registry().skopeo_digest("example-org/app:v1.1.0");
+    let digest = s.registry.skopeo_digest("example-org/app:v1.1.0");
     let before = s.remote_commits();
     let r = s.run(
         &["run"],
         &[
-            ("images", &app("v1.1.0")),
+            ("images", &s.app("v1.1.0")),
             ("paths", "overlays/dev"),
             ("platforms", "linux/amd64,linux/arm64"),
         ],
         &[],
     );
     r.assert_ok();
-    let image = format!("{}/example-org/app:v1.1.0@{digest}", registry().addr);
+    let image = format!("{}/example-org/app:v1.1.0@{digest}", s.registry.addr);
     assert_eq!(r.get("changed"), "true", "{}", r.log());
     assert_eq!(r.get("digest"), digest);
     assert_eq!(r.get("image"), image);
@@ -303,7 +307,7 @@ fn dev_bump_by_tag_resolves_and_pins_the_digest_then_reruns_as_a_no_op() {
     // The same run again: nothing to do, no empty commit.
     let again = s.run(
         &["run"],
-        &[("images", &app("v1.1.0")), ("paths", "overlays/dev")],
+        &[("images", &s.app("v1.1.0")), ("paths", "overlays/dev")],
         &[],
     );
     again.assert_ok();
@@ -316,11 +320,11 @@ fn dev_bump_by_tag_resolves_and_pins_the_digest_then_reruns_as_a_no_op() {
 #[test]
 fn digest_only_pinning_keeps_latest_and_records_the_digest() {
     let s = Scenario::new();
-    let digest = registry().skopeo_digest("example-org/app:latest");
+    let digest = s.registry.skopeo_digest("example-org/app:latest");
     let r = s.run(
         &["run"],
         &[
-            ("images", &format!("{}@{digest}", app("latest"))),
+            ("images", &format!("{}@{digest}", s.app("latest"))),
             ("paths", "overlays/dev"),
         ],
         &[],
@@ -329,7 +333,7 @@ fn digest_only_pinning_keeps_latest_and_records_the_digest() {
     let kust = s.remote_file("overlays/dev/kustomization.yaml");
     assert!(kust.contains("    newTag: latest\n"), "{kust}");
     assert!(kust.contains(&format!("    digest: {digest}\n")), "{kust}");
-    let image = format!("{}/example-org/app:latest@{digest}", registry().addr);
+    let image = format!("{}/example-org/app:latest@{digest}", s.registry.addr);
     assert_eq!(rendered_images(&s, "overlays/dev")[0], image);
 }
 
@@ -337,7 +341,7 @@ fn digest_only_pinning_keeps_latest_and_records_the_digest() {
 fn several_images_in_several_files_land_in_one_commit() {
     let s = Scenario::new();
     let before = s.remote_commits();
-    let addr = &registry().addr;
+    let addr = &s.registry.addr;
     let images = format!(
         "ghcr.io/example-org/app={addr}/example-org/app:v1.1.0\nghcr.io/example-org/worker={addr}/example-org/worker:v3.2.0\n"
     );
@@ -381,10 +385,10 @@ fn several_images_in_several_files_land_in_one_commit() {
 #[test]
 fn promotion_copies_the_exact_digest_from_dev_to_prod_and_can_retag() {
     let s = Scenario::new();
-    let digest = registry().skopeo_digest("example-org/app:v1.1.0");
+    let digest = s.registry.skopeo_digest("example-org/app:v1.1.0");
     s.run(
         &["run"],
-        &[("images", &app("v1.1.0")), ("paths", "overlays/dev")],
+        &[("images", &s.app("v1.1.0")), ("paths", "overlays/dev")],
         &[],
     )
     .assert_ok();
@@ -406,7 +410,7 @@ fn promotion_copies_the_exact_digest_from_dev_to_prod_and_can_retag() {
     );
     assert_eq!(r.get("digest"), digest);
     assert_eq!(r.get("previous-tag"), "v0.9.0");
-    let image = format!("{}/example-org/app:v1.1.0@{digest}", registry().addr);
+    let image = format!("{}/example-org/app:v1.1.0@{digest}", s.registry.addr);
     assert_eq!(rendered_images(&s, "overlays/prod")[0], image);
     assert_eq!(rendered_images(&s, "overlays/dev")[0], image);
 
@@ -520,7 +524,7 @@ fn production_gate_refuses_without_the_environment_claim() {
     let s = Scenario::new();
     let before = git(&s.remote(), &["rev-parse", "main"]);
     let inputs = [
-        ("images", app("v1.1.0")),
+        ("images", s.app("v1.1.0")),
         ("paths", "overlays/prod".to_string()),
         ("require-environment", "production".to_string()),
     ];
@@ -572,7 +576,7 @@ fn a_missing_image_fails_before_anything_is_written() {
     let before = git(&s.remote(), &["rev-parse", "main"]);
     let r = s.run(
         &["run"],
-        &[("images", &app("v9.9.9")), ("paths", "overlays/dev")],
+        &[("images", &s.app("v9.9.9")), ("paths", "overlays/dev")],
         &[],
     );
     assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
