@@ -187,6 +187,11 @@ pub const INPUTS: &[Input] = &[
         "Do everything except the push; print the diff",
     ),
     input(
+        "labels",
+        "gitops-bump",
+        "Labels for the pull request (pull-request mode), comma or newline separated",
+    ),
+    input(
         "app-id",
         "",
         "GitHub App ID (or client ID) to push with an installation token instead of `token`",
@@ -294,6 +299,8 @@ pub struct Config {
     pub values_paths: Vec<String>,
     pub allow_no_match: bool,
     pub dry_run: bool,
+    /// Labels for pull requests.
+    pub labels: Vec<String>,
     pub app: Option<GitHubApp>,
     pub commit_via: CommitVia,
     pub newer_wins: bool,
@@ -668,6 +675,7 @@ impl Config {
             values_paths: raw.list("values-paths"),
             allow_no_match: raw.boolean("allow-no-match")?,
             dry_run: raw.boolean("dry-run")?,
+            labels: raw.list("labels"),
             app,
             commit_via,
             newer_wins: raw.boolean("newer-wins")?,
@@ -790,6 +798,10 @@ mod tests {
         assert!(c.verify && !c.dry_run && !c.allow_no_match);
         assert_eq!(c.paths, vec![PathBuf::from(".")]);
         assert!(c.commit_message.contains("[skip ci]"));
+        assert_eq!(c.labels, vec!["gitops-bump"]);
+        let c =
+            Config::from_raw(&raw(&[("images", "a:v1"), ("labels", "deploy,prod\nauto")])).unwrap();
+        assert_eq!(c.labels, vec!["deploy", "prod", "auto"]);
         assert!(c.google.is_none());
     }
 

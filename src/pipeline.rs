@@ -369,7 +369,8 @@ fn write_back_stage(
     paths: &[PathBuf],
     request: &EditRequest,
 ) -> Result<ApiWriteBack, Error> {
-    let options = git::WriteBackOptions::from_env(workdir);
+    let mut options = git::WriteBackOptions::from_env(workdir);
+    options.labels = config.labels.clone();
     let run = guard::RunId::from_env();
     if config.commit_via == CommitVia::Api {
         let mut edit_fn = |root: &Path| edit::apply(root, paths, request, true);
