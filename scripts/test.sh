@@ -5,3 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 cargo test --locked --all-targets "$@"
+# The load suite (32 concurrent runs x 3 rounds through the HTTP remote) is
+# #[ignore]d in plain `cargo test` for quick local runs; CI runs it here.
+cargo test --locked --test load -- --ignored
