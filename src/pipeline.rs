@@ -486,7 +486,7 @@ pub fn promotion_specs(
                 spec.raw, d.file, d.line
             );
         }
-        spec.raw = render_spec(&spec);
+        spec.raw = spec.render();
         specs.push(spec);
     }
     if specs.is_empty() {
@@ -503,27 +503,6 @@ pub fn promotion_specs(
         }
     }
     Ok(specs)
-}
-
-/// A SPEC back in its text form, for logs and outputs.
-fn render_spec(spec: &ImageSpec) -> String {
-    let mut s = spec.name.clone();
-    match &spec.new_name {
-        Some(Field::Set(n)) => s.push_str(&format!("={n}")),
-        Some(Field::Keep) => s.push_str("=*"),
-        None => {}
-    }
-    match &spec.tag {
-        Some(Field::Set(t)) => s.push_str(&format!(":{t}")),
-        Some(Field::Keep) => s.push_str(":*"),
-        None => {}
-    }
-    match &spec.digest {
-        Some(Field::Set(d)) => s.push_str(&format!("@{d}")),
-        Some(Field::Keep) => s.push_str("@*"),
-        None => {}
-    }
-    s
 }
 
 /// After verification, a SPEC that gave a tag also pins the digest the

@@ -124,6 +124,25 @@ impl ImageSpec {
         })
     }
 
+    /// The SPEC in its text form (`name=newName:tag@digest`, `*` for a kept
+    /// part): what `raw` becomes after a SPEC is built in code.
+    pub fn render(&self) -> String {
+        fn part<T: fmt::Display>(sep: char, field: &Option<Field<T>>) -> String {
+            match field {
+                None => String::new(),
+                Some(Field::Keep) => format!("{sep}{KEEP}"),
+                Some(Field::Set(v)) => format!("{sep}{v}"),
+            }
+        }
+        format!(
+            "{}{}{}{}",
+            self.name,
+            part('=', &self.new_name),
+            part(':', &self.tag),
+            part('@', &self.digest)
+        )
+    }
+
     /// The tag to write, if the SPEC sets one.
     pub fn new_tag(&self) -> Option<&str> {
         self.tag
@@ -272,6 +291,22 @@ mod tests {
         for (input, needle) in cases {
             let e = ImageSpec::parse(input).expect_err(input).to_string();
             assert!(e.contains(needle), "{input:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn render_round_trips() {
+        for input in [
+            "nginx",
+            "nginx:1",
+            "nginx=*:2",
+            "app=ghcr.io/o/app:*@*",
+            "localhost:5000/app:v1",
+            &format!("app=ghcr.io/o/app:v1@{D}"),
+        ] {
+            let spec = ImageSpec::parse(input).unwrap();
+            assert_eq!(spec.render(), input);
+            assert_eq!(ImageSpec::parse(&spec.render()).unwrap(), spec);
         }
     }
 
