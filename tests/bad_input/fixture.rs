@@ -4,41 +4,19 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+#[allow(dead_code)]
+#[path = "../support/git.rs"]
+pub mod support_git;
+pub use support_git::{fingerprint, git};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 /// A good Deployment for `ghcr.io/org/app`, the one every case's run targets.
 pub const GOOD_MANIFEST: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/org/app:v0\n";
-
-/// Runs the git CLI (the reference client) and returns its stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Seeder",
-            "-c",
-            "user.email=seed@example.test",
-        ])
-        .args(["-c", "init.defaultBranch=main"])
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// `remote.git` (bare) and `wt` (its checkout on `main`), plus `outside/`,
 /// a directory next to the checkout that links may point at.
@@ -59,10 +37,7 @@ impl Repo {
             GOOD_MANIFEST.replace("ghcr.io/org/app:v0", "ghcr.io/org/app:outside"),
         )
         .expect("write outside file");
-        git(
-            repo.dir.path(),
-            &["init", "-q", "--bare", "-b", "main", "remote.git"],
-        );
+        support_git::init_bare(&repo.remote());
         git(repo.dir.path(), &["clone", "-q", "remote.git", "wt"]);
         let wt = repo.wt();
         let mut all = vec![(
@@ -82,9 +57,7 @@ impl Repo {
                 None => std::fs::write(&file, bytes).expect("write"),
             }
         }
-        git(&wt, &["add", "-A"]);
-        git(&wt, &["commit", "-q", "-m", "seed"]);
-        git(&wt, &["push", "-q", "origin", "HEAD:main"]);
+        support_git::commit_all_and_push(&wt, "seed");
         repo
     }
 
@@ -145,58 +118,6 @@ impl Snapshot {
         }
         out.join("\n")
     }
-}
-
-/// Every entry under `root` by relative path: the SHA-256 of a regular
-/// file's bytes (size, mtime and inode for files over 1 MiB, which are
-/// sparse test files), a link's target, or the kind of a special file.
-/// Links and special files are never followed or opened.
-pub fn fingerprint(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(root)
-                .expect("under root")
-                .to_string_lossy()
-                .into_owned();
-            // libgit2 truncates FETCH_HEAD on every fetch whatever the
-            // options say (as `git fetch` does); it is bookkeeping, not data.
-            if rel == ".git/FETCH_HEAD" {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).expect("metadata");
-            let kind = meta.file_type();
-            let value = if kind.is_symlink() {
-                format!(
-                    "link:{}",
-                    std::fs::read_link(&path).expect("readlink").display()
-                )
-            } else if kind.is_dir() {
-                stack.push(path);
-                "dir".to_string()
-            } else if kind.is_fifo() {
-                "fifo".to_string()
-            } else if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
-                "special".to_string()
-            } else if meta.len() > 1 << 20 {
-                format!("big:{}:{}:{}", meta.len(), meta.mtime_nsec(), meta.ino())
-            } else {
-                let mut bytes = Vec::new();
-                std::fs::File::open(&path)
-                    .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .expect("read");
-                format!("{:x}:{:o}", Sha256::digest(&bytes), meta.mode())
-            };
-            out.insert(rel, value);
-        }
-    }
-    out
 }
 
 /// Runs the binary in `dir` with a clean environment plus `env`, killing

@@ -14,15 +14,19 @@
 # A trailing "*" on the last item repeats it forever; otherwise requests after
 # the plan are forwarded. Each request is logged to stdout as
 # "REQ METHOD PATH FAULT STATUS"; the first line is "listening on 127.0.0.1:PORT".
-import http.client, socket, sys, threading, time
+import os, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Shared helpers; no __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from httputil import fetch_upstream, read_body, send_answer, send_upstream_head
 
 UPSTREAM = int(sys.argv[1])
 PLAN = [p for p in sys.argv[2].split(",") if p] if len(sys.argv) > 2 else []
 FILTER = sys.argv[3] if len(sys.argv) > 3 else ""
 lock = threading.Lock()
 state = {"n": 0}
-HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "content-length"}
 
 
 def next_fault(path):
@@ -47,33 +51,12 @@ class H(BaseHTTPRequestHandler):
     def _log(self, fault, status):
         print(f"REQ {self.command} {self.path} {fault} {status}", flush=True)
 
-    def _body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            out = bytearray()
-            while True:
-                n = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if n == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(n)
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _status(self, fault, status, headers=()):
-        body = b"injected fault\n"
         self._log(fault, status)
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        send_answer(self, status, headers, b"injected fault\n")
 
     def _handle(self):
-        body = self._body()
+        body = read_body(self)
         fault = next_fault(self.path)
         if fault == "drop":
             self._log(fault, 0)
@@ -89,22 +72,9 @@ class H(BaseHTTPRequestHandler):
             return self._status(fault, int(fault))
         if fault == "429":
             return self._status(fault, 429, [("Retry-After", "1")])
-        conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body if self.command not in ("GET", "HEAD") else None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
+        resp, data = fetch_upstream(self, UPSTREAM, body, timeout=60)
         self._log(fault, resp.status)
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in HOP:
-                self.send_header(k, v)
-        if self.command == "HEAD":
-            self.send_header("Content-Length", resp.getheader("Content-Length") or "0")
-        else:
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        send_upstream_head(self, resp, data)
         if self.command == "HEAD":
             return
         if fault == "truncate":

@@ -1,40 +1,15 @@
 //! Repositories, configs and a small deterministic edit for the git tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use gitops_bump::config::{Config, RawInputs};
 use gitops_bump::edit::{Change, EditError, EditReport, TargetKind};
 use gitops_bump::git::{GitHubContext, RetryPolicy, WriteBackOptions};
 
-/// Runs the git CLI (the reference client) and returns its stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Seeder",
-            "-c",
-            "user.email=seed@example.test",
-        ])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "advice.detachedHead=false",
-        ])
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+#[allow(dead_code)]
+#[path = "../support/git.rs"]
+mod support_git;
+pub use support_git::git;
 
 /// A manifest line for `image` at `tag`.
 pub fn image_line(image: &str, tag: &str) -> String {
@@ -66,8 +41,7 @@ impl Origin {
     pub fn seeded(files: &[(&str, String)]) -> Origin {
         let dir = tempfile::tempdir().expect("temp dir");
         let bare = dir.path().join("org/gitops.git");
-        std::fs::create_dir_all(&bare).expect("mkdir");
-        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+        support_git::init_bare(&bare);
         git(&bare, &["config", "http.receivepack", "true"]);
         let origin = Origin { dir };
         let seed = origin.dir.path().join("seed");
@@ -85,9 +59,7 @@ impl Origin {
             std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
             std::fs::write(file, text).expect("write");
         }
-        git(&seed, &["add", "-A"]);
-        git(&seed, &["commit", "-q", "-m", "seed"]);
-        git(&seed, &["push", "-q", "origin", "HEAD:main"]);
+        support_git::commit_all_and_push(&seed, "seed");
         origin
     }
 

@@ -7,6 +7,11 @@ import base64, os, subprocess, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+# Shared helpers; no __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from httputil import read_body, send_answer
+
 ROOT, TOKEN = sys.argv[1], sys.argv[2]
 READ_ONLY = sys.argv[3] if len(sys.argv) > 3 else None
 
@@ -31,36 +36,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            out = bytearray()
-            while True:
-                n = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if n == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(n)
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
     def _handle(self):
         user = user_if_authorized(self.headers.get("Authorization", ""))
         if user is None:  # auth on everything, clone too
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="git"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = self._body() if self.command == "POST" else b""
+            return send_answer(self, 401, [("WWW-Authenticate", 'Basic realm="git"')], b"")
+        body = read_body(self) if self.command == "POST" else b""
         url = urlsplit(self.path)
         if user == "read-only" and "git-receive-pack" in self.path:
             message = b"Permission to org/gitops.git denied to github-actions[bot]."
-            self.send_response(403)
-            self.send_header("Content-Length", str(len(message)))
-            self.end_headers()
-            self.wfile.write(message)
-            return
+            return send_answer(self, 403, [], message)
         env = {
             "PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": ROOT, "GIT_HTTP_EXPORT_ALL": "1",
             "REQUEST_METHOD": self.command, "PATH_INFO": url.path, "QUERY_STRING": url.query,
@@ -83,12 +67,7 @@ class Handler(BaseHTTPRequestHandler):
                 status = int(v.strip().split()[0])
             elif k:
                 headers.append((k, v.strip()))
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        send_answer(self, status, headers, out)
 
     do_GET = do_POST = _handle
 

@@ -9,14 +9,18 @@
 # otherwise requests after the plan are forwarded. Every request is logged
 # to stdout as "REQ METHOD PATH STATUS"; the first line is
 # "listening on 127.0.0.1:PORT" (the proxy binds a free port).
-import email.utils, http.client, sys, threading, time
+import email.utils, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Shared helpers; no __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from httputil import fetch_upstream, read_body, send_answer, send_upstream_head
 
 UPSTREAM = int(sys.argv[1])
 PLAN = [p for p in sys.argv[2].split(",") if p] if len(sys.argv) > 2 else []
 lock = threading.Lock()
 state = {"n": 0}
-HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 
 def next_fault():
@@ -45,17 +49,10 @@ class H(BaseHTTPRequestHandler):
     def _send(self, status, headers, body):
         # Logged before answering, so the log is complete once a client has its answer.
         self._log(status)
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        send_answer(self, status, headers, body)
 
     def _handle(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = read_body(self)
         fault = next_fault() if self.path.startswith("/v2/") else "pass"
         if fault == "429":
             return self._send(429, [("Retry-After", "1")], b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}')
@@ -65,24 +62,11 @@ class H(BaseHTTPRequestHandler):
         if fault == "503":
             return self._send(503, [("Content-Type", "application/json")],
                               b'{"errors":[{"code":"UNAVAILABLE","message":"injected outage"}]}')
-        conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
+        resp, data = fetch_upstream(self, UPSTREAM, body, timeout=30)
         self._log(resp.status)
-        out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP and k.lower() != "content-length"]
-        self.send_response(resp.status)
-        for k, v in out:
-            self.send_header(k, v)
-        if self.command == "HEAD":
-            self.send_header("Content-Length", resp.getheader("Content-Length") or "0")
-        else:
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        send_upstream_head(self, resp, data)
         if self.command != "HEAD":
             self.wfile.write(data)
-        conn.close()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

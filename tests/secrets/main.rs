@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use fixture::support_git::walk_no_follow;
 use fixture::{Repo, git, run_bin};
 use git_servers::{GIT_TOKEN, Script, git_http};
 use registry_servers::{Auth, PASSWORD, Registry, USER};
@@ -87,28 +88,15 @@ fn inputs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// Every file under `root` (links not followed) that contains `secret`.
 fn files_containing(root: &Path, secret: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.is_file()
-                && let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(secret.len()).any(|w| w == secret.as_bytes())
-            {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
+    walk_no_follow(root)
+        .into_iter()
+        .filter(|(path, meta)| {
+            meta.as_ref().is_ok_and(std::fs::Metadata::is_file)
+                && std::fs::read(path)
+                    .is_ok_and(|bytes| bytes.windows(secret.len()).any(|w| w == secret.as_bytes()))
+        })
+        .map(|(path, _)| path.display().to_string())
+        .collect()
 }
 
 /// Asserts that no secret leaked from a run. `exposed` may appear in
