@@ -387,6 +387,44 @@ pub fn write_back_with(
     push_flow(config, options, &workspace, &root, edit)
 }
 
+/// Removes lock files an interrupted run (killed mid-commit or mid-reset)
+/// left in the checkout: libgit2 refuses to write the index or a branch while
+/// they exist, so a re-run could never complete the bump. One write-back per
+/// checkout is the supported use, so a lock here is stale, not a concurrent
+/// writer; each removal is reported.
+fn clear_stale_locks(repo: &Repository) {
+    let git_dir = repo.path();
+    let mut locks = vec![
+        git_dir.join("index.lock"),
+        git_dir.join("HEAD.lock"),
+        git_dir.join("packed-refs.lock"),
+    ];
+    let mut dirs = vec![git_dir.join("refs").join("heads")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(path),
+                Ok(t) if t.is_file() && path.extension().is_some_and(|e| e == "lock") => {
+                    locks.push(path)
+                }
+                _ => {}
+            }
+        }
+    }
+    for lock in locks.iter().filter(|l| l.is_file()) {
+        if std::fs::remove_file(lock).is_ok() {
+            eprintln!(
+                "warning: removed {} left by an interrupted run",
+                lock.display()
+            );
+        }
+    }
+}
+
 /// The repository we edit in, where it pushes to, and the branch.
 struct Workspace {
     repo: Repository,
@@ -421,6 +459,7 @@ impl Workspace {
                         source,
                     }
                 })?;
+                clear_stale_locks(&repo);
                 let location = RemoteLocation::origin_of(&repo)?;
                 let current = current_branch(&repo);
                 let branch = match (&config.branch, &current) {

@@ -211,7 +211,10 @@ fn git_server_faults_fail_clearly_or_land_completely() {
 }
 
 /// Kills `gitops-bump run` with SIGKILL at random points of the write-back
-/// to a local bare remote. The branch is always the old or the complete new
+/// to a smart-HTTP remote, as in production: the server's receive-pack runs
+/// in its own process. (Over `file://`, libgit2 writes the remote's refs
+/// in-process, so a kill could leave the remote's own ref lock behind, which
+/// no real server would.) The branch is always the old or the complete new
 /// commit, and a re-run in the same checkout completes the bump.
 #[test]
 fn sigkill_during_write_back_never_corrupts_the_remote() {
@@ -220,13 +223,19 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
     let repo = Repo::seeded(&[]);
+    git(&repo.remote(), &["config", "http.receivepack", "true"]);
+    let server = git_http(repo.dir.path());
+    git(
+        &repo.wt(),
+        &["remote", "set-url", "origin", &server.url("remote.git")],
+    );
     let mut killed_before = 0;
     let mut killed_after = 0;
     for i in 0..iterations {
         let old = git(&repo.remote(), &["rev-parse", "refs/heads/main"]);
         let tag = format!("k{i}");
         let image = format!("ghcr.io/org/app:{tag}");
-        let env = inputs(&[("images", &image)]);
+        let env = inputs(&[("images", &image), ("token", GIT_TOKEN)]);
         let mut cmd = Command::new(fixture::BIN);
         cmd.current_dir(repo.wt())
             .arg("run")
