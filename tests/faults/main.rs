@@ -46,15 +46,26 @@ fn remote_tag(repo: &Repo, rev: &str) -> String {
 
 /// The remote is intact and its branch is either `old` or one complete
 /// commit on top of it that bumps to `tag`. Returns whether it moved.
+/// The server may still be finishing a push the killed client started (its
+/// receive-pack is its own process), so the remote is checked once it has
+/// settled: fsck is retried for a bounded time before it counts as corrupt.
 fn assert_old_or_new(repo: &Repo, old: &str, tag: &str, what: &str) -> bool {
-    let fsck = Command::new("git")
-        .args(["fsck", "--strict", "--no-dangling"])
-        .current_dir(repo.remote())
-        .output()
-        .expect("git fsck runs");
+    let settle = std::time::Instant::now();
+    let fsck = loop {
+        let fsck = Command::new("git")
+            .args(["fsck", "--strict", "--no-dangling"])
+            .current_dir(repo.remote())
+            .output()
+            .expect("git fsck runs");
+        if fsck.status.success() || settle.elapsed() > Duration::from_secs(10) {
+            break fsck;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(
         fsck.status.success(),
-        "{what}: git fsck on the remote: {}",
+        "{what}: git fsck on the remote: {}{}",
+        String::from_utf8_lossy(&fsck.stdout),
         String::from_utf8_lossy(&fsck.stderr)
     );
     let tip = git(&repo.remote(), &["rev-parse", "refs/heads/main"]);
