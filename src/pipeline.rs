@@ -54,17 +54,9 @@ impl Outputs {
         let first = self.images.first();
         let opt = |v: Option<&String>| v.cloned().unwrap_or_default();
         let image = first.map_or(String::new(), |i| {
-            let mut s = crate::reference::ImageName::parse(&i.new_name)
+            let name = crate::reference::ImageName::parse(&i.new_name)
                 .map_or_else(|_| i.new_name.clone(), |n| n.to_string());
-            if let Some(t) = &i.tag {
-                s.push(':');
-                s.push_str(t);
-            }
-            if let Some(d) = &i.digest {
-                s.push('@');
-                s.push_str(d);
-            }
-            s
+            crate::reference::join_written(&name, i.tag.as_deref(), i.digest.as_deref())
         });
         let mut out = vec![
             ("changed".to_string(), self.changed.to_string()),

@@ -193,16 +193,10 @@ impl Reference {
         if input.is_empty() {
             return Err(ReferenceError::Empty);
         }
-        let (rest, digest) = match input.split_once('@') {
-            Some((rest, d)) => (rest, Some(Digest::parse_in(d, input)?)),
-            None => (input, None),
-        };
-        // The tag separator is the last ':' after the last '/', so a
-        // registry port (`host:5000/app`) is not mistaken for a tag.
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-            None => (rest, None),
+        let (name, tag, digest) = split_written(input);
+        let digest = match digest {
+            Some(d) => Some(Digest::parse_in(d, input)?),
+            None => None,
         };
         if let Some(tag) = tag {
             validate_tag(tag, input)?;
@@ -228,15 +222,46 @@ impl Reference {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.name)?;
-        if let Some(t) = &self.tag {
-            write!(f, ":{t}")?;
-        }
-        if let Some(d) = &self.digest {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
+        let digest = self.digest.as_ref().map(Digest::as_str);
+        f.write_str(&join_written(
+            &self.name.to_string(),
+            self.tag.as_deref(),
+            digest,
+        ))
     }
+}
+
+/// Splits `name[:tag][@digest]` as written, without validating. The tag
+/// separator is the last `:` after the last `/`, so a registry port
+/// (`host:5000/app`) is not mistaken for a tag.
+pub fn split_written(text: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match text.split_once('@') {
+        Some((rest, d)) => (rest, Some(d)),
+        None => (text, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(i) => (
+            &rest[..last_slash + i],
+            Some(&rest[last_slash + i + 1..]),
+            digest,
+        ),
+        None => (rest, None, digest),
+    }
+}
+
+/// `name[:tag][@digest]`: the inverse of [`split_written`].
+pub fn join_written(name: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+    let mut s = name.to_string();
+    if let Some(t) = tag {
+        s.push(':');
+        s.push_str(t);
+    }
+    if let Some(d) = digest {
+        s.push('@');
+        s.push_str(d);
+    }
+    s
 }
 
 fn validate_tag(tag: &str, input: &str) -> Result<(), ReferenceError> {

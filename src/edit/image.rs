@@ -1,7 +1,7 @@
 //! How a SPEC changes an image reference written in a file. The rules are
 //! shared by every target that holds a full reference (`repo:tag@digest`).
 
-use crate::reference::{ImageName, Reference};
+use crate::reference::{ImageName, Reference, join_written, split_written};
 use crate::spec::{Field, ImageSpec};
 
 /// A reference as written: the name keeps its spelling (`nginx` stays
@@ -17,39 +17,19 @@ impl Written {
     /// Splits a valid reference; `None` when the text is not one.
     pub fn parse(text: &str) -> Option<(Written, ImageName)> {
         let parsed = Reference::parse(text).ok()?;
-        let (rest, digest) = match text.split_once('@') {
-            Some((r, d)) => (r, Some(d.to_string())),
-            None => (text, None),
-        };
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (
-                &rest[..last_slash + i],
-                Some(rest[last_slash + i + 1..].to_string()),
-            ),
-            None => (rest, None),
-        };
+        let (name, tag, digest) = split_written(text);
         Some((
             Written {
                 name: name.to_string(),
-                tag,
-                digest,
+                tag: tag.map(str::to_string),
+                digest: digest.map(str::to_string),
             },
             parsed.name,
         ))
     }
 
     pub fn render(&self) -> String {
-        let mut s = self.name.clone();
-        if let Some(t) = &self.tag {
-            s.push(':');
-            s.push_str(t);
-        }
-        if let Some(d) = &self.digest {
-            s.push('@');
-            s.push_str(d);
-        }
-        s
+        join_written(&self.name, self.tag.as_deref(), self.digest.as_deref())
     }
 }
 
