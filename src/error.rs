@@ -108,12 +108,10 @@ impl Error {
 
     /// The annotation shown in the Actions run and on the file.
     pub fn annotation(&self) -> Annotation {
-        let mut message = self.to_string();
+        let mut a = Annotation::new(Level::Error, self.to_string()).titled("gitops-bump");
         if let Some(h) = self.hint() {
-            message.push_str("\nhint: ");
-            message.push_str(&h);
+            a = a.with_line(format!("hint: {h}"));
         }
-        let a = Annotation::new(Level::Error, message).titled("gitops-bump");
         match self.location() {
             Some(l) => a.at(l.file, l.line, l.col),
             None => a,

@@ -676,7 +676,7 @@ pub fn self_trigger_reason(
 /// Reports a skipped run: a `::notice` in Actions and a line on stderr.
 /// The caller sets `changed=false` and the `skipped-reason` output.
 pub fn announce_skip(reason: &str) {
-    eprintln!("skipped: {reason}");
+    crate::print::line(crate::print::Stream::Stderr, &format!("skipped: {reason}"));
     crate::github::annotate(
         &crate::github::Annotation::new(crate::github::Level::Notice, reason).titled("gitops-bump"),
     );

@@ -9,6 +9,7 @@ pub mod git;
 pub mod github;
 pub mod guard;
 pub mod pipeline;
+pub mod print;
 pub mod progress;
 pub mod reference;
 pub mod registry;

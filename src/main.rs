@@ -9,6 +9,7 @@ use gitops_bump::config::{Config, INPUTS, RawInputs};
 use gitops_bump::edit::{self, EditRequest};
 use gitops_bump::error::{Error, exit};
 use gitops_bump::github;
+use gitops_bump::print::{self, Stream};
 use gitops_bump::reference::Reference;
 use gitops_bump::spec::ImageSpec;
 
@@ -208,7 +209,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            // A usage error echoes the value given; it is printed like any
+            // other foreign text.
+            let stream = if e.use_stderr() {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            };
+            print::lines(stream, &e.render().to_string());
             return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
         }
     };
@@ -219,7 +227,10 @@ fn main() -> ExitCode {
             raw: RawInputs::from_env(),
         })),
         None => {
-            eprintln!("gitops-bump: no command given; see `gitops-bump --help`");
+            print::line(
+                Stream::Stderr,
+                "gitops-bump: no command given; see `gitops-bump --help`",
+            );
             Ok(exit::USAGE)
         }
     };
@@ -242,18 +253,19 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(print::LogWriter)
+        .with_ansi(false)
         .without_time()
         .init();
 }
 
 fn report(e: &Error) {
     match e.location() {
-        Some(l) => eprintln!("error: {l}: {e}"),
-        None => eprintln!("error: {e}"),
+        Some(l) => print::line(Stream::Stderr, &format!("error: {l}: {e}")),
+        None => print::line(Stream::Stderr, &format!("error: {e}")),
     }
     if let Some(h) = e.hint() {
-        eprintln!("hint: {h}");
+        print::line(Stream::Stderr, &format!("hint: {h}"));
     }
     github::annotate(&e.annotation());
 }
@@ -314,30 +326,31 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
     }
     let summary = AuthSummary::new(&stage, google);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into())
+        print::json(
+            Stream::Stdout,
+            &serde_json::to_value(&summary).unwrap_or_default(),
         );
     } else {
         let none = || "(none)".to_string();
-        println!("provider:          {}", summary.provider);
-        println!("oidc audience:     {}", summary.oidc_audience);
-        println!("sts audience:      {}", summary.sts_audience);
-        println!(
+        let out = |text: String| print::line(Stream::Stdout, &text);
+        out(format!("provider:          {}", summary.provider));
+        out(format!("oidc audience:     {}", summary.oidc_audience));
+        out(format!("sts audience:      {}", summary.sts_audience));
+        out(format!(
             "acting as:         {}",
             summary
                 .service_account
                 .clone()
                 .unwrap_or_else(|| "the federated principal (no service-account)".into())
-        );
-        println!(
+        ));
+        out(format!(
             "expires:           {}",
             summary.expire_time.clone().unwrap_or_else(none)
-        );
-        println!("claims:            {}", summary.claims.summary());
-        println!("access token:      *** (never printed)");
+        ));
+        out(format!("claims:            {}", summary.claims.summary()));
+        out("access token:      *** (never printed)".to_string());
         if let Some(f) = &summary.credentials_file {
-            println!("credentials file:  {f}");
+            out(format!("credentials file:  {f}"));
         }
     }
     Ok(exit::OK)
@@ -394,22 +407,34 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
     };
     let report = edit::apply(&root, &paths, &request, !args.check)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes })
+        print::json(
+            Stream::Stdout,
+            &serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes }),
         );
     } else {
         for c in &report.changes {
             // A new kustomize entry has no old value.
             let old = if c.old.is_empty() {
-                "(new entry)"
+                "(new entry)".to_string()
             } else {
-                &c.old
+                print::value(&c.old)
             };
-            println!("{}:{}:{}: {} -> {}", c.file, c.line, c.column, old, c.new);
+            print::line(
+                Stream::Stdout,
+                &format!(
+                    "{}:{}:{}: {old} -> {}",
+                    c.file,
+                    c.line,
+                    c.column,
+                    print::value(&c.new)
+                ),
+            );
         }
         if report.changes.is_empty() {
-            eprintln!("no changes: every image is already up to date");
+            print::line(
+                Stream::Stderr,
+                "no changes: every image is already up to date",
+            );
         }
     }
     Ok(if args.check && !report.files.is_empty() {
@@ -428,18 +453,18 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
     if args.parse_only {
         for r in &references {
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
+                print::json(
+                    Stream::Stdout,
+                    &serde_json::json!({
                         "registry": r.name.registry,
                         "repository": r.name.repository,
                         "tag": r.tag,
                         "digest": r.digest.as_ref().map(|d| d.to_string()),
                         "normalized": r.to_string(),
-                    })
+                    }),
                 );
             } else {
-                println!("{r}");
+                print::line(Stream::Stdout, &r.to_string());
             }
         }
         return Ok(exit::OK);
@@ -481,16 +506,24 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
     ))?;
     for (r, reference) in resolved.iter().zip(&references) {
         if args.json {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            print::json(Stream::Stdout, &serde_json::to_value(r).unwrap_or_default());
         } else {
             // The pinned reference: usable as is, and says which input it answers.
             let mut name = reference.name.to_string();
             if let Some(tag) = &r.tag {
                 name = format!("{name}:{tag}");
             }
-            println!("{name}@{}", r.digest);
+            print::line(Stream::Stdout, &format!("{name}@{}", r.digest));
             if !r.platforms.is_empty() {
-                eprintln!("  {} ({})", r.media_type, r.platforms.join(", "));
+                let platforms: Vec<String> = r.platforms.iter().map(|p| print::value(p)).collect();
+                print::line(
+                    Stream::Stderr,
+                    &format!(
+                        "  {} ({})",
+                        print::value(&r.media_type),
+                        platforms.join(", ")
+                    ),
+                );
             }
         }
     }

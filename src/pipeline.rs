@@ -13,6 +13,7 @@ use crate::github::api_commit::{self, ApiWriteBack};
 use crate::github::rest::Api;
 use crate::github::{self, EnvFile};
 use crate::guard;
+use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::secret::Secret;
 use crate::spec::{Field, ImageSpec};
@@ -117,18 +118,17 @@ impl Outputs {
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect();
-            println!("{}", serde_json::Value::Object(map));
+            print::json(Stream::Stdout, &serde_json::Value::Object(map));
         } else {
-            let mut buf = Vec::new();
+            // One line per output; a list (`files`) shows its line breaks
+            // escaped, like any other text we print.
             for (k, v) in &entries {
-                if v.contains('\n') {
-                    github::write_delimited(&mut buf, &[(k.clone(), v.clone())])
-                        .map_err(|e| Error::io("printing outputs", e))?;
+                if k == "access-token" {
+                    print::line_revealing(Stream::Stdout, &format!("{k}={v}"));
                 } else {
-                    buf.extend_from_slice(format!("{k}={v}\n").as_bytes());
+                    print::line(Stream::Stdout, &format!("{k}={v}"));
                 }
             }
-            print!("{}", String::from_utf8_lossy(&buf));
         }
         Ok(())
     }
@@ -235,11 +235,14 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
                 &format!("{} image(s) deployed in {}", specs.len(), from.display()),
             );
             for s in &specs {
-                eprintln!(
-                    "  promote {} from {} to {}",
-                    s.raw,
-                    from.display(),
-                    to.display()
+                print::line(
+                    Stream::Stderr,
+                    &format!(
+                        "  promote {} from {} to {}",
+                        print::value(&s.raw),
+                        from.display(),
+                        to.display()
+                    ),
                 );
             }
             specs
@@ -274,12 +277,15 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             config.expected_digest.as_ref(),
         ))?;
         for r in &resolved {
-            eprintln!(
-                "  {}/{}{} -> {}",
-                r.registry,
-                r.repository,
-                r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default(),
-                r.digest
+            print::line(
+                Stream::Stderr,
+                &format!(
+                    "  {}/{}{} -> {}",
+                    r.registry,
+                    r.repository,
+                    r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default(),
+                    print::value(&r.digest)
+                ),
             );
         }
         stage.done(
@@ -339,12 +345,13 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     outputs.files = report.files.clone();
     outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);
     for c in &report.changes {
-        eprintln!(
-            "  {}:{}:{} {} -> {}",
-            c.file, c.line, c.column, c.old, c.new
+        let (old, new) = (print::value(&c.old), print::value(&c.new));
+        print::line(
+            Stream::Stderr,
+            &format!("  {}:{}:{} {old} -> {new}", c.file, c.line, c.column),
         );
         github::annotate(
-            &github::Annotation::new(github::Level::Notice, format!("{} -> {}", c.old, c.new))
+            &github::Annotation::new(github::Level::Notice, format!("{old} -> {new}"))
                 .at(c.file.clone(), c.line, c.column)
                 .titled(format!("gitops-bump: {}", c.image)),
         );
@@ -473,9 +480,14 @@ pub fn promotion_specs(
             spec.tag = Some(tag);
         }
         if spec.digest.is_none() {
-            eprintln!(
-                "warning: {} in {}:{} has no digest; promoting the tag only",
-                spec.raw, d.file, d.line
+            print::line(
+                Stream::Stderr,
+                &format!(
+                    "warning: {} in {}:{} has no digest; promoting the tag only",
+                    print::value(&spec.raw),
+                    d.file,
+                    d.line
+                ),
             );
         }
         spec.raw = spec.render();

@@ -28,7 +28,7 @@ pub fn stage(title: &str) -> Stage {
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
             bar.set_style(style);
         }
-        bar.set_message(title.to_string());
+        bar.set_message(crate::print::neutralise(title, false));
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
@@ -45,7 +45,10 @@ impl Stage {
         if let Some(bar) = &self.spinner {
             bar.finish_and_clear();
         }
-        eprintln!("{name}: {what} ({} ms)", started.elapsed().as_millis());
+        crate::print::line(
+            crate::print::Stream::Stderr,
+            &format!("{name}: {what} ({} ms)", started.elapsed().as_millis()),
+        );
     }
 }
 

@@ -1,6 +1,46 @@
 //! A string that must never be printed: tokens, passwords, private keys.
+//!
+//! Every secret is remembered the moment it exists, so the printer
+//! ([`crate::print`]) can redact it from any text it prints, in both modes:
+//! in Actions the runner's masks would catch it too, on a terminal nothing
+//! else would (a server's error that echoes the token back, say).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Mutex;
+
+/// Every secret value seen by this process, each line of a multi-line one
+/// on its own, longest first (so a longer secret is redacted before a
+/// shorter one inside it).
+static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Shorter values are not redacted: replacing every `ab` in every message
+/// would make the log unreadable, and such a value protects nothing.
+const MIN_REDACTED: usize = 4;
+
+fn remember(value: &str) {
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    let parts = std::iter::once(value.trim()).chain(value.lines().map(str::trim));
+    for part in parts.filter(|p| p.len() >= MIN_REDACTED) {
+        if !known.iter().any(|k| k == part) {
+            known.push(part.to_string());
+        }
+    }
+    known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+}
+
+/// `text` with every known secret replaced by `***`.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|k| text.contains(k.as_str())) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for k in known.iter() {
+        out = out.replace(k.as_str(), "***");
+    }
+    Cow::Owned(out)
+}
 
 /// Holds a credential. `Debug` and `Display` redact it; the only way to read
 /// it is [`Secret::expose`], which makes every use greppable in review.
@@ -12,6 +52,7 @@ impl Secret {
     /// once, before any other code can print it.
     pub fn new(value: impl Into<String>) -> Self {
         let value = value.into();
+        remember(&value);
         crate::github::mask(&value);
         Secret(value)
     }
@@ -46,5 +87,22 @@ mod tests {
         let s = Secret::new("ghs_verysecret");
         assert_eq!(format!("{s} {s:?} {s:#?}"), "*** Secret(***) Secret(***)");
         assert_eq!(s.expose(), "ghs_verysecret");
+    }
+
+    #[test]
+    fn known_secrets_are_redacted_from_any_text() {
+        let _token = Secret::new("ghs_redact_me_0123");
+        let _key = Secret::new("-----BEGIN KEY-----\nline-two-of-the-key\n-----END KEY-----\n");
+        let cases = [
+            ("plain text", "plain text"),
+            (
+                "server said: bad token ghs_redact_me_0123!",
+                "server said: bad token ***!",
+            ),
+            ("key line-two-of-the-key leaked", "key *** leaked"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::redact(text), want);
+        }
     }
 }

@@ -481,7 +481,7 @@ fn notice(message: &str) {
     if github::in_actions() {
         github::annotate(&Annotation::new(Level::Notice, message).titled("gitops-bump"));
     } else {
-        eprintln!("notice: {message}");
+        crate::print::line(crate::print::Stream::Stderr, &format!("notice: {message}"));
     }
 }
 

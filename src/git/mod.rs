@@ -417,9 +417,12 @@ fn clear_stale_locks(repo: &Repository) {
     }
     for lock in locks.iter().filter(|l| l.is_file()) {
         if std::fs::remove_file(lock).is_ok() {
-            eprintln!(
-                "warning: removed {} left by an interrupted run",
-                lock.display()
+            crate::print::line(
+                crate::print::Stream::Stderr,
+                &format!(
+                    "warning: removed {} left by an interrupted run",
+                    lock.display()
+                ),
             );
         }
     }
@@ -695,7 +698,7 @@ fn push_flow(
         }
         if config.dry_run {
             let (_, diff) = commit_edit(config, options, workspace, root, parent, &report, None)?;
-            eprint!("{diff}");
+            crate::print::lines(crate::print::Stream::Stderr, &diff);
             restore(&workspace.repo, &report.files)?;
             return Ok(WriteBackResult {
                 changed: true,
@@ -751,11 +754,14 @@ fn push_flow(
                         last,
                     });
                 }
-                eprintln!(
-                    "push to {branch} lost a race ({last}); retrying on the new tip in {} ms (attempt {}/{})",
-                    delay.as_millis(),
-                    attempt + 1,
-                    config.max_attempts
+                crate::print::line(
+                    crate::print::Stream::Stderr,
+                    &format!(
+                        "push to {branch} lost a race ({last}); retrying on the new tip in {} ms (attempt {}/{})",
+                        delay.as_millis(),
+                        attempt + 1,
+                        config.max_attempts
+                    ),
                 );
                 std::thread::sleep(delay);
                 start = Start::RemoteTip;
@@ -793,7 +799,7 @@ fn pull_request_flow(
     let head_ref = format!("refs/heads/{head}");
     let (id, diff) = commit_edit(config, options, workspace, root, parent, &report, None)?;
     if config.dry_run {
-        eprint!("{diff}");
+        crate::print::lines(crate::print::Stream::Stderr, &diff);
         restore(&workspace.repo, &report.files)?;
         return Ok(WriteBackResult {
             changed: true,

@@ -588,7 +588,7 @@ pub fn write_back_for_config(
         // Same runtime as the token's creation: its pooled connections live
         // there. Revocation failing must not hide the write-back's own result.
         if let Err(e) = rt.block_on(t.revoke()) {
-            eprintln!("warning: {e}");
+            crate::print::line(crate::print::Stream::Stderr, &format!("warning: {e}"));
         }
     }
     result

@@ -253,10 +253,16 @@ impl Drop for InstallationToken {
         .join();
         match revoked {
             Ok(Ok(())) => {}
-            Ok(Err(why)) => eprintln!(
-                "warning: could not revoke the App installation token (it expires within an hour): {why}"
+            Ok(Err(why)) => crate::print::line(
+                crate::print::Stream::Stderr,
+                &format!(
+                    "warning: could not revoke the App installation token (it expires within an hour): {why}"
+                ),
             ),
-            Err(_) => eprintln!("warning: revoking the App installation token panicked"),
+            Err(_) => crate::print::line(
+                crate::print::Stream::Stderr,
+                "warning: revoking the App installation token panicked",
+            ),
         }
     }
 }

@@ -1,26 +1,19 @@
 //! Workflow commands, written to stdout as `::name props::value` lines.
+//! Every line is built and written by [`crate::print`], which makes the
+//! text in it safe; this module only says which commands we send.
 
 use std::io::{self, Write};
 
 use super::in_actions;
+use crate::print;
 
-/// Escapes a command's value: `%`, CR and LF would otherwise end or corrupt it.
-pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a property value, which additionally may not contain `:` or `,`.
-pub fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
+pub use crate::print::{escape_data, escape_property};
 
 /// Writes `::add-mask::` lines for a secret. Each line of a multi-line value
 /// is masked on its own: the runner matches masks line by line.
 pub fn write_mask(out: &mut impl Write, value: &str) -> io::Result<()> {
     for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        writeln!(out, "::add-mask::{}", escape_data(line))?;
+        writeln!(out, "{}", print::mask_line(line))?;
     }
     out.flush()
 }
@@ -54,7 +47,9 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Annotation {
     pub level: Level,
-    pub message: String,
+    /// One entry per line; a line break inside an entry is foreign text
+    /// and is shown escaped.
+    pub message: Vec<String>,
     pub title: Option<String>,
     pub file: Option<String>,
     pub line: Option<usize>,
@@ -65,7 +60,7 @@ impl Annotation {
     pub fn new(level: Level, message: impl Into<String>) -> Self {
         Annotation {
             level,
-            message: message.into(),
+            message: vec![message.into()],
             title: None,
             file: None,
             line: None,
@@ -85,31 +80,28 @@ impl Annotation {
         self
     }
 
+    /// Adds a line (a hint) below the message.
+    pub fn with_line(mut self, line: impl Into<String>) -> Self {
+        self.message.push(line.into());
+        self
+    }
+
     /// The `::error file=…,line=…::message` line.
     pub fn command_line(&self) -> String {
-        let mut props = Vec::new();
-        if let Some(t) = &self.title {
-            props.push(format!("title={}", escape_property(t)));
-        }
-        if let Some(f) = &self.file {
-            props.push(format!("file={}", escape_property(f)));
-        }
-        if let Some(l) = self.line {
-            props.push(format!("line={l}"));
-        }
-        if let Some(c) = self.col {
-            props.push(format!("col={c}"));
-        }
-        let props = if props.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", props.join(","))
-        };
-        format!(
-            "::{}{props}::{}",
-            self.level.command(),
-            escape_data(&self.message)
-        )
+        let (line, col) = (
+            self.line.map(|l| l.to_string()),
+            self.col.map(|c| c.to_string()),
+        );
+        let props: Vec<(&str, &str)> = [
+            ("title", self.title.as_deref()),
+            ("file", self.file.as_deref()),
+            ("line", line.as_deref()),
+            ("col", col.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+        print::command_line(self.level.command(), &props, &self.message)
     }
 }
 
@@ -117,7 +109,7 @@ impl Annotation {
 /// enough, so nothing is printed.
 pub fn annotate(annotation: &Annotation) {
     if in_actions() {
-        println!("{}", annotation.command_line());
+        print::command(&annotation.command_line());
     }
 }
 
@@ -129,7 +121,7 @@ pub struct Group {
 
 pub fn group(title: &str) -> Group {
     if in_actions() {
-        println!("::group::{}", escape_data(title));
+        print::command(&print::command_line("group", &[], &[title.to_string()]));
         Group { active: true }
     } else {
         Group { active: false }
@@ -139,7 +131,7 @@ pub fn group(title: &str) -> Group {
 impl Drop for Group {
     fn drop(&mut self) {
         if self.active {
-            println!("::endgroup::");
+            print::command("::endgroup::");
         }
     }
 }
@@ -153,12 +145,17 @@ mod tests {
         let cases = [
             (
                 Annotation::new(Level::Error, "bad\nyaml 100%").at("a,b:c.yaml", 3, 7),
-                "::error file=a%2Cb%3Ac.yaml,line=3,col=7::bad%0Ayaml 100%25",
+                "::error file=a%2Cb%3Ac.yaml,line=3,col=7::bad\\nyaml 100%25",
             ),
             (Annotation::new(Level::Notice, "plain"), "::notice::plain"),
             (
                 Annotation::new(Level::Warning, "w\r\n").titled("T: x"),
-                "::warning title=T%3A x::w%0D%0A",
+                "::warning title=T%3A x::w\\r\\n",
+            ),
+            (
+                Annotation::new(Level::Error, "bad ::set-output name=x::1")
+                    .with_line("hint: ##[add-mask]x"),
+                "::error::bad :\\:set-output name=x:\\:1%0Ahint: ##\\[add-mask]x",
             ),
         ];
         for (a, want) in cases {
