@@ -40,6 +40,15 @@ pub enum Error {
     Guard(#[from] crate::guard::GuardError),
     #[error("cannot promote from {from}: {why}")]
     Promote { from: String, why: String },
+    /// A server's answer that is not what it claims to be; it would have
+    /// become a step output and a summary cell.
+    #[error("{from} answered a {what} that is not valid: {value:?} ({why})")]
+    Answer {
+        from: String,
+        what: &'static str,
+        value: String,
+        why: String,
+    },
     #[error("{0} is not implemented yet")]
     NotImplemented(&'static str),
     #[error("{context}: {source}")]
@@ -99,6 +108,9 @@ impl Error {
             Error::Promote { .. } => Some(
                 "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the checked-out repository".into(),
             ),
+            Error::Answer { .. } => Some(
+                "a server answering this is broken or hostile; nothing was written, committed or pushed".into(),
+            ),
             Error::NotImplemented(_) => Some(
                 "this stage is planned; use the stages that exist or pin an older release".into(),
             ),
@@ -108,7 +120,15 @@ impl Error {
 
     /// The annotation shown in the Actions run and on the file.
     pub fn annotation(&self) -> Annotation {
-        let mut a = Annotation::new(Level::Error, self.to_string()).titled("gitops-bump");
+        // One annotation line per line of the message (a git server's
+        // answer spans several); each is made safe by the printer.
+        let message = self.to_string();
+        let mut lines = message.split('\n');
+        let mut a =
+            Annotation::new(Level::Error, lines.next().unwrap_or_default()).titled("gitops-bump");
+        for line in lines {
+            a = a.with_line(line);
+        }
         if let Some(h) = self.hint() {
             a = a.with_line(format!("hint: {h}"));
         }

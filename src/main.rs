@@ -261,11 +261,11 @@ fn init_logging(verbose: u8) {
 
 fn report(e: &Error) {
     match e.location() {
-        Some(l) => print::line(Stream::Stderr, &format!("error: {l}: {e}")),
-        None => print::line(Stream::Stderr, &format!("error: {e}")),
+        Some(l) => print::message(Stream::Stderr, &format!("error: {l}: "), &e.to_string()),
+        None => print::message(Stream::Stderr, "error: ", &e.to_string()),
     }
     if let Some(h) = e.hint() {
-        print::line(Stream::Stderr, &format!("hint: {h}"));
+        print::message(Stream::Stderr, "hint: ", &h);
     }
     github::annotate(&e.annotation());
 }

@@ -95,9 +95,14 @@ impl Outputs {
                     .unwrap_or_default(),
             ),
         ];
+        // A sentence of ours that may quote history (a commit's author):
+        // made one safe line like anything we print.
         out.push((
             "skipped-reason".to_string(),
-            self.skipped_reason.clone().unwrap_or_default(),
+            self.skipped_reason
+                .as_deref()
+                .map(|r| print::neutralise(r, false))
+                .unwrap_or_default(),
         ));
         if let Some(t) = &self.access_token {
             out.push(("access-token".to_string(), t.expose().to_string()));
@@ -293,6 +298,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             started,
             &format!("{} image(s) found", resolved.len()),
         );
+        check_resolved(&resolved)?;
         specs = pin_digests(&specs, &resolved)?;
         outputs.registry = resolved;
     }
@@ -464,7 +470,8 @@ pub fn promotion_specs(
     let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
     let mut specs: Vec<ImageSpec> = Vec::new();
     for d in &deployed {
-        let spec = ImageSpec::parse(&d.spec())?;
+        let spec = ImageSpec::parse(&d.spec())
+            .map_err(|e| promote_err(format!("{}:{}: {e}", d.file, d.line)))?;
         if specs.iter().any(|s| s.matcher == spec.matcher) {
             continue;
         }
@@ -509,6 +516,42 @@ pub fn promotion_specs(
     Ok(specs)
 }
 
+/// Refuses a registry's answer that is not what it claims to be, before
+/// anything is edited: the digest and the platforms become step outputs
+/// and summary cells.
+fn check_resolved(resolved: &[Resolved]) -> Result<(), Error> {
+    for r in resolved {
+        let refuse = |what, value: &str, why: String| Error::Answer {
+            from: format!("registry {}", r.registry),
+            what,
+            value: print::cut(value, print::MAX_VALUE).into_owned(),
+            why,
+        };
+        crate::reference::Digest::parse(&r.digest)
+            .map_err(|e| refuse("digest", &r.digest, e.to_string()))?;
+        if let Some(p) = r.platforms.iter().find(|p| !is_platform(p)) {
+            return Err(refuse(
+                "platform",
+                p,
+                "expected os/arch[/variant] of letters, digits, `.`, `_` and `-`".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `os/arch[/variant]`, as an image index lists them.
+fn is_platform(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+}
+
 /// After verification, a SPEC that gave a tag also pins the digest the
 /// registry resolved, unless the user said to keep the existing digest.
 fn pin_digests(specs: &[ImageSpec], resolved: &[Resolved]) -> Result<Vec<ImageSpec>, Error> {
@@ -525,27 +568,44 @@ fn pin_digests(specs: &[ImageSpec], resolved: &[Resolved]) -> Result<Vec<ImageSp
         .collect()
 }
 
+/// `$GITHUB_SERVER_URL`, without a trailing `/`.
+fn server_url() -> String {
+    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
+    server.trim_end_matches('/').to_string()
+}
+
 /// Where links in the summary point: `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY`.
 fn repository_url() -> Option<String> {
-    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
     let repo = std::env::var("GITHUB_REPOSITORY")
         .ok()
         .filter(|r| !r.is_empty())?;
-    Some(format!("{}/{repo}", server.trim_end_matches('/')))
+    Some(format!("{}/{repo}", server_url()))
 }
 
+/// A table cell holding a value, or a dash.
 fn cell(v: Option<&String>) -> String {
-    v.map_or_else(|| "–".to_string(), |s| format!("`{s}`"))
+    v.map_or_else(|| "–".to_string(), |s| print::code_span(s, true))
 }
 
 /// The job summary: one table row per image, the changed lines, and the
-/// commit or pull request.
+/// commit or pull request. Every value in it is a code span
+/// ([`print::code_span`]), so no value can leave its cell or become a link,
+/// an image or HTML; the only links are the commit's and the pull
+/// request's, and only when they have the shape GitHub gives them.
 pub fn summary_markdown(outputs: &Outputs) -> String {
     let mut md = String::from("### gitops-bump\n\n");
     if !outputs.changed {
         md.push_str("Nothing to change: every image is already up to date.\n\n");
     }
     md.push_str("| image | tag | digest | platforms verified | files |\n|---|---|---|---|---|\n");
+    let list = |values: &[String], separator: &str| {
+        if values.is_empty() {
+            "–".to_string()
+        } else {
+            let cells: Vec<String> = values.iter().map(|v| print::code_span(v, true)).collect();
+            cells.join(separator)
+        }
+    };
     for i in &outputs.images {
         let arrow = |old: Option<&String>, new: Option<&String>| {
             if old == new || old.is_none() {
@@ -556,43 +616,37 @@ pub fn summary_markdown(outputs: &Outputs) -> String {
         };
         let short = |d: Option<&String>| d.map(|d| d.chars().take(19).collect::<String>());
         md.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
-            i.new_name,
+            "| {} | {} | {} | {} | {} |\n",
+            print::code_span(&i.new_name, true),
             arrow(i.previous_tag.as_ref(), i.tag.as_ref()),
             arrow(
                 short(i.previous_digest.as_ref()).as_ref(),
                 short(i.digest.as_ref()).as_ref()
             ),
-            if i.platforms.is_empty() {
-                "–".to_string()
-            } else {
-                i.platforms.join(", ")
-            },
-            if i.files.is_empty() {
-                "–".to_string()
-            } else {
-                i.files.join("<br>")
-            },
+            list(&i.platforms, ", "),
+            list(&i.files, "<br>"),
         ));
     }
     if !outputs.changes.is_empty() {
         md.push_str("\n<details><summary>Changed lines</summary>\n\n");
         for c in &outputs.changes {
             md.push_str(&format!(
-                "- `{}:{}` `{}` → `{}`\n",
-                c.file, c.line, c.old, c.new
+                "- {} {} → {}\n",
+                print::code_span(&format!("{}:{}", c.file, c.line), false),
+                print::code_span(&c.old, false),
+                print::code_span(&c.new, false)
             ));
         }
         md.push_str("\n</details>\n");
     }
     let base = repository_url();
     if let Some(sha) = &outputs.commit_sha {
+        let short = &sha[..sha.len().min(12)];
         match &base {
-            Some(b) => md.push_str(&format!(
-                "\nCommit: [`{}`]({b}/commit/{sha})",
-                &sha[..sha.len().min(12)]
-            )),
-            None => md.push_str(&format!("\nCommit: `{sha}`")),
+            Some(b) if is_object_id(sha) => {
+                md.push_str(&format!("\nCommit: [`{short}`]({b}/commit/{sha})"))
+            }
+            _ => md.push_str(&format!("\nCommit: {}", print::code_span(sha, false))),
         }
         if outputs.attempts > 1 {
             md.push_str(&format!(
@@ -603,9 +657,47 @@ pub fn summary_markdown(outputs: &Outputs) -> String {
         md.push('\n');
     }
     if let Some(url) = &outputs.pull_request_url {
-        md.push_str(&format!("\nPull request: {url}\n"));
+        let number = outputs
+            .pull_request_number
+            .map_or(String::new(), |n| format!("#{n}"));
+        match is_pull_request_url(url, &server_url()) {
+            true => md.push_str(&format!("\nPull request: [{number}]({url})\n")),
+            false => md.push_str(&format!(
+                "\nPull request: {}\n",
+                print::code_span(url, false)
+            )),
+        }
     }
     md
+}
+
+/// A git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
+fn is_object_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `{server}/{owner}/{repo}/pull/{number}`: the only pull request link we
+/// write (the repository may be another than the workflow's).
+fn is_pull_request_url(url: &str, server: &str) -> bool {
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let Some(rest) = url.strip_prefix(server).and_then(|r| r.strip_prefix('/')) else {
+        return false;
+    };
+    match rest.split('/').collect::<Vec<_>>()[..] {
+        [owner, repo, "pull", number] => {
+            name(owner)
+                && name(repo)
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
 }
 
 /// Appends the summary to `GITHUB_STEP_SUMMARY` when it is set.

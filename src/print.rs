@@ -67,7 +67,7 @@ fn escape(text: &str, actions: bool) -> String {
 
 /// Characters that move the cursor, end a line somewhere, or reorder what
 /// is shown: never printed as themselves.
-fn is_hidden(c: char) -> bool {
+pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -114,6 +114,22 @@ pub fn lines(stream: Stream, text: &str) {
     let actions = in_actions();
     let text = text.strip_suffix('\n').unwrap_or(text);
     let safe: Vec<String> = text.split('\n').map(|l| safe_line(l, actions)).collect();
+    write_lines(stream, &safe);
+}
+
+/// Prints a message that may span lines (an error quoting what a git
+/// server said): the first line after `prefix`, the others indented below
+/// it, each made safe on its own.
+pub fn message(stream: Stream, prefix: &str, text: &str) {
+    let actions = in_actions();
+    let safe: Vec<String> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            let lead = if i == 0 { prefix } else { "  " };
+            safe_line(&format!("{lead}{l}"), actions)
+        })
+        .collect();
     write_lines(stream, &safe);
 }
 

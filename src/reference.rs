@@ -264,6 +264,11 @@ pub fn join_written(name: &str, tag: Option<&str>, digest: Option<&str>) -> Stri
     s
 }
 
+/// Checks a tag on its own (`v1.2.3`), as read from a manifest's `newTag`.
+pub fn check_tag(tag: &str) -> Result<(), ReferenceError> {
+    validate_tag(tag, tag)
+}
+
 fn validate_tag(tag: &str, input: &str) -> Result<(), ReferenceError> {
     let err = |why| ReferenceError::Tag {
         input: input.to_string(),

@@ -189,6 +189,15 @@ pub enum EditError {
     },
     #[error("no manifest refers to {}", .images.join(", "))]
     NoMatch { images: Vec<String> },
+    #[error("the {what} read here is not valid: {why}")]
+    InvalidValue {
+        file: String,
+        line: usize,
+        col: usize,
+        what: &'static str,
+        value: String,
+        why: String,
+    },
 }
 
 impl EditError {
@@ -208,7 +217,10 @@ impl EditError {
                 file, line, col, ..
             }
             | NotUtf8 { file, line, col }
-            | NulByte { file, line, col } => Some(Location {
+            | NulByte { file, line, col }
+            | InvalidValue {
+                file, line, col, ..
+            } => Some(Location {
                 file: file.clone(),
                 line: *line,
                 col: *col,
@@ -231,6 +243,7 @@ impl EditError {
             NotFound { .. } => "check the path: it is relative to the repository root".into(),
             TooLarge { .. } => "raise --max-file-size, or exclude the file (generated manifests rarely need bumping)".into(),
             Io { .. } => "check the file's permissions and the disk".into(),
+            InvalidValue { .. } => "the value would be passed on to the step outputs, the log and the job summary; fix it in the manifest by hand (nothing was written, committed or pushed)".into(),
             NoMatch { .. } => "check the image name for typos (names match after normalization: nginx = docker.io/library/nginx), add a marker comment, or pass --allow-no-match".into(),
         })
     }
@@ -266,6 +279,9 @@ pub fn apply(
         *slot = edit.new_bytes;
     }
     append_unmatched(&candidates, request, &mut matched, &mut edited, &mut report)?;
+    for change in &report.changes {
+        check_values(change)?;
+    }
     let unmatched: Vec<String> = request
         .specs
         .iter()
@@ -287,6 +303,46 @@ pub fn apply(
         write_all(&pending)?;
     }
     Ok(report)
+}
+
+/// Refuses a change whose values, read from the file, are not what they
+/// claim to be (a tag holding a newline and a workflow command, say): they
+/// become step outputs, log lines and summary cells.
+fn check_values(c: &Change) -> Result<(), EditError> {
+    use crate::print::{MAX_VALUE, cut};
+    use crate::reference::{Digest, ImageName, check_tag};
+    let refuse = |what, value: &str, why: String| EditError::InvalidValue {
+        file: c.file.clone(),
+        line: c.line,
+        col: c.column,
+        what,
+        value: cut(value, MAX_VALUE).into_owned(),
+        why: cut(&why, 4 * MAX_VALUE).into_owned(),
+    };
+    if c.file.chars().any(crate::print::is_hidden) {
+        return Err(refuse(
+            "path",
+            &c.file,
+            format!("{:?} contains a control character or line break", c.file),
+        ));
+    }
+    let present = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    for tag in [present(&c.old_tag), present(&c.new_tag)]
+        .into_iter()
+        .flatten()
+    {
+        check_tag(&tag).map_err(|e| refuse("tag", &tag, e.to_string()))?;
+    }
+    for digest in [present(&c.old_digest), present(&c.new_digest)]
+        .into_iter()
+        .flatten()
+    {
+        Digest::parse(&digest).map_err(|e| refuse("digest", &digest, e.to_string()))?;
+    }
+    if let Some(name) = present(&c.new_name) {
+        ImageName::parse(&name).map_err(|e| refuse("image name", &name, e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// `kustomize edit set image` semantics for the kustomizations the user

@@ -292,7 +292,7 @@ fn dev_bump_by_tag_resolves_and_pins_the_digest_then_reruns_as_a_no_op() {
     // Summary and annotations.
     assert!(r.summary.contains("`v1.0.0` → `v1.1.0`"), "{}", r.summary);
     assert!(
-        r.summary.contains("linux/amd64, linux/arm64"),
+        r.summary.contains("`linux/amd64`, `linux/arm64`"),
         "{}",
         r.summary
     );

@@ -11,10 +11,12 @@
 #   429       429 with "Retry-After: 1"
 #   truncate  forward, but send only half of the body (Content-Length is the
 #             full size) and close
+#   file:PATH answer with the JSON file PATH: {"status": N, "headers":
+#             [[name, value], ...], "body": "text"} (a hostile server's answer)
 # A trailing "*" on the last item repeats it forever; otherwise requests after
 # the plan are forwarded. Each request is logged to stdout as
 # "REQ METHOD PATH FAULT STATUS"; the first line is "listening on 127.0.0.1:PORT".
-import os, socket, sys, threading, time
+import json, os, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Shared helpers; no __pycache__ left in the source tree.
@@ -72,6 +74,12 @@ class H(BaseHTTPRequestHandler):
             return self._status(fault, int(fault))
         if fault == "429":
             return self._status(fault, 429, [("Retry-After", "1")])
+        if fault.startswith("file:"):
+            with open(fault[len("file:"):]) as f:
+                answer = json.load(f)
+            self._log("file", answer["status"])
+            headers = [tuple(h) for h in answer.get("headers", [])]
+            return send_answer(self, answer["status"], headers, answer.get("body", "").encode())
         resp, data = fetch_upstream(self, UPSTREAM, body, timeout=60)
         self._log(fault, resp.status)
         send_upstream_head(self, resp, data)
