@@ -9,7 +9,9 @@ pub mod api_commit;
 pub mod app;
 pub mod commands;
 pub mod files;
+pub mod outputs;
 pub mod rest;
+pub mod summary;
 
 pub use commands::{Annotation, Level, annotate, group, mask};
 pub use files::{EnvFile, write_delimited};
