@@ -45,6 +45,14 @@ const SERVER: &str = "https://git.example.test";
 const REPOSITORY: &str = "org/gitops";
 const WIP: &str = "projects/123456/locations/global/workloadIdentityPools/gh/providers/gh";
 
+/// Inputs of a bump pushed from the checkout, without a registry.
+const PUSH_FROM_CHECKOUT: &[(&str, &str)] = &[
+    ("images", "ghcr.io/org/app:v2"),
+    ("verify", "false"),
+    ("paths", "apps"),
+    ("token", GIT_TOKEN),
+];
+
 /// The outputs a successful run writes (`access-token` only when asked).
 const OUR_KEYS: &[&str] = &[
     "changed",
@@ -375,12 +383,7 @@ fn hostile_old_values_in_manifests_are_refused_and_shown_escaped() {
             let what = format!("{kind}: {what}");
             let repo = Repo::seeded(&[(file.to_string(), text.into_bytes())]);
             let before = repo.snapshot();
-            let step = Step::new(&[
-                ("images", "ghcr.io/org/app:v2"),
-                ("verify", "false"),
-                ("paths", "apps"),
-                ("token", GIT_TOKEN),
-            ]);
+            let step = Step::new(PUSH_FROM_CHECKOUT);
             let ran = step.run(&repo.wt(), &["run"]);
             let line = if file.ends_with("values.yaml") { 2 } else { 5 };
             judge(
@@ -416,12 +419,7 @@ fn hostile_file_names_stay_inside_their_summary_cells() {
         .map(|n| (n.to_string(), fixture::GOOD_MANIFEST.as_bytes().to_vec()))
         .collect();
     let repo = Repo::seeded(&files);
-    let step = Step::new(&[
-        ("images", "ghcr.io/org/app:v2"),
-        ("verify", "false"),
-        ("paths", "apps"),
-        ("token", GIT_TOKEN),
-    ]);
+    let step = Step::new(PUSH_FROM_CHECKOUT);
     let ran = step.run(&repo.wt(), &["run"]);
     judge(
         "file names",

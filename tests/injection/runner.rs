@@ -103,30 +103,11 @@ impl Runner {
     }
 
     fn parse_v2(&self, line: &str) -> Option<Command> {
-        let message = line.trim_start();
-        let rest = message.strip_prefix("::")?;
+        let rest = line.trim_start().strip_prefix("::")?;
         let end = rest.find("::")?;
-        let info = &rest[..end];
-        let (name, props) = match info.find(' ') {
-            Some(i) => (&info[..i], Some(&info[i + 1..])),
-            None => (info, None),
-        };
-        if !self.is_registered(name) {
-            return None;
-        }
-        let properties = props
-            .map(|p| {
-                p.trim()
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .filter_map(|kv| kv.split_once('='))
-                    .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-                    .map(|(k, v)| (k.to_string(), unescape_property(v)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (name, properties) = self.split_info(&rest[..end], ',', unescape_property)?;
         Some(Command {
-            name: name.to_string(),
+            name,
             properties,
             data: unescape_data(&rest[end + 2..]),
             line: line.to_string(),
@@ -136,7 +117,22 @@ impl Runner {
     fn parse_legacy(&self, line: &str) -> Option<Command> {
         let start = line.find("##[")?;
         let close = start + line[start..].find(']')?;
-        let info = &line[start + 3..close];
+        let (name, properties) = self.split_info(&line[start + 3..close], ';', unescape_legacy)?;
+        Some(Command {
+            name,
+            properties,
+            data: unescape_legacy(&line[close + 1..]),
+            line: line.to_string(),
+        })
+    }
+
+    /// `name k=v<sep>k=v…`: the name (when registered) and the properties.
+    fn split_info(
+        &self,
+        info: &str,
+        separator: char,
+        unescape: fn(&str) -> String,
+    ) -> Option<(String, Vec<(String, String)>)> {
         let (name, props) = match info.find(' ') {
             Some(i) => (&info[..i], Some(&info[i + 1..])),
             None => (info, None),
@@ -146,20 +142,17 @@ impl Runner {
         }
         let properties = props
             .map(|p| {
-                p.split(';')
+                // The v2 form trims the property string; the legacy one does not.
+                let p = if separator == ',' { p.trim() } else { p };
+                p.split(separator)
                     .filter(|s| !s.is_empty())
                     .filter_map(|kv| kv.split_once('='))
                     .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-                    .map(|(k, v)| (k.to_string(), unescape_legacy(v)))
+                    .map(|(k, v)| (k.to_string(), unescape(v)))
                     .collect()
             })
             .unwrap_or_default();
-        Some(Command {
-            name: name.to_string(),
-            properties,
-            data: unescape_legacy(&line[close + 1..]),
-            line: line.to_string(),
-        })
+        Some((name.to_string(), properties))
     }
 }
 
@@ -183,26 +176,39 @@ pub fn read_lines(text: &str) -> Vec<&str> {
     lines
 }
 
+/// The runner's `EscapeMapping` tables, applied in its order.
+const DATA: &[(&str, &str)] = &[("%0D", "\r"), ("%0A", "\n"), ("%25", "%")];
+const PROPERTY: &[(&str, &str)] = &[
+    ("%0D", "\r"),
+    ("%0A", "\n"),
+    ("%3A", ":"),
+    ("%2C", ","),
+    ("%25", "%"),
+];
+const LEGACY: &[(&str, &str)] = &[
+    ("%3B", ";"),
+    ("%0D", "\r"),
+    ("%0A", "\n"),
+    ("%5D", "]"),
+    ("%25", "%"),
+];
+
+fn unescape(s: &str, mappings: &[(&str, &str)]) -> String {
+    mappings.iter().fold(s.to_string(), |text, (escaped, raw)| {
+        text.replace(escaped, raw)
+    })
+}
+
 fn unescape_data(s: &str) -> String {
-    s.replace("%0D", "\r")
-        .replace("%0A", "\n")
-        .replace("%25", "%")
+    unescape(s, DATA)
 }
 
 fn unescape_property(s: &str) -> String {
-    s.replace("%0D", "\r")
-        .replace("%0A", "\n")
-        .replace("%3A", ":")
-        .replace("%2C", ",")
-        .replace("%25", "%")
+    unescape(s, PROPERTY)
 }
 
 fn unescape_legacy(s: &str) -> String {
-    s.replace("%3B", ";")
-        .replace("%0D", "\r")
-        .replace("%0A", "\n")
-        .replace("%5D", "]")
-        .replace("%25", "%")
+    unescape(s, LEGACY)
 }
 
 /// `EnvFileKeyValuePairs`: the entries of a `GITHUB_OUTPUT` file, or why
