@@ -206,6 +206,10 @@ impl Args for RunArgs {
 }
 
 fn main() -> ExitCode {
+    // Even a panic's message goes through the printer: it may quote input.
+    std::panic::set_hook(Box::new(|info| {
+        print::message(Stream::Stderr, "internal error: ", &info.to_string());
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -152,8 +152,13 @@ pub fn write_summary(outputs: &Outputs) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[path = "../../tests/support/markdown.rs"]
+mod markdown;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::github::outputs::ImageOutput;
     use crate::github::outputs::image_outputs;
     use crate::github::outputs::tests::change;
     use crate::spec::ImageSpec;
@@ -179,5 +184,59 @@ mod tests {
         }
         let unchanged = summary_markdown(&Outputs::default());
         assert!(unchanged.contains("Nothing to change"));
+    }
+
+    #[test]
+    fn no_value_leaves_its_cell_or_becomes_a_link() {
+        let breakout = "v1` [Approve production deploy](https://evil.example/approve) `";
+        let mut c = change("app");
+        c.old = "``` [y](https://evil.example) ```".into();
+        c.new = "![i](https://evil.example/i.png)".into();
+        c.file = "a|b`<script>x</script>.yaml".into();
+        let out = Outputs {
+            changed: true,
+            commit_sha: Some("abc) [z](https://evil.example".into()),
+            pull_request_url: Some("https://evil.example/x) [Approve](https://evil.example".into()),
+            images: vec![ImageOutput {
+                name: "app".into(),
+                new_name: "app` [x](https://evil.example) `".into(),
+                tag: Some("v2|<img src=x onerror=alert(1)>|".into()),
+                digest: Some("sha256:`![i](https://evil.example/i.png)`".into()),
+                previous_tag: Some(breakout.into()),
+                previous_digest: None,
+                files: vec!["a|b.yaml".into(), "<b>www.evil.example</b>".into()],
+                platforms: vec!["linux/amd64\n\n[x](https://evil.example)".into()],
+            }],
+            changes: vec![c],
+            ..Default::default()
+        };
+        let md = summary_markdown(&out);
+        let found = super::markdown::foreign_markup(&md, &|_| false);
+        assert!(found.is_empty(), "{found:#?}\n{md}");
+        // Still shown, as text.
+        assert!(md.contains("[Approve production deploy](https://evil.example/approve)"));
+        // Every table row keeps its five cells.
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| `")).collect();
+        assert_eq!(rows.len(), 1, "{md}");
+        let unescaped_pipes = rows[0].matches('|').count() - rows[0].matches("\\|").count();
+        assert_eq!(unescaped_pipes, 6, "{md}");
+    }
+
+    #[test]
+    fn the_commit_and_pull_request_links_are_ours() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let server = server_url();
+        let pr = format!("{server}/other-org/gitops/pull/12");
+        let out = Outputs {
+            changed: true,
+            commit_sha: Some(sha.into()),
+            pull_request_url: Some(pr.clone()),
+            pull_request_number: Some(12),
+            ..Default::default()
+        };
+        let md = summary_markdown(&out);
+        assert!(md.contains(&format!("[#12]({pr})")), "{md}");
+        let found = super::markdown::foreign_markup(&md, &|url| url == pr);
+        assert!(found.is_empty(), "{found:#?}");
     }
 }
