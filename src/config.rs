@@ -115,6 +115,11 @@ pub const INPUTS: &[Input] = &[
         "",
         "Registries (host:port) allowed over plain HTTP, comma or newline separated",
     ),
+    input(
+        "registry",
+        "",
+        "Registry (host[:port]) registry-username/registry-password are for; empty = the one registry `images` names. Other registries never see them",
+    ),
     input("registry-username", "", "Username for the image registry"),
     secret(
         "registry-password",
@@ -289,6 +294,10 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     pub registry_username: Option<String>,
     pub registry_password: Option<Secret>,
+    /// The one registry (host[:port]) `registry-username`/`registry-password`
+    /// are sent to: the `registry` input, else the single registry `images`
+    /// names. `None` when no explicit credentials were given.
+    pub credentials_registry: Option<String>,
     pub google: Option<GoogleAuth>,
     pub require_environment: Option<String>,
     pub allow_untrusted_events: bool,
@@ -598,6 +607,16 @@ impl Config {
                 why: "give both or neither",
             });
         }
+        let credentials_registry = Self::credentials_registry(
+            raw,
+            // A SPEC naming an unparsable image is reported by the verify stage.
+            images
+                .iter()
+                .filter_map(|s| s.target_reference().ok())
+                .map(|r| r.name.registry),
+            promote.is_some(),
+            registry_username.is_some(),
+        )?;
         if mode == Mode::None && raw.optional("repository").is_some() {
             return Err(ConfigError::Conflict {
                 a: "mode",
@@ -667,6 +686,7 @@ impl Config {
             insecure_registries: raw.list("insecure-registries"),
             registry_username,
             registry_password,
+            credentials_registry,
             google,
             require_environment: raw.optional("require-environment"),
             allow_untrusted_events: raw.boolean("allow-untrusted-events")?,
@@ -680,6 +700,70 @@ impl Config {
             commit_via,
             newer_wins: raw.boolean("newer-wins")?,
             timeout,
+        })
+    }
+
+    /// Binds explicit registry credentials to one registry. Never to one the
+    /// repository names (a `promote-from` overlay's `newName` is content
+    /// anyone with write access to a dev overlay controls), and never to
+    /// several: each registry would see the password.
+    pub fn credentials_registry(
+        raw: &RawInputs,
+        named: impl Iterator<Item = String>,
+        promoting: bool,
+        has_credentials: bool,
+    ) -> Result<Option<String>, ConfigError> {
+        if let Some(registry) = raw.optional("registry") {
+            let host =
+                crate::registry::registry_host(&registry).map_err(|why| ConfigError::Invalid {
+                    input: "registry",
+                    value: registry.clone(),
+                    why,
+                })?;
+            if !has_credentials {
+                return Err(ConfigError::Conflict {
+                    a: "registry",
+                    b: "registry-username",
+                    why: "`registry` names where registry-username/registry-password go; give them too",
+                });
+            }
+            return Ok(Some(host));
+        }
+        if !has_credentials {
+            return Ok(None);
+        }
+        if promoting {
+            return Err(ConfigError::Missing {
+                input: "registry",
+                why: "with promote-from the registries come from the repository's manifests; name the registry registry-username/registry-password are for (host[:port])",
+            });
+        }
+        let mut registries: Vec<String> = Vec::new();
+        for registry in named {
+            if !registries.contains(&registry) {
+                registries.push(registry);
+            }
+        }
+        match registries.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            _ => Err(ConfigError::Missing {
+                input: "registry",
+                why: "`images` name more than one registry; name the one registry-username/registry-password are for (host[:port]); the others are accessed with their own credentials or anonymously",
+            }),
+        }
+    }
+
+    /// `registry-username`/`registry-password`, bound to their registry.
+    pub fn explicit_login(&self) -> Option<crate::registry::ExplicitLogin> {
+        let (username, password) = self
+            .registry_username
+            .clone()
+            .zip(self.registry_password.clone())?;
+        Some(crate::registry::ExplicitLogin {
+            registry: self.credentials_registry.clone()?,
+            username,
+            password,
         })
     }
 

@@ -455,9 +455,20 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
     // so `resolve` in a workflow step sees what the pipeline would.
     let inputs = RawInputs::from_env();
     let input = |name: &'static str| Some(inputs.get(name)).filter(|v| !v.is_empty());
-    let explicit = input("registry-username")
-        .zip(input("registry-password"))
-        .map(|(user, password)| (user.to_string(), gitops_bump::secret::Secret::new(password)));
+    let login = input("registry-username").zip(input("registry-password"));
+    let bound = Config::credentials_registry(
+        &inputs,
+        references.iter().map(|r| r.name.registry.clone()),
+        false,
+        login.is_some(),
+    )?;
+    let explicit = login.zip(bound).map(|((username, password), registry)| {
+        gitops_bump::registry::ExplicitLogin {
+            registry,
+            username: username.to_string(),
+            password: gitops_bump::secret::Secret::new(password),
+        }
+    });
     let options = gitops_bump::registry::RegistryOptions {
         credentials: gitops_bump::registry::Credentials {
             explicit,

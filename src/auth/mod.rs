@@ -365,6 +365,7 @@ impl Http {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
+            .redirect(crate::http::redirect_policy())
             .build()
             .map_err(|source| AuthError::Http {
                 what: "building the HTTP client",
@@ -388,9 +389,21 @@ impl Http {
             let outcome = match build().send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    match response.text().await {
-                        Ok(body) => Ok(Answer { status, body }),
-                        Err(source) => Err(AuthError::Http { what, source }),
+                    match crate::http::read_body(response, crate::http::MAX_AUTH_BODY).await {
+                        Ok(body) => Ok(Answer {
+                            status,
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                        }),
+                        Err(crate::http::BodyError::Transport(source)) => {
+                            Err(AuthError::Http { what, source })
+                        }
+                        // Not retried: a server this wrong will not improve.
+                        Err(e @ crate::http::BodyError::TooLarge { .. }) => {
+                            return Err(AuthError::Malformed {
+                                what,
+                                why: e.to_string(),
+                            });
+                        }
                     }
                 }
                 Err(source) => Err(AuthError::Http {
