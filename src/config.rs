@@ -84,6 +84,11 @@ pub const INPUTS: &[Input] = &[
         DEFAULT_AUTHOR_EMAIL,
         "Commit author and committer email",
     ),
+    input(
+        "insecure-git-origins",
+        "",
+        "Git origins (http://host:port) the token may be sent to over plain HTTP, comma or newline separated; empty = HTTPS only",
+    ),
     input("mode", "push", "push | pull-request | none"),
     input(
         "max-attempts",
@@ -282,6 +287,8 @@ pub struct Config {
     pub repository: Option<String>,
     pub branch: Option<String>,
     pub token: Option<Secret>,
+    /// Origins the git token may reach over plain HTTP.
+    pub insecure_git_origins: Vec<String>,
     pub commit_message: String,
     pub author_name: String,
     pub author_email: String,
@@ -674,6 +681,7 @@ impl Config {
             repository: raw.optional("repository"),
             branch: raw.optional("branch"),
             token: optional_secret(raw, "token"),
+            insecure_git_origins: raw.list("insecure-git-origins"),
             commit_message,
             author_name: raw.get("author-name").to_string(),
             author_email: raw.get("author-email").to_string(),

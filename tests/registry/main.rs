@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use gitops_bump::reference::{Digest, Reference};
 use gitops_bump::registry::{
-    CredentialSource, Credentials, ExplicitLogin, Missing, RegistryError, RegistryOptions, Resolved, resolve_all,
+    CredentialSource, Credentials, ExplicitLogin, Missing, RegistryError, RegistryOptions,
+    Resolved, resolve_all,
 };
 use gitops_bump::secret::Secret;
 use servers::{Auth, FaultProxy, PASSWORD, Registry, USER};
