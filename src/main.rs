@@ -164,10 +164,51 @@ struct RunArgs {
     raw: RawInputs,
 }
 
+/// `token` → `GITOPS_BUMP_TOKEN`: where a secret input can come from
+/// without appearing in the process's command line.
+fn secret_env_var(name: &str) -> String {
+    format!("GITOPS_BUMP_{}", name.to_uppercase().replace('-', "_"))
+}
+
+/// `token` → `token-file`.
+fn secret_file_flag(name: &str) -> String {
+    format!("{name}-file")
+}
+
+/// Reads a secret from `--NAME-file`: the whole file, without the final
+/// line break editors add.
+fn read_secret_file(flag: &str, path: &str) -> Result<String, clap::Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("--{flag} {path}: cannot read the file: {e}\n"),
+        )
+    })?;
+    Ok(text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text)
+        .to_string())
+}
+
 impl FromArgMatches for RunArgs {
+    /// Precedence, lowest first: `INPUT_<NAME>`, then for secrets
+    /// `GITOPS_BUMP_<NAME>` and `--NAME-file`, then the flag itself.
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut raw = RawInputs::from_env();
         for i in INPUTS {
+            if i.secret {
+                if let Some(v) = std::env::var(secret_env_var(i.name))
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                {
+                    raw.set(i.name, v);
+                }
+                let flag = secret_file_flag(i.name);
+                if let Some(path) = m.get_one::<String>(&flag) {
+                    raw.set(i.name, read_secret_file(&flag, path)?);
+                }
+            }
             if let Some(v) = m.get_one::<String>(i.name) {
                 raw.set(i.name, v.clone());
             }
@@ -183,7 +224,7 @@ impl FromArgMatches for RunArgs {
 
 impl Args for RunArgs {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        cmd.args(INPUTS.iter().map(|i| {
+        let flags = INPUTS.iter().map(|i| {
             let mut a = clap::Arg::new(i.name)
                 .long(i.name)
                 .value_name("VALUE")
@@ -195,8 +236,30 @@ impl Args for RunArgs {
                     i.default.replace('\n', " ")
                 ));
             }
+            if i.secret {
+                // A PEM key starts with `-----`: take it as the value, not
+                // as an unknown flag clap would echo in its error.
+                a = a.allow_hyphen_values(true).help(format!(
+                    "{}. Visible to other processes as a flag: prefer --{} or ${}",
+                    i.help,
+                    secret_file_flag(i.name),
+                    secret_env_var(i.name)
+                ));
+            }
             a
-        }))
+        });
+        let files = INPUTS.iter().filter(|i| i.secret).map(|i| {
+            clap::Arg::new(secret_file_flag(i.name))
+                .long(secret_file_flag(i.name))
+                .value_name("PATH")
+                .help(format!(
+                    "Read `{}` from this file (also: ${}); the flag --{} wins",
+                    i.name,
+                    secret_env_var(i.name),
+                    i.name
+                ))
+        });
+        cmd.args(flags).args(files)
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -208,7 +271,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            print_parse_error(&e);
             return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
         }
     };
@@ -230,6 +293,52 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// Prints clap's message with the value of every secret flag on the command
+/// line replaced by `***`: clap quotes offending arguments, and a secret
+/// given as `--app-private-key "$KEY"` may be one of them.
+fn print_parse_error(e: &clap::Error) {
+    let args: Vec<String> = std::env::args().collect();
+    let secrets = secret_flag_values(&args);
+    if secrets.is_empty() {
+        let _ = e.print();
+        return;
+    }
+    let mut text = e.render().to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), "***");
+        // clap may print a multi-line value one line at a time.
+        for line in secret.lines().filter(|l| l.trim().len() >= 8) {
+            text = text.replace(line, "***");
+        }
+    }
+    if e.use_stderr() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// The values given to secret flags: `--token V` and `--token=V`.
+fn secret_flag_values(args: &[String]) -> Vec<String> {
+    let secret_flags: Vec<String> = INPUTS
+        .iter()
+        .filter(|i| i.secret)
+        .map(|i| format!("--{}", i.name))
+        .collect();
+    let mut values = Vec::new();
+    for (n, arg) in args.iter().enumerate() {
+        for flag in &secret_flags {
+            if arg == flag {
+                values.extend(args.get(n + 1).cloned());
+            } else if let Some(v) = arg.strip_prefix(&format!("{flag}=")) {
+                values.push(v.to_string());
+            }
+        }
+    }
+    values.retain(|v| !v.is_empty());
+    values
 }
 
 fn init_logging(verbose: u8) {
