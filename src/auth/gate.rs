@@ -490,7 +490,8 @@ mod tests {
         let ghes = issuers(None, Some("https://ghes.example.test/"));
         let configured = issuers(Some("https://issuer.example.test"), None);
         // (what, claims, allowed issuers, Ok or the refused claim)
-        let cases: Vec<(&str, Claims, &[String], Result<(), &str>)> = vec![
+        type Case<'a> = (&'a str, Claims, &'a [String], Result<(), &'a str>);
+        let cases: Vec<Case> = vec![
             ("good", good.clone(), &github, Ok(())),
             (
                 "other issuer",
