@@ -170,6 +170,17 @@ pub enum EditError {
         line: usize,
         col: usize,
     },
+    /// A value we would report or replace decodes to control characters
+    /// (`"\0"`, `"\e[31m"`): no image has them, and printed raw they would
+    /// reach logs, outputs and terminals.
+    #[error("the value {value} holds a control character (a YAML escape); refusing to edit it")]
+    ControlCharacter {
+        file: String,
+        line: usize,
+        col: usize,
+        /// Escaped for display.
+        value: String,
+    },
     #[error("{path}: the path leaves the root directory")]
     PathOutsideRoot { path: String },
     #[error("{path}: a symbolic link leads outside the root directory")]
@@ -207,6 +218,9 @@ impl EditError {
             | TooDeep {
                 file, line, col, ..
             }
+            | ControlCharacter {
+                file, line, col, ..
+            }
             | NotUtf8 { file, line, col }
             | NulByte { file, line, col } => Some(Location {
                 file: file.clone(),
@@ -224,6 +238,7 @@ impl EditError {
             DuplicateKey { key, .. } => format!("remove one of the {key:?} keys: tools disagree on which one wins"),
             Shape { expected, .. } => format!("this place must hold {expected}; fix the manifest or exclude the file from the paths"),
             TooDeep { .. } => "no manifest nests this deep; the file is probably generated or hostile, exclude it from the paths".into(),
+            ControlCharacter { .. } => "an image reference is printable text; fix the value (or exclude the file from the paths); nothing was written".into(),
             NotUtf8 { .. } | NulByte { .. } => "manifests must be UTF-8 text; re-encode the file or exclude it from the paths".into(),
             PathOutsideRoot { .. } => "give paths inside the repository (relative to it, without `..` leading out)".into(),
             SymlinkOutsideRoot { .. } => "replace the link with the file, or point it inside the repository".into(),
@@ -379,7 +394,10 @@ fn read_candidate(
 }
 
 /// A cheap test before parsing: a file that contains neither an image's
-/// last path component nor a marker cannot refer to any SPEC.
+/// last path component nor a marker cannot refer to any SPEC, unless it
+/// has a backslash: a double-quoted YAML scalar can spell any text with
+/// escapes (`"\x61pp"` is `app`), and skipping such a file would make a
+/// multi-file bump silently partial.
 struct Prefilter {
     needles: Vec<memchr::memmem::Finder<'static>>,
 }
@@ -411,7 +429,7 @@ impl Prefilter {
     }
 
     fn may_refer(&self, bytes: &[u8]) -> bool {
-        self.needles.iter().any(|n| n.find(bytes).is_some())
+        memchr::memchr(b'\\', bytes).is_some() || self.needles.iter().any(|n| n.find(bytes).is_some())
     }
 }
 
