@@ -63,7 +63,6 @@ mod walk;
 mod workload;
 mod yaml;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use deployed::{DeployedImage, images_in_file, read_images};
@@ -262,6 +261,7 @@ pub fn apply(
     write: bool,
 ) -> Result<EditReport, EditError> {
     let candidates = walk::collect(root, paths)?;
+    let root_dir = walk::Root::open(root)?;
     let filter = Prefilter::new(request);
     let mut matched = vec![false; request.specs.len()];
     let mut report = EditReport::default();
@@ -269,7 +269,7 @@ pub fn apply(
     let mut edited: Vec<Option<Vec<u8>>> = vec![None; candidates.len()];
     let mut buffer = Vec::new();
     for (candidate, slot) in candidates.iter().zip(edited.iter_mut()) {
-        read_candidate(candidate, request.max_file_size, &mut buffer)?;
+        read_candidate(&root_dir, candidate, request.max_file_size, &mut buffer)?;
         if !candidate.may_append && !filter.may_refer(&buffer) {
             continue;
         }
@@ -280,7 +280,14 @@ pub fn apply(
         report.changes.extend(edit.changes);
         *slot = edit.new_bytes;
     }
-    append_unmatched(&candidates, request, &mut matched, &mut edited, &mut report)?;
+    append_unmatched(
+        &root_dir,
+        &candidates,
+        request,
+        &mut matched,
+        &mut edited,
+        &mut report,
+    )?;
     let unmatched: Vec<String> = request
         .specs
         .iter()
@@ -299,7 +306,7 @@ pub fn apply(
     report.files = pending.iter().map(|(_, d, _)| d.clone()).collect();
     report.files.sort();
     if write {
-        write_all(&pending)?;
+        root_dir.replace_all(&pending)?;
     }
     Ok(report)
 }
@@ -310,6 +317,7 @@ pub fn apply(
 /// kustomization, say) is not added again, so walking a whole repository
 /// does not sprinkle redundant overrides.
 fn append_unmatched(
+    root_dir: &walk::Root,
     candidates: &[walk::Candidate],
     request: &EditRequest,
     matched: &mut [bool],
@@ -335,7 +343,7 @@ fn append_unmatched(
         let bytes = match slot {
             Some(bytes) => bytes.as_slice(),
             None => {
-                read_candidate(candidate, request.max_file_size, &mut buffer)?;
+                read_candidate(root_dir, candidate, request.max_file_size, &mut buffer)?;
                 buffer.as_slice()
             }
         };
@@ -353,6 +361,7 @@ fn append_unmatched(
 
 /// Reads a file into `buffer`, refusing large ones before reading.
 fn read_candidate(
+    root_dir: &walk::Root,
     candidate: &walk::Candidate,
     limit: u64,
     buffer: &mut Vec<u8>,
@@ -363,7 +372,9 @@ fn read_candidate(
         action,
         source,
     };
-    let file = std::fs::File::open(&candidate.real).map_err(|e| io("opening", e))?;
+    let file = root_dir
+        .open_file(candidate)
+        .map_err(|e| io("opening", e))?;
     let meta = file.metadata().map_err(|e| io("reading", e))?;
     if !meta.is_file() {
         return Err(EditError::NotARegularFile {
@@ -429,42 +440,9 @@ impl Prefilter {
     }
 
     fn may_refer(&self, bytes: &[u8]) -> bool {
-        memchr::memchr(b'\\', bytes).is_some() || self.needles.iter().any(|n| n.find(bytes).is_some())
+        memchr::memchr(b'\\', bytes).is_some()
+            || self.needles.iter().any(|n| n.find(bytes).is_some())
     }
-}
-
-/// Writes every changed file: all temporary files first (in the file's own
-/// directory, with its permissions), then all renames, so a failure while
-/// writing leaves every original intact.
-fn write_all(pending: &[(PathBuf, String, Vec<u8>)]) -> Result<(), EditError> {
-    let mut staged = Vec::new();
-    for (real, display, bytes) in pending {
-        let io = |action, source| EditError::Io {
-            path: display.clone(),
-            action,
-            source,
-        };
-        let dir = real.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".gitops-bump-")
-            .tempfile_in(dir)
-            .map_err(|e| io("creating a temporary file", e))?;
-        tmp.write_all(bytes).map_err(|e| io("writing", e))?;
-        let perms = std::fs::metadata(real)
-            .map_err(|e| io("reading permissions", e))?
-            .permissions();
-        std::fs::set_permissions(tmp.path(), perms).map_err(|e| io("setting permissions", e))?;
-        tmp.as_file().sync_all().map_err(|e| io("writing", e))?;
-        staged.push((tmp, real, display));
-    }
-    for (tmp, real, display) in staged {
-        tmp.persist(real).map_err(|e| EditError::Io {
-            path: display.clone(),
-            action: "replacing",
-            source: e.error,
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
