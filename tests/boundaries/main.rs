@@ -803,7 +803,8 @@ fn secret_flags_are_never_echoed_and_can_come_from_a_file_or_the_environment() {
     let file = dir.path().join("password");
     std::fs::write(&file, format!("{PASSWORD}\n")).expect("write");
     let ours = basic(USER, PASSWORD);
-    let sources: [(&str, Vec<String>, Vec<(String, String)>); 2] = [
+    type Source<'a> = (&'a str, Vec<String>, Vec<(String, String)>);
+    let sources: [Source; 2] = [
         (
             "--registry-password-file",
             vec![
