@@ -52,7 +52,7 @@ enum Command {
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
     #[command(
-        after_help = "Examples:\n  gitops-bump resolve ghcr.io/org/app:v1\n  gitops-bump resolve --parse-only --json nginx     # docker.io/library/nginx, no network"
+        after_help = "Examples:\n  gitops-bump resolve ghcr.io/org/app:v1\n  gitops-bump resolve --parse-only --json nginx     # docker.io/library/nginx, no network\n\nCredentials: INPUT_REGISTRY-USERNAME/INPUT_REGISTRY-PASSWORD (sent only to INPUT_REGISTRY, or to the\none registry the REFs name), INPUT_TOKEN for ghcr.io, else the Docker config file; anonymous otherwise."
     )]
     Resolve(ResolveArgs),
     /// Promote the images deployed in one path into another (dev → prod).
