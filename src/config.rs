@@ -883,6 +883,70 @@ mod tests {
     }
 
     #[test]
+    fn explicit_registry_credentials_are_bound_to_one_registry() {
+        let login = [("registry-username", "u"), ("registry-password", "p")];
+        // (extra inputs, Ok(bound registry) or Err(input named in the error))
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Result<Option<&'a str>, &'a str>);
+        let cases: Vec<Case> = vec![
+            (vec![("images", "ghcr.io/o/a:v1")], Ok(Some("ghcr.io"))),
+            (
+                vec![("images", "ghcr.io/o/a:v1\nghcr.io/o/b:v1")],
+                Ok(Some("ghcr.io")),
+            ),
+            (
+                vec![("images", "a=reg.example:5000/o/a:v1")],
+                Ok(Some("reg.example:5000")),
+            ),
+            (
+                vec![("images", "ghcr.io/o/a:v1\nreg.example/o/b:v1")],
+                Err("registry"),
+            ),
+            (
+                vec![
+                    ("images", "ghcr.io/o/a:v1\nreg.example/o/b:v1"),
+                    ("registry", "REG.example"),
+                ],
+                Ok(Some("reg.example")),
+            ),
+            (
+                vec![("promote-from", "dev"), ("promote-to", "prod")],
+                Err("registry"),
+            ),
+            (
+                vec![
+                    ("promote-from", "dev"),
+                    ("promote-to", "prod"),
+                    ("registry", "ghcr.io"),
+                ],
+                Ok(Some("ghcr.io")),
+            ),
+            (
+                vec![("images", "ghcr.io/o/a:v1"), ("registry", "ghcr.io/o")],
+                Err("registry"),
+            ),
+        ];
+        for (extra, want) in cases {
+            let mut pairs: Vec<(&str, &str)> = login.to_vec();
+            pairs.extend(extra.iter().copied());
+            let got = Config::from_raw(&raw(&pairs));
+            match (&got, want) {
+                (Ok(c), Ok(bound)) => {
+                    assert_eq!(c.credentials_registry.as_deref(), bound, "{extra:?}")
+                }
+                (Err(e), Err(input)) => assert!(
+                    e.to_string().contains(&format!("`{input}`")),
+                    "{extra:?}: {e}"
+                ),
+                _ => panic!("{extra:?}: {got:?}"),
+            }
+        }
+        // Without credentials nothing is bound, and `registry` alone is a mistake.
+        let none = Config::from_raw(&raw(&[("images", "ghcr.io/o/a:v1")])).unwrap();
+        assert_eq!(none.credentials_registry, None);
+        assert!(Config::from_raw(&raw(&[("images", "a:v1"), ("registry", "ghcr.io")])).is_err());
+    }
+
+    #[test]
     fn defaults_apply_to_a_minimal_config() {
         let c = Config::from_raw(&raw(&[("images", "ghcr.io/o/app:v1")])).unwrap();
         assert_eq!(c.mode, Mode::Push);
