@@ -473,6 +473,25 @@ fn hostile_registries_cannot_downgrade_exhaust_or_steer_us() {
     let big_token = hostile(d, "big-token", &["--big-all", "1G"]);
     let big_realm = format!("http://{}/token", addr(&big_token));
     let token_bomb = hostile(d, "token-bomb", &["--realm", &big_realm]);
+    // Answers the challenge of an htpasswd registry, then sends manifests
+    // to another host (the anonymous one behind `plain`).
+    let locked = Registry::start(Auth::Htpasswd);
+    let locked_port = locked
+        .addr
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let elsewhere = hostile(
+        d,
+        "elsewhere",
+        &[
+            "--redirect-manifests",
+            &downgrade_to,
+            "--upstream",
+            &locked_port,
+        ],
+    );
     let tokens = Registry::start(Auth::Token);
     tokens.push("single", "team/app:v1", &[]);
     let token_addr = tokens.token_addr.clone().expect("token server");
@@ -545,6 +564,22 @@ fn hostile_registries_cannot_downgrade_exhaust_or_steer_us() {
             },
         ),
         (
+            "a manifest redirected to another host (followed, without the password)",
+            addr(&elsewhere),
+            vec![
+                (
+                    "insecure-registries",
+                    format!("{},{}", addr(&elsewhere), plain.host()),
+                ),
+                ("registry-username", USER.into()),
+                ("registry-password", PASSWORD.into()),
+            ],
+            Want {
+                code: 0,
+                says: "1 image(s) found",
+            },
+        ),
+        (
             "the same realm once listed (the password goes there)",
             tokens.addr.clone(),
             vec![
@@ -583,6 +618,17 @@ fn hostile_registries_cannot_downgrade_exhaust_or_steer_us() {
             let downgraded = since(&plain.recorder, plain_from);
             if *what == "HTTPS registry redirecting a manifest to plain HTTP" {
                 assert!(downgraded.is_empty(), "{what}: followed to {downgraded:?}");
+            }
+            if *host == addr(&elsewhere) {
+                assert!(
+                    !downgraded.is_empty() && downgraded.iter().all(|r| r.ends_with("auth=-")),
+                    "{what} ({mode:?}): the other host saw {downgraded:?}"
+                );
+                let asked = since(&elsewhere, 0);
+                assert!(
+                    asked.iter().any(|r| r.ends_with(&format!("auth={ours}"))),
+                    "{what} ({mode:?}): the bound registry never got the password: {asked:?}"
+                );
             }
             let steered: Vec<String> = since(&bad_digest, bad_from)
                 .into_iter()
