@@ -196,6 +196,7 @@ impl Client {
             });
         }
         let (login, helper) = match credentials::lookup(&self.options.credentials, registry)? {
+            Lookup::Found(login) if insecure && !login.source.may_travel_in_clear() => (None, None),
             Lookup::Found(login) => (Some(login), None),
             Lookup::None { helper } => (None, helper),
         };

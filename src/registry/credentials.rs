@@ -50,6 +50,19 @@ impl fmt::Display for CredentialSource {
     }
 }
 
+impl CredentialSource {
+    /// Whether this credential may go to a registry listed in
+    /// `insecure-registries` (plain HTTP). The run's own GitHub and Google
+    /// tokens belong to registries that only speak HTTPS: listing one of
+    /// those by mistake must not send the token in clear.
+    pub fn may_travel_in_clear(&self) -> bool {
+        matches!(
+            self,
+            CredentialSource::Explicit | CredentialSource::DockerConfig(_)
+        )
+    }
+}
+
 /// A username and password for one registry, with their origin.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -420,6 +433,23 @@ mod tests {
         for (input, want) in cases {
             let got = registry_host(input).ok();
             assert_eq!(got.as_deref(), want.ok(), "{input}");
+        }
+    }
+
+    #[test]
+    fn the_runs_own_tokens_never_travel_in_clear() {
+        let cases = [
+            (CredentialSource::Explicit, true),
+            (
+                CredentialSource::DockerConfig(PathBuf::from("c.json")),
+                true,
+            ),
+            (CredentialSource::GithubToken, false),
+            (CredentialSource::GoogleAccessToken, false),
+            (CredentialSource::Anonymous, false),
+        ];
+        for (source, clear) in cases {
+            assert_eq!(source.may_travel_in_clear(), clear, "{source}");
         }
     }
 }
