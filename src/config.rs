@@ -84,6 +84,11 @@ pub const INPUTS: &[Input] = &[
         DEFAULT_AUTHOR_EMAIL,
         "Commit author and committer email",
     ),
+    input(
+        "insecure-git-origins",
+        "",
+        "Git origins (http://host:port) the token may be sent to over plain HTTP, comma or newline separated; empty = HTTPS only",
+    ),
     input("mode", "push", "push | pull-request | none"),
     input(
         "max-attempts",
@@ -114,6 +119,11 @@ pub const INPUTS: &[Input] = &[
         "insecure-registries",
         "",
         "Registries (host:port) allowed over plain HTTP, comma or newline separated",
+    ),
+    input(
+        "registry",
+        "",
+        "Registry (host[:port]) registry-username/registry-password are for; empty = the one registry `images` names. Other registries never see them",
     ),
     input("registry-username", "", "Username for the image registry"),
     secret(
@@ -277,6 +287,8 @@ pub struct Config {
     pub repository: Option<String>,
     pub branch: Option<String>,
     pub token: Option<Secret>,
+    /// Origins the git token may reach over plain HTTP.
+    pub insecure_git_origins: Vec<String>,
     pub commit_message: String,
     pub author_name: String,
     pub author_email: String,
@@ -289,6 +301,10 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     pub registry_username: Option<String>,
     pub registry_password: Option<Secret>,
+    /// The one registry (host[:port]) `registry-username`/`registry-password`
+    /// are sent to: the `registry` input, else the single registry `images`
+    /// names. `None` when no explicit credentials were given.
+    pub credentials_registry: Option<String>,
     pub google: Option<GoogleAuth>,
     pub require_environment: Option<String>,
     pub allow_untrusted_events: bool,
@@ -598,6 +614,16 @@ impl Config {
                 why: "give both or neither",
             });
         }
+        let credentials_registry = Self::credentials_registry(
+            raw,
+            // A SPEC naming an unparsable image is reported by the verify stage.
+            images
+                .iter()
+                .filter_map(|s| s.target_reference().ok())
+                .map(|r| r.name.registry),
+            promote.is_some(),
+            registry_username.is_some(),
+        )?;
         if mode == Mode::None && raw.optional("repository").is_some() {
             return Err(ConfigError::Conflict {
                 a: "mode",
@@ -655,6 +681,7 @@ impl Config {
             repository: raw.optional("repository"),
             branch: raw.optional("branch"),
             token: optional_secret(raw, "token"),
+            insecure_git_origins: raw.list("insecure-git-origins"),
             commit_message,
             author_name: raw.get("author-name").to_string(),
             author_email: raw.get("author-email").to_string(),
@@ -667,6 +694,7 @@ impl Config {
             insecure_registries: raw.list("insecure-registries"),
             registry_username,
             registry_password,
+            credentials_registry,
             google,
             require_environment: raw.optional("require-environment"),
             allow_untrusted_events: raw.boolean("allow-untrusted-events")?,
@@ -680,6 +708,70 @@ impl Config {
             commit_via,
             newer_wins: raw.boolean("newer-wins")?,
             timeout,
+        })
+    }
+
+    /// Binds explicit registry credentials to one registry. Never to one the
+    /// repository names (a `promote-from` overlay's `newName` is content
+    /// anyone with write access to a dev overlay controls), and never to
+    /// several: each registry would see the password.
+    pub fn credentials_registry(
+        raw: &RawInputs,
+        named: impl Iterator<Item = String>,
+        promoting: bool,
+        has_credentials: bool,
+    ) -> Result<Option<String>, ConfigError> {
+        if let Some(registry) = raw.optional("registry") {
+            let host =
+                crate::registry::registry_host(&registry).map_err(|why| ConfigError::Invalid {
+                    input: "registry",
+                    value: registry.clone(),
+                    why,
+                })?;
+            if !has_credentials {
+                return Err(ConfigError::Conflict {
+                    a: "registry",
+                    b: "registry-username",
+                    why: "`registry` names where registry-username/registry-password go; give them too",
+                });
+            }
+            return Ok(Some(host));
+        }
+        if !has_credentials {
+            return Ok(None);
+        }
+        if promoting {
+            return Err(ConfigError::Missing {
+                input: "registry",
+                why: "with promote-from the registries come from the repository's manifests; name the registry registry-username/registry-password are for (host[:port])",
+            });
+        }
+        let mut registries: Vec<String> = Vec::new();
+        for registry in named {
+            if !registries.contains(&registry) {
+                registries.push(registry);
+            }
+        }
+        match registries.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            _ => Err(ConfigError::Missing {
+                input: "registry",
+                why: "`images` name more than one registry; name the one registry-username/registry-password are for (host[:port]); the others are accessed with their own credentials or anonymously",
+            }),
+        }
+    }
+
+    /// `registry-username`/`registry-password`, bound to their registry.
+    pub fn explicit_login(&self) -> Option<crate::registry::ExplicitLogin> {
+        let (username, password) = self
+            .registry_username
+            .clone()
+            .zip(self.registry_password.clone())?;
+        Some(crate::registry::ExplicitLogin {
+            registry: self.credentials_registry.clone()?,
+            username,
+            password,
         })
     }
 
@@ -788,6 +880,70 @@ mod tests {
             r.set(k, v.to_string());
         }
         r
+    }
+
+    #[test]
+    fn explicit_registry_credentials_are_bound_to_one_registry() {
+        let login = [("registry-username", "u"), ("registry-password", "p")];
+        // (extra inputs, Ok(bound registry) or Err(input named in the error))
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Result<Option<&'a str>, &'a str>);
+        let cases: Vec<Case> = vec![
+            (vec![("images", "ghcr.io/o/a:v1")], Ok(Some("ghcr.io"))),
+            (
+                vec![("images", "ghcr.io/o/a:v1\nghcr.io/o/b:v1")],
+                Ok(Some("ghcr.io")),
+            ),
+            (
+                vec![("images", "a=reg.example:5000/o/a:v1")],
+                Ok(Some("reg.example:5000")),
+            ),
+            (
+                vec![("images", "ghcr.io/o/a:v1\nreg.example/o/b:v1")],
+                Err("registry"),
+            ),
+            (
+                vec![
+                    ("images", "ghcr.io/o/a:v1\nreg.example/o/b:v1"),
+                    ("registry", "REG.example"),
+                ],
+                Ok(Some("reg.example")),
+            ),
+            (
+                vec![("promote-from", "dev"), ("promote-to", "prod")],
+                Err("registry"),
+            ),
+            (
+                vec![
+                    ("promote-from", "dev"),
+                    ("promote-to", "prod"),
+                    ("registry", "ghcr.io"),
+                ],
+                Ok(Some("ghcr.io")),
+            ),
+            (
+                vec![("images", "ghcr.io/o/a:v1"), ("registry", "ghcr.io/o")],
+                Err("registry"),
+            ),
+        ];
+        for (extra, want) in cases {
+            let mut pairs: Vec<(&str, &str)> = login.to_vec();
+            pairs.extend(extra.iter().copied());
+            let got = Config::from_raw(&raw(&pairs));
+            match (&got, want) {
+                (Ok(c), Ok(bound)) => {
+                    assert_eq!(c.credentials_registry.as_deref(), bound, "{extra:?}")
+                }
+                (Err(e), Err(input)) => assert!(
+                    e.to_string().contains(&format!("`{input}`")),
+                    "{extra:?}: {e}"
+                ),
+                _ => panic!("{extra:?}: {got:?}"),
+            }
+        }
+        // Without credentials nothing is bound, and `registry` alone is a mistake.
+        let none = Config::from_raw(&raw(&[("images", "ghcr.io/o/a:v1")])).unwrap();
+        assert_eq!(none.credentials_registry, None);
+        assert!(Config::from_raw(&raw(&[("images", "a:v1"), ("registry", "ghcr.io")])).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod error;
 pub mod git;
 pub mod github;
 pub mod guard;
+pub mod http;
 pub mod pipeline;
 pub mod print;
 pub mod progress;

@@ -53,7 +53,7 @@ enum Command {
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
     #[command(
-        after_help = "Examples:\n  gitops-bump resolve ghcr.io/org/app:v1\n  gitops-bump resolve --parse-only --json nginx     # docker.io/library/nginx, no network"
+        after_help = "Examples:\n  gitops-bump resolve ghcr.io/org/app:v1\n  gitops-bump resolve --parse-only --json nginx     # docker.io/library/nginx, no network\n\nCredentials: INPUT_REGISTRY-USERNAME/INPUT_REGISTRY-PASSWORD (sent only to INPUT_REGISTRY, or to the\none registry the REFs name), INPUT_TOKEN for ghcr.io, else the Docker config file; anonymous otherwise."
     )]
     Resolve(ResolveArgs),
     /// Promote the images deployed in one path into another (dev → prod).
@@ -165,10 +165,51 @@ struct RunArgs {
     raw: RawInputs,
 }
 
+/// `token` → `GITOPS_BUMP_TOKEN`: where a secret input can come from
+/// without appearing in the process's command line.
+fn secret_env_var(name: &str) -> String {
+    format!("GITOPS_BUMP_{}", name.to_uppercase().replace('-', "_"))
+}
+
+/// `token` → `token-file`.
+fn secret_file_flag(name: &str) -> String {
+    format!("{name}-file")
+}
+
+/// Reads a secret from `--NAME-file`: the whole file, without the final
+/// line break editors add.
+fn read_secret_file(flag: &str, path: &str) -> Result<String, clap::Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("--{flag} {path}: cannot read the file: {e}\n"),
+        )
+    })?;
+    Ok(text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text)
+        .to_string())
+}
+
 impl FromArgMatches for RunArgs {
+    /// Precedence, lowest first: `INPUT_<NAME>`, then for secrets
+    /// `GITOPS_BUMP_<NAME>` and `--NAME-file`, then the flag itself.
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut raw = RawInputs::from_env();
         for i in INPUTS {
+            if i.secret {
+                if let Some(v) = std::env::var(secret_env_var(i.name))
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                {
+                    raw.set(i.name, v);
+                }
+                let flag = secret_file_flag(i.name);
+                if let Some(path) = m.get_one::<String>(&flag) {
+                    raw.set(i.name, read_secret_file(&flag, path)?);
+                }
+            }
             if let Some(v) = m.get_one::<String>(i.name) {
                 raw.set(i.name, v.clone());
             }
@@ -184,7 +225,7 @@ impl FromArgMatches for RunArgs {
 
 impl Args for RunArgs {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        cmd.args(INPUTS.iter().map(|i| {
+        let flags = INPUTS.iter().map(|i| {
             let mut a = clap::Arg::new(i.name)
                 .long(i.name)
                 .value_name("VALUE")
@@ -196,8 +237,30 @@ impl Args for RunArgs {
                     i.default.replace('\n', " ")
                 ));
             }
+            if i.secret {
+                // A PEM key starts with `-----`: take it as the value, not
+                // as an unknown flag clap would echo in its error.
+                a = a.allow_hyphen_values(true).help(format!(
+                    "{}. Visible to other processes as a flag: prefer --{} or ${}",
+                    i.help,
+                    secret_file_flag(i.name),
+                    secret_env_var(i.name)
+                ));
+            }
             a
-        }))
+        });
+        let files = INPUTS.iter().filter(|i| i.secret).map(|i| {
+            clap::Arg::new(secret_file_flag(i.name))
+                .long(secret_file_flag(i.name))
+                .value_name("PATH")
+                .help(format!(
+                    "Read `{}` from this file (also: ${}); the flag --{} wins",
+                    i.name,
+                    secret_env_var(i.name),
+                    i.name
+                ))
+        });
+        cmd.args(flags).args(files)
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -213,14 +276,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // A usage error echoes the value given; it is printed like any
-            // other foreign text.
-            let stream = if e.use_stderr() {
-                Stream::Stderr
-            } else {
-                Stream::Stdout
-            };
-            print::lines(stream, &e.render().to_string());
+            print_parse_error(&e);
             return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
         }
     };
@@ -245,6 +301,51 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// Prints clap's message with the value of every secret flag on the command
+/// line replaced by `***`: clap quotes offending arguments, and a secret
+/// given as `--app-private-key "$KEY"` may be one of them.
+fn print_parse_error(e: &clap::Error) {
+    let args: Vec<String> = std::env::args().collect();
+    let secrets = secret_flag_values(&args);
+    let mut text = e.render().to_string();
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), "***");
+        // clap may print a multi-line value one line at a time.
+        for line in secret.lines().filter(|l| l.trim().len() >= 8) {
+            text = text.replace(line, "***");
+        }
+    }
+    // A usage error echoes the value given; it is printed like any other
+    // foreign text.
+    let stream = if e.use_stderr() {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    };
+    print::lines(stream, &text);
+}
+
+/// The values given to secret flags: `--token V` and `--token=V`.
+fn secret_flag_values(args: &[String]) -> Vec<String> {
+    let secret_flags: Vec<String> = INPUTS
+        .iter()
+        .filter(|i| i.secret)
+        .map(|i| format!("--{}", i.name))
+        .collect();
+    let mut values = Vec::new();
+    for (n, arg) in args.iter().enumerate() {
+        for flag in &secret_flags {
+            if arg == flag {
+                values.extend(args.get(n + 1).cloned());
+            } else if let Some(v) = arg.strip_prefix(&format!("{flag}=")) {
+                values.push(v.to_string());
+            }
+        }
+    }
+    values.retain(|v| !v.is_empty());
+    values
 }
 
 fn init_logging(verbose: u8) {
@@ -484,9 +585,20 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
     // so `resolve` in a workflow step sees what the pipeline would.
     let inputs = RawInputs::from_env();
     let input = |name: &'static str| Some(inputs.get(name)).filter(|v| !v.is_empty());
-    let explicit = input("registry-username")
-        .zip(input("registry-password"))
-        .map(|(user, password)| (user.to_string(), gitops_bump::secret::Secret::new(password)));
+    let login = input("registry-username").zip(input("registry-password"));
+    let bound = Config::credentials_registry(
+        &inputs,
+        references.iter().map(|r| r.name.registry.clone()),
+        false,
+        login.is_some(),
+    )?;
+    let explicit = login.zip(bound).map(|((username, password), registry)| {
+        gitops_bump::registry::ExplicitLogin {
+            registry,
+            username: username.to_string(),
+            password: gitops_bump::secret::Secret::new(password),
+        }
+    });
     let options = gitops_bump::registry::RegistryOptions {
         credentials: gitops_bump::registry::Credentials {
             explicit,

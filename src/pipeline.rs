@@ -95,10 +95,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             .collect::<Result<Vec<_>, _>>()?;
         let options = RegistryOptions {
             credentials: Credentials {
-                explicit: config
-                    .registry_username
-                    .clone()
-                    .zip(config.registry_password.clone()),
+                explicit: config.explicit_login(),
                 github_token: config.token.clone(),
                 google_access_token: google_token.clone(),
                 docker_config: true,

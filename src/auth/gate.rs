@@ -5,7 +5,10 @@
 //!   credentials in reach, that outsider can deploy.
 //! - `require-environment`: the job must run in a GitHub environment (where
 //!   reviewers and branch rules apply), proven by the OIDC token's
-//!   `environment` claim, which the workflow cannot forge.
+//!   `environment` claim, which the workflow cannot forge. The claim is
+//!   believed only from a token whose issuer, audience, lifetime and
+//!   repository are this job's (docs/auth.md says why the signature is not
+//!   verified).
 //!
 //! Everything here is pure: the caller passes the event and the claims in.
 
@@ -28,6 +31,12 @@ pub struct GateEnv {
     pub event_payload: Option<Result<Value, String>>,
     /// The OIDC token's claims, when a token was fetched.
     pub claims: Option<Claims>,
+    /// The audience that token was requested for.
+    pub audience: Option<String>,
+    /// `GITHUB_REPOSITORY`: the token must name it.
+    pub repository: Option<String>,
+    /// Issuers a token may come from (see [`issuers`]).
+    pub issuers: Vec<String>,
 }
 
 impl GateEnv {
@@ -42,12 +51,123 @@ impl GateEnv {
             event_path,
             event_payload,
             claims: None,
+            audience: None,
+            repository: lookup("GITHUB_REPOSITORY").filter(|v| !v.is_empty()),
+            issuers: issuers(
+                lookup("GITOPS_BUMP_OIDC_ISSUER").as_deref(),
+                lookup("GITHUB_SERVER_URL").as_deref(),
+            ),
         }
     }
 
     pub fn from_env() -> Self {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
+}
+
+/// GitHub's OIDC issuer on github.com.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// Clock difference tolerated between the runner and GitHub.
+const CLOCK_SKEW_SECS: i64 = 60;
+
+/// The issuers a job's OIDC token may come from: `GITOPS_BUMP_OIDC_ISSUER`
+/// when set (exactly); else GitHub's, with an enterprise's custom issuer
+/// path (`{GITHUB_ISSUER}/<slug>`) and, on GitHub Enterprise Server,
+/// `$GITHUB_SERVER_URL/_services/token`.
+pub fn issuers(configured: Option<&str>, server_url: Option<&str>) -> Vec<String> {
+    if let Some(issuer) = configured.map(str::trim).filter(|i| !i.is_empty()) {
+        return vec![issuer.trim_end_matches('/').to_string()];
+    }
+    let mut issuers = vec![GITHUB_ISSUER.to_string()];
+    if let Some(server) = server_url
+        .map(|s| s.trim().trim_end_matches('/'))
+        .filter(|s| !s.is_empty() && *s != "https://github.com")
+    {
+        issuers.push(format!("{server}/_services/token"));
+    }
+    issuers
+}
+
+fn issuer_allowed(iss: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|a| {
+        iss == a
+            || (a == GITHUB_ISSUER
+                && iss.strip_prefix(GITHUB_ISSUER).is_some_and(|rest| {
+                    rest.strip_prefix('/').is_some_and(|slug| {
+                        !slug.is_empty()
+                            && slug
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    })
+                }))
+    })
+}
+
+/// Whether `claims` belong to a token GitHub issued for this job and this
+/// request: issuer, audience, `exp`/`nbf` (with [`CLOCK_SKEW_SECS`]) and
+/// `repository`. Checked before any claim (like `environment`) is believed.
+pub fn check_token(
+    claims: &Claims,
+    issuers: &[String],
+    audience: &str,
+    repository: Option<&str>,
+    now: i64,
+) -> Result<(), AuthError> {
+    let bad = |claim: &'static str, why: String| Err(AuthError::UntrustedToken { claim, why });
+    match claims.iss.as_deref() {
+        Some(iss) if issuer_allowed(iss, issuers) => {}
+        Some(iss) => {
+            return bad(
+                "iss",
+                format!("issuer {iss:?} is not {}", issuers.join(" or ")),
+            );
+        }
+        None => return bad("iss", "the token names no issuer".into()),
+    }
+    let audiences = claims.aud.as_deref().unwrap_or_default();
+    if !audiences.split(' ').any(|a| a == audience) {
+        return bad(
+            "aud",
+            format!("audience {audiences:?} is not the requested {audience:?}"),
+        );
+    }
+    match claims.exp {
+        Some(exp) if now <= exp + CLOCK_SKEW_SECS => {}
+        Some(exp) => {
+            return bad("exp", format!("the token expired {}s ago", now - exp));
+        }
+        None => return bad("exp", "the token has no expiry".into()),
+    }
+    if let Some(nbf) = claims.nbf
+        && now + CLOCK_SKEW_SECS < nbf
+    {
+        return bad(
+            "nbf",
+            format!("the token is not valid for another {}s", nbf - now),
+        );
+    }
+    let Some(expected) = repository else {
+        return bad(
+            "repository",
+            "GITHUB_REPOSITORY is not set, so the token cannot be tied to this repository".into(),
+        );
+    };
+    match claims.repository.as_deref() {
+        Some(r) if r.eq_ignore_ascii_case(expected) => Ok(()),
+        other => bad(
+            "repository",
+            format!(
+                "the token is for repository {}, this job runs in {expected}",
+                other.map_or("(none)".to_string(), |r| format!("{r:?}"))
+            ),
+        ),
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn read_payload(path: &Path) -> Result<Value, String> {
@@ -190,6 +310,13 @@ pub fn check_gates(config: &Config, env: &GateEnv) -> Result<GateReport, AuthErr
             .ok_or_else(|| AuthError::EnvironmentUnproven {
                 required: required.clone(),
             })?;
+        check_token(
+            claims,
+            &env.issuers,
+            env.audience.as_deref().unwrap_or_default(),
+            env.repository.as_deref(),
+            now_secs(),
+        )?;
         check_environment(required, claims)?;
         environment = claims.environment.clone();
     }
@@ -283,6 +410,10 @@ mod tests {
         let claims = |e: &str| {
             Some(Claims {
                 environment: Some(e.into()),
+                iss: Some(GITHUB_ISSUER.into()),
+                aud: Some("gitops-bump".into()),
+                exp: Some(now_secs() + 300),
+                repository: Some("octo/app".into()),
                 ..Claims::default()
             })
         };
@@ -302,6 +433,9 @@ mod tests {
             let env = GateEnv {
                 event_name: event.map(str::to_string),
                 claims,
+                audience: Some("gitops-bump".into()),
+                repository: Some("octo/app".into()),
+                issuers: issuers(None, None),
                 ..GateEnv::default()
             };
             match (check_gates(&config, &env), want) {
@@ -333,5 +467,131 @@ mod tests {
                 assert!(hint.contains("environment: production"), "{hint}");
             }
         }
+    }
+
+    #[test]
+    fn a_token_is_believed_only_when_it_is_this_jobs() {
+        let now = 1_000_000;
+        let good = Claims {
+            iss: Some(GITHUB_ISSUER.into()),
+            aud: Some("gitops-bump".into()),
+            exp: Some(now + 300),
+            nbf: Some(now - 5),
+            repository: Some("octo/app".into()),
+            environment: Some("production".into()),
+            ..Claims::default()
+        };
+        let with = |f: fn(&mut Claims)| {
+            let mut c = good.clone();
+            f(&mut c);
+            c
+        };
+        let github = issuers(None, None);
+        let ghes = issuers(None, Some("https://ghes.example.test/"));
+        let configured = issuers(Some("https://issuer.example.test"), None);
+        // (what, claims, allowed issuers, Ok or the refused claim)
+        type Case<'a> = (&'a str, Claims, &'a [String], Result<(), &'a str>);
+        let cases: Vec<Case> = vec![
+            ("good", good.clone(), &github, Ok(())),
+            (
+                "other issuer",
+                with(|c| c.iss = Some("https://evil.example.test".into())),
+                &github,
+                Err("iss"),
+            ),
+            ("no issuer", with(|c| c.iss = None), &github, Err("iss")),
+            (
+                "issuer prefix trick",
+                with(|c| c.iss = Some(format!("{GITHUB_ISSUER}.evil.example"))),
+                &github,
+                Err("iss"),
+            ),
+            (
+                "enterprise slug",
+                with(|c| c.iss = Some(format!("{GITHUB_ISSUER}/octo-corp"))),
+                &github,
+                Ok(()),
+            ),
+            (
+                "GHES issuer",
+                with(|c| c.iss = Some("https://ghes.example.test/_services/token".into())),
+                &ghes,
+                Ok(()),
+            ),
+            (
+                "GHES issuer on github.com",
+                with(|c| c.iss = Some("https://ghes.example.test/_services/token".into())),
+                &github,
+                Err("iss"),
+            ),
+            (
+                "configured issuer only",
+                good.clone(),
+                &configured,
+                Err("iss"),
+            ),
+            (
+                "other audience",
+                with(|c| c.aud = Some("sts.amazonaws.com".into())),
+                &github,
+                Err("aud"),
+            ),
+            (
+                "audience list",
+                with(|c| c.aud = Some("x gitops-bump".into())),
+                &github,
+                Ok(()),
+            ),
+            ("no audience", with(|c| c.aud = None), &github, Err("aud")),
+            (
+                "expired",
+                with(|c| c.exp = Some(1_000_000 - 61)),
+                &github,
+                Err("exp"),
+            ),
+            (
+                "expired within skew",
+                with(|c| c.exp = Some(1_000_000 - 59)),
+                &github,
+                Ok(()),
+            ),
+            ("no expiry", with(|c| c.exp = None), &github, Err("exp")),
+            (
+                "not yet valid",
+                with(|c| c.nbf = Some(1_000_000 + 61)),
+                &github,
+                Err("nbf"),
+            ),
+            (
+                "other repository",
+                with(|c| c.repository = Some("evil/app".into())),
+                &github,
+                Err("repository"),
+            ),
+            (
+                "no repository",
+                with(|c| c.repository = None),
+                &github,
+                Err("repository"),
+            ),
+        ];
+        for (what, claims, allowed, want) in cases {
+            let got = check_token(&claims, allowed, "gitops-bump", Some("octo/app"), now);
+            match (got, want) {
+                (Ok(()), Ok(())) => {}
+                (Err(AuthError::UntrustedToken { claim, .. }), Err(want)) => {
+                    assert_eq!(claim, want, "{what}")
+                }
+                (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
+            }
+        }
+        let unset = check_token(&good, &github, "gitops-bump", None, now);
+        assert!(matches!(
+            unset,
+            Err(AuthError::UntrustedToken {
+                claim: "repository",
+                ..
+            })
+        ));
     }
 }

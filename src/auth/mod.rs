@@ -25,7 +25,7 @@ use crate::config::{Config, GoogleAuth};
 use crate::github::{self, Annotation, EnvFile, Level};
 use crate::secret::Secret;
 
-pub use gate::{GateEnv, GateReport, check_gates};
+pub use gate::{GateEnv, GateReport, check_gates, issuers as gate_issuers};
 pub use oidc::{Claims, IdToken, OidcRequest, fetch_id_token};
 pub use provider::WorkloadIdentityProvider;
 pub use sts::StsFailure;
@@ -144,6 +144,8 @@ pub enum AuthError {
     },
     #[error("`require-environment: {required}` needs the job's OIDC token, but none was fetched")]
     EnvironmentUnproven { required: String },
+    #[error("the job's OIDC token cannot be trusted (claim `{claim}`): {why}")]
+    UntrustedToken { claim: &'static str, why: String },
     #[error("refusing to use credentials or push on an untrusted event: {why}")]
     UntrustedEvent { event: String, why: String },
     #[error(
@@ -238,6 +240,12 @@ impl AuthError {
                  reviewed the risk, set `allow-untrusted-events: true`."
                     .into(),
             ),
+            AuthError::UntrustedToken { claim, .. } => Some(format!(
+                "`require-environment` believes the `environment` claim only from a token this \
+                 job's runner issued for this repository; `{claim}` says otherwise. Check \
+                 ACTIONS_ID_TOKEN_REQUEST_URL is the runner's, and on GitHub Enterprise set \
+                 GITOPS_BUMP_OIDC_ISSUER to your issuer"
+            )),
             AuthError::EnvironmentMismatch { required, .. } => Some(format!(
                 "add `environment: {required}` to the job (jobs.<id>.environment) so it runs \
                  under that environment's protection rules; the claim comes from GitHub and \
@@ -365,6 +373,7 @@ impl Http {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
+            .redirect(crate::http::redirect_policy())
             .build()
             .map_err(|source| AuthError::Http {
                 what: "building the HTTP client",
@@ -388,9 +397,21 @@ impl Http {
             let outcome = match build().send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    match response.text().await {
-                        Ok(body) => Ok(Answer { status, body }),
-                        Err(source) => Err(AuthError::Http { what, source }),
+                    match crate::http::read_body(response, crate::http::MAX_AUTH_BODY).await {
+                        Ok(body) => Ok(Answer {
+                            status,
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                        }),
+                        Err(crate::http::BodyError::Transport(source)) => {
+                            Err(AuthError::Http { what, source })
+                        }
+                        // Not retried: a server this wrong will not improve.
+                        Err(e @ crate::http::BodyError::TooLarge { .. }) => {
+                            return Err(AuthError::Malformed {
+                                what,
+                                why: e.to_string(),
+                            });
+                        }
                     }
                 }
                 Err(source) => Err(AuthError::Http {
@@ -729,6 +750,7 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
             let audience = oidc_audience(config.google.as_ref())?;
             let token = fetch_id_token(&client, oidc, &audience).await?;
             gate_env.claims = Some(token.claims.clone());
+            gate_env.audience = Some(audience);
             id_token = Some(token);
         }
         http = Some((client, oidc));

@@ -71,6 +71,7 @@ impl OidcRequest {
 /// (they name the repository, ref and environment); the token is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Claims {
+    pub iss: Option<String>,
     pub sub: Option<String>,
     pub aud: Option<String>,
     pub repository: Option<String>,
@@ -80,6 +81,7 @@ pub struct Claims {
     pub event_name: Option<String>,
     pub workflow_ref: Option<String>,
     pub exp: Option<i64>,
+    pub nbf: Option<i64>,
     pub iat: Option<i64>,
 }
 
@@ -107,6 +109,7 @@ impl Claims {
             None => None,
         };
         Ok(Claims {
+            iss: text("iss"),
             sub: text("sub"),
             aud,
             repository: text("repository"),
@@ -115,6 +118,7 @@ impl Claims {
             event_name: text("event_name"),
             workflow_ref: text("workflow_ref"),
             exp: value.get("exp").and_then(|v| v.as_i64()),
+            nbf: value.get("nbf").and_then(|v| v.as_i64()),
             iat: value.get("iat").and_then(|v| v.as_i64()),
         })
     }

@@ -43,8 +43,9 @@ impl DeployedImage {
 pub fn read_images(root: &Path, paths: &[PathBuf]) -> Result<Vec<DeployedImage>, EditError> {
     let mut out = Vec::new();
     let mut buffer = Vec::new();
+    let root_dir = walk::Root::open(root)?;
     for candidate in walk::collect(root, paths)? {
-        super::read_candidate(&candidate, DEFAULT_MAX_FILE_SIZE, &mut buffer)?;
+        super::read_candidate(&root_dir, &candidate, DEFAULT_MAX_FILE_SIZE, &mut buffer)?;
         out.extend(images_in_file(&candidate.display, &buffer)?);
     }
     Ok(out)

@@ -173,6 +173,18 @@ pub fn edit_file(
         {
             continue;
         }
+        if let Some(value) = [Some(&f.old), f.old_tag.as_ref(), f.old_digest.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|v| v.chars().any(char::is_control))
+        {
+            return Err(EditError::ControlCharacter {
+                file: file.to_string(),
+                line: f.pos.line,
+                col: f.pos.col,
+                value: format!("\"{}\"", value.escape_default()),
+            });
+        }
         splices.extend(f.splices.iter().cloned());
         changes.push(Change {
             file: file.to_string(),

@@ -63,7 +63,6 @@ mod walk;
 mod workload;
 mod yaml;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use deployed::{DeployedImage, images_in_file, read_images};
@@ -170,6 +169,17 @@ pub enum EditError {
         line: usize,
         col: usize,
     },
+    /// A value we would report or replace decodes to control characters
+    /// (`"\0"`, `"\e[31m"`): no image has them, and printed raw they would
+    /// reach logs, outputs and terminals.
+    #[error("the value {value} holds a control character (a YAML escape); refusing to edit it")]
+    ControlCharacter {
+        file: String,
+        line: usize,
+        col: usize,
+        /// Escaped for display.
+        value: String,
+    },
     #[error("{path}: the path leaves the root directory")]
     PathOutsideRoot { path: String },
     #[error("{path}: a symbolic link leads outside the root directory")]
@@ -216,6 +226,9 @@ impl EditError {
             | TooDeep {
                 file, line, col, ..
             }
+            | ControlCharacter {
+                file, line, col, ..
+            }
             | NotUtf8 { file, line, col }
             | NulByte { file, line, col }
             | InvalidValue {
@@ -236,6 +249,7 @@ impl EditError {
             DuplicateKey { key, .. } => format!("remove one of the {key:?} keys: tools disagree on which one wins"),
             Shape { expected, .. } => format!("this place must hold {expected}; fix the manifest or exclude the file from the paths"),
             TooDeep { .. } => "no manifest nests this deep; the file is probably generated or hostile, exclude it from the paths".into(),
+            ControlCharacter { .. } => "an image reference is printable text; fix the value (or exclude the file from the paths); nothing was written".into(),
             NotUtf8 { .. } | NulByte { .. } => "manifests must be UTF-8 text; re-encode the file or exclude it from the paths".into(),
             PathOutsideRoot { .. } => "give paths inside the repository (relative to it, without `..` leading out)".into(),
             SymlinkOutsideRoot { .. } => "replace the link with the file, or point it inside the repository".into(),
@@ -260,6 +274,7 @@ pub fn apply(
     write: bool,
 ) -> Result<EditReport, EditError> {
     let candidates = walk::collect(root, paths)?;
+    let root_dir = walk::Root::open(root)?;
     let filter = Prefilter::new(request);
     let mut matched = vec![false; request.specs.len()];
     let mut report = EditReport::default();
@@ -267,7 +282,7 @@ pub fn apply(
     let mut edited: Vec<Option<Vec<u8>>> = vec![None; candidates.len()];
     let mut buffer = Vec::new();
     for (candidate, slot) in candidates.iter().zip(edited.iter_mut()) {
-        read_candidate(candidate, request.max_file_size, &mut buffer)?;
+        read_candidate(&root_dir, candidate, request.max_file_size, &mut buffer)?;
         if !candidate.may_append && !filter.may_refer(&buffer) {
             continue;
         }
@@ -278,7 +293,14 @@ pub fn apply(
         report.changes.extend(edit.changes);
         *slot = edit.new_bytes;
     }
-    append_unmatched(&candidates, request, &mut matched, &mut edited, &mut report)?;
+    append_unmatched(
+        &root_dir,
+        &candidates,
+        request,
+        &mut matched,
+        &mut edited,
+        &mut report,
+    )?;
     for change in &report.changes {
         check_values(change)?;
     }
@@ -300,7 +322,7 @@ pub fn apply(
     report.files = pending.iter().map(|(_, d, _)| d.clone()).collect();
     report.files.sort();
     if write {
-        write_all(&pending)?;
+        root_dir.replace_all(&pending)?;
     }
     Ok(report)
 }
@@ -351,6 +373,7 @@ fn check_values(c: &Change) -> Result<(), EditError> {
 /// kustomization, say) is not added again, so walking a whole repository
 /// does not sprinkle redundant overrides.
 fn append_unmatched(
+    root_dir: &walk::Root,
     candidates: &[walk::Candidate],
     request: &EditRequest,
     matched: &mut [bool],
@@ -376,7 +399,7 @@ fn append_unmatched(
         let bytes = match slot {
             Some(bytes) => bytes.as_slice(),
             None => {
-                read_candidate(candidate, request.max_file_size, &mut buffer)?;
+                read_candidate(root_dir, candidate, request.max_file_size, &mut buffer)?;
                 buffer.as_slice()
             }
         };
@@ -394,6 +417,7 @@ fn append_unmatched(
 
 /// Reads a file into `buffer`, refusing large ones before reading.
 fn read_candidate(
+    root_dir: &walk::Root,
     candidate: &walk::Candidate,
     limit: u64,
     buffer: &mut Vec<u8>,
@@ -404,7 +428,9 @@ fn read_candidate(
         action,
         source,
     };
-    let file = std::fs::File::open(&candidate.real).map_err(|e| io("opening", e))?;
+    let file = root_dir
+        .open_file(candidate)
+        .map_err(|e| io("opening", e))?;
     let meta = file.metadata().map_err(|e| io("reading", e))?;
     if !meta.is_file() {
         return Err(EditError::NotARegularFile {
@@ -435,7 +461,10 @@ fn read_candidate(
 }
 
 /// A cheap test before parsing: a file that contains neither an image's
-/// last path component nor a marker cannot refer to any SPEC.
+/// last path component nor a marker cannot refer to any SPEC, unless it
+/// has a backslash: a double-quoted YAML scalar can spell any text with
+/// escapes (`"\x61pp"` is `app`), and skipping such a file would make a
+/// multi-file bump silently partial.
 struct Prefilter {
     needles: Vec<memchr::memmem::Finder<'static>>,
 }
@@ -467,42 +496,9 @@ impl Prefilter {
     }
 
     fn may_refer(&self, bytes: &[u8]) -> bool {
-        self.needles.iter().any(|n| n.find(bytes).is_some())
+        memchr::memchr(b'\\', bytes).is_some()
+            || self.needles.iter().any(|n| n.find(bytes).is_some())
     }
-}
-
-/// Writes every changed file: all temporary files first (in the file's own
-/// directory, with its permissions), then all renames, so a failure while
-/// writing leaves every original intact.
-fn write_all(pending: &[(PathBuf, String, Vec<u8>)]) -> Result<(), EditError> {
-    let mut staged = Vec::new();
-    for (real, display, bytes) in pending {
-        let io = |action, source| EditError::Io {
-            path: display.clone(),
-            action,
-            source,
-        };
-        let dir = real.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".gitops-bump-")
-            .tempfile_in(dir)
-            .map_err(|e| io("creating a temporary file", e))?;
-        tmp.write_all(bytes).map_err(|e| io("writing", e))?;
-        let perms = std::fs::metadata(real)
-            .map_err(|e| io("reading permissions", e))?
-            .permissions();
-        std::fs::set_permissions(tmp.path(), perms).map_err(|e| io("setting permissions", e))?;
-        tmp.as_file().sync_all().map_err(|e| io("writing", e))?;
-        staged.push((tmp, real, display));
-    }
-    for (tmp, real, display) in staged {
-        tmp.persist(real).map_err(|e| EditError::Io {
-            path: display.clone(),
-            action: "replacing",
-            source: e.error,
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,12 @@
 //! Which files to consider: given paths resolved inside the root, directories
 //! walked (skipping hidden entries and `.gitignore`d ones), symlinks and
 //! special files checked so nothing outside the root is read or written.
+//!
+//! A symlinked manifest whose target is inside the root is edited at its
+//! target, and reported (and so committed) under the target's path; the
+//! link itself is never replaced. Reads and writes then go through
+//! [`Root`], a directory handle, so a directory swapped for a link between
+//! the walk and the write cannot lead them outside the root.
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,7 +18,8 @@ use super::kustomize::is_kustomization_file;
 /// A file to consider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// Relative to the root, `/`-separated, as the user sees it.
+    /// Relative to the root, `/`-separated: the file that is read, edited
+    /// and committed (for a symlink, its target's path).
     pub display: String,
     /// The real file (symlinks resolved), where bytes are read and written.
     pub real: PathBuf,
@@ -57,7 +64,7 @@ pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditErr
         } else if meta.is_file() {
             let name = file_name(&relative);
             out.push(Candidate {
-                display,
+                display: target_display(&root_real, &real, display),
                 real,
                 may_append: is_kustomization_file(&name),
                 explicit: true,
@@ -137,6 +144,123 @@ fn resolve_inside(root_real: &Path, path: &Path, display: &str) -> Result<PathBu
         });
     }
     Ok(real)
+}
+
+/// The path a file is edited and committed under: the real file's, relative
+/// to the root (they differ only for a symlink, whose target must be inside).
+fn target_display(root_real: &Path, real: &Path, given: String) -> String {
+    match real.strip_prefix(root_real) {
+        Ok(relative) => display_path(relative),
+        Err(_) => given,
+    }
+}
+
+/// The root directory as an open handle. Paths are resolved beneath it
+/// (cap-std: no `..` or link leads out), so the files the walk found are
+/// read and replaced inside the root even if a directory on the way is
+/// swapped for a link to somewhere else afterwards.
+pub struct Root {
+    dir: cap_std::fs::Dir,
+    real: PathBuf,
+}
+
+impl Root {
+    pub fn open(root: &Path) -> Result<Root, EditError> {
+        let io = |source| EditError::Io {
+            path: root.display().to_string(),
+            action: "opening the root directory",
+            source,
+        };
+        let real = fs::canonicalize(root).map_err(io)?;
+        let dir =
+            cap_std::fs::Dir::open_ambient_dir(&real, cap_std::ambient_authority()).map_err(io)?;
+        Ok(Root { dir, real })
+    }
+
+    /// `real` relative to the root (candidates' real paths are inside it).
+    fn relative<'p>(&self, real: &'p Path) -> &'p Path {
+        real.strip_prefix(&self.real).unwrap_or(real)
+    }
+
+    /// Opens a candidate for reading, beneath the root.
+    pub fn open_file(&self, candidate: &Candidate) -> std::io::Result<fs::File> {
+        Ok(self.dir.open(self.relative(&candidate.real))?.into_std())
+    }
+
+    /// Replaces every file with its new bytes: all temporary files first
+    /// (next to each file, with its permissions), then all renames, so a
+    /// failure while writing leaves every original intact. `pending` holds
+    /// (real path, display path, bytes).
+    pub fn replace_all(&self, pending: &[(PathBuf, String, Vec<u8>)]) -> Result<(), EditError> {
+        use std::io::Write;
+        let mut staged = Staged::default();
+        for (n, (real, display, bytes)) in pending.iter().enumerate() {
+            let io = |action, source| EditError::Io {
+                path: display.clone(),
+                action,
+                source,
+            };
+            let relative = self.relative(real);
+            let name = relative
+                .file_name()
+                .map(PathBuf::from)
+                .ok_or_else(|| io("writing", std::io::ErrorKind::InvalidInput.into()))?;
+            let dir = match relative.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(parent) => self.dir.open_dir(parent),
+                None => self.dir.try_clone(),
+            }
+            .map_err(|e| io("opening the directory", e))?;
+            let perms = dir
+                .symlink_metadata(&name)
+                .map_err(|e| io("reading permissions", e))?;
+            if !perms.is_file() {
+                return Err(EditError::NotARegularFile {
+                    path: display.clone(),
+                    what: "no longer a regular file",
+                });
+            }
+            let tmp = PathBuf::from(format!(".gitops-bump-{}-{n}.tmp", std::process::id()));
+            let mut file = dir
+                .open_with(
+                    &tmp,
+                    cap_std::fs::OpenOptions::new().write(true).create_new(true),
+                )
+                .map_err(|e| io("creating a temporary file", e))?;
+            staged
+                .files
+                .push((dir.try_clone().map_err(|e| io("writing", e))?, tmp.clone()));
+            file.write_all(bytes).map_err(|e| io("writing", e))?;
+            file.set_permissions(perms.permissions())
+                .map_err(|e| io("setting permissions", e))?;
+            file.sync_all().map_err(|e| io("writing", e))?;
+            staged.renames.push((dir, tmp, name, display.clone()));
+        }
+        for (dir, tmp, name, display) in staged.renames.drain(..) {
+            dir.rename(&tmp, &dir, &name)
+                .map_err(|source| EditError::Io {
+                    path: display.clone(),
+                    action: "replacing",
+                    source,
+                })?;
+        }
+        staged.files.clear();
+        Ok(())
+    }
+}
+
+/// Temporary files not yet renamed; removed if the write stops early.
+#[derive(Default)]
+struct Staged {
+    files: Vec<(cap_std::fs::Dir, PathBuf)>,
+    renames: Vec<(cap_std::fs::Dir, PathBuf, PathBuf, String)>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (dir, tmp) in &self.files {
+            let _ = dir.remove_file(tmp);
+        }
+    }
 }
 
 fn display_path(relative: &Path) -> String {
@@ -266,7 +390,7 @@ fn walk_dir(
                 continue;
             }
             out.push(Candidate {
-                display: display_path(&rel),
+                display: target_display(root_real, &real_file, display_path(&rel)),
                 real: real_file,
                 may_append: real_dir == given_dir && is_kustomization_file(&name),
                 explicit: false,

@@ -3,13 +3,16 @@
 //! back; edits splice the original bytes.
 //!
 //! Aliases of collections stay aliases (never expanded, so alias bombs cost
-//! nothing; an alias of a short scalar knows the anchored text), depth
+//! nothing; an alias of a short scalar shares the anchored node, never a
+//! copy of its text, so memory grows with the input's size and not with
+//! the number of aliases times the scalar's length), depth
 //! is capped (so a 10,000-level document cannot exhaust the stack of the
 //! recursive visitors), and duplicate keys are reported when a lookup meets
 //! them, which is where they matter.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
@@ -53,11 +56,12 @@ pub enum Kind<'a> {
         items: Vec<Node<'a>>,
         flow: bool,
     },
-    /// `*name`. When the anchor is a short scalar, a copy of its node, so
-    /// an `image: *img` can edit the anchored text; collections are never
-    /// copied (that is what makes alias bombs expensive).
+    /// `*name`. When the anchor is a short scalar, the anchored node
+    /// (shared: a million aliases of one scalar hold one copy of its text),
+    /// so an `image: *img` can edit the anchored text; collections are
+    /// never copied (that is what makes alias bombs expensive).
     Alias {
-        scalar: Option<Box<Node<'a>>>,
+        scalar: Option<Rc<Node<'a>>>,
     },
 }
 
@@ -299,7 +303,7 @@ pub fn for_each_document<'a>(
         col: m.col() + 1,
     };
     let mut stack: Vec<Open<'_>> = Vec::new();
-    let mut anchored: HashMap<usize, Node<'a>> = HashMap::new();
+    let mut anchored: HashMap<usize, Rc<Node<'a>>> = HashMap::new();
     let mut root: Option<Node<'_>> = None;
     loop {
         let (event, span): (Event<'_>, Span) = match parser.next_event() {
@@ -328,7 +332,7 @@ pub fn for_each_document<'a>(
                 start,
                 end,
                 kind: Kind::Alias {
-                    scalar: anchored.get(&id).map(|n| Box::new(n.copy_scalar())),
+                    scalar: anchored.get(&id).cloned(),
                 },
             }),
             Event::Scalar(value, style, anchor, tag) => {
@@ -354,7 +358,7 @@ pub fn for_each_document<'a>(
                 };
                 if anchor != 0 {
                     if node.as_str().is_some_and(|v| v.len() <= MAX_ALIASED_SCALAR) {
-                        anchored.insert(anchor, node.copy_scalar());
+                        anchored.insert(anchor, Rc::new(node.copy_scalar()));
                     } else {
                         anchored.remove(&anchor);
                     }

@@ -74,6 +74,13 @@ pub enum GitError {
         operation: &'static str,
         message: String,
     },
+    /// The credentials callback refused to hand the token to this URL.
+    #[error("the token was not sent to {asked_by} (while talking to {url}): {why}")]
+    TokenWithheld {
+        url: String,
+        asked_by: String,
+        why: String,
+    },
     #[error("could not reach {url}: {}", source.message())]
     Remote {
         url: String,
@@ -200,6 +207,9 @@ impl GitError {
             }
             GitError::Auth { .. } => {
                 "check `token`: it must be valid and allowed to write contents (`permissions: contents: write`; a fine-grained PAT or GitHub App token for another repository)"
+            }
+            GitError::TokenWithheld { .. } => {
+                "the token goes only to the origin (scheme, host, port) of `repository` or the checkout's origin, and over plain HTTP only to origins listed in `insecure-git-origins`; a server that redirects elsewhere does not get it"
             }
             GitError::Remote { .. } => {
                 "check the `repository` input and that the server is reachable from the runner"
@@ -463,7 +473,8 @@ impl Workspace {
                     }
                 })?;
                 clear_stale_locks(&repo);
-                let location = RemoteLocation::origin_of(&repo)?;
+                let location = RemoteLocation::origin_of(&repo)?
+                    .allowing_insecure(&config.insecure_git_origins);
                 let current = current_branch(&repo);
                 let branch = match (&config.branch, &current) {
                     (Some(b), _) => b.clone(),
@@ -489,7 +500,8 @@ impl Workspace {
                 })
             }
             Some(repository) => {
-                let location = RemoteLocation::from_input(repository, &options.context.server_url)?;
+                let location = RemoteLocation::from_input(repository, &options.context.server_url)?
+                    .allowing_insecure(&config.insecure_git_origins);
                 let temp = tempfile::Builder::new()
                     .prefix("gitops-bump-")
                     .tempdir()

@@ -26,6 +26,9 @@ pub struct RemoteLocation {
     pub url: String,
     /// Local paths and `file://` URLs: libgit2 cannot fetch them shallowly.
     pub local: bool,
+    /// The user listed this origin in `insecure-git-origins`: the token may
+    /// go to it over plain HTTP.
+    pub insecure_http: bool,
 }
 
 impl RemoteLocation {
@@ -45,6 +48,7 @@ impl RemoteLocation {
             return Ok(RemoteLocation {
                 url: repository.to_string(),
                 local: scheme == "file",
+                insecure_http: false,
             });
         }
         if is_owner_slash_name(repository) {
@@ -55,17 +59,20 @@ impl RemoteLocation {
                     repository.trim_end_matches(".git")
                 ),
                 local: false,
+                insecure_http: false,
             });
         }
         if looks_like_scp(repository) {
             return Ok(RemoteLocation {
                 url: repository.to_string(),
                 local: false,
+                insecure_http: false,
             });
         }
         Ok(RemoteLocation {
             url: PathBuf::from(repository).to_string_lossy().into_owned(),
             local: true,
+            insecure_http: false,
         })
     }
 
@@ -81,7 +88,31 @@ impl RemoteLocation {
         }
         .to_string();
         let local = url.starts_with("file://") || !(url.contains("://") || looks_like_scp(&url));
-        Ok(RemoteLocation { url, local })
+        Ok(RemoteLocation {
+            url,
+            local,
+            insecure_http: false,
+        })
+    }
+
+    /// Allows the token over plain HTTP when this location's origin is one
+    /// of `origins` (the `insecure-git-origins` input: `http://host:port`
+    /// or `host:port`).
+    pub fn allowing_insecure(mut self, origins: &[String]) -> Self {
+        let ours = Origin::of(&self.url);
+        self.insecure_http = ours.as_ref().is_some_and(|ours| {
+            ours.scheme == "http"
+                && origins.iter().any(|o| {
+                    let o = o.trim().trim_end_matches('/');
+                    let with_scheme = if o.contains("://") {
+                        o.to_string()
+                    } else {
+                        format!("http://{o}")
+                    };
+                    Origin::of(&with_scheme).as_ref() == Some(ours)
+                })
+        });
+        self
     }
 
     /// The URL with any user info removed, for messages.
@@ -113,6 +144,61 @@ fn looks_like_scp(s: &str) -> bool {
     }
 }
 
+/// Scheme, host and port of a URL: what the token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    /// `None` for paths and scp-like `host:path` locations.
+    fn of(url: &str) -> Option<Origin> {
+        let parsed = reqwest::Url::parse(url).ok()?;
+        let host = parsed.host_str()?.to_ascii_lowercase();
+        Some(Origin {
+            scheme: parsed.scheme().to_ascii_lowercase(),
+            host,
+            port: parsed.port_or_known_default(),
+        })
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{}://{}:{p}", self.scheme, self.host),
+            None => write!(f, "{}://{}", self.scheme, self.host),
+        }
+    }
+}
+
+/// Whether the token may answer a credentials request from `asked_by`
+/// while we talk to `location`: same origin, and HTTPS unless the user
+/// allowed this origin over plain HTTP. `Err` says why not.
+fn may_send_token(location: &RemoteLocation, asked_by: &str) -> Result<(), String> {
+    let (Some(expected), Some(asking)) = (Origin::of(&location.url), Origin::of(asked_by)) else {
+        return Err(format!(
+            "{} is not an http(s) URL the token was given for",
+            redact_url(asked_by)
+        ));
+    };
+    if asking != expected {
+        return Err(format!(
+            "the server sent us to {asking}, but the token is only for {expected}"
+        ));
+    }
+    match asking.scheme.as_str() {
+        "https" => Ok(()),
+        "http" if location.insecure_http => Ok(()),
+        "http" => Err(format!(
+            "{asking} is plain HTTP, where the token would travel in clear; list it in `insecure-git-origins` if that is intended"
+        )),
+        other => Err(format!("the token is not sent over {other}://")),
+    }
+}
+
 /// Drops `user:password@` from a URL so it can be shown.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -138,15 +224,20 @@ pub enum PushOutcome {
 /// token would loop until the server gives up.
 struct Session<'a> {
     token: Option<&'a Secret>,
+    location: &'a RemoteLocation,
+    /// Why the token was withheld from a credentials request, and from whom.
+    withheld: RefCell<Option<(String, String)>>,
     asked: Cell<u32>,
     rejected: RefCell<Option<String>>,
     remote_messages: RefCell<String>,
 }
 
 impl<'a> Session<'a> {
-    fn new(token: Option<&'a Secret>) -> Self {
+    fn new(token: Option<&'a Secret>, location: &'a RemoteLocation) -> Self {
         Session {
             token,
+            location,
+            withheld: RefCell::new(None),
             asked: Cell::new(0),
             rejected: RefCell::new(None),
             remote_messages: RefCell::new(String::new()),
@@ -155,18 +246,26 @@ impl<'a> Session<'a> {
 
     fn callbacks(&self) -> RemoteCallbacks<'_> {
         let mut cb = RemoteCallbacks::new();
-        cb.credentials(|_url, username, allowed| {
+        cb.credentials(|url, username, allowed| {
             self.asked.set(self.asked.get() + 1);
             if self.asked.get() > 1 {
                 return Err(git2::Error::from_str("the server rejected the credentials"));
             }
             if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-                return match self.token {
-                    Some(token) => Cred::userpass_plaintext(TOKEN_USER, token.expose()),
-                    None => Err(git2::Error::from_str(
+                let Some(token) = self.token else {
+                    return Err(git2::Error::from_str(
                         "the server asked for credentials and no `token` was given",
-                    )),
+                    ));
                 };
+                // libgit2 asks with the URL it is talking to, which a
+                // redirect may have changed: the token goes only where the
+                // user pointed us.
+                if let Err(why) = may_send_token(self.location, url) {
+                    let message = format!("token withheld: {why}");
+                    *self.withheld.borrow_mut() = Some((redact_url(url), why));
+                    return Err(git2::Error::from_str(&message));
+                }
+                return Cred::userpass_plaintext(TOKEN_USER, token.expose());
             }
             if allowed.contains(CredentialType::SSH_KEY) {
                 return Cred::ssh_key_from_agent(username.unwrap_or("git"));
@@ -199,6 +298,18 @@ impl<'a> Session<'a> {
 
     fn auth_failed(&self) -> bool {
         self.asked.get() > 1
+    }
+
+    /// The error to report when the token was withheld from a request.
+    fn withheld_error(&self) -> Option<GitError> {
+        self.withheld
+            .borrow()
+            .clone()
+            .map(|(asked_by, why)| GitError::TokenWithheld {
+                url: self.location.display(),
+                asked_by,
+                why,
+            })
     }
 }
 
@@ -263,7 +374,9 @@ fn anonymous_remote<'r>(
 }
 
 fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::Error) -> GitError {
-    if is_auth_error(&e, session) {
+    if let Some(withheld) = session.withheld_error() {
+        withheld
+    } else if is_auth_error(&e, session) {
         GitError::Auth {
             url: location.display(),
             operation: "read",
@@ -291,7 +404,7 @@ pub fn fetch_branch(
     shallow: bool,
 ) -> Result<(String, git2::Oid), GitError> {
     let mut remote = anonymous_remote(repo, location)?;
-    let connect_session = Session::new(token);
+    let connect_session = Session::new(token, location);
     let connected = remote.connect_auth(Direction::Fetch, Some(connect_session.callbacks()), None);
     let mut connection =
         connected.map_err(|source| classify_connect(location, &connect_session, source))?;
@@ -315,14 +428,14 @@ pub fn fetch_branch(
     let tracking = format!("refs/remotes/origin/{branch}");
     let refspec = format!("+refs/heads/{branch}:{tracking}");
     // A fresh session: the transport may ask for credentials again.
-    let fetch_session = Session::new(token);
+    let fetch_session = Session::new(token, location);
     let depth = (shallow && !location.local).then_some(1);
     let mut options = fetch_options(&fetch_session, depth);
     connection
         .remote()
         .fetch(&[&refspec], Some(&mut options), None)
         .map_err(|e| {
-            if is_auth_error(&e, &fetch_session) {
+            if is_auth_error(&e, &fetch_session) || fetch_session.withheld.borrow().is_some() {
                 classify_connect(location, &fetch_session, e)
             } else {
                 GitError::Fetch {
@@ -352,7 +465,7 @@ pub fn push(
     token: Option<&Secret>,
     force: bool,
 ) -> Result<PushOutcome, GitError> {
-    let session = Session::new(token);
+    let session = Session::new(token, location);
     let refspec = format!(
         "{}{local_ref}:refs/heads/{branch}",
         if force { "+" } else { "" }
@@ -376,6 +489,13 @@ pub fn push(
                     remote_messages: messages,
                 })
             }
+        }
+        (Err(_), None) if session.withheld.borrow().is_some() => {
+            Err(session.withheld_error().unwrap_or(GitError::Auth {
+                url: location.display(),
+                operation: "push to",
+                message: "token withheld".into(),
+            }))
         }
         (Err(e), None) => {
             if e.code() == ErrorCode::NotFastForward || is_lost_race(e.message()) {
@@ -436,7 +556,8 @@ mod tests {
                 got,
                 RemoteLocation {
                     url: url.to_string(),
-                    local
+                    local,
+                    insecure_http: false,
                 },
                 "{input}"
             );
@@ -475,5 +596,50 @@ mod tests {
         ] {
             assert!(!is_lost_race(m), "{m}");
         }
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_named_origin_and_over_https() {
+        let location = |url: &str, insecure: &[&str]| {
+            let insecure: Vec<String> = insecure.iter().map(|s| s.to_string()).collect();
+            RemoteLocation::from_input(url, "https://h.test")
+                .unwrap()
+                .allowing_insecure(&insecure)
+        };
+        let https = location("https://git.example.test/org/repo.git", &[]);
+        let http = location("http://127.0.0.1:8080/repo.git", &[]);
+        let http_allowed = location("http://127.0.0.1:8080/repo.git", &["127.0.0.1:8080"]);
+        let http_allowed_url = location(
+            "http://127.0.0.1:8080/repo.git",
+            &["http://127.0.0.1:8080/"],
+        );
+        let other_port_listed = location("http://127.0.0.1:8080/repo.git", &["127.0.0.1:9090"]);
+        // (location, asked by, sent?)
+        let cases = [
+            (&https, "https://git.example.test/org/repo.git", true),
+            (&https, "https://GIT.example.test:443/org/repo.git", true),
+            (&https, "https://git.example.test/other/repo.git", true),
+            (&https, "https://evil.example.test/org/repo.git", false),
+            (&https, "https://git.example.test:8443/org/repo.git", false),
+            (&https, "http://git.example.test/org/repo.git", false),
+            (&https, "git.example.test:org/repo.git", false),
+            (&http, "http://127.0.0.1:8080/repo.git", false),
+            (&http_allowed, "http://127.0.0.1:8080/repo.git", true),
+            (&http_allowed_url, "http://127.0.0.1:8080/repo.git", true),
+            (&http_allowed, "http://127.0.0.1:8081/repo.git", false),
+            (&http_allowed, "http://localhost:8080/repo.git", false),
+            (&other_port_listed, "http://127.0.0.1:8080/repo.git", false),
+        ];
+        for (location, asked_by, sent) in cases {
+            let got = may_send_token(location, asked_by);
+            assert_eq!(
+                got.is_ok(),
+                sent,
+                "{} asked by {asked_by}: {got:?}",
+                location.url
+            );
+        }
+        // Listing an https origin as insecure changes nothing.
+        assert!(!location("https://h.test/r.git", &["https://h.test"]).insecure_http);
     }
 }

@@ -71,6 +71,7 @@ impl Api {
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
+            .redirect(crate::http::redirect_policy())
             .build()
             // Building fails only when the TLS backend cannot initialise;
             // the default client has the same backend and no timeouts.
@@ -132,7 +133,15 @@ impl Api {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(transport)?;
+        let bytes = crate::http::read_body(response, crate::http::MAX_API_BODY)
+            .await
+            .map_err(|e| match e {
+                crate::http::BodyError::Transport(source) => transport(source),
+                e @ crate::http::BodyError::TooLarge { .. } => RestError::Body {
+                    what: what.to_string(),
+                    why: e.to_string(),
+                },
+            })?;
         let value = if bytes.is_empty() {
             Value::Null
         } else {

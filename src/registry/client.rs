@@ -124,6 +124,7 @@ impl Client {
             .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.request_timeout)
             .timeout(options.request_timeout)
+            .redirect(crate::http::redirect_policy())
             .build()
             .map_err(|e| RegistryError::ClientSetup(e.to_string()))?;
         Ok(Client {
@@ -195,6 +196,7 @@ impl Client {
             });
         }
         let (login, helper) = match credentials::lookup(&self.options.credentials, registry)? {
+            Lookup::Found(login) if insecure && !login.source.may_travel_in_clear() => (None, None),
             Lookup::Found(login) => (Some(login), None),
             Lookup::None { helper } => (None, helper),
         };
@@ -278,14 +280,11 @@ impl Client {
             registry: endpoint.registry.clone(),
             what: format!("token realm {realm:?} is not a URL: {e}"),
         })?;
-        let realm_host = match realm_url.port() {
-            Some(p) => format!("{}:{p}", realm_url.host_str().unwrap_or("")),
-            None => realm_url.host_str().unwrap_or("").to_string(),
-        };
-        // Credentials go over plain HTTP only where the user allowed it.
-        if realm_url.scheme() != "https"
-            && !(self.is_insecure(&endpoint.registry) || self.is_insecure(&realm_host))
-        {
+        let realm_host = super::realm_host(realm);
+        // Credentials go over plain HTTP only to a host the user listed:
+        // the realm is the registry's choice, and listing the registry does
+        // not vouch for whatever host it names.
+        if realm_url.scheme() != "https" && !self.is_insecure(&realm_host) {
             return Err(RegistryError::InsecureRealm {
                 registry: endpoint.registry.clone(),
                 realm: realm.to_string(),
@@ -387,11 +386,18 @@ impl Client {
         response: reqwest::Response,
     ) -> Result<Vec<u8>, RegistryError> {
         let url = redact_query(response.url());
-        response
-            .bytes()
+        crate::http::read_body(response, crate::http::MAX_REGISTRY_BODY)
             .await
-            .map(|b| b.to_vec())
-            .map_err(|e| transport_error(registry, &url, &e, self.options.request_timeout, 1))
+            .map_err(|e| match e {
+                crate::http::BodyError::TooLarge { limit } => RegistryError::BodyTooLarge {
+                    registry: registry.to_string(),
+                    url,
+                    limit,
+                },
+                crate::http::BodyError::Transport(e) => {
+                    transport_error(registry, &url, &e, self.options.request_timeout, 1)
+                }
+            })
     }
 
     /// Sends a request, retrying 429 (after `Retry-After`), 5xx and
@@ -432,7 +438,9 @@ impl Client {
                     let status = r.status();
                     debug!(%method, url, status = status.as_u16(), "registry server error");
                     if attempt >= retries {
-                        let body = r.bytes().await.unwrap_or_default();
+                        let body = crate::http::read_body(r, crate::http::MAX_REGISTRY_BODY)
+                            .await
+                            .unwrap_or_default();
                         return Err(RegistryError::ServerError {
                             registry: registry.to_string(),
                             url,
@@ -489,7 +497,12 @@ fn transport_error(
     timeout: Duration,
     attempts: u32,
 ) -> RegistryError {
-    if e.is_timeout() {
+    if crate::http::is_downgrade(e) {
+        RegistryError::InsecureRedirect {
+            registry: registry.to_string(),
+            url: url.to_string(),
+        }
+    } else if e.is_timeout() {
         RegistryError::Timeout {
             registry: registry.to_string(),
             url: url.to_string(),

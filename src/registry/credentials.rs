@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{Credentials, RegistryError};
+use super::{Credentials, ExplicitLogin, RegistryError};
 use crate::secret::Secret;
 
 /// GitHub's container registry, which accepts the workflow's GITHUB_TOKEN.
@@ -50,6 +50,19 @@ impl fmt::Display for CredentialSource {
     }
 }
 
+impl CredentialSource {
+    /// Whether this credential may go to a registry listed in
+    /// `insecure-registries` (plain HTTP). The run's own GitHub and Google
+    /// tokens belong to registries that only speak HTTPS: listing one of
+    /// those by mistake must not send the token in clear.
+    pub fn may_travel_in_clear(&self) -> bool {
+        matches!(
+            self,
+            CredentialSource::Explicit | CredentialSource::DockerConfig(_)
+        )
+    }
+}
+
 /// A username and password for one registry, with their origin.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -79,15 +92,27 @@ pub enum Lookup {
 
 /// Picks the credential for `registry` (a host[:port] as written in the
 /// image reference) from the configured sources, in order.
+///
+/// Every source is bound to hosts: explicit credentials to the one registry
+/// they were given for, the GitHub token to ghcr.io, the Google token to
+/// Google's registries, Docker config entries to their key. A registry named
+/// only by repository content gets nothing else: anonymous access.
 pub fn lookup(credentials: &Credentials, registry: &str) -> Result<Lookup, RegistryError> {
-    if let Some((username, password)) = &credentials.explicit {
+    let host = config_host(registry);
+    if let Some(ExplicitLogin {
+        registry: bound,
+        username,
+        password,
+    }) = &credentials.explicit
+        && config_host(bound) == host
+    {
         return Ok(Lookup::Found(Login {
             username: username.clone(),
             password: password.clone(),
             source: CredentialSource::Explicit,
         }));
     }
-    if registry == GITHUB_CONTAINER_REGISTRY
+    if host == GITHUB_CONTAINER_REGISTRY
         && let Some(token) = credentials.github_token.as_ref().filter(|t| !t.is_empty())
     {
         return Ok(Lookup::Found(Login {
@@ -96,7 +121,7 @@ pub fn lookup(credentials: &Credentials, registry: &str) -> Result<Lookup, Regis
             source: CredentialSource::GithubToken,
         }));
     }
-    if is_google_registry(registry)
+    if is_google_registry(&host)
         && let Some(token) = credentials
             .google_access_token
             .as_ref()
@@ -121,6 +146,31 @@ pub fn lookup(credentials: &Credentials, registry: &str) -> Result<Lookup, Regis
 pub fn is_google_registry(registry: &str) -> bool {
     let host = registry.split(':').next().unwrap_or(registry);
     host.ends_with(".pkg.dev") || host == "gcr.io" || host.ends_with(".gcr.io")
+}
+
+/// Validates and normalizes a `registry` input: `host[:port]`, lower case,
+/// Docker Hub's aliases as `docker.io`; a scheme or trailing slash is
+/// dropped, a path is refused (credentials belong to a host, not a path).
+pub fn registry_host(input: &str) -> Result<String, String> {
+    let trimmed = input.trim();
+    let bare = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .unwrap_or(trimmed)
+        .trim_end_matches('/');
+    let (host, port) = match bare.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (bare, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+    if !host_ok || !port_ok {
+        return Err("expected a registry host[:port] like ghcr.io or registry.example:5000".into());
+    }
+    Ok(config_host(bare))
 }
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
@@ -318,7 +368,11 @@ mod tests {
     #[test]
     fn sources_apply_in_order_and_only_to_their_registries() {
         let creds = |explicit: bool| Credentials {
-            explicit: explicit.then(|| ("me".to_string(), Secret::new("pw"))),
+            explicit: explicit.then(|| ExplicitLogin {
+                registry: "127.0.0.1:5000".into(),
+                username: "me".into(),
+                password: Secret::new("pw"),
+            }),
             github_token: Some(Secret::new("ghs_x")),
             google_access_token: Some(Secret::new("ya29.x")),
             docker_config: false,
@@ -338,8 +392,17 @@ mod tests {
             ),
             (false, "notgcr.io", None),
             (false, "127.0.0.1:5000", None),
-            (true, "ghcr.io", Some(CredentialSource::Explicit)),
+            (false, "GHCR.IO", Some(CredentialSource::GithubToken)),
+            (false, "ghcr.io.evil.example", None),
+            (false, "ghcr.io:5000", None),
+            (false, "pkg.dev.evil.example", None),
+            // Explicit credentials only where they were given; every other
+            // registry keeps its own source or stays anonymous.
+            (true, "ghcr.io", Some(CredentialSource::GithubToken)),
             (true, "127.0.0.1:5000", Some(CredentialSource::Explicit)),
+            (true, "127.0.0.1:5001", None),
+            (true, "127.0.0.1", None),
+            (true, "other.example", None),
         ];
         for (explicit, registry, want) in cases {
             let got = match lookup(&creds(explicit), registry).unwrap() {
@@ -347,6 +410,46 @@ mod tests {
                 Lookup::None { .. } => None,
             };
             assert_eq!(got, want, "{registry}");
+        }
+    }
+
+    #[test]
+    fn registry_inputs_normalize_to_a_host() {
+        let cases = [
+            ("ghcr.io", Ok("ghcr.io")),
+            ("GHCR.io", Ok("ghcr.io")),
+            (
+                "https://registry.example:5000/",
+                Ok("registry.example:5000"),
+            ),
+            ("index.docker.io", Ok("docker.io")),
+            ("127.0.0.1:5000", Ok("127.0.0.1:5000")),
+            ("registry.example/team", Err(())),
+            ("user@registry.example", Err(())),
+            ("registry.example:", Err(())),
+            ("registry.example:99999", Err(())),
+            ("", Err(())),
+        ];
+        for (input, want) in cases {
+            let got = registry_host(input).ok();
+            assert_eq!(got.as_deref(), want.ok(), "{input}");
+        }
+    }
+
+    #[test]
+    fn the_runs_own_tokens_never_travel_in_clear() {
+        let cases = [
+            (CredentialSource::Explicit, true),
+            (
+                CredentialSource::DockerConfig(PathBuf::from("c.json")),
+                true,
+            ),
+            (CredentialSource::GithubToken, false),
+            (CredentialSource::GoogleAccessToken, false),
+            (CredentialSource::Anonymous, false),
+        ];
+        for (source, clear) in cases {
+            assert_eq!(source.may_travel_in_clear(), clear, "{source}");
         }
     }
 }

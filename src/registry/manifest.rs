@@ -88,8 +88,10 @@ pub fn config_platform(body: &[u8]) -> Result<String, String> {
     Ok(p.render())
 }
 
-/// The config blob digest of a single-platform manifest.
-pub fn config_digest(body: &[u8]) -> Result<String, String> {
+/// The config blob digest of a single-platform manifest, validated: it
+/// goes into a URL, and the server chose it (`../../admin?` must never
+/// become a request path).
+pub fn config_digest(body: &[u8]) -> Result<crate::reference::Digest, String> {
     #[derive(serde::Deserialize)]
     struct Manifest {
         config: Descriptor,
@@ -98,9 +100,15 @@ pub fn config_digest(body: &[u8]) -> Result<String, String> {
     struct Descriptor {
         digest: String,
     }
-    serde_json::from_slice::<Manifest>(body)
+    let digest = serde_json::from_slice::<Manifest>(body)
         .map(|m| m.config.digest)
-        .map_err(|e| format!("manifest has no config descriptor: {e}"))
+        .map_err(|e| format!("manifest has no config descriptor: {e}"))?;
+    crate::reference::Digest::parse(&digest).map_err(|e| {
+        format!(
+            "the manifest's config digest {:?} is not a digest ({e}); refused to request it",
+            digest.escape_debug().to_string()
+        )
+    })
 }
 
 /// Whether `available` satisfies `wanted`. A wanted platform without a
@@ -138,6 +146,25 @@ mod tests {
         );
         assert_eq!(declared_media_type(body).as_deref(), Some(OCI_INDEX));
         assert!(index_platforms(b"nope").is_err());
+    }
+
+    #[test]
+    fn config_digests_from_a_server_are_validated_before_use() {
+        let manifest = |d: &str| format!(r#"{{"config":{{"digest":"{d}"}}}}"#);
+        let good = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            config_digest(manifest(&good).as_bytes()).unwrap().as_str(),
+            good
+        );
+        for bad in [
+            "../../../../admin/x?",
+            "sha256:../../admin",
+            "sha256:AAAA",
+            "",
+            &format!("sha256:{}/../x", "a".repeat(60)),
+        ] {
+            assert!(config_digest(manifest(bad).as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

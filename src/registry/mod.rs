@@ -26,21 +26,31 @@ use tracing::debug;
 use crate::reference::{Digest, Reference};
 use crate::secret::Secret;
 
-pub use credentials::CredentialSource;
+pub use credentials::{CredentialSource, registry_host};
 
 use client::{Authorization, Client, Endpoint, RegistrySays};
 
 /// Where registry credentials come from, tried in this order.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
-    /// `registry-username` / `registry-password`.
-    pub explicit: Option<(String, Secret)>,
+    /// `registry-username` / `registry-password`, for one registry only.
+    pub explicit: Option<ExplicitLogin>,
     /// The `token` input, used for ghcr.io.
     pub github_token: Option<Secret>,
     /// The Google access token from the auth stage, for *.pkg.dev and gcr.io.
     pub google_access_token: Option<Secret>,
     /// Read `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`).
     pub docker_config: bool,
+}
+
+/// Credentials the user gave for one registry (`registry` input, or the
+/// single registry `images` names). No other host is ever offered them.
+#[derive(Debug, Clone)]
+pub struct ExplicitLogin {
+    /// host[:port], as [`registry_host`] normalizes it.
+    pub registry: String,
+    pub username: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +156,19 @@ pub enum RegistryError {
         "registry {registry} sends credentials to the token service {realm} over plain HTTP, which is not allowed for it"
     )]
     InsecureRealm { registry: String, realm: String },
+    #[error(
+        "registry {registry}: {url} redirected from HTTPS to plain HTTP; refused (the answer would travel unencrypted)"
+    )]
+    InsecureRedirect { registry: String, url: String },
+    #[error(
+        "registry {registry} sent more than {} for {url}; refused",
+        crate::http::human_size(*limit)
+    )]
+    BodyTooLarge {
+        registry: String,
+        url: String,
+        limit: usize,
+    },
     #[error("registry {registry} asks for an unsupported authentication scheme {scheme:?}")]
     UnsupportedChallenge { registry: String, scheme: String },
     #[error("{reference} resolves to {found}, but the expected digest is {expected}")]
@@ -190,6 +213,17 @@ fn describe_missing(missing: &Missing, reference: &str) -> String {
     }
 }
 
+/// The host[:port] of a token realm URL, for messages.
+fn realm_host(realm: &str) -> String {
+    match reqwest::Url::parse(realm) {
+        Ok(u) => match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or("")),
+            None => u.host_str().unwrap_or("").to_string(),
+        },
+        Err(_) => realm.to_string(),
+    }
+}
+
 fn waited_suffix(waited: Duration) -> String {
     if waited.is_zero() {
         String::new()
@@ -223,9 +257,12 @@ impl RegistryError {
             RegistryError::PlainHttpOnly { registry } => format!(
                 "if this registry is meant to be used over plain HTTP, add `insecure-registries: {registry}` (CLI: --insecure-registry {registry})"
             ),
-            RegistryError::InsecureRealm { registry, .. } => format!(
-                "add the token service host (or `{registry}`) to `insecure-registries` if plain HTTP is intended"
+            RegistryError::InsecureRealm { realm, .. } => format!(
+                "the password would go in clear to {}; if plain HTTP is intended, list that host[:port] in `insecure-registries` (listing the registry alone does not cover its token service)",
+                realm_host(realm)
             ),
+            RegistryError::InsecureRedirect { .. } => "gitops-bump never follows a redirect from HTTPS to HTTP; fix the registry's (or its proxy's) redirect".to_string(),
+            RegistryError::BodyTooLarge { .. } => "a registry answer this large is not a manifest, token or error; check the registry (or the proxy in front of it)".to_string(),
             RegistryError::UnsupportedChallenge { .. } => "use a registry that supports Basic or Bearer token authentication".to_string(),
             RegistryError::ExpectedDigestMismatch { .. } => "the tag was pushed again since `expected-digest` was computed: pass the digest from this build's push step, or drop `expected-digest`".to_string(),
             RegistryError::MissingPlatforms { .. } => "build the image for the missing platforms (docker/build-push-action `platforms:`), or change the `platforms` input".to_string(),

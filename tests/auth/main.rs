@@ -53,6 +53,8 @@ fn gitops_bump(server: &FakeGoogle) -> Command {
         server.url("/oidc?api-version=2.0"),
     )
     .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
+    // The fake's tokens are for this repository.
+    .env("GITHUB_REPOSITORY", "octo/app")
     .env("GITOPS_BUMP_STS_URL", server.url("/v1/token"))
     .env("GITOPS_BUMP_IAM_CREDENTIALS_URL", server.url("/v1"));
     cmd
@@ -946,7 +948,9 @@ fn the_stage_gates_pushes_without_google() {
                 event_name: Some(event.to_string()),
                 event_path: None,
                 event_payload: Some(Ok(pr_payload("octo/app", false))),
-                claims: None,
+                repository: Some("octo/app".into()),
+                issuers: auth::gate_issuers(None, None),
+                ..GateEnv::default()
             },
             oidc: Ok(OidcRequest {
                 url: server.url("/oidc?api-version=2.0"),

@@ -469,9 +469,27 @@ struct OidcServer {
 }
 
 impl OidcServer {
+    /// Serves one JWT with `claims` plus what GitHub always sets (issuer,
+    /// the `gitops-bump` audience, a five-minute expiry).
     fn start(dir: &Path, claims: &serde_json::Value) -> OidcServer {
         use base64::Engine;
         let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = claims.clone();
+        for (k, v) in [
+            (
+                "iss",
+                serde_json::json!("https://token.actions.githubusercontent.com"),
+            ),
+            ("aud", serde_json::json!("gitops-bump")),
+            ("exp", serde_json::json!(now + 300)),
+            ("nbf", serde_json::json!(now - 5)),
+        ] {
+            claims.as_object_mut().unwrap().entry(k).or_insert(v);
+        }
         let jwt = format!(
             "{}.{}.c2ln",
             b64(br#"{"alg":"RS256","typ":"JWT"}"#),
@@ -537,7 +555,7 @@ fn production_gate_refuses_without_the_environment_claim() {
     let staging = OidcServer::start(
         s.dir.path(),
         &serde_json::json!({"sub": "repo:example-org/app:environment:staging", "environment": "staging",
-                            "repository": "example-org/app", "ref": "refs/heads/main", "event_name": "push"}),
+                            "repository": "example-org/gitops-repo", "ref": "refs/heads/main", "event_name": "push"}),
     );
     let env = [
         ("ACTIONS_ID_TOKEN_REQUEST_URL", staging.url.as_str()),
@@ -554,7 +572,7 @@ fn production_gate_refuses_without_the_environment_claim() {
     let production = OidcServer::start(
         s.dir.path(),
         &serde_json::json!({"sub": "repo:example-org/app:environment:production", "environment": "production",
-                            "repository": "example-org/app", "ref": "refs/heads/main", "event_name": "push"}),
+                            "repository": "example-org/gitops-repo", "ref": "refs/heads/main", "event_name": "push"}),
     );
     let env = [
         ("ACTIONS_ID_TOKEN_REQUEST_URL", production.url.as_str()),

@@ -107,6 +107,7 @@ impl HttpRemote {
         let mut pairs = vec![
             ("repository", url),
             ("token", GIT_TOKEN),
+            ("insecure-git-origins", url),
             ("images", image.as_str()),
         ];
         pairs.extend_from_slice(extra);
@@ -246,7 +247,12 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
         let old = git(&repo.remote(), &["rev-parse", "refs/heads/main"]);
         let tag = format!("k{i}");
         let image = format!("ghcr.io/org/app:{tag}");
-        let env = inputs(&[("images", &image), ("token", GIT_TOKEN)]);
+        let origin = server.url("");
+        let env = inputs(&[
+            ("images", &image),
+            ("token", GIT_TOKEN),
+            ("insecure-git-origins", &origin),
+        ]);
         let mut cmd = Command::new(fixture::BIN);
         cmd.current_dir(repo.wt())
             .arg("run")

@@ -132,6 +132,10 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
     );
     for (k, v) in pairs {
         raw.set(k, v.to_string());
+        // The local smart-HTTP servers speak plain HTTP: allow the token there.
+        if *k == "repository" && v.starts_with("http://") {
+            raw.set("insecure-git-origins", v.to_string());
+        }
     }
     Config::from_raw(&raw).expect("valid config")
 }

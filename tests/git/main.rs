@@ -339,7 +339,8 @@ fn existing_checkouts_push_over_http_and_keep_the_token_out_of_the_repository() 
             )
         });
         let tag = format!("c{shallow}");
-        let cfg = config(&[("token", GIT_TOKEN)]);
+        let origin_url = http.url("org/gitops.git");
+        let cfg = config(&[("token", GIT_TOKEN), ("insecure-git-origins", &origin_url)]);
         let bumps = [Bump::new("apps/app.yaml", APP, &tag)];
         let mut edit = |root: &Path| apply_bumps(root, &bumps);
         let result = write_back_with(&cfg, &options(work, ""), &mut edit)

@@ -49,6 +49,7 @@ fn spawn_run(repo: &Repo, url: &str, i: usize, tag: &str) -> std::process::Child
         .env("GITHUB_OUTPUT", &output)
         .env("INPUT_REPOSITORY", url)
         .env("INPUT_TOKEN", GIT_TOKEN)
+        .env("INPUT_INSECURE-GIT-ORIGINS", url)
         .env("INPUT_IMAGES", format!("ghcr.io/org/svc{i}:{tag}"))
         .env("INPUT_VERIFY", "false")
         .env("INPUT_PATHS", format!("svc/{i}.yaml"))

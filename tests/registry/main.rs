@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use gitops_bump::reference::{Digest, Reference};
 use gitops_bump::registry::{
-    CredentialSource, Credentials, Missing, RegistryError, RegistryOptions, Resolved, resolve_all,
+    CredentialSource, Credentials, ExplicitLogin, Missing, RegistryError, RegistryOptions,
+    Resolved, resolve_all,
 };
 use gitops_bump::secret::Secret;
 use servers::{Auth, FaultProxy, PASSWORD, Registry, USER};
@@ -18,10 +19,19 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-fn options(insecure: &str, credentials: Credentials) -> RegistryOptions {
+/// Options for the registry (or proxy) listed first in `insecure` (a comma
+/// list: the registry, then its token server). Credentials made by
+/// [`login`] are bound to that first host, as the `registry` input binds them.
+fn options(insecure: &str, mut credentials: Credentials) -> RegistryOptions {
+    let insecure: Vec<String> = insecure.split(',').map(str::to_string).collect();
+    if let Some(login) = credentials.explicit.as_mut()
+        && login.registry.is_empty()
+    {
+        login.registry = insecure[0].clone();
+    }
     RegistryOptions {
         credentials,
-        insecure_registries: vec![insecure.to_string()],
+        insecure_registries: insecure,
         wait: Duration::ZERO,
         request_timeout: Duration::from_secs(10),
     }
@@ -29,7 +39,11 @@ fn options(insecure: &str, credentials: Credentials) -> RegistryOptions {
 
 fn login() -> Credentials {
     Credentials {
-        explicit: Some((USER.to_string(), Secret::new(PASSWORD))),
+        explicit: Some(ExplicitLogin {
+            registry: String::new(),
+            username: USER.to_string(),
+            password: Secret::new(PASSWORD),
+        }),
         ..Default::default()
     }
 }
@@ -105,7 +119,7 @@ fn tags_resolve_to_the_digest_skopeo_sees_in_every_auth_setup() {
             .map(|(image, ..)| format!("{}/{image}", registry.addr))
             .collect();
         let resolved = resolve(
-            &options(&registry.addr, credentials),
+            &options(&registry.insecure(), credentials),
             &references,
             &[],
             None,
@@ -158,7 +172,7 @@ fn pinned_digests_are_verified_and_expected_digests_compared() {
             )]),
         ),
     ];
-    let options = options(&registry.addr, Credentials::default());
+    let options = options(&registry.insecure(), Credentials::default());
     for (reference, expected, want) in cases {
         let got = resolve(&options, std::slice::from_ref(&reference), &[], expected);
         match (got, want) {
@@ -204,7 +218,7 @@ fn required_platforms_must_all_be_present() {
             Some("it provides linux/amd64"),
         ),
     ];
-    let options = options(&registry.addr, Credentials::default());
+    let options = options(&registry.insecure(), Credentials::default());
     for (image, platforms, want_error) in cases {
         let reference = format!("{}/{image}", registry.addr);
         match (resolve(&options, &[reference], platforms, None), want_error) {
@@ -233,7 +247,7 @@ fn missing_tag_and_missing_repository_are_told_apart() {
             "not found: repository team/ghost does not exist (HTTP 404, NAME_UNKNOWN: repository name not known to registry)",
         ),
     ];
-    let options = options(&registry.addr, login());
+    let options = options(&registry.insecure(), login());
     for (image, want_missing, want_message) in cases {
         let reference = format!("{}/{image}", registry.addr);
         match resolve(&options, std::slice::from_ref(&reference), &[], None) {
@@ -253,7 +267,11 @@ fn missing_tag_and_missing_repository_are_told_apart() {
 #[test]
 fn refused_credentials_are_reported_with_scope_and_source_never_the_secret() {
     let wrong = Credentials {
-        explicit: Some((USER.to_string(), Secret::new("not-the-password-42"))),
+        explicit: Some(ExplicitLogin {
+            registry: String::new(),
+            username: USER.to_string(),
+            password: Secret::new("not-the-password-42"),
+        }),
         ..Default::default()
     };
     let cases = [
@@ -281,7 +299,7 @@ fn refused_credentials_are_reported_with_scope_and_source_never_the_secret() {
         registry.push("single", "team/app:v1", &[]);
         let reference = format!("{}/team/app:v1", registry.addr);
         match resolve(
-            &options(&registry.addr, credentials),
+            &options(&registry.insecure(), credentials),
             &[reference],
             &[],
             None,
@@ -319,7 +337,10 @@ fn one_ping_per_registry_one_token_per_scope_one_head_per_image() {
         .map(|r| format!("{}/team/{r}", proxy.addr))
         .collect();
     let resolved = resolve(
-        &options(&proxy.addr, Credentials::default()),
+        &options(
+            &format!("{},{}", proxy.addr, registry.token_addr.as_ref().unwrap()),
+            Credentials::default(),
+        ),
         &references,
         &[],
         None,
@@ -422,7 +443,7 @@ fn waits_for_an_image_pushed_while_polling() {
     let registry = Registry::start(Auth::Htpasswd);
     registry.push("single", "team/app:v1", &[]);
     let reference = format!("{}/team/app:late", registry.addr);
-    let mut waiting = options(&registry.addr, login());
+    let mut waiting = options(&registry.insecure(), login());
 
     // Not waiting: missing at once.
     let err = resolve(&waiting, std::slice::from_ref(&reference), &[], None).unwrap_err();
@@ -545,6 +566,7 @@ mod cli {
             write_docker_config(config.path(), &key, &auth);
             let out = gitops_bump(config.path())
                 .args(["resolve", "--insecure-registry", &registry.addr])
+                .args(["--insecure-registry", registry.token_addr.as_ref().unwrap()])
                 .arg(format!("{}/team/app:v1", registry.addr))
                 .arg(format!("{}/team/app:v2-multi", registry.addr))
                 .assert()
@@ -567,6 +589,8 @@ mod cli {
                 "linux/arm64",
                 "--insecure-registry",
                 &registry.addr,
+                "--insecure-registry",
+                registry.token_addr.as_ref().unwrap(),
             ])
             .arg(format!("{}/team/app:v2-multi", registry.addr))
             .assert()
@@ -691,7 +715,12 @@ mod cli {
             let insecure: Vec<String> = if args.iter().any(|x| x == "--insecure-registry") {
                 vec![]
             } else {
-                vec!["--insecure-registry".into(), a.clone()]
+                vec![
+                    "--insecure-registry".into(),
+                    a.clone(),
+                    "--insecure-registry".into(),
+                    registry.token_addr.clone().unwrap(),
+                ]
             };
             let out = gitops_bump(config.path())
                 .arg("resolve")

@@ -111,6 +111,8 @@ pub struct Registry {
     pub addr: String,
     pub dir: tempfile::TempDir,
     pub token_server: Option<Process>,
+    /// The token server's host:port (its realm is plain HTTP).
+    pub token_addr: Option<String>,
     process: Process,
 }
 
@@ -119,6 +121,7 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let mut token_server = None;
+        let mut token_addr_seen = None;
         let auth_config = match auth {
             Auth::Anonymous => String::new(),
             Auth::Htpasswd => {
@@ -156,6 +159,7 @@ impl Registry {
                 let mut server = Process::spawn(command, root, "tokenserver");
                 let token_addr = server.wait_for_address("token server");
                 token_server = Some(server);
+                token_addr_seen = Some(token_addr.clone());
                 format!(
                     "auth:\n  token:\n    realm: http://{token_addr}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
                     root.join("cert.pem").display()
@@ -175,6 +179,7 @@ impl Registry {
             addr,
             dir,
             token_server,
+            token_addr: token_addr_seen,
             process,
         }
     }
@@ -205,6 +210,15 @@ impl Registry {
             "skopeo copy {source} {dest}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// What `insecure-registries` must list for plain HTTP to this
+    /// registry: itself and, with token auth, its token server.
+    pub fn insecure(&self) -> String {
+        match &self.token_addr {
+            Some(t) => format!("{},{t}", self.addr),
+            None => self.addr.clone(),
+        }
     }
 
     fn has_htpasswd(&self) -> bool {

@@ -274,6 +274,7 @@ fn credentials_never_leak_from_a_full_run() {
             ("images", image.clone()),
             ("paths", "apps/reg.yaml".into()),
             ("token", GIT_TOKEN.into()),
+            ("insecure-git-origins", world.git.url("")),
             ("registry-username", USER.into()),
             ("registry-password", PASSWORD.into()),
             ("insecure-registries", insecure.clone()),
