@@ -182,7 +182,11 @@ pub fn edit_file(
                 file: file.to_string(),
                 line: f.pos.line,
                 col: f.pos.col,
-                value: format!("\"{}\"", value.escape_default()),
+                // Escaped, then cut like any foreign value in a message.
+                value: format!(
+                    "\"{}\"",
+                    crate::print::cut(&value.escape_default().to_string(), crate::print::MAX_VALUE)
+                ),
             });
         }
         splices.extend(f.splices.iter().cloned());
