@@ -92,8 +92,13 @@ pub const INPUTS: &[Input] = &[
     input("mode", "push", "push | pull-request | none"),
     input(
         "max-attempts",
-        "10",
-        "Push attempts when another pipeline wins the race (1-100)",
+        "0",
+        "Most write-back attempts when other pipelines win the race (0-1000); 0 = as many as `retry-deadline` allows",
+    ),
+    input(
+        "retry-deadline",
+        "5m",
+        "Keep re-applying the edit on the new tip after lost races for up to this long (e.g. 90s, 5m)",
     ),
     input(
         "verify",
@@ -294,6 +299,8 @@ pub struct Config {
     pub author_email: String,
     pub mode: Mode,
     pub max_attempts: u32,
+    /// No write-back attempt starts after this long.
+    pub retry_deadline: std::time::Duration,
     pub verify: bool,
     pub wait: Duration,
     pub platforms: Vec<String>,
@@ -558,12 +565,14 @@ impl Config {
             .get("max-attempts")
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=100).contains(n))
+            .filter(|n| (0..=1000).contains(n))
             .ok_or_else(|| ConfigError::Invalid {
                 input: "max-attempts",
                 value: raw.get("max-attempts").to_string(),
-                why: "expected a whole number from 1 to 100".into(),
+                why: "expected a whole number from 0 (no limit but `retry-deadline`) to 1000"
+                    .into(),
             })?;
+        let retry_deadline = raw.duration("retry-deadline")?;
         let commit_message = raw.get("commit-message").to_string();
         crate::template::validate(&commit_message).map_err(|e| ConfigError::Invalid {
             input: "commit-message",
@@ -687,6 +696,7 @@ impl Config {
             author_email: raw.get("author-email").to_string(),
             mode,
             max_attempts,
+            retry_deadline,
             verify: raw.boolean("verify")?,
             wait: raw.duration("wait")?,
             platforms,
@@ -950,7 +960,8 @@ mod tests {
     fn defaults_apply_to_a_minimal_config() {
         let c = Config::from_raw(&raw(&[("images", "ghcr.io/o/app:v1")])).unwrap();
         assert_eq!(c.mode, Mode::Push);
-        assert_eq!(c.max_attempts, 10);
+        assert_eq!(c.max_attempts, 0);
+        assert_eq!(c.retry_deadline, std::time::Duration::from_secs(300));
         assert!(c.verify && !c.dry_run && !c.allow_no_match);
         assert_eq!(c.paths, vec![PathBuf::from(".")]);
         assert!(c.commit_message.contains("[skip ci]"));
@@ -980,7 +991,7 @@ mod tests {
                 &[img, ("mode", "none"), ("repository", "org/gitops")],
                 "inputs `mode` and `repository` conflict",
             ),
-            (&[img, ("max-attempts", "0")], "input `max-attempts`"),
+            (&[img, ("max-attempts", "1001")], "input `max-attempts`"),
             (&[img, ("max-attempts", "ten")], "input `max-attempts`"),
             (
                 &[img, ("commit-message", "bump {imgae}")],

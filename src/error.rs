@@ -32,6 +32,8 @@ pub enum Error {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
+    #[error(transparent)]
+    WriteBack(crate::write_back::WriteBackError),
     #[error("gave up after {} s (input `timeout`): the run did not finish", .0.as_secs())]
     TimedOut(std::time::Duration),
     #[error(transparent)]
@@ -67,6 +69,19 @@ pub mod exit {
     pub const DRIFT: i32 = 3;
 }
 
+impl From<crate::write_back::WriteBackError> for Error {
+    fn from(e: crate::write_back::WriteBackError) -> Self {
+        use crate::write_back::WriteBackError;
+        match e {
+            WriteBackError::Edit(e) => Error::Edit(e),
+            WriteBackError::Git(e) => Error::Git(e),
+            WriteBackError::Api(e) => Error::ApiCommit(e),
+            WriteBackError::Guard(e) => Error::Guard(e),
+            other => Error::WriteBack(other),
+        }
+    }
+}
+
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -87,8 +102,10 @@ impl Error {
     /// Where the problem is, when it is in a file.
     pub fn location(&self) -> Option<Location> {
         match self {
-            // An edit run inside the git write-back fails in the same file.
-            Error::Edit(e) | Error::Git(crate::git::GitError::Edit(e)) => e.location(),
+            // An edit run inside the write-back (either transport) fails
+            // in the same file.
+            Error::Edit(e) => e.location(),
+            Error::WriteBack(e) => e.edit_error().and_then(|e| e.location()),
             _ => None,
         }
     }
@@ -100,6 +117,7 @@ impl Error {
             Error::Registry(e) => e.hint(),
             Error::Auth(e) => e.hint(),
             Error::Git(e) => e.hint(),
+            Error::WriteBack(e) => e.hint(),
             Error::TimedOut(_) => Some(
                 "a server (git remote, registry or API) stopped answering; check it, or raise `timeout`. The branch holds either the old or the new commit, never a partial one".into(),
             ),

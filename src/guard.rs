@@ -40,23 +40,14 @@
 //! the next regular build moves forward again because its version (or run
 //! number) is newer than the one the rollback deployed.
 //!
-//! ## Wiring (git write-back)
+//! ## Where it runs
 //!
-//! ```text
-//! let run = RunId::from_env();
-//! // inside the edit closure, after a dry edit on the fresh tip:
-//! let reason = stale_reason(&report.changes, run, |c| {
-//!     match last_bumped_run_deepening(&repo, Path::new(&c.file), &c.image, 10_000, 4, deepen)? {
-//!         LastBump::Found { run, .. } => Ok(Some(run)),
-//!         LastBump::NotFound | LastBump::Shallow => Ok(None),
-//!     }
-//! })?;
-//! if let Some(reason) = reason { announce_skip(&reason); /* changed=false, skipped-reason */ }
-//! // and when committing: append_trailers(&message, &images, run)
-//! ```
-//!
-//! The API write-back ([`crate::github::api_commit`]) does all of this
-//! itself, reading history through the commits API.
+//! In the write-back loop ([`crate::write_back::run`]), on every attempt,
+//! after the edit ran on the fresh tip: the history of that tip is read by
+//! the transport (git: a walk, deepening a shallow clone with the same
+//! authenticated fetch, or in the remote itself when it is on this machine;
+//! the API: the commits API). So the guard decides on the branch as it is
+//! when we publish, and a lost race re-decides on the new tip.
 //!
 //! # Self-trigger
 //!
@@ -429,13 +420,25 @@ pub enum LastBump {
     Shallow,
 }
 
-/// Walks first-parent history from `HEAD` and returns the run recorded by
+impl LastBump {
+    /// The run, when one was found; history that ends without a bump (or
+    /// cannot be deepened further) is no evidence.
+    pub fn run(&self) -> Option<RunId> {
+        match self {
+            LastBump::Found { run, .. } => Some(*run),
+            LastBump::NotFound | LastBump::Shallow => None,
+        }
+    }
+}
+
+/// Walks first-parent history from `start` and returns the run recorded by
 /// the newest commit that changed `file` and names `image` in its trailers.
 /// Commits that changed the file by hand (no trailers) are skipped: only a
 /// bump records which build it deployed. At most `max_commits` commits are
 /// read, so a huge repository costs a bounded walk.
 pub fn last_bumped_run(
     repo: &git2::Repository,
+    start: git2::Oid,
     file: &Path,
     image: &str,
     max_commits: usize,
@@ -446,7 +449,7 @@ pub fn last_bumped_run(
     };
     let shallow_roots = shallow_roots(repo);
     let mut walk = repo.revwalk().map_err(err)?;
-    walk.push_head().map_err(err)?;
+    walk.push(start).map_err(err)?;
     walk.simplify_first_parent().map_err(err)?;
     for oid in walk.take(max_commits) {
         let oid = oid.map_err(err)?;
@@ -469,44 +472,6 @@ pub fn last_bumped_run(
         }
     }
     Ok(LastBump::NotFound)
-}
-
-/// [`last_bumped_run`], deepening a shallow clone only when the walk hits
-/// its boundary: `deepen(repo, depth)` fetches `depth` more commits (the git
-/// write-back plugs in its authenticated fetch; `git fetch --deepen=N` is
-/// the CLI equivalent) and returns false when nothing more can be fetched.
-/// The depth doubles each round, at most `max_rounds` rounds.
-pub fn last_bumped_run_deepening(
-    repo: &git2::Repository,
-    file: &Path,
-    image: &str,
-    max_commits: usize,
-    max_rounds: u32,
-    mut deepen: impl FnMut(&git2::Repository, u32) -> Result<bool, GuardError>,
-) -> Result<LastBump, GuardError> {
-    let reopen = |r: &git2::Repository| {
-        git2::Repository::open(r.path()).map_err(|source| GuardError::History {
-            file: file.display().to_string(),
-            source,
-        })
-    };
-    let mut depth = 50;
-    let mut current = reopen(repo)?;
-    for _ in 0..max_rounds {
-        match last_bumped_run(&current, file, image, max_commits)? {
-            LastBump::Shallow => {
-                if !deepen(&current, depth)? {
-                    return Ok(LastBump::Shallow);
-                }
-                // libgit2 reads the shallow grafts when a repository is
-                // opened: reopen to see the deepened history.
-                current = reopen(&current)?;
-                depth = depth.saturating_mul(2);
-            }
-            found_or_not => return Ok(found_or_not),
-        }
-    }
-    last_bumped_run(&current, file, image, max_commits)
 }
 
 fn blob_at(commit: &git2::Commit<'_>, file: &Path) -> Option<git2::Oid> {

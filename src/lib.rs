@@ -2,6 +2,7 @@
 //! manifests with a race-safe, keyless git write-back.
 
 pub mod auth;
+pub mod cleanup;
 pub mod config;
 pub mod edit;
 pub mod error;
@@ -14,8 +15,10 @@ pub mod print;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+pub mod retry;
 pub mod secret;
 pub mod spec;
 pub mod template;
+pub mod write_back;
 
 pub use error::Error;

@@ -396,6 +396,7 @@ fn start_watchdog(limit: std::time::Duration) {
         std::thread::sleep(limit);
         let e = Error::TimedOut(limit);
         report(&e);
+        gitops_bump::cleanup::remove_all();
         std::process::exit(e.exit_code());
     });
 }

@@ -4,16 +4,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::config::{CommitVia, Config, Mode, TokenFormat};
-use crate::edit::{self, Change, EditError, EditReport, EditRequest};
+use crate::edit::{self, EditReport, EditRequest};
 use crate::error::Error;
 use crate::git;
 use crate::github;
-use crate::github::api_commit::{self, ApiWriteBack};
+use crate::github::api_commit;
 use crate::github::rest::Api;
 use crate::guard;
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
+use crate::write_back::{Tally, WriteBackResult};
 
 pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
 pub use crate::github::summary::{summary_markdown, write_summary};
@@ -155,21 +156,20 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     } else {
         let stage = crate::progress::stage("Edit, commit and push");
         let started = Instant::now();
-        let written = write_back_stage(config, workdir, &paths, &request)?;
-        let result = written.result;
+        let result = write_back_stage(config, workdir, &paths, &request)?;
         stage.done(
             "write-back",
             started,
-            &match (&result.commit_sha, &written.skipped_reason) {
+            &match (&result.commit_sha, &result.skipped_reason) {
                 (_, Some(reason)) => format!("skipped: {reason}"),
                 (Some(sha), None) => format!("commit {sha} after {} attempt(s)", result.attempts),
                 (None, None) => "nothing to commit".to_string(),
             },
         );
-        if let Some(reason) = &written.skipped_reason {
+        if let Some(reason) = &result.skipped_reason {
             guard::announce_skip(reason);
         }
-        outputs.skipped_reason = written.skipped_reason;
+        outputs.skipped_reason = result.skipped_reason;
         outputs.commit_sha = result.commit_sha;
         outputs.attempts = result.attempts;
         outputs.pull_request_url = result.pull_request_url;
@@ -195,87 +195,40 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     Ok(outputs)
 }
 
-/// Commits and pushes the edit: through git (default) or the GitHub API
-/// (`commit-via: api`), with the newer-wins guard in push mode.
+/// Commits and pushes the edit through the one write-back loop, over git
+/// (default) or the GitHub API (`commit-via: api`). On failure the attempts
+/// made are still written as the `attempts` output.
 fn write_back_stage(
     config: &Config,
     workdir: &Path,
     paths: &[PathBuf],
     request: &EditRequest,
-) -> Result<ApiWriteBack, Error> {
+) -> Result<WriteBackResult, Error> {
     let mut options = git::WriteBackOptions::from_env(workdir);
     options.labels = config.labels.clone();
-    let run = guard::RunId::from_env();
-    if config.commit_via == CommitVia::Api {
-        let mut edit_fn = |root: &Path| edit::apply(root, paths, request, true);
-        let message = |r: &EditReport| {
-            git::commit::message(&config.commit_message, r, &options.context)
-                .unwrap_or_else(|_| config.commit_message.clone())
-        };
-        let pr_spec =
-            (config.mode == Mode::PullRequest).then(|| api_pull_request_spec(config, request));
-        return Ok(api_commit::write_back_for_config(
+    let mut edit_fn = |root: &Path| edit::apply(root, paths, request, true);
+    let mut tally = Tally::default();
+    let result = match config.commit_via {
+        CommitVia::Api => api_commit::write_back_for_config(
             config,
             &Api::from_env(),
-            run,
+            &options,
             &mut edit_fn,
-            &message,
-            pr_spec.as_ref(),
-        )?);
-    }
-    let newer_wins = config.newer_wins && config.mode == Mode::Push;
-    let mut skipped_reason = None;
-    let mut edit_fn = |root: &Path| {
-        skipped_reason = None;
-        if newer_wins {
-            let planned = edit::apply(root, paths, request, false)?;
-            let reason = guard::stale_reason(&planned.changes, run, |c| {
-                Ok::<_, EditError>(last_bumped_run(root, c))
-            })?;
-            if reason.is_some() {
-                skipped_reason = reason;
-                return Ok(EditReport::default());
-            }
-        }
-        edit::apply(root, paths, request, true)
+            &mut tally,
+        ),
+        CommitVia::Git => git::write_back_counted(config, &options, &mut edit_fn, &mut tally),
     };
-    let result = git::write_back_with(config, &options, &mut edit_fn)?;
-    Ok(ApiWriteBack {
-        result,
-        skipped_reason,
-    })
-}
-
-/// The workflow run that last bumped a change's image in its file, from the
-/// `Bumped-By-Run` trailers in history. A shallow checkout that does not
-/// reach that commit gives no evidence, and the bump applies (semantic
-/// version tags are ordered without history).
-fn last_bumped_run(root: &Path, change: &Change) -> Option<guard::RunId> {
-    let repo = git2::Repository::discover(root).ok()?;
-    match guard::last_bumped_run(&repo, Path::new(&change.file), &change.image, 10_000) {
-        Ok(guard::LastBump::Found { run, .. }) => Some(run),
-        _ => None,
+    if result.is_err()
+        && let Some(file) = github::files::EnvFile::from_env("GITHUB_OUTPUT")
+    {
+        let entries = [
+            ("changed".to_string(), "false".to_string()),
+            ("attempts".to_string(), tally.attempts.to_string()),
+        ];
+        file.append_entries(&entries)
+            .map_err(|e| Error::io(format!("writing outputs to {}", file.path().display()), e))?;
     }
-}
-
-/// Branch, title and body of an API-mode pull request.
-fn api_pull_request_spec(config: &Config, request: &EditRequest) -> api_commit::PullRequestSpec {
-    let images: Vec<&str> = request.specs.iter().map(|s| s.name.as_str()).collect();
-    let base = config.branch.as_deref().unwrap_or("main");
-    let promote_to = config
-        .promote
-        .as_ref()
-        .map(|(_, to)| to.to_string_lossy().into_owned());
-    let specs: Vec<String> = request
-        .specs
-        .iter()
-        .map(|s| format!("- `{}`", s.raw))
-        .collect();
-    api_commit::PullRequestSpec {
-        head_branch: git::pull_request::branch_name(base, &images, promote_to.as_deref()),
-        title: format!("Bump {}", images.join(", ")),
-        body: format!("Bumped by gitops-bump:\n\n{}\n", specs.join("\n")),
-    }
+    Ok(result?)
 }
 
 /// The SPECs that set, elsewhere, exactly the images deployed in `from`

@@ -23,36 +23,22 @@
 //! it is written to `.git/config`.
 
 pub mod commit;
-pub mod pull_request;
 pub mod remote;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use git2::{Oid, Repository, ResetType};
 
 use crate::config::{Config, Mode};
 use crate::edit::{EditError, EditReport};
+use crate::guard::{self, RunId};
+use crate::secret::Secret;
+use crate::write_back::{
+    Destination, Publish, Tally, Tip, Transport, WriteBackError, WriteBackResult,
+};
 use remote::{PushOutcome, RemoteLocation};
 
-pub use commit::short_digest;
-
-/// What the write-back did.
-#[derive(Debug, Clone, Default)]
-pub struct WriteBackResult {
-    pub changed: bool,
-    pub commit_sha: Option<String>,
-    pub attempts: u32,
-    pub pull_request_url: Option<String>,
-    pub pull_request_number: Option<u64>,
-    /// The edit as applied on the tip that was finally pushed.
-    pub report: EditReport,
-    /// The unified diff of the changed files (always computed; printed to
-    /// stderr on dry runs).
-    pub diff: String,
-    /// The branch that was pushed (the pull request's head in that mode).
-    pub pushed_branch: Option<String>,
-}
+pub use crate::write_back::message::{GitHubContext, short_digest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -127,8 +113,6 @@ pub enum GitError {
     },
     #[error("creating the commit failed: {}", .0.message())]
     Commit(#[source] git2::Error),
-    #[error("commit message template: {0}")]
-    Template(#[from] crate::template::TemplateError),
     #[error(
         "{url} refused the push to `{branch}`: {reason}{}",
         remote_suffix(remote_messages)
@@ -151,27 +135,17 @@ pub enum GitError {
         source: git2::Error,
         remote_messages: String,
     },
-    #[error(
-        "gave up pushing to `{branch}` after {attempts} attempt(s) in {} s: other pushes kept winning (last: {last})",
-        elapsed.as_secs()
-    )]
-    RaceLost {
-        branch: String,
-        attempts: u32,
-        elapsed: Duration,
-        last: String,
-    },
-    #[error("cannot tell which GitHub repository to open the pull request in")]
-    NoApiRepository,
-    #[error("GitHub API {method} {url} failed{}: {message}", status_suffix(*status))]
-    Api {
-        method: &'static str,
+    #[error("no git repository at {path}: {why}")]
+    NoRepositoryAt { path: PathBuf, why: String },
+    #[error("{url} answered HTTP {status} to {operation}{}", remote_suffix(body))]
+    Denied {
         url: String,
+        operation: &'static str,
         status: u16,
-        message: String,
+        body: String,
     },
-    #[error(transparent)]
-    Edit(#[from] EditError),
+    #[error("pushing to {url} with git failed: {why}")]
+    GitCli { url: String, why: String },
 }
 
 fn remote_suffix(messages: &str) -> String {
@@ -179,14 +153,6 @@ fn remote_suffix(messages: &str) -> String {
         String::new()
     } else {
         format!("\nthe server said:\n{messages}")
-    }
-}
-
-fn status_suffix(status: u16) -> String {
-    if status == 0 {
-        String::new()
-    } else {
-        format!(" with HTTP {status}")
     }
 }
 
@@ -228,7 +194,6 @@ impl GitError {
             GitError::Read { .. } => "check the file's permissions",
             GitError::Identity { .. } => "set `author-name` and `author-email` to non-empty values",
             GitError::Commit(_) => "check that the repository is not corrupt (`git fsck`)",
-            GitError::Template(_) => "fix `commit-message`; write `{{` for a literal brace",
             GitError::Rejected { reason, .. }
             | GitError::Push {
                 remote_messages: reason,
@@ -239,100 +204,20 @@ impl GitError {
             GitError::Rejected { .. } | GitError::Push { .. } => {
                 "read the server's message above; `mode: pull-request` avoids pushing to a protected branch"
             }
-            GitError::RaceLost { .. } => {
-                "raise `max-attempts`, or serialize the deploy jobs with a `concurrency:` group"
+            GitError::NoRepositoryAt { .. } => {
+                "check the path: `repository` (or the checkout's `origin`) must name an existing git repository on this machine"
             }
-            GitError::NoApiRepository => {
-                "set `repository` to owner/name, or run inside GitHub Actions (GITHUB_REPOSITORY)"
+            GitError::Denied { status: 404, .. } => {
+                "check `repository`: the server says it does not exist, or the token cannot see it (a token for another repository needs access to it: a fine-grained PAT or GitHub App token)"
             }
-            GitError::Api { status: 401, .. } => "check `token`; it was not accepted by the API",
-            GitError::Api { status: 403, .. } | GitError::Api { status: 404, .. } => {
-                "give the token `pull-requests: write` (and `contents: write`) on the repository"
+            GitError::Denied { .. } => {
+                "the server refused this token for the repository: it needs `contents: write` there (a fine-grained PAT or GitHub App installation token for another repository); read the server's words above"
             }
-            GitError::Api { status: 422, .. } => {
-                "check that the base branch exists and differs from the pull request branch"
+            GitError::GitCli { .. } => {
+                "pushing to a repository on this machine runs git's own receive-pack (so its hooks run and the branch is swapped atomically): install git, or push over HTTPS"
             }
-            GitError::Api { .. } => "check GITHUB_API_URL and the API's status",
-            GitError::Edit(e) => return e.hint(),
         };
         Some(hint.to_string())
-    }
-}
-
-/// What we know about the workflow run and the GitHub server.
-#[derive(Debug, Clone, Default)]
-pub struct GitHubContext {
-    /// `GITHUB_SERVER_URL`, for `owner/name` repositories and run links.
-    pub server_url: String,
-    /// `GITHUB_API_URL`.
-    pub api_url: String,
-    /// `GITHUB_REPOSITORY`.
-    pub repository: Option<String>,
-    /// `GITHUB_RUN_ID`.
-    pub run_id: Option<String>,
-    /// `GITHUB_SHA`.
-    pub sha: Option<String>,
-    /// `GITHUB_RUN_NUMBER`.`GITHUB_RUN_ATTEMPT`, recorded in a
-    /// `Bumped-By-Run` trailer for the newer-wins guard.
-    pub run: Option<crate::guard::RunId>,
-}
-
-impl GitHubContext {
-    pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        GitHubContext {
-            server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            api_url: var("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::github::rest::DEFAULT_API_URL.into()),
-            repository: var("GITHUB_REPOSITORY"),
-            run_id: var("GITHUB_RUN_ID"),
-            sha: var("GITHUB_SHA"),
-            run: crate::guard::RunId::from_env(),
-        }
-    }
-
-    pub fn run_url(&self) -> Option<String> {
-        match (&self.repository, &self.run_id) {
-            (Some(repo), Some(run)) if !self.server_url.is_empty() => Some(format!(
-                "{}/{repo}/actions/runs/{run}",
-                self.server_url.trim_end_matches('/')
-            )),
-            _ => None,
-        }
-    }
-}
-
-/// Exponential backoff with full jitter (sleep a random time between zero
-/// and the exponential ceiling), which spreads racing pipelines apart
-/// instead of waking them together; bounded in total time.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// No new attempt starts after this much time.
-    pub deadline: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(8),
-            deadline: Duration::from_secs(300),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause before attempt `next` (2, 3, ...).
-    fn delay(&self, next: u32) -> Duration {
-        let exponent = next.saturating_sub(2).min(16);
-        let ceiling = self
-            .base_delay
-            .saturating_mul(1 << exponent)
-            .min(self.max_delay);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::random_range(0..=millis))
     }
 }
 
@@ -342,7 +227,6 @@ pub struct WriteBackOptions {
     /// The checkout to use when `repository` is unset (the current directory).
     pub workdir: PathBuf,
     pub context: GitHubContext,
-    pub retry: RetryPolicy,
     pub labels: Vec<String>,
 }
 
@@ -351,8 +235,7 @@ impl WriteBackOptions {
         WriteBackOptions {
             workdir: workdir.to_path_buf(),
             context: GitHubContext::from_env(),
-            retry: RetryPolicy::default(),
-            labels: pull_request::DEFAULT_LABELS
+            labels: crate::write_back::pull_request::DEFAULT_LABELS
                 .iter()
                 .map(|l| l.to_string())
                 .collect(),
@@ -361,40 +244,48 @@ impl WriteBackOptions {
 }
 
 /// Runs `edit` in the work tree (a checkout or a fresh clone), commits and
-/// pushes. `edit` is called again on every retry, on the new tip.
-pub fn write_back(
-    config: &Config,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-) -> Result<WriteBackResult, GitError> {
-    let workdir = std::env::current_dir().map_err(|source| GitError::Workspace {
-        what: "reading the current directory",
-        source,
-    })?;
-    write_back_with(config, &WriteBackOptions::from_env(&workdir), edit)
-}
-
-/// [`write_back`] with the work directory, the GitHub context and the retry
-/// policy given explicitly (tests, and callers that are not in Actions).
+/// pushes through the write-back loop. `edit` is called again on every
+/// retry, on the new tip.
 pub fn write_back_with(
     config: &Config,
     options: &WriteBackOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-) -> Result<WriteBackResult, GitError> {
+) -> Result<WriteBackResult, WriteBackError> {
+    write_back_counted(config, options, edit, &mut Tally::default())
+}
+
+/// [`write_back_with`], counting attempts into `tally` (read on failure).
+pub fn write_back_counted(
+    config: &Config,
+    options: &WriteBackOptions,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    tally: &mut Tally,
+) -> Result<WriteBackResult, WriteBackError> {
     let workspace = Workspace::prepare(config, options)?;
-    let root = workspace.root()?;
     if config.mode == Mode::None {
-        workspace.sync(&workspace.start)?;
-        let report = edit(&root)?;
+        let mut transport = GitTransport::new(workspace, config)?;
+        transport.checkout_tip(false)?;
+        let report = edit(transport.root())?;
         return Ok(WriteBackResult {
             changed: !report.files.is_empty(),
             report,
             ..WriteBackResult::default()
         });
     }
-    if config.mode == Mode::PullRequest {
-        return pull_request_flow(config, options, &workspace, &root, edit);
-    }
-    push_flow(config, options, &workspace, &root, edit)
+    let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
+    let render = |report: &EditReport| message.render(report);
+    let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+    let plan = crate::write_back::plan_for(
+        config,
+        &options.context,
+        &options.labels,
+        config.token.clone(),
+        &render,
+        &workspace.branch,
+        &images,
+    )?;
+    let mut transport = GitTransport::new(workspace, config)?;
+    crate::write_back::run(&plan, &mut transport, edit, tally)
 }
 
 /// Removes lock files an interrupted run (killed mid-commit or mid-reset)
@@ -443,22 +334,40 @@ struct Workspace {
     repo: Repository,
     location: RemoteLocation,
     branch: String,
-    token: Option<crate::secret::Secret>,
-    /// Where the first attempt starts.
-    start: Start,
+    token: Option<Secret>,
+    /// The checkout's HEAD is the target branch: the first attempt may edit
+    /// it as it is, once the remote confirms it is the tip.
+    head_is_branch: bool,
+    /// Fetch one commit deep (libgit2 deepens on demand for the guard).
+    shallow: bool,
     /// Keeps a fresh clone alive until the run ends; deleted on drop.
-    _temp: Option<tempfile::TempDir>,
+    _temp: Option<TempClone>,
 }
 
-/// The commit the first attempt edits.
-#[derive(Debug, Clone, Copy)]
-enum Start {
-    /// The checkout's HEAD is already the target branch: edit it as it is.
-    CurrentHead,
-    /// Fetch the branch's tip from the remote.
-    RemoteTip,
-    /// This tip, already fetched.
-    Fetched(Oid),
+/// A fresh clone's directory. Deleted on drop, and also when the process
+/// is ended by a signal it can catch (see [`crate::cleanup`]).
+struct TempClone {
+    dir: tempfile::TempDir,
+}
+
+impl TempClone {
+    fn new() -> Result<TempClone, GitError> {
+        let dir = tempfile::Builder::new()
+            .prefix("gitops-bump-")
+            .tempdir()
+            .map_err(|source| GitError::Workspace {
+                what: "creating a temporary directory for the clone",
+                source,
+            })?;
+        crate::cleanup::register(dir.path());
+        Ok(TempClone { dir })
+    }
+}
+
+impl Drop for TempClone {
+    fn drop(&mut self) {
+        crate::cleanup::unregister(self.dir.path());
+    }
 }
 
 impl Workspace {
@@ -475,6 +384,7 @@ impl Workspace {
                 clear_stale_locks(&repo);
                 let location = RemoteLocation::origin_of(&repo)?
                     .allowing_insecure(&config.insecure_git_origins);
+                location.check_local()?;
                 let current = current_branch(&repo);
                 let branch = match (&config.branch, &current) {
                     (Some(b), _) => b.clone(),
@@ -485,45 +395,40 @@ impl Workspace {
                         });
                     }
                 };
-                let start = if current.as_deref() == Some(branch.as_str()) {
-                    Start::CurrentHead
-                } else {
-                    Start::RemoteTip
-                };
                 Ok(Workspace {
+                    head_is_branch: current.as_deref() == Some(branch.as_str()),
+                    shallow: repo.is_shallow(),
                     repo,
                     location,
                     branch,
                     token: config.token.clone(),
-                    start,
                     _temp: None,
                 })
             }
             Some(repository) => {
                 let location = RemoteLocation::from_input(repository, &options.context.server_url)?
                     .allowing_insecure(&config.insecure_git_origins);
-                let temp = tempfile::Builder::new()
-                    .prefix("gitops-bump-")
-                    .tempdir()
-                    .map_err(|source| GitError::Workspace {
-                        what: "creating a temporary directory for the clone",
-                        source,
-                    })?;
+                location.check_local()?;
+                let temp = TempClone::new()?;
                 // A fresh repository plus a one-branch fetch is a shallow,
                 // single-branch clone that leaves no remote in the config.
-                let repo = Repository::init(temp.path()).map_err(|source| GitError::Checkout {
-                    what: "a new repository".into(),
-                    source,
-                })?;
-                // The first fetch also learns the default branch.
-                let (branch, tip) =
-                    remote::fetch_branch(&repo, &location, config.branch.as_deref(), token, true)?;
+                let repo =
+                    Repository::init(temp.dir.path()).map_err(|source| GitError::Checkout {
+                        what: "a new repository".into(),
+                        source,
+                    })?;
+                // The default branch, when not given, from one connection.
+                let branch = match &config.branch {
+                    Some(b) => b.clone(),
+                    None => remote::default_branch(&repo, &location, token)?,
+                };
                 Ok(Workspace {
                     repo,
                     location,
                     branch,
                     token: config.token.clone(),
-                    start: Start::Fetched(tip),
+                    head_is_branch: false,
+                    shallow: true,
                     _temp: Some(temp),
                 })
             }
@@ -540,39 +445,16 @@ impl Workspace {
             })
     }
 
-    fn shallow(&self) -> bool {
-        self._temp.is_some() || self.repo.is_shallow()
-    }
-
-    /// Makes the work tree the starting point of an attempt and returns the
-    /// parent commit for the next commit.
-    fn sync(&self, start: &Start) -> Result<Oid, GitError> {
-        match start {
-            Start::CurrentHead => self
-                .repo
-                .head()
-                .and_then(|h| h.peel_to_commit())
-                .map(|c| c.id())
-                .map_err(|source| GitError::Checkout {
-                    what: "HEAD".into(),
-                    source,
-                }),
-            Start::RemoteTip => {
-                let (_, tip) = remote::fetch_branch(
-                    &self.repo,
-                    &self.location,
-                    Some(&self.branch),
-                    self.token.as_ref(),
-                    self.shallow(),
-                )?;
-                self.check_out(tip)?;
-                Ok(tip)
-            }
-            Start::Fetched(tip) => {
-                self.check_out(*tip)?;
-                Ok(*tip)
-            }
-        }
+    /// Fetches the branch's tip (depth 1 in a shallow workspace).
+    fn fetch_tip(&self) -> Result<Oid, GitError> {
+        let depth = self.shallow.then_some(1);
+        remote::fetch_branch(
+            &self.repo,
+            &self.location,
+            &self.branch,
+            self.token.as_ref(),
+            depth,
+        )
     }
 
     /// Puts the work tree, index and local branch at `tip`, like
@@ -608,6 +490,205 @@ impl Workspace {
     }
 }
 
+/// The git transport: a checkout or a fresh clone, pushed with a
+/// compare-and-swap from the tip the edit ran on.
+struct GitTransport {
+    workspace: Workspace,
+    root: PathBuf,
+    author_name: String,
+    author_email: String,
+    /// The first tip is HEAD when the checkout is on the branch and the
+    /// remote agrees.
+    first: bool,
+    /// Commits fetched behind the tip so far, for the newer-wins guard.
+    depth: u32,
+}
+
+impl GitTransport {
+    fn new(workspace: Workspace, config: &Config) -> Result<GitTransport, GitError> {
+        let root = workspace.root()?;
+        Ok(GitTransport {
+            workspace,
+            root,
+            author_name: config.author_name.clone(),
+            author_email: config.author_email.clone(),
+            first: true,
+            depth: 1,
+        })
+    }
+
+    fn oid(tip: &Tip) -> Result<Oid, GitError> {
+        Oid::from_str(&tip.id).map_err(GitError::Commit)
+    }
+
+    /// Commits `report.files` on top of `parent` (moving `update_ref` when
+    /// given) and returns the commit and the diff.
+    fn commit(
+        &self,
+        parent: Oid,
+        report: &EditReport,
+        message: &str,
+        update_ref: Option<&str>,
+    ) -> Result<(Oid, String), GitError> {
+        let repo = &self.workspace.repo;
+        let parent = repo.find_commit(parent).map_err(GitError::Commit)?;
+        let base = parent.tree().map_err(GitError::Commit)?;
+        let tree_id = commit::tree_with_files(repo, &self.root, &base, &report.files)?;
+        let tree = repo.find_tree(tree_id).map_err(GitError::Commit)?;
+        let diff = commit::unified_diff(repo, &base, &tree, &report.files)?;
+        let signature = commit::signature(&self.author_name, &self.author_email)?;
+        let id = repo
+            .commit(
+                update_ref,
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &[&parent],
+            )
+            .map_err(GitError::Commit)?;
+        Ok((id, diff))
+    }
+}
+
+impl Transport for GitTransport {
+    fn branch(&self) -> &str {
+        &self.workspace.branch
+    }
+
+    fn location(&self) -> String {
+        self.workspace.location.display()
+    }
+
+    fn checkout_tip(&mut self, exact: bool) -> Result<Tip, WriteBackError> {
+        let tip = self.workspace.fetch_tip()?;
+        let first = std::mem::replace(&mut self.first, false);
+        let head = self
+            .workspace
+            .repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .map(|c| c.id());
+        if first && !exact && self.workspace.head_is_branch && head == Some(tip) {
+            return Ok(Tip {
+                id: tip.to_string(),
+                in_place: true,
+            });
+        }
+        self.workspace.check_out(tip)?;
+        Ok(Tip {
+            id: tip.to_string(),
+            in_place: false,
+        })
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn last_bumped_run(
+        &mut self,
+        tip: &Tip,
+        file: &str,
+        image: &str,
+    ) -> Result<Option<RunId>, WriteBackError> {
+        let start = Self::oid(tip)?;
+        let file = Path::new(file);
+        // A remote on this machine has the whole history: read it there
+        // (libgit2 cannot deepen a shallow fetch from a local path).
+        if let Some(path) = self.workspace.location.local_path() {
+            let remote = Repository::open(&path).map_err(|source| GitError::NotARepository {
+                path: path.clone(),
+                source,
+            })?;
+            return Ok(guard::last_bumped_run(&remote, start, file, image, HISTORY_LIMIT)?.run());
+        }
+        // Deepen a shallow copy until the walk reaches the bump, the root,
+        // or the bound; the same authenticated fetch as the tip's.
+        loop {
+            // libgit2 reads the shallow grafts when a repository is opened:
+            // reopen to see the deepened history.
+            let repo = Repository::open(self.workspace.repo.path()).map_err(|source| {
+                GitError::NotARepository {
+                    path: self.workspace.repo.path().to_path_buf(),
+                    source,
+                }
+            })?;
+            match guard::last_bumped_run(&repo, start, file, image, HISTORY_LIMIT)? {
+                guard::LastBump::Shallow if (self.depth as usize) < HISTORY_LIMIT => {
+                    self.depth = (self.depth.max(25) * 4).min(HISTORY_LIMIT as u32);
+                    remote::fetch_branch(
+                        &self.workspace.repo,
+                        &self.workspace.location,
+                        &self.workspace.branch,
+                        self.workspace.token.as_ref(),
+                        Some(self.depth as i32),
+                    )?;
+                }
+                found => return Ok(found.run()),
+            }
+        }
+    }
+
+    fn discard(&mut self, report: &EditReport) -> Result<(), WriteBackError> {
+        Ok(restore(&self.workspace.repo, &report.files)?)
+    }
+
+    fn preview(&mut self, tip: &Tip, report: &EditReport) -> Result<String, WriteBackError> {
+        let (_, diff) = self.commit(Self::oid(tip)?, report, "dry run", None)?;
+        Ok(diff)
+    }
+
+    fn publish(
+        &mut self,
+        tip: &Tip,
+        report: &EditReport,
+        message: &str,
+        to: &Destination,
+    ) -> Result<Publish, WriteBackError> {
+        let parent = Self::oid(tip)?;
+        let repo = &self.workspace.repo;
+        let (remote_branch, expect) = match to {
+            Destination::Branch => (self.workspace.branch.clone(), Some(parent)),
+            Destination::PullRequestBranch(head) => (head.clone(), None),
+        };
+        let local_ref = format!("refs/heads/{remote_branch}");
+        let (id, diff) = match to {
+            Destination::Branch => self.commit(parent, report, message, Some(&local_ref))?,
+            Destination::PullRequestBranch(_) => {
+                let (id, diff) = self.commit(parent, report, message, None)?;
+                repo.reference(&local_ref, id, true, "gitops-bump: pull request branch")
+                    .map_err(GitError::Commit)?;
+                (id, diff)
+            }
+        };
+        // Point HEAD at the branch (it may have been detached) and stage
+        // the files so the checkout is clean whatever happens next.
+        repo.set_head(&local_ref).map_err(GitError::Commit)?;
+        stage(repo, &report.files)?;
+        let outcome = remote::push(
+            repo,
+            &self.workspace.location,
+            id,
+            &remote_branch,
+            self.workspace.token.as_ref(),
+            expect,
+        )?;
+        Ok(match outcome {
+            PushOutcome::Pushed => Publish::Landed {
+                commit: id.to_string(),
+                diff,
+            },
+            PushOutcome::LostRace(why) => Publish::LostRace(why),
+            PushOutcome::Locked(why) => Publish::Locked(why),
+        })
+    }
+}
+
+/// Commits read at most when looking for the last bump of an image.
+const HISTORY_LIMIT: usize = 10_000;
+
 /// The branch HEAD points to, if any.
 fn current_branch(repo: &Repository) -> Option<String> {
     let head = repo.head().ok()?;
@@ -615,38 +696,6 @@ fn current_branch(repo: &Repository) -> Option<String> {
         return None;
     }
     head.shorthand().ok().map(str::to_string)
-}
-
-/// Commits `report.files` on top of `parent` (moving `update_ref` when
-/// given) and returns the commit and the diff.
-fn commit_edit(
-    config: &Config,
-    options: &WriteBackOptions,
-    workspace: &Workspace,
-    root: &Path,
-    parent: Oid,
-    report: &EditReport,
-    update_ref: Option<&str>,
-) -> Result<(Oid, String), GitError> {
-    let repo = &workspace.repo;
-    let parent = repo.find_commit(parent).map_err(GitError::Commit)?;
-    let base = parent.tree().map_err(GitError::Commit)?;
-    let tree_id = commit::tree_with_files(repo, root, &base, &report.files)?;
-    let tree = repo.find_tree(tree_id).map_err(GitError::Commit)?;
-    let diff = commit::unified_diff(repo, &base, &tree, &report.files)?;
-    let message = commit::message(&config.commit_message, report, &options.context)?;
-    let signature = commit::signature(&config.author_name, &config.author_email)?;
-    let id = repo
-        .commit(
-            update_ref,
-            &signature,
-            &signature,
-            &message,
-            &tree,
-            &[&parent],
-        )
-        .map_err(GitError::Commit)?;
-    Ok((id, diff))
 }
 
 /// Stages the committed files so `git status` is clean afterwards.
@@ -675,253 +724,4 @@ fn restore(repo: &Repository, files: &[String]) -> Result<(), GitError> {
             what: "the edited files from HEAD".into(),
             source,
         })
-}
-
-fn push_flow(
-    config: &Config,
-    options: &WriteBackOptions,
-    workspace: &Workspace,
-    root: &Path,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-) -> Result<WriteBackResult, GitError> {
-    let started = Instant::now();
-    let branch = &workspace.branch;
-    let local_ref = format!("refs/heads/{branch}");
-    let mut start = workspace.start;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let parent = workspace.sync(&start)?;
-        let report = edit(root)?;
-        if report.files.is_empty() && matches!(start, Start::CurrentHead) {
-            // "Nothing to change" must hold for the branch on the remote,
-            // not just this checkout: a killed run leaves its edit in the
-            // work tree or its commit unpushed. Confirm on the remote tip.
-            start = Start::RemoteTip;
-            attempt -= 1;
-            continue;
-        }
-        if report.files.is_empty() {
-            return Ok(WriteBackResult {
-                attempts: attempt,
-                report,
-                ..WriteBackResult::default()
-            });
-        }
-        if config.dry_run {
-            let (_, diff) = commit_edit(config, options, workspace, root, parent, &report, None)?;
-            crate::print::lines(crate::print::Stream::Stderr, &diff);
-            restore(&workspace.repo, &report.files)?;
-            return Ok(WriteBackResult {
-                changed: true,
-                attempts: 0,
-                report,
-                diff,
-                ..WriteBackResult::default()
-            });
-        }
-        let (id, diff) = commit_edit(
-            config,
-            options,
-            workspace,
-            root,
-            parent,
-            &report,
-            Some(&local_ref),
-        )?;
-        // Point HEAD at the branch (it may have been detached) and stage
-        // the files so the checkout is clean whatever happens next.
-        workspace
-            .repo
-            .set_head(&local_ref)
-            .map_err(GitError::Commit)?;
-        stage(&workspace.repo, &report.files)?;
-        match remote::push(
-            &workspace.repo,
-            &workspace.location,
-            &local_ref,
-            branch,
-            config.token.as_ref(),
-            false,
-        )? {
-            PushOutcome::Pushed => {
-                return Ok(WriteBackResult {
-                    changed: true,
-                    commit_sha: Some(id.to_string()),
-                    attempts: attempt,
-                    report,
-                    diff,
-                    pushed_branch: Some(branch.clone()),
-                    ..WriteBackResult::default()
-                });
-            }
-            PushOutcome::LostRace(last) => {
-                let delay = options.retry.delay(attempt + 1);
-                let out_of_time = started.elapsed() + delay > options.retry.deadline;
-                if attempt >= config.max_attempts || out_of_time {
-                    return Err(GitError::RaceLost {
-                        branch: branch.clone(),
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last,
-                    });
-                }
-                crate::print::line(
-                    crate::print::Stream::Stderr,
-                    &format!(
-                        "push to {branch} lost a race ({last}); retrying on the new tip in {} ms (attempt {}/{})",
-                        delay.as_millis(),
-                        attempt + 1,
-                        config.max_attempts
-                    ),
-                );
-                std::thread::sleep(delay);
-                start = Start::RemoteTip;
-            }
-        }
-    }
-}
-
-fn pull_request_flow(
-    config: &Config,
-    options: &WriteBackOptions,
-    workspace: &Workspace,
-    root: &Path,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-) -> Result<WriteBackResult, GitError> {
-    let base = &workspace.branch;
-    let parent = workspace.sync(&workspace.start)?;
-    let report = edit(root)?;
-    if report.files.is_empty() {
-        return Ok(WriteBackResult {
-            attempts: 1,
-            report,
-            ..WriteBackResult::default()
-        });
-    }
-    let mut images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
-    if images.is_empty() {
-        images = report.changes.iter().map(|c| c.image.as_str()).collect();
-    }
-    let promote_to = config
-        .promote
-        .as_ref()
-        .map(|(_, to)| to.to_string_lossy().into_owned());
-    let head = pull_request::branch_name(base, &images, promote_to.as_deref());
-    let head_ref = format!("refs/heads/{head}");
-    let (id, diff) = commit_edit(config, options, workspace, root, parent, &report, None)?;
-    if config.dry_run {
-        crate::print::lines(crate::print::Stream::Stderr, &diff);
-        restore(&workspace.repo, &report.files)?;
-        return Ok(WriteBackResult {
-            changed: true,
-            report,
-            diff,
-            ..WriteBackResult::default()
-        });
-    }
-    let repo = &workspace.repo;
-    repo.reference(&head_ref, id, true, "gitops-bump: pull request branch")
-        .map_err(GitError::Commit)?;
-    repo.set_head(&head_ref).map_err(GitError::Commit)?;
-    stage(repo, &report.files)?;
-    // The branch is ours: force it to this single commit on the base tip.
-    match remote::push(
-        repo,
-        &workspace.location,
-        &head_ref,
-        &head,
-        config.token.as_ref(),
-        true,
-    )? {
-        PushOutcome::Pushed => {}
-        PushOutcome::LostRace(last) => {
-            return Err(GitError::RaceLost {
-                branch: head,
-                attempts: 1,
-                elapsed: Duration::ZERO,
-                last,
-            });
-        }
-    }
-    let repository = pull_request::owner_and_name(config.repository.as_deref(), &options.context)
-        .ok_or(GitError::NoApiRepository)?;
-    let message = commit::message(&config.commit_message, &report, &options.context)?;
-    let (title, body) = pull_request::title_and_body(&message, &report, &options.context);
-    let labels: Vec<&str> = options.labels.iter().map(String::as_str).collect();
-    let (url, number) = pull_request::open_or_update(
-        &options.context.api_url,
-        config.token.as_ref(),
-        &pull_request::PullRequest {
-            repository: &repository,
-            head: &head,
-            base,
-            title: &title,
-            body: &body,
-            labels: &labels,
-        },
-    )?;
-    Ok(WriteBackResult {
-        changed: true,
-        commit_sha: Some(id.to_string()),
-        attempts: 1,
-        pull_request_url: Some(url),
-        pull_request_number: Some(number),
-        report,
-        diff,
-        pushed_branch: Some(head),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_full_jitter_under_an_exponential_ceiling() {
-        let policy = RetryPolicy {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(1000),
-            deadline: Duration::from_secs(60),
-        };
-        // (attempt about to start, ceiling)
-        let cases = [
-            (2, 100),
-            (3, 200),
-            (4, 400),
-            (5, 800),
-            (6, 1000),
-            (40, 1000),
-        ];
-        for (next, ceiling) in cases {
-            let delays: Vec<Duration> = (0..200).map(|_| policy.delay(next)).collect();
-            let max = delays.iter().max().copied().unwrap_or_default();
-            assert!(max <= Duration::from_millis(ceiling), "{next}: {max:?}");
-            // Full jitter: spread over the whole range, not bunched at the top.
-            let low = delays
-                .iter()
-                .filter(|d| **d < Duration::from_millis(ceiling / 2))
-                .count();
-            assert!(
-                (20..=180).contains(&low),
-                "{next}: {low} of 200 in the lower half"
-            );
-        }
-    }
-
-    #[test]
-    fn run_links_need_the_repository_and_the_run() {
-        let mut context = GitHubContext {
-            server_url: "https://git.example.test/".into(),
-            repository: Some("org/ci".into()),
-            run_id: Some("7".into()),
-            ..GitHubContext::default()
-        };
-        assert_eq!(
-            context.run_url().as_deref(),
-            Some("https://git.example.test/org/ci/actions/runs/7")
-        );
-        context.run_id = None;
-        assert_eq!(context.run_url(), None);
-    }
 }

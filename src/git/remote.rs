@@ -119,6 +119,61 @@ impl RemoteLocation {
     pub fn display(&self) -> String {
         redact_url(&self.url)
     }
+
+    /// The directory of a remote on this machine (a path or `file://`).
+    pub fn local_path(&self) -> Option<PathBuf> {
+        if !self.local {
+            return None;
+        }
+        Some(match self.url.strip_prefix("file://") {
+            Some(path) => PathBuf::from(percent_decode(path)),
+            None => PathBuf::from(&self.url),
+        })
+    }
+
+    /// A remote on this machine must be a git repository that exists: say
+    /// so before anything else (libgit2 would answer "unsupported URL
+    /// protocol" for a missing path).
+    pub fn check_local(&self) -> Result<(), GitError> {
+        let Some(path) = self.local_path() else {
+            return Ok(());
+        };
+        if !path.exists() {
+            return Err(GitError::NoRepositoryAt {
+                path,
+                why: "the path does not exist".into(),
+            });
+        }
+        Repository::open(&path)
+            .map(|_| ())
+            .map_err(|e| GitError::NoRepositoryAt {
+                path,
+                why: e.message().to_string(),
+            })
+    }
+}
+
+/// `%20` and friends in a `file://` URL's path.
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `owner/name` (GitHub's grammar), which we read as a repository on the
@@ -211,12 +266,15 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Why the remote refused a push.
-#[derive(Debug)]
+/// How a push ended when the server did not refuse it outright.
+#[derive(Debug, PartialEq, Eq)]
 pub enum PushOutcome {
     Pushed,
     /// Someone else moved the branch first: fetch, re-apply, retry.
     LostRace(String),
+    /// The branch's lock was held (another push at that moment, or a stale
+    /// lock file); the server's words.
+    Locked(String),
 }
 
 /// Callbacks shared by fetch and push. The credentials callback answers
@@ -373,13 +431,33 @@ fn anonymous_remote<'r>(
         })
 }
 
-fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::Error) -> GitError {
+fn classify_connect(
+    location: &RemoteLocation,
+    session: &Session<'_>,
+    operation: &'static str,
+    e: git2::Error,
+) -> GitError {
     if let Some(withheld) = session.withheld_error() {
-        withheld
-    } else if is_auth_error(&e, session) {
+        return withheld;
+    }
+    let status = http_status(&e);
+    if let Some(status) = status.filter(|s| *s != 401) {
+        let service = if operation == "read" {
+            "git-upload-pack"
+        } else {
+            "git-receive-pack"
+        };
+        return GitError::Denied {
+            url: location.display(),
+            operation,
+            status,
+            body: refusal_body(location, session.token, service),
+        };
+    }
+    if is_auth_error(&e, session) {
         GitError::Auth {
             url: location.display(),
-            operation: "read",
+            operation,
             message: e.message().to_string(),
         }
     } else {
@@ -390,106 +468,147 @@ fn classify_connect(location: &RemoteLocation, session: &Session<'_>, e: git2::E
     }
 }
 
-/// Fetches `branch` (default: the remote's default branch) into
-/// `refs/remotes/origin/<branch>` and returns the branch and its tip.
-/// `shallow` asks for depth 1, which libgit2 supports over the network only.
-///
-/// One connection serves both the default-branch lookup and the fetch, so
-/// not knowing the branch costs no extra round trip.
+/// The remote's default branch (what its HEAD names), from one connection.
+pub fn default_branch(
+    repo: &Repository,
+    location: &RemoteLocation,
+    token: Option<&Secret>,
+) -> Result<String, GitError> {
+    let mut remote = anonymous_remote(repo, location)?;
+    let session = Session::new(token, location);
+    let connected = remote.connect_auth(Direction::Fetch, Some(session.callbacks()), None);
+    let connection = connected.map_err(|e| classify_connect(location, &session, "read", e))?;
+    let head = connection
+        .default_branch()
+        .map_err(|_| GitError::NoDefaultBranch {
+            url: location.display(),
+        })?;
+    head.as_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("refs/heads/"))
+        .map(str::to_string)
+        .ok_or(GitError::NoDefaultBranch {
+            url: location.display(),
+        })
+}
+
+/// Fetches `branch` into `refs/remotes/origin/<branch>` and returns its
+/// tip. `depth` asks for that many commits (a shallow fetch, or deepening
+/// an already shallow repository), which libgit2 supports over the network
+/// only; local remotes are always fetched whole.
 pub fn fetch_branch(
     repo: &Repository,
     location: &RemoteLocation,
-    branch: Option<&str>,
+    branch: &str,
     token: Option<&Secret>,
-    shallow: bool,
-) -> Result<(String, git2::Oid), GitError> {
-    let mut remote = anonymous_remote(repo, location)?;
-    let connect_session = Session::new(token, location);
-    let connected = remote.connect_auth(Direction::Fetch, Some(connect_session.callbacks()), None);
-    let mut connection =
-        connected.map_err(|source| classify_connect(location, &connect_session, source))?;
-    let branch = match branch {
-        Some(b) => b.to_string(),
-        None => {
-            let head = connection
-                .default_branch()
-                .map_err(|_| GitError::NoDefaultBranch {
-                    url: location.display(),
-                })?;
-            head.as_str()
-                .ok()
-                .and_then(|h| h.strip_prefix("refs/heads/"))
-                .map(str::to_string)
-                .ok_or(GitError::NoDefaultBranch {
-                    url: location.display(),
-                })?
-        }
-    };
+    depth: Option<i32>,
+) -> Result<git2::Oid, GitError> {
     let tracking = format!("refs/remotes/origin/{branch}");
     let refspec = format!("+refs/heads/{branch}:{tracking}");
-    // A fresh session: the transport may ask for credentials again.
-    let fetch_session = Session::new(token, location);
-    let depth = (shallow && !location.local).then_some(1);
-    let mut options = fetch_options(&fetch_session, depth);
-    connection
-        .remote()
+    let mut remote = anonymous_remote(repo, location)?;
+    let session = Session::new(token, location);
+    let depth = depth.filter(|_| !location.local);
+    let mut options = fetch_options(&session, depth);
+    // The tracking ref of a branch deleted on the remote would survive a
+    // fetch that finds nothing: drop it first so its absence shows.
+    if let Ok(mut stale) = repo.find_reference(&tracking) {
+        let _ = stale.delete();
+    }
+    remote
         .fetch(&[&refspec], Some(&mut options), None)
         .map_err(|e| {
-            if is_auth_error(&e, &fetch_session) || fetch_session.withheld.borrow().is_some() {
-                classify_connect(location, &fetch_session, e)
+            if is_auth_error(&e, &session)
+                || session.withheld.borrow().is_some()
+                || http_status(&e).is_some()
+            {
+                classify_connect(location, &session, "read", e)
             } else {
                 GitError::Fetch {
                     url: location.display(),
-                    branch: branch.clone(),
+                    branch: branch.to_string(),
                     source: e,
                 }
             }
         })?;
-    let tip = repo
-        .refname_to_id(&tracking)
+    repo.refname_to_id(&tracking)
         .map_err(|_| GitError::NoSuchBranch {
             url: location.display(),
-            branch: branch.clone(),
-        })?;
-    Ok((branch, tip))
+            branch: branch.to_string(),
+        })
 }
 
-/// Pushes `local_ref` to `refs/heads/<branch>` (`force` for our own pull
-/// request branches). A lost race is an `Ok(LostRace)`; any other refusal is
-/// an error carrying the server's words.
+/// Pushes `commit` to `refs/heads/<branch>`. With `expect`, the push is a
+/// compare-and-swap: it lands only if the branch is at `expect` when the
+/// server updates it, and a branch that does not exist is never created.
+/// Without it (our own pull-request branches) the branch is forced.
+///
+/// A lost race or a held lock is an `Ok`; any other refusal is an error
+/// carrying the server's words.
 pub fn push(
     repo: &Repository,
     location: &RemoteLocation,
-    local_ref: &str,
+    commit: git2::Oid,
     branch: &str,
     token: Option<&Secret>,
-    force: bool,
+    expect: Option<git2::Oid>,
 ) -> Result<PushOutcome, GitError> {
+    if location.local {
+        return push_local(repo, location, commit, branch, expect);
+    }
     let session = Session::new(token, location);
+    let target = format!("refs/heads/{branch}");
+    let local_ref = format!("refs/gitops-bump/push/{branch}");
+    repo.reference(&local_ref, commit, true, "gitops-bump: push")
+        .map_err(GitError::Commit)?;
     let refspec = format!(
-        "{}{local_ref}:refs/heads/{branch}",
-        if force { "+" } else { "" }
+        "{}{local_ref}:{target}",
+        if expect.is_none() { "+" } else { "" }
     );
     let mut remote = anonymous_remote(repo, location)?;
     let mut options = PushOptions::new();
-    options.remote_callbacks(session.callbacks());
+    let mut callbacks = session.callbacks();
+    // The compare-and-swap: receive-pack swaps the ref only from the old
+    // value we send, and libgit2 sends the value the server advertised.
+    // Checking that value against the tip our edit ran on, before any
+    // object is sent, makes the swap exact: from `expect`, or not at all.
+    let moved = RefCell::new(None);
+    let moved_ref = &moved;
+    let target_ref = target.as_str();
+    if let Some(expect) = expect {
+        callbacks.push_negotiation(move |updates| {
+            for update in updates {
+                if update.dst_refname().ok() == Some(target_ref) && update.src() != expect {
+                    *moved_ref.borrow_mut() = Some(update.src());
+                    return Err(git2::Error::from_str("the branch moved"));
+                }
+            }
+            Ok(())
+        });
+    }
+    options.remote_callbacks(callbacks);
     let pushed = remote.push(&[&refspec], Some(&mut options));
+    drop(options);
+    let _ = repo
+        .find_reference(&local_ref)
+        .and_then(|mut r| r.delete());
+    if let Some(now) = moved.into_inner() {
+        return if now.is_zero() {
+            Err(GitError::NoSuchBranch {
+                url: location.display(),
+                branch: branch.to_string(),
+            })
+        } else {
+            Ok(PushOutcome::LostRace(format!(
+                "the branch moved to {}",
+                short(now)
+            )))
+        };
+    }
     let messages = session.remote_messages.borrow().trim().to_string();
     let rejected = session.rejected.borrow().clone();
     match (pushed, rejected) {
         (Ok(()), None) => Ok(PushOutcome::Pushed),
-        (Ok(()), Some(reason)) | (Err(_), Some(reason)) => {
-            if is_lost_race(&reason) || is_lost_race(&messages) && reason.contains("update ref") {
-                Ok(PushOutcome::LostRace(reason))
-            } else {
-                Err(GitError::Rejected {
-                    url: location.display(),
-                    branch: branch.to_string(),
-                    reason,
-                    remote_messages: messages,
-                })
-            }
-        }
+        (_, Some(reason)) => classify_refusal(location, branch, &reason, &messages),
         (Err(_), None) if session.withheld.borrow().is_some() => {
             Err(session.withheld_error().unwrap_or(GitError::Auth {
                 url: location.display(),
@@ -500,12 +619,8 @@ pub fn push(
         (Err(e), None) => {
             if e.code() == ErrorCode::NotFastForward || is_lost_race(e.message()) {
                 Ok(PushOutcome::LostRace(e.message().to_string()))
-            } else if is_auth_error(&e, &session) {
-                Err(GitError::Auth {
-                    url: location.display(),
-                    operation: "push to",
-                    message: e.message().to_string(),
-                })
+            } else if is_auth_error(&e, &session) || http_status(&e).is_some() {
+                Err(classify_connect(location, &session, "push to", e))
             } else {
                 Err(GitError::Push {
                     url: location.display(),
@@ -516,6 +631,177 @@ pub fn push(
             }
         }
     }
+}
+
+/// A push to a repository on this machine, through git's own
+/// `receive-pack`, exactly as `git push` to that path: the remote's hooks
+/// run, and `--force-with-lease` makes the update a compare-and-swap under
+/// the ref lock. libgit2's local transport would force the ref with no
+/// expected old value and run no hook.
+fn push_local(
+    repo: &Repository,
+    location: &RemoteLocation,
+    commit: git2::Oid,
+    branch: &str,
+    expect: Option<git2::Oid>,
+) -> Result<PushOutcome, GitError> {
+    let target = format!("refs/heads/{branch}");
+    let mut command = std::process::Command::new("git");
+    command
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["push", "--porcelain", "--no-verify"]);
+    match expect {
+        Some(expect) => {
+            command.arg(format!("--force-with-lease={target}:{expect}"));
+        }
+        None => {
+            command.arg("--force");
+        }
+    }
+    command
+        .arg(&location.url)
+        .arg(format!("{commit}:{target}"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(std::process::Stdio::null());
+    let out = command.output().map_err(|e| GitError::GitCli {
+        url: location.display(),
+        why: format!("could not run git: {e}"),
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let messages = remote_lines(&stderr);
+    // `<flag>\t<from>:<to>\t<summary>`, one line for our ref.
+    let status = stdout.lines().find_map(|line| {
+        let mut fields = line.split('\t');
+        let flag = fields.next()?;
+        let refs = fields.next()?;
+        let summary = fields.next().unwrap_or_default();
+        refs.ends_with(&format!(":{target}"))
+            .then(|| (flag.to_string(), summary.to_string()))
+    });
+    match status {
+        Some((flag, _)) if out.status.success() && flag != "!" => Ok(PushOutcome::Pushed),
+        Some((_, summary)) => {
+            // `[rejected] (stale info)`: the lease failed, the branch moved
+            // or is gone (the next attempt's fetch tells which).
+            let reason = summary
+                .split_once(" (")
+                .map(|(_, r)| r.trim_end_matches(')'))
+                .unwrap_or(&summary);
+            let reason = if summary.starts_with("[rejected]") && reason == "stale info" {
+                "the branch moved (stale info)"
+            } else {
+                reason
+            };
+            classify_refusal(location, branch, reason, &messages)
+        }
+        None => Err(GitError::GitCli {
+            url: location.display(),
+            why: crate::print::cut(stderr.trim(), 2000).into_owned(),
+        }),
+    }
+}
+
+/// What a remote said on stderr (`remote: …` lines), without the prefix.
+fn remote_lines(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("remote:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A refused ref update, from the server's reason and messages: a lost race
+/// or a held lock are retried, anything else (a hook, a protected branch)
+/// fails at once with the server's words.
+fn classify_refusal(
+    location: &RemoteLocation,
+    branch: &str,
+    reason: &str,
+    messages: &str,
+) -> Result<PushOutcome, GitError> {
+    let ref_update_failed = reason.contains("update ref") || reason.contains("lock");
+    if ref_update_failed && is_lock_held(messages) {
+        let line = messages
+            .lines()
+            .find(|l| is_lock_held(l))
+            .unwrap_or(messages);
+        return Ok(PushOutcome::Locked(line.to_string()));
+    }
+    if is_lost_race(reason) || (ref_update_failed && is_lost_race(messages)) {
+        return Ok(PushOutcome::LostRace(reason.to_string()));
+    }
+    Err(GitError::Rejected {
+        url: location.display(),
+        branch: branch.to_string(),
+        reason: reason.to_string(),
+        remote_messages: messages.to_string(),
+    })
+}
+
+/// git's words when a ref's lock file already exists (held by another
+/// writer past git's own 100 ms wait, or left by a crashed one).
+fn is_lock_held(message: &str) -> bool {
+    (message.contains("Unable to create") && message.contains("File exists"))
+        || message.contains("failed to lock file")
+        || message.contains("failed to create locked file")
+}
+
+fn short(oid: git2::Oid) -> String {
+    oid.to_string()[..12].to_string()
+}
+
+/// The HTTP status libgit2 reports for a refused request, if any.
+fn http_status(e: &git2::Error) -> Option<u16> {
+    if e.class() != ErrorClass::Http {
+        return None;
+    }
+    let code = e.message().rsplit(": ").next()?.trim().parse().ok()?;
+    (400..600).contains(&code).then_some(code)
+}
+
+/// The body of the server's answer to the request libgit2 made, which
+/// libgit2 drops: GitHub puts its reason there ("Permission to org/repo
+/// denied to app"). The token goes only where [`may_send_token`] allows.
+fn refusal_body(location: &RemoteLocation, token: Option<&Secret>, service: &str) -> String {
+    let url = format!(
+        "{}/info/refs?service={service}",
+        location.url.trim_end_matches('/')
+    );
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return String::new();
+    };
+    runtime.block_on(async {
+        let Ok(client) = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+        else {
+            return String::new();
+        };
+        let mut request = client.get(&url);
+        if let Some(token) = token
+            && may_send_token(location, &url).is_ok()
+        {
+            request = request.basic_auth(TOKEN_USER, Some(token.expose()));
+        }
+        let Ok(response) = request.send().await else {
+            return String::new();
+        };
+        let body = crate::http::read_body(response, 4096)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&body).trim().to_string()
+    })
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@
 //!    in step 1 as a compare-and-swap.
 //!
 //! When another pipeline moved the branch in between, GitHub answers
-//! "Expected branch to point to …": the attempt is repeated from step 1 on
-//! the new head (so the edit is re-applied to the newest files), after an
-//! exponential backoff with full jitter, up to `max_attempts` times.
+//! "Expected branch to point to …": a lost race, and the write-back loop
+//! ([`crate::write_back::run`], shared with git) starts again from step 1 on
+//! the new head, so the edit is re-applied to the newest files.
 //!
 //! # Size limits
 //! - The contents API returns file bodies inline only up to 1 MB; the blobs
@@ -33,21 +33,22 @@
 //! bot, or the user of a PAT); `author-name`/`author-email` do not apply.
 //! `GITHUB_TOKEN` works too, for the workflow's own repository.
 
-use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use rand::Rng;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::rest::{Api, RestError, url_component};
 use crate::edit::{EditError, EditReport};
-use crate::git::WriteBackResult;
 use crate::guard::{self, RunId};
 use crate::secret::Secret;
+use crate::write_back::message::GitHubContext;
+use crate::write_back::{
+    Destination, Plan, Publish, RetryBudget, Tally, Tip, Transport, WriteBackError,
+    WriteBackResult,
+};
 
 /// The blobs API's per-file limit.
 pub const BLOB_API_MAX_SIZE: u64 = 100 * 1024 * 1024;
@@ -59,8 +60,6 @@ const HEAD_MOVED: &str = "Expected branch to point to";
 pub enum ApiCommitError {
     #[error(transparent)]
     Rest(#[from] RestError),
-    #[error(transparent)]
-    Edit(#[from] EditError),
     #[error(transparent)]
     App(#[from] super::app::AppError),
     #[error("{0}")]
@@ -92,14 +91,6 @@ pub enum ApiCommitError {
         branch: String,
         message: String,
     },
-    #[error(
-        "{repository}:{branch} kept moving: gave up after {attempts} attempt(s), each lost to another commit"
-    )]
-    Contention {
-        repository: String,
-        branch: String,
-        attempts: u32,
-    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -112,7 +103,6 @@ impl ApiCommitError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ApiCommitError::Rest(e) => return e.hint(),
-            ApiCommitError::Edit(e) => return e.hint(),
             ApiCommitError::App(e) => return e.hint(),
             ApiCommitError::Setup(_) => {
                 "set `repository: owner/name` and a credential: `app-id` + `app-private-key`, or `token`".into()
@@ -135,9 +125,6 @@ impl ApiCommitError {
             }
             ApiCommitError::Mutation { .. } => {
                 "the token needs `contents: write` on the repository (App: Contents: Read and write)".into()
-            }
-            ApiCommitError::Contention { .. } => {
-                "raise max-attempts, or serialise bumps with a workflow `concurrency` group".into()
             }
             ApiCommitError::Io { .. } => "check free space in the runner's temp directory".into(),
         })
@@ -190,9 +177,6 @@ pub struct ApiCommitOptions {
     pub message: String,
     pub max_attempts: u32,
     pub max_file_size: u64,
-    /// First backoff step; each retry doubles the ceiling (full jitter).
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
     /// The newer-wins guard: `Some` turns it on, with this run's identity
     /// (`None` inside when unknown: semver still decides). The run's
     /// trailers are added to the message whenever the run is known.
@@ -208,197 +192,159 @@ impl ApiCommitOptions {
             message,
             max_attempts,
             max_file_size: crate::edit::DEFAULT_MAX_FILE_SIZE,
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(10),
             newer_wins: None,
             run: None,
         }
     }
 }
 
-/// What an API write-back did.
-#[derive(Debug, Clone, Default)]
-pub struct ApiWriteBack {
-    pub result: WriteBackResult,
-    /// Set when the newer-wins guard refused the change; nothing was committed.
-    pub skipped_reason: Option<String>,
+/// The GitHub API as a write-back transport: the files under the paths are
+/// downloaded at the branch head into a temporary directory, and the edit
+/// is committed with `createCommitOnBranch`, whose `expectedHeadOid` is the
+/// compare-and-swap.
+pub struct ApiTransport {
+    target: ApiTarget,
+    paths: Vec<String>,
+    max_file_size: u64,
+    runtime: tokio::runtime::Runtime,
+    /// The files of the current attempt.
+    files: Option<tempfile::TempDir>,
+    root: PathBuf,
+}
+
+impl ApiTransport {
+    pub fn new(target: &ApiTarget, options: &ApiCommitOptions) -> Result<Self, ApiCommitError> {
+        Ok(ApiTransport {
+            target: target.with_own_client(),
+            paths: normalise_paths(&options.paths)?,
+            max_file_size: options.max_file_size,
+            runtime: runtime()?,
+            files: None,
+            root: PathBuf::new(),
+        })
+    }
+}
+
+impl Transport for ApiTransport {
+    fn branch(&self) -> &str {
+        &self.target.branch
+    }
+
+    fn location(&self) -> String {
+        format!("{} (GitHub API)", self.target.repository())
+    }
+
+    fn checkout_tip(&mut self, _exact: bool) -> Result<Tip, WriteBackError> {
+        let head = self.runtime.block_on(branch_head(&self.target))?;
+        let files = tempfile::tempdir().map_err(|source| ApiCommitError::Io {
+            context: "creating a temporary directory for the files".into(),
+            source,
+        })?;
+        self.runtime.block_on(download_paths(
+            &self.target,
+            &self.paths,
+            self.max_file_size,
+            &head,
+            files.path(),
+        ))?;
+        self.root = files.path().to_path_buf();
+        self.files = Some(files);
+        Ok(Tip {
+            id: head,
+            in_place: false,
+        })
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn last_bumped_run(
+        &mut self,
+        tip: &Tip,
+        file: &str,
+        image: &str,
+    ) -> Result<Option<RunId>, WriteBackError> {
+        Ok(self
+            .runtime
+            .block_on(last_bumped_run(&self.target, &tip.id, file, image))?)
+    }
+
+    fn discard(&mut self, _report: &EditReport) -> Result<(), WriteBackError> {
+        // The files are a copy; the next attempt downloads afresh.
+        Ok(())
+    }
+
+    fn preview(&mut self, _tip: &Tip, _report: &EditReport) -> Result<String, WriteBackError> {
+        Ok(String::new())
+    }
+
+    fn publish(
+        &mut self,
+        tip: &Tip,
+        report: &EditReport,
+        message: &str,
+        to: &Destination,
+    ) -> Result<Publish, WriteBackError> {
+        let additions = read_additions(&self.target, self.max_file_size, &self.root, &report.files)?;
+        let outcome = self.runtime.block_on(async {
+            match to {
+                Destination::Branch => create_commit(&self.target, &tip.id, message, additions).await,
+                Destination::PullRequestBranch(head) => {
+                    // Our branch: one bump on the newest base, every time.
+                    reset_branch(&self.target, head, &tip.id).await?;
+                    let on_head = ApiTarget {
+                        branch: head.clone(),
+                        ..self.target.clone()
+                    };
+                    create_commit(&on_head, &tip.id, message, additions).await
+                }
+            }
+        })?;
+        Ok(match outcome {
+            CommitOutcome::Created(commit) => Publish::Landed {
+                commit,
+                diff: String::new(),
+            },
+            CommitOutcome::HeadMoved => Publish::LostRace("the branch head moved".into()),
+        })
+    }
+}
+
+/// The plan for a direct use of the API write-back (no config): the
+/// message is `options.message` as a template, with this run's trailers.
+fn plan_for_options<'a>(
+    options: &ApiCommitOptions,
+    message: &'a dyn Fn(&EditReport) -> Result<String, crate::template::TemplateError>,
+) -> Plan<'a> {
+    Plan {
+        message,
+        newer_wins: options.newer_wins,
+        dry_run: false,
+        budget: RetryBudget {
+            max_attempts: options.max_attempts,
+            ..RetryBudget::default()
+        },
+        pull_request: None,
+    }
 }
 
 /// Reads the files under `options.paths` at the branch head, runs `edit` on
 /// a copy in a temporary directory, and commits the changed files with
 /// `createCommitOnBranch`; repeats on the new head when the branch moved.
-/// Blocking: it runs its own current-thread runtime.
 pub fn write_back(
     target: &ApiTarget,
     options: &ApiCommitOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-) -> Result<ApiWriteBack, ApiCommitError> {
-    let fixed = |_: &EditReport| options.message.clone();
-    write_back_with_message(target, options, edit, &fixed)
-}
-
-/// [`write_back`] with the message rendered from each attempt's edit
-/// report (for templates such as `{summary}`); `options.message` is unused.
-pub fn write_back_with_message(
-    target: &ApiTarget,
-    options: &ApiCommitOptions,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-    message: &dyn Fn(&EditReport) -> String,
-) -> Result<ApiWriteBack, ApiCommitError> {
-    let rt = runtime()?;
-    let target = target.with_own_client();
-    rt.block_on(write_back_async(&target, options, edit, message))
-}
-
-/// The async form of [`write_back_with_message`].
-pub async fn write_back_async(
-    target: &ApiTarget,
-    options: &ApiCommitOptions,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-    message: &dyn Fn(&EditReport) -> String,
-) -> Result<ApiWriteBack, ApiCommitError> {
-    let max_attempts = options.max_attempts.max(1);
-    for attempt in 1..=max_attempts {
-        let head = branch_head(target).await?;
-        let workdir = tempfile::tempdir().map_err(|source| ApiCommitError::Io {
-            context: "creating a temporary directory for the files".into(),
-            source,
-        })?;
-        download_paths(target, options, &head, workdir.path()).await?;
-        let report = edit(workdir.path())?;
-        if report.files.is_empty() {
-            return Ok(ApiWriteBack {
-                result: WriteBackResult {
-                    changed: false,
-                    attempts: attempt,
-                    report,
-                    ..Default::default()
-                },
-                skipped_reason: None,
-            });
-        }
-        if let Some(this_run) = options.newer_wins {
-            // The guard is synchronous; fetch the history it may ask for first.
-            let mut last_runs = std::collections::BTreeMap::new();
-            if this_run.is_some() {
-                for change in &report.changes {
-                    let key = (change.file.clone(), change.image.clone());
-                    if needs_history(change) && !last_runs.contains_key(&key) {
-                        let run =
-                            last_bumped_run(target, &head, &change.file, &change.image).await?;
-                        last_runs.insert(key, run);
-                    }
-                }
-            }
-            let reason = guard::stale_reason(&report.changes, this_run, |c| {
-                Ok::<_, ApiCommitError>(
-                    last_runs
-                        .get(&(c.file.clone(), c.image.clone()))
-                        .copied()
-                        .flatten(),
-                )
-            })?;
-            if let Some(reason) = reason {
-                return Ok(ApiWriteBack {
-                    result: WriteBackResult {
-                        changed: false,
-                        attempts: attempt,
-                        ..Default::default()
-                    },
-                    skipped_reason: Some(reason),
-                });
-            }
-        }
-        let message = match options.run {
-            Some(run) => {
-                let images: BTreeSet<&str> =
-                    report.changes.iter().map(|c| c.image.as_str()).collect();
-                let images: Vec<&str> = images.into_iter().collect();
-                guard::append_trailers(&message(&report), &images, run)
-            }
-            None => message(&report),
-        };
-        let additions = read_additions(target, options, workdir.path(), &report.files)?;
-        match create_commit(target, &head, &message, additions).await? {
-            CommitOutcome::Created(oid) => {
-                return Ok(ApiWriteBack {
-                    result: WriteBackResult {
-                        changed: true,
-                        commit_sha: Some(oid),
-                        attempts: attempt,
-                        report,
-                        ..Default::default()
-                    },
-                    skipped_reason: None,
-                });
-            }
-            CommitOutcome::HeadMoved if attempt < max_attempts => {
-                tokio::time::sleep(backoff(options, attempt)).await;
-            }
-            CommitOutcome::HeadMoved => {}
-        }
-    }
-    Err(ApiCommitError::Contention {
-        repository: target.repository(),
-        branch: target.branch.clone(),
-        attempts: max_attempts,
-    })
-}
-
-fn needs_history(change: &crate::edit::Change) -> bool {
-    guard::needs_history(
-        guard::ImageValue {
-            tag: change.old_tag.as_deref(),
-            digest: change.old_digest.as_deref(),
-        },
-        guard::ImageValue {
-            tag: change.new_tag.as_deref(),
-            digest: change.new_digest.as_deref(),
-        },
-    )
-}
-
-/// The pull request `mode: pull-request` opens through the API.
-#[derive(Debug, Clone)]
-pub struct PullRequestSpec {
-    /// The branch the bump is committed to; reset to the base head on every
-    /// run, so the pull request always holds one bump on the newest base.
-    pub head_branch: String,
-    pub title: String,
-    pub body: String,
-}
-
-/// `mode: pull-request` through the API: resets `pr.head_branch` to the head
-/// of `target.branch` (the base; created when missing), commits the edit on
-/// it with `createCommitOnBranch` (Verified), then opens a pull request into
-/// the base, or updates the title and body of the open one for that branch.
-/// The newer-wins guard does not apply: a reviewer decides.
-pub fn pull_request(
-    target: &ApiTarget,
-    options: &ApiCommitOptions,
-    pr: &PullRequestSpec,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-    message: &dyn Fn(&EditReport) -> String,
-) -> Result<ApiWriteBack, ApiCommitError> {
-    let rt = runtime()?;
-    let base = target.with_own_client();
-    rt.block_on(async {
-        let base_head = branch_head(&base).await?;
-        reset_branch(&base, &pr.head_branch, &base_head).await?;
-        let on_head_branch = ApiTarget {
-            branch: pr.head_branch.clone(),
-            ..base.clone()
-        };
-        let mut options = options.clone();
-        options.newer_wins = None;
-        let mut out = write_back_async(&on_head_branch, &options, edit, message).await?;
-        if out.result.changed {
-            let (number, url) = open_or_update_pull_request(&base, pr).await?;
-            out.result.pull_request_number = Some(number);
-            out.result.pull_request_url = Some(url);
-        }
-        Ok(out)
-    })
+) -> Result<WriteBackResult, WriteBackError> {
+    let context = GitHubContext {
+        run: options.run,
+        ..GitHubContext::default()
+    };
+    let message = |r: &EditReport| crate::write_back::message::render(&options.message, r, &context);
+    let plan = plan_for_options(options, &message);
+    let mut transport = ApiTransport::new(target, options)?;
+    crate::write_back::run(&plan, &mut transport, edit, &mut Tally::default())
 }
 
 /// Points `branch` at `oid`: creates it, or force-moves it.
@@ -442,99 +388,23 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
     Ok(())
 }
 
-async fn open_or_update_pull_request(
-    base: &ApiTarget,
-    pr: &PullRequestSpec,
-) -> Result<(u64, String), ApiCommitError> {
-    let what = format!("finding the open pull request from {}", pr.head_branch);
-    let open = base
-        .api
-        .call_ok(
-            &what,
-            Method::GET,
-            &format!(
-                "/repos/{}/{}/pulls?state=open&head={}&base={}",
-                base.owner,
-                base.repo,
-                url_component(&format!("{}:{}", base.owner, pr.head_branch)),
-                url_component(&base.branch)
-            ),
-            &base.token,
-            None,
-        )
-        .await?;
-    let fields = json!({"title": pr.title, "body": pr.body});
-    let answer = match open.as_array().and_then(|a| a.first()) {
-        Some(existing) => {
-            let number = existing["number"].as_u64().unwrap_or_default();
-            base.api
-                .call_ok(
-                    &format!("updating pull request #{number}"),
-                    Method::PATCH,
-                    &format!("/repos/{}/{}/pulls/{number}", base.owner, base.repo),
-                    &base.token,
-                    Some(&fields),
-                )
-                .await?
-        }
-        None => {
-            let mut create = fields.clone();
-            create["head"] = Value::String(pr.head_branch.clone());
-            create["base"] = Value::String(base.branch.clone());
-            base.api
-                .call_ok(
-                    &format!("opening a pull request from {}", pr.head_branch),
-                    Method::POST,
-                    &format!("/repos/{}/{}/pulls", base.owner, base.repo),
-                    &base.token,
-                    Some(&create),
-                )
-                .await?
-        }
-    };
-    match (answer["number"].as_u64(), answer["html_url"].as_str()) {
-        (Some(n), Some(url)) => Ok((n, url.to_string())),
-        _ => Err(RestError::Body {
-            what: "reading the pull request".into(),
-            why: "no number or html_url".into(),
-        }
-        .into()),
-    }
-}
-
 /// `commit-via: api` for a run: resolves the repository (`repository`, else
 /// `GITHUB_REPOSITORY`) and branch (`branch`, else the default branch),
 /// creates an App installation token when `app-id` is set (else uses
-/// `token`), commits with the newer-wins guard in push mode, and revokes the
-/// App token before returning, on success and on failure.
-///
-/// `api` is usually [`Api::from_env`]; `run` is [`RunId::from_env`];
-/// `message` renders the commit message from the edit report. The message
-/// keeps a `[skip ci]` marker whenever the credential would start workflows.
-/// In `mode: pull-request`, `pull_request_spec` names the branch and text and
-/// [`pull_request`] is used instead.
+/// `token`), runs the write-back loop through the API, and revokes the App
+/// token before returning, on success and on failure.
 pub fn write_back_for_config(
     config: &crate::config::Config,
     api: &Api,
-    run: Option<RunId>,
+    options: &crate::git::WriteBackOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
-    message: &dyn Fn(&EditReport) -> String,
-    pull_request_spec: Option<&PullRequestSpec>,
-) -> Result<ApiWriteBack, ApiCommitError> {
-    let pr_spec = match (config.mode, pull_request_spec) {
-        (crate::config::Mode::PullRequest, None) => {
-            return Err(ApiCommitError::Setup(
-                "mode: pull-request needs a pull request branch, title and body".into(),
-            ));
-        }
-        (crate::config::Mode::PullRequest, Some(p)) => Some(p),
-        _ => None,
-    };
+    tally: &mut Tally,
+) -> Result<WriteBackResult, WriteBackError> {
     let rt = runtime()?;
     let repository = config
         .repository
         .clone()
-        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
+        .or_else(|| options.context.repository.clone())
         .filter(|r| !r.is_empty())
         .ok_or_else(|| ApiCommitError::Setup("no repository to commit to".into()))?;
     let (owner, repo) = super::rest::owner_and_name(&repository).ok_or_else(|| {
@@ -543,47 +413,56 @@ pub fn write_back_for_config(
         ))
     })?;
     let app_token = match &config.app {
-        Some(app) => Some(rt.block_on(super::app::installation_token(
-            api,
-            app,
-            &owner,
-            &repo,
-            &super::app::permissions_for(config.mode),
-        ))?),
+        Some(app) => Some(
+            rt.block_on(super::app::installation_token(
+                api,
+                app,
+                &owner,
+                &repo,
+                &super::app::permissions_for(config.mode),
+            ))
+            .map_err(ApiCommitError::from)?,
+        ),
         None => None,
     };
     let token = match (&app_token, &config.token) {
         (Some(t), _) => t.secret().clone(),
         (None, Some(t)) => t.clone(),
         (None, None) => {
-            return Err(ApiCommitError::Setup(
-                "commit-via: api needs a credential".into(),
-            ));
+            return Err(ApiCommitError::Setup("commit-via: api needs a credential".into()).into());
         }
     };
-    let branch = match &config.branch {
-        Some(b) => b.clone(),
-        None => rt.block_on(default_branch(api, &token, &owner, &repo))?,
-    };
-    let target = ApiTarget {
-        api: api.clone(),
-        owner,
-        repo,
-        branch,
-        token,
-    };
-    let mut options =
-        ApiCommitOptions::new(config.paths.clone(), String::new(), config.max_attempts);
-    options.run = run;
-    if config.newer_wins && config.mode == crate::config::Mode::Push {
-        options.newer_wins = Some(run);
-    }
-    let credential = guard::Credential::of(config);
-    let with_marker = |r: &EditReport| guard::ensure_skip_marker(&message(r), credential);
-    let result = match pr_spec {
-        Some(p) => pull_request(&target, &options, p, edit, &with_marker),
-        None => write_back_with_message(&target, &options, edit, &with_marker),
-    };
+    let result = (|| {
+        let branch = match &config.branch {
+            Some(b) => b.clone(),
+            None => rt.block_on(default_branch(api, &token, &owner, &repo))?,
+        };
+        let target = ApiTarget {
+            api: api.clone(),
+            owner: owner.clone(),
+            repo: repo.clone(),
+            branch,
+            token: token.clone(),
+        };
+        let mut api_options = ApiCommitOptions::new(config.paths.clone(), String::new(), 0);
+        api_options.max_file_size = crate::edit::DEFAULT_MAX_FILE_SIZE;
+        let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
+        let render = |r: &EditReport| message.render(r);
+        let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+        let mut context = options.context.clone();
+        context.repository = Some(format!("{owner}/{repo}"));
+        let plan = crate::write_back::plan_for(
+            config,
+            &context,
+            &options.labels,
+            Some(token.clone()),
+            &render,
+            &target.branch,
+            &images,
+        )?;
+        let mut transport = ApiTransport::new(&target, &api_options)?;
+        crate::write_back::run(&plan, &mut transport, edit, tally)
+    })();
     if let Some(t) = app_token {
         // Same runtime as the token's creation: its pooled connections live
         // there. Revocation failing must not hide the write-back's own result.
@@ -620,17 +499,6 @@ async fn default_branch(
             }
             .into()
         })
-}
-
-/// Full jitter: a uniform wait in `[0, min(max, base·2^(attempt−1))]`, so
-/// racing pipelines spread out instead of colliding again in lockstep.
-fn backoff(options: &ApiCommitOptions, attempt: u32) -> Duration {
-    let ceiling = options
-        .backoff_base
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(options.backoff_max);
-    let ms = ceiling.as_millis() as u64;
-    Duration::from_millis(rand::rng().random_range(0..=ms))
 }
 
 async fn branch_head(target: &ApiTarget) -> Result<String, ApiCommitError> {
@@ -717,7 +585,8 @@ fn normalise_paths(paths: &[PathBuf]) -> Result<Vec<String>, ApiCommitError> {
 
 async fn download_paths(
     target: &ApiTarget,
-    options: &ApiCommitOptions,
+    paths: &[String],
+    max_file_size: u64,
     head: &str,
     root: &Path,
 ) -> Result<(), ApiCommitError> {
@@ -741,8 +610,7 @@ async fn download_paths(
             oid: head.to_string(),
         });
     }
-    let paths = normalise_paths(&options.paths)?;
-    let limit = options.max_file_size.min(BLOB_API_MAX_SIZE);
+    let limit = max_file_size.min(BLOB_API_MAX_SIZE);
     let mut blobs = Vec::new();
     for entry in tree["tree"].as_array().into_iter().flatten() {
         if entry["type"].as_str() != Some("blob") {
@@ -759,7 +627,7 @@ async fn download_paths(
             });
         }
     }
-    for p in &paths {
+    for p in paths {
         let found = blobs
             .iter()
             .any(|b| p.is_empty() || b.path == *p || b.path.starts_with(&format!("{p}/")));
@@ -844,7 +712,7 @@ fn safe_join(root: &Path, path: &str) -> Result<PathBuf, ApiCommitError> {
 
 fn read_additions(
     target: &ApiTarget,
-    options: &ApiCommitOptions,
+    max_file_size: u64,
     root: &Path,
     files: &[String],
 ) -> Result<Vec<Value>, ApiCommitError> {
@@ -856,12 +724,12 @@ fn read_additions(
                 context: format!("reading the edited {file}"),
                 source,
             })?;
-            if bytes.len() as u64 > options.max_file_size {
+            if bytes.len() as u64 > max_file_size {
                 return Err(ApiCommitError::FileTooLarge {
                     repository: target.repository(),
                     path: file.clone(),
                     size: bytes.len() as u64,
-                    limit: options.max_file_size,
+                    limit: max_file_size,
                 });
             }
             Ok(json!({"path": file, "contents": STANDARD.encode(bytes)}))
@@ -1007,25 +875,6 @@ mod tests {
             assert!(safe_join(root, bad).is_err(), "{bad}");
         }
         assert_eq!(safe_join(root, "a/b.yaml").unwrap(), root.join("a/b.yaml"));
-    }
-
-    #[test]
-    fn backoff_stays_within_the_growing_ceiling() {
-        let mut o = ApiCommitOptions::new(vec![], String::new(), 5);
-        o.backoff_base = Duration::from_millis(100);
-        o.backoff_max = Duration::from_millis(1000);
-        for (attempt, ceiling_ms) in [
-            (1, 100),
-            (2, 200),
-            (3, 400),
-            (4, 800),
-            (5, 1000),
-            (30, 1000),
-        ] {
-            for _ in 0..50 {
-                assert!(backoff(&o, attempt) <= Duration::from_millis(ceiling_ms));
-            }
-        }
     }
 
     #[test]

@@ -1,11 +1,7 @@
-//! Backoff for transient registry failures and for waiting on a push.
-//!
-//! Full jitter (a uniform delay between zero and the exponential cap) keeps
-//! many runners that failed together from retrying together.
+//! Retry limits for transient registry failures, and `Retry-After`.
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
 
 /// Transient failures (5xx, connection errors, timeouts) are retried this
 /// many times after the first attempt; then the error is reported.
@@ -13,35 +9,7 @@ pub const MAX_RETRIES: u32 = 3;
 /// Longest we honour a `Retry-After`; longer asks are reported, not slept on.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Exponential backoff with full jitter.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl Backoff {
-    /// Between transient-failure retries of one request.
-    pub const TRANSIENT: Backoff = Backoff {
-        base: Duration::from_millis(200),
-        cap: Duration::from_secs(5),
-    };
-    /// Between polls for an image that is not pushed yet.
-    pub const WAIT: Backoff = Backoff {
-        base: Duration::from_millis(500),
-        cap: Duration::from_secs(15),
-    };
-
-    /// The delay before retry number `attempt` (0-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-            .min(self.cap);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::rng().random_range(0..=millis))
-    }
-}
+pub use crate::retry::Backoff;
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (RFC 9110 IMF-fixdate,
 /// `Sun, 06 Nov 1994 08:49:37 GMT`). A date in the past means "now".
@@ -123,29 +91,6 @@ mod tests {
                 want.map(Duration::from_secs),
                 "{value}"
             );
-        }
-    }
-
-    #[test]
-    fn backoff_stays_under_its_exponential_ceiling() {
-        let b = Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_millis(1000),
-        };
-        for (attempt, ceiling_ms) in [
-            (0, 100),
-            (1, 200),
-            (2, 400),
-            (3, 800),
-            (4, 1000),
-            (30, 1000),
-        ] {
-            for _ in 0..50 {
-                assert!(
-                    b.delay(attempt) <= Duration::from_millis(ceiling_ms),
-                    "{attempt}"
-                );
-            }
         }
     }
 }

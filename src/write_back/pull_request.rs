@@ -1,5 +1,6 @@
 //! Pull-request mode: a deterministic branch per bump and one open pull
-//! request per branch, created the first time and updated afterwards.
+//! request per branch, created the first time and updated afterwards; the
+//! same for both transports (git and the GitHub API).
 //!
 //! Only the documented REST calls we need: list pulls by head, create,
 //! update, add labels.
@@ -7,10 +8,100 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{GitError, GitHubContext};
+use super::message::GitHubContext;
 use crate::edit::EditReport;
 use crate::github::rest::{Api, RestError, url_component};
 use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullRequestError {
+    #[error("cannot tell which GitHub repository to open the pull request in")]
+    NoApiRepository,
+    #[error("GitHub API {method} {url} failed{}: {message}", status_suffix(*status))]
+    Api {
+        method: &'static str,
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("starting the HTTP runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+fn status_suffix(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        format!(" with HTTP {status}")
+    }
+}
+
+impl PullRequestError {
+    pub fn hint(&self) -> Option<String> {
+        let hint = match self {
+            PullRequestError::NoApiRepository => {
+                "set `repository` to owner/name, or run inside GitHub Actions (GITHUB_REPOSITORY)"
+            }
+            PullRequestError::Api { status: 401, .. } => "check `token`; it was not accepted by the API",
+            PullRequestError::Api { status: 403, .. } | PullRequestError::Api { status: 404, .. } => {
+                "give the token `pull-requests: write` (and `contents: write`) on the repository"
+            }
+            PullRequestError::Api { status: 422, .. } => {
+                "check that the base branch exists and differs from the pull request branch"
+            }
+            PullRequestError::Api { .. } => "check GITHUB_API_URL and the API's status",
+            PullRequestError::Runtime(_) => "check the runner's resources",
+        };
+        Some(hint.to_string())
+    }
+}
+
+/// Where the pull request of a run goes, decided before any attempt.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Our branch, e.g. `gitops-bump/main/ghcr.io-org-app`.
+    pub head: String,
+    /// `owner/name` the pull request is opened in.
+    pub repository: String,
+    pub api_url: String,
+    pub token: Option<Secret>,
+    pub labels: Vec<String>,
+    pub context: GitHubContext,
+}
+
+/// An opened (or updated) pull request.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub url: String,
+    pub number: u64,
+}
+
+impl Plan {
+    /// Opens the pull request from `head` into `base`, or updates the open
+    /// one, titled from the commit message.
+    pub fn open_or_update(
+        &self,
+        base: &str,
+        message: &str,
+        report: &EditReport,
+    ) -> Result<Opened, PullRequestError> {
+        let (title, body) = title_and_body(message, report, &self.context);
+        let labels: Vec<&str> = self.labels.iter().map(String::as_str).collect();
+        let (url, number) = open_or_update(
+            &self.api_url,
+            self.token.as_ref(),
+            &PullRequest {
+                repository: &self.repository,
+                head: &self.head,
+                base,
+                title: &title,
+                body: &body,
+                labels: &labels,
+            },
+        )?;
+        Ok(Opened { url, number })
+    }
+}
 
 /// Labels put on every pull request we open.
 pub const DEFAULT_LABELS: &[&str] = &["gitops-bump"];
@@ -111,9 +202,9 @@ pub fn open_or_update(
     api_url: &str,
     token: Option<&Secret>,
     pr: &PullRequest<'_>,
-) -> Result<(String, u64), GitError> {
+) -> Result<(String, u64), PullRequestError> {
     let api = Api::new(api_url);
-    let token = token.ok_or_else(|| GitError::Api {
+    let token = token.ok_or_else(|| PullRequestError::Api {
         method: "POST",
         url: format!("{}/repos/{}/pulls", api.base(), pr.repository),
         status: 0,
@@ -122,23 +213,20 @@ pub fn open_or_update(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| GitError::Workspace {
-            what: "starting the HTTP runtime",
-            source,
-        })?;
+        .map_err(PullRequestError::Runtime)?;
     let pulls = Pulls { api, token };
     runtime.block_on(pulls.open_or_update(pr))
 }
 
 /// The pull-request calls, made with the crate's one GitHub client; its
-/// errors become [`GitError::Api`] with GitHub's own message.
+/// errors become [`PullRequestError::Api`] with GitHub's own message.
 struct Pulls<'a> {
     api: Api,
     token: &'a Secret,
 }
 
 impl Pulls<'_> {
-    async fn open_or_update(&self, pr: &PullRequest<'_>) -> Result<(String, u64), GitError> {
+    async fn open_or_update(&self, pr: &PullRequest<'_>) -> Result<(String, u64), PullRequestError> {
         let owner = pr.repository.split('/').next().unwrap_or_default();
         let pulls = format!("/repos/{}/pulls", pr.repository);
         let head = format!("{owner}:{}", pr.head);
@@ -157,7 +245,7 @@ impl Pulls<'_> {
                 match self.send(Method::POST, &pulls, Some(&body)).await {
                     Ok(v) => v,
                     // Another run opened it between our list and create.
-                    Err(GitError::Api { status: 422, .. }) => {
+                    Err(PullRequestError::Api { status: 422, .. }) => {
                         match self.find_open(&pulls, &head).await? {
                             Some(number) => {
                                 let path = format!("{pulls}/{number}");
@@ -169,7 +257,7 @@ impl Pulls<'_> {
                                     .send(Method::POST, &pulls, Some(&body))
                                     .await
                                     .err()
-                                    .unwrap_or_else(|| GitError::Api {
+                                    .unwrap_or_else(|| PullRequestError::Api {
                                         method: "POST",
                                         url: self.url(&pulls),
                                         status: 422,
@@ -182,7 +270,7 @@ impl Pulls<'_> {
                 }
             }
         };
-        let number = created["number"].as_u64().ok_or_else(|| GitError::Api {
+        let number = created["number"].as_u64().ok_or_else(|| PullRequestError::Api {
             method: "POST",
             url: self.url(&pulls),
             status: 200,
@@ -197,7 +285,7 @@ impl Pulls<'_> {
         Ok((url, number))
     }
 
-    async fn find_open(&self, pulls: &str, head: &str) -> Result<Option<u64>, GitError> {
+    async fn find_open(&self, pulls: &str, head: &str) -> Result<Option<u64>, PullRequestError> {
         let query = format!("?head={}&state=open", url_component(head));
         let list = self.call(Method::GET, pulls, &query, None).await?;
         Ok(list
@@ -211,7 +299,7 @@ impl Pulls<'_> {
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Value, GitError> {
+    ) -> Result<Value, PullRequestError> {
         self.call(method, path, "", body).await
     }
 
@@ -223,13 +311,13 @@ impl Pulls<'_> {
         path: &str,
         query: &str,
         body: Option<&Value>,
-    ) -> Result<Value, GitError> {
+    ) -> Result<Value, PullRequestError> {
         let name = match method.as_str() {
             "POST" => "POST",
             "PATCH" => "PATCH",
             _ => "GET",
         };
-        let fail = |status: u16, message: String| GitError::Api {
+        let fail = |status: u16, message: String| PullRequestError::Api {
             method: name,
             url: self.url(path),
             status,
