@@ -207,6 +207,19 @@ class H(BaseHTTPRequestHandler):
                 STATE["tokens"].append({"token": tok, "revoked": False, "permissions": perms,
                                         "repositories": req.get("repositories")})
             return self.send(201, {"token": tok, "expires_at": "2099-01-01T00:00:00Z", "permissions": perms})
+        if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and len(parts) == 6 \
+                and parts[3] == "issues" and parts[5] == "labels":
+            if token_ok(self.auth()) is None:
+                return self.send(401, {"message": "Bad credentials"})
+            req = self.body() or {}
+            with LOCK:
+                for pr in STATE["pulls"]:
+                    if str(pr["number"]) == parts[4]:
+                        pr.setdefault("labels", [])
+                        pr["labels"] += [l for l in req.get("labels", []) if l not in pr["labels"]]
+                        save_state()
+                        return self.send(200, [{"name": l} for l in pr["labels"]])
+            return self.send(404, {"message": "Not Found"})
         if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:] in (["git", "refs"], ["pulls"]):
             if token_ok(self.auth()) is None:
                 return self.send(401, {"message": "Bad credentials"})

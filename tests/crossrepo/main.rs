@@ -12,16 +12,14 @@ use std::time::Duration;
 
 use gitops_bump::config::{GitHubApp, Mode};
 use gitops_bump::edit::{EditError, EditReport};
-use gitops_bump::github::api_commit::{
-    self, ApiCommitError, ApiCommitOptions, ApiTarget, ApiWriteBack,
-};
+use gitops_bump::github::api_commit::{self, ApiCommitOptions, ApiTarget};
+use gitops_bump::write_back::{WriteBackError, WriteBackResult};
 use gitops_bump::github::app::{self, AppError};
 use gitops_bump::github::rest::Api;
 use gitops_bump::guard::{self, LastBump, RunId};
 use gitops_bump::secret::Secret;
 
 use edit::{kustomization, set_tags};
-use repo::git;
 use server::{APP_ID, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO, STATIC_TOKEN};
 
 const FILE: &str = "apps/prod/kustomization.yaml";
@@ -45,10 +43,7 @@ fn target(server: &FakeGitHub, token: Secret) -> ApiTarget {
 }
 
 fn options(message: &str) -> ApiCommitOptions {
-    let mut o = ApiCommitOptions::new(vec![PathBuf::from("apps/prod")], message.into(), 10);
-    o.backoff_base = Duration::from_millis(10);
-    o.backoff_max = Duration::from_millis(200);
-    o
+    ApiCommitOptions::new(vec![PathBuf::from("apps/prod")], message.into(), 10)
 }
 
 /// A server whose repository holds the app at `tag` plus an unrelated file.
@@ -70,7 +65,7 @@ fn bump(
     target: &ApiTarget,
     options: &ApiCommitOptions,
     tag: &str,
-) -> Result<ApiWriteBack, ApiCommitError> {
+) -> Result<WriteBackResult, WriteBackError> {
     let tag = tag.to_string();
     api_commit::write_back(target, options, &mut |root: &Path| {
         Ok(set_tags(root, FILE, &[(APP, &tag)]))
@@ -129,7 +124,7 @@ fn app_token_is_scoped_used_and_revoked() {
             },
         )
         .unwrap();
-        assert!(result.result.changed);
+        assert!(result.changed);
         rt.block_on(token.revoke()).unwrap();
         assert_eq!(server.tokens()[before]["revoked"], true);
     }
@@ -176,7 +171,7 @@ fn app_token_is_revoked_on_drop_when_the_edit_fails() {
         },
     );
     assert!(
-        matches!(failing, Err(ApiCommitError::Edit(_))),
+        matches!(failing, Err(WriteBackError::Edit(_))),
         "{failing:?}"
     );
     // Dropped inside a runtime, like a `?` out of the pipeline would.
@@ -266,10 +261,10 @@ fn api_bump_lands_as_one_commit_with_trailers_and_exact_bytes() {
     o.run = RunId::parse("12.1");
     let out = bump(&t, &o, "v1.1.0").unwrap();
     let head = server.repo.head("main");
-    assert!(out.result.changed && out.skipped_reason.is_none());
-    assert_eq!(out.result.attempts, 1);
-    assert_eq!(out.result.commit_sha.as_deref(), Some(head.as_str()));
-    assert_eq!(out.result.report.files, vec![FILE.to_string()]);
+    assert!(out.changed && out.skipped_reason.is_none());
+    assert_eq!(out.attempts, 1);
+    assert_eq!(out.commit_sha.as_deref(), Some(head.as_str()));
+    assert_eq!(out.report.files, vec![FILE.to_string()]);
     assert_eq!(server.repo.git(&["rev-parse", &format!("{head}^")]), before);
     assert_eq!(
         server.repo.show(&head, FILE),
@@ -284,11 +279,12 @@ fn api_bump_lands_as_one_commit_with_trailers_and_exact_bytes() {
     );
     assert_eq!(
         server.repo.message(&head),
-        "chore(deploy): bump app to v1.1.0 [skip ci]\n\nBuilt by run 12.\n\nBumped-Image: ghcr.io/org/app\nBumped-By-Run: 12.1"
+        "chore(deploy): bump app to v1.1.0 [skip ci]\n\nBuilt by run 12.\n\nBumped-By: gitops-bump\nBumped-Image: ghcr.io/org/app\nBumped-By-Run: 12.1",
+        "the trailers once, after the message"
     );
     // Running again changes nothing and commits nothing.
     let again = bump(&t, &o, "v1.1.0").unwrap();
-    assert!(!again.result.changed && again.result.commit_sha.is_none());
+    assert!(!again.changed && again.commit_sha.is_none());
     assert_eq!(server.repo.head("main"), head);
 }
 
@@ -321,7 +317,7 @@ fn a_lost_race_reapplies_the_edit_on_the_new_head() {
         Ok(set_tags(root, FILE, &[(APP, "v1.1.0")]))
     })
     .unwrap();
-    assert_eq!(out.result.attempts, 2);
+    assert_eq!(out.attempts, 2);
     assert_eq!(calls, 2);
     let head = server.repo.head("main");
     assert_eq!(
@@ -343,7 +339,7 @@ fn concurrent_api_bumpers_all_land() {
         .commit("main", &[(FILE, &kustomization(&initial))], "initial");
     let t = target(&server, Secret::new(STATIC_TOKEN));
     let barrier = Arc::new(Barrier::new(N));
-    let results: Vec<ApiWriteBack> = std::thread::scope(|s| {
+    let results: Vec<WriteBackResult> = std::thread::scope(|s| {
         let handles: Vec<_> = images
             .iter()
             .enumerate()
@@ -380,7 +376,7 @@ fn concurrent_api_bumpers_all_land() {
     );
     assert_eq!(server.repo.count(&head), 1 + N, "one commit each");
     for r in &results {
-        let sha = r.result.commit_sha.as_deref().unwrap();
+        let sha = r.commit_sha.as_deref().unwrap();
         server
             .repo
             .git(&["merge-base", "--is-ancestor", sha, &head]);
@@ -388,7 +384,7 @@ fn concurrent_api_bumpers_all_land() {
             .repo
             .git(&["merge-base", "--is-ancestor", &start, sha]);
     }
-    let attempts: u32 = results.iter().map(|r| r.result.attempts).sum();
+    let attempts: u32 = results.iter().map(|r| r.attempts).sum();
     assert!(attempts >= N as u32);
 }
 
@@ -516,7 +512,7 @@ fn newer_wins_skips_stale_runs_and_allows_rollbacks_when_off() {
                     .unwrap_or_else(|| panic!("{}: not skipped", case.name));
                 assert!(got.contains(reason), "{}: {got}", case.name);
                 assert!(
-                    !out.result.changed && out.result.commit_sha.is_none(),
+                    !out.changed && out.commit_sha.is_none(),
                     "{}",
                     case.name
                 );
@@ -534,7 +530,7 @@ fn newer_wins_skips_stale_runs_and_allows_rollbacks_when_off() {
                     case.name,
                     out.skipped_reason
                 );
-                assert!(out.result.changed, "{}", case.name);
+                assert!(out.changed, "{}", case.name);
                 let head = server.repo.head("main");
                 assert!(
                     server
@@ -660,35 +656,12 @@ fn history_walk_finds_the_last_bump_of_the_image_in_the_file() {
             clone
         };
         let repo = git2::Repository::open(&path).unwrap();
-        let got = guard::last_bumped_run(&repo, Path::new(FILE), image, 1000).unwrap();
+        let head = repo.head().unwrap().peel_to_commit().unwrap().id();
+        let got = guard::last_bumped_run(&repo, head, Path::new(FILE), image, 1000).unwrap();
         assert_eq!(strip(got), want, "depth {depth}, {image}");
     }
-
-    // Deepening on demand: a depth-1 clone finds the bump after fetching more.
-    let clone = dir.path().join("deepen");
-    let out = std::process::Command::new("git")
-        .args(["clone", "-q", "--depth", "1"])
-        .arg(format!("file://{}", work.display()))
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let repo = git2::Repository::open(&clone).unwrap();
-    let mut deepened = Vec::new();
-    let got = guard::last_bumped_run_deepening(&repo, Path::new(FILE), APP, 1000, 5, |r, depth| {
-        deepened.push(depth);
-        let workdir = r.workdir().unwrap().to_path_buf();
-        git(
-            &workdir.join(".git"),
-            &["fetch", "-q", &format!("--deepen={depth}"), "origin"],
-            &[],
-            None,
-        );
-        Ok(true)
-    })
-    .unwrap();
-    assert_eq!(strip(got), found("10.1"));
-    assert_eq!(deepened, vec![50], "one deepening was enough");
+    // Deepening a shallow workspace is the git transport's job, proven end
+    // to end in tests/writeback (depth-1 checkouts and shallow clones).
 }
 
 #[test]
@@ -824,58 +797,62 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         gitops_bump::config::Config::from_raw(&raw).unwrap()
     };
     let api = Api::new(&server.url);
-    let message = |r: &EditReport| format!("deploy {} file(s)", r.files.len());
-    let run = RunId::parse("70.1");
-
-    let spec = api_commit::PullRequestSpec {
-        head_branch: "gitops-bump/app".into(),
-        title: "Bump app".into(),
-        body: "by CI".into(),
+    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    options.context.run = RunId::parse("70.1");
+    options.context.api_url = server.url.clone();
+    options.context.repository = None;
+    // One run: extra inputs, the tag to set (`None`: the edit fails).
+    let bump_with = |extra: &[(&str, &str)], tag: Option<&str>| {
+        api_commit::write_back_for_config(
+            &config(extra),
+            &api,
+            &options,
+            &mut |root: &Path| match tag {
+                Some(tag) => Ok(set_tags(root, FILE, &[(APP, tag)])),
+                None => Err(EditError::NoMatch {
+                    images: vec!["typo/app".into()],
+                }),
+            },
+            &mut gitops_bump::write_back::Tally::default(),
+        )
     };
-    // One run: extra inputs, the tag to set (`None`: the edit fails), a PR spec.
-    let bump_with =
-        |extra: &[(&str, &str)], tag: Option<&str>, pr: Option<&api_commit::PullRequestSpec>| {
-            api_commit::write_back_for_config(
-                &config(extra),
-                &api,
-                run,
-                &mut |root: &Path| match tag {
-                    Some(tag) => Ok(set_tags(root, FILE, &[(APP, tag)])),
-                    None => Err(EditError::NoMatch {
-                        images: vec!["typo/app".into()],
-                    }),
-                },
-                &message,
-                pr,
-            )
-        };
 
-    // Lands on the default branch; the App credential adds `[skip ci]`.
-    let out = bump_with(&[], Some("v1.1.0"), None).unwrap();
-    assert!(out.result.changed);
+    // Lands on the default branch; the App credential keeps `[skip ci]`.
+    let out = bump_with(&[("commit-message", "deploy {files}")], Some("v1.1.0")).unwrap();
+    assert!(out.changed);
     let head = server.repo.head("main");
     assert_eq!(
         server.repo.message(&head),
-        "deploy 1 file(s) [skip ci]\n\nBumped-Image: ghcr.io/org/app\nBumped-By-Run: 70.1"
+        "deploy apps/prod/kustomization.yaml [skip ci]\n\nBumped-By: gitops-bump\nBumped-Image: ghcr.io/org/app\nBumped-By-Run: 70.1",
+        "the template, the skip marker and the trailers, once"
     );
     // An older semver in push mode is refused by the guard, and the token
     // is still revoked; with newer-wins off it lands.
-    let stale = bump_with(&[], Some("v1.0.5"), None).unwrap();
-    assert!(stale.skipped_reason.is_some() && !stale.result.changed);
+    let stale = bump_with(&[], Some("v1.0.5")).unwrap();
+    assert!(stale.skipped_reason.is_some() && !stale.changed);
     assert_eq!(server.repo.head("main"), head);
-    let rollback = bump_with(&[("newer-wins", "false")], Some("v1.0.5"), None).unwrap();
-    assert!(rollback.result.changed);
-    // A failing edit still revokes.
-    assert!(bump_with(&[], None, None).is_err());
-    // Pull-request mode without a branch/title is refused before any call.
-    let no_spec = bump_with(&[("mode", "pull-request")], Some("v3.0.0"), None).unwrap_err();
-    assert!(
-        no_spec.to_string().contains("pull request branch"),
-        "{no_spec}"
+    let rollback = bump_with(&[("newer-wins", "false")], Some("v1.0.5")).unwrap();
+    assert!(rollback.changed);
+    // A failing edit still revokes, and keeps its file:line error.
+    assert!(matches!(
+        bump_with(&[], None),
+        Err(WriteBackError::Edit(_))
+    ));
+    // Pull-request mode asks for `pull_requests: write` too, and the pull
+    // request gets the same title, body and labels as over git.
+    let pr = bump_with(
+        &[("mode", "pull-request"), ("labels", "gitops-bump,deploy")],
+        Some("v3.0.0"),
+    )
+    .unwrap();
+    assert_eq!(pr.pull_request_number, Some(1));
+    let pulls = server.state()["pulls"].clone();
+    assert_eq!(pulls[0]["head"]["ref"], "gitops-bump/main/ghcr.io-org-app");
+    assert_eq!(
+        pulls[0]["title"],
+        "chore(deploy): bump ghcr.io/org/app to v3.0.0"
     );
-    // Pull-request mode asks for `pull_requests: write` too.
-    let pr = bump_with(&[("mode", "pull-request")], Some("v3.0.0"), Some(&spec)).unwrap();
-    assert_eq!(pr.result.pull_request_number, Some(1));
+    assert_eq!(pulls[0]["labels"], serde_json::json!(["gitops-bump", "deploy"]));
     let tokens = server.tokens();
     assert_eq!(tokens.len(), 5);
     for (i, t) in tokens.iter().enumerate() {
@@ -892,18 +869,36 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
 #[test]
 fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let server = seeded("v1.0.0");
-    let t = target(&server, Secret::new(STATIC_TOKEN));
-    let spec = |title: &str| api_commit::PullRequestSpec {
-        head_branch: "gitops-bump/prod".into(),
-        title: title.into(),
-        body: "Automated bump.".into(),
+    let api = Api::new(&server.url);
+    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    options.context.api_url = server.url.clone();
+    let pull_request = |tag: &str, edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>| {
+        let mut raw = gitops_bump::config::RawInputs::default();
+        for (k, v) in [
+            ("images", format!("ghcr.io/org/app:{tag}")),
+            ("paths", "apps/prod".into()),
+            ("repository", "org/gitops".into()),
+            ("commit-via", "api".into()),
+            ("mode", "pull-request".into()),
+            ("token", STATIC_TOKEN.into()),
+            ("commit-message", "chore: bump {summary}".into()),
+        ] {
+            raw.set(k, v);
+        }
+        let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
+        api_commit::write_back_for_config(
+            &config,
+            &api,
+            &options,
+            edit,
+            &mut gitops_bump::write_back::Tally::default(),
+        )
     };
-    let message = |r: &EditReport| format!("chore: bump {}", r.changes[0].new);
     let main_before = server.repo.head("main");
     // (new tag, title, base moves first?)
     let rounds = [
-        ("v1.1.0", "Bump app to v1.1.0", false),
-        ("v1.2.0", "Bump app to v1.2.0", true),
+        ("v1.1.0", "chore: bump ghcr.io/org/app to v1.1.0", false),
+        ("v1.2.0", "chore: bump ghcr.io/org/app to v1.2.0", true),
     ];
     for (tag, title, base_moves) in rounds {
         if base_moves {
@@ -912,26 +907,22 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
                 .commit("main", &[("README.md", "# gitops v2\n")], "docs");
         }
         let base = server.repo.head("main");
-        let out = api_commit::pull_request(
-            &t,
-            &options("unused"),
-            &spec(title),
-            &mut |root: &Path| Ok(set_tags(root, FILE, &[(APP, tag)])),
-            &message,
-        )
+        let out = pull_request(tag, &mut |root: &Path| {
+            Ok(set_tags(root, FILE, &[(APP, tag)]))
+        })
         .unwrap();
-        assert!(out.result.changed);
+        assert!(out.changed);
         assert_eq!(
-            out.result.pull_request_number,
+            out.pull_request_number,
             Some(1),
             "the same pull request"
         );
         assert_eq!(
-            out.result.pull_request_url.as_deref(),
+            out.pull_request_url.as_deref(),
             Some("https://github.com/org/gitops/pull/1")
         );
-        let head = server.repo.head("gitops-bump/prod");
-        assert_eq!(out.result.commit_sha.as_deref(), Some(head.as_str()));
+        let head = server.repo.head("gitops-bump/main/ghcr.io-org-app");
+        assert_eq!(out.commit_sha.as_deref(), Some(head.as_str()));
         assert_eq!(
             server.repo.git(&["rev-parse", &format!("{head}^")]),
             base,
@@ -943,11 +934,23 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
                 .show(&head, FILE)
                 .contains(&format!("newTag: {tag}"))
         );
-        assert_eq!(server.repo.message(&head), format!("chore: bump {tag}"));
+        assert!(
+            server
+                .repo
+                .message(&head)
+                .starts_with(&format!("{title}\n\nBumped-By: gitops-bump")),
+            "{}",
+            server.repo.message(&head)
+        );
+        let _ = title;
     }
     let pulls = server.state()["pulls"].clone();
     assert_eq!(pulls.as_array().unwrap().len(), 1);
-    assert_eq!(pulls[0]["title"], "Bump app to v1.2.0", "title updated");
+    assert_eq!(
+        pulls[0]["title"], "chore: bump ghcr.io/org/app to v1.2.0",
+        "title updated"
+    );
+    assert_eq!(pulls[0]["labels"], serde_json::json!(["gitops-bump"]));
     assert_eq!(pulls[0]["base"]["ref"], "main");
     assert_ne!(
         server.repo.head("main"),
@@ -1032,7 +1035,6 @@ fn bench_api_write_back_against_git_push() {
                 Ok(set_tags(root, FILE, &[(image.as_str(), tag.as_str())]))
             })
             .unwrap()
-            .result
             .attempts
         };
         let started = std::time::Instant::now();

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use gitops_bump::config::{Config, RawInputs};
 use gitops_bump::edit::{Change, EditError, EditReport, TargetKind};
-use gitops_bump::git::{GitHubContext, RetryPolicy, WriteBackOptions};
+use gitops_bump::git::{GitHubContext, WriteBackOptions};
 
 #[allow(dead_code)]
 #[path = "../support/git.rs"]
@@ -152,11 +152,6 @@ pub fn options(workdir: &Path, api_url: &str) -> WriteBackOptions {
             run_id: Some("4242".into()),
             sha: Some("0123abcd".into()),
             run: None,
-        },
-        retry: RetryPolicy {
-            base_delay: std::time::Duration::from_millis(20),
-            max_delay: std::time::Duration::from_millis(400),
-            deadline: std::time::Duration::from_secs(120),
         },
         labels: vec!["gitops-bump".into(), "deploy".into()],
     }
