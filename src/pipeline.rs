@@ -204,8 +204,7 @@ fn write_back_stage(
     paths: &[PathBuf],
     request: &EditRequest,
 ) -> Result<WriteBackResult, Error> {
-    let mut options = git::WriteBackOptions::from_env(workdir);
-    options.labels = config.labels.clone();
+    let options = git::WriteBackOptions::from_env(workdir);
     let mut edit_fn = |root: &Path| edit::apply(root, paths, request, true);
     let mut tally = Tally::default();
     let result = match config.commit_via {

@@ -227,7 +227,6 @@ pub struct WriteBackOptions {
     /// The checkout to use when `repository` is unset (the current directory).
     pub workdir: PathBuf,
     pub context: GitHubContext,
-    pub labels: Vec<String>,
 }
 
 impl WriteBackOptions {
@@ -235,10 +234,6 @@ impl WriteBackOptions {
         WriteBackOptions {
             workdir: workdir.to_path_buf(),
             context: GitHubContext::from_env(),
-            labels: crate::write_back::pull_request::DEFAULT_LABELS
-                .iter()
-                .map(|l| l.to_string())
-                .collect(),
         }
     }
 }
@@ -278,7 +273,6 @@ pub fn write_back_counted(
     let plan = crate::write_back::plan_for(
         config,
         &options.context,
-        &options.labels,
         config.token.clone(),
         &render,
         &workspace.branch,

@@ -454,7 +454,6 @@ pub fn write_back_for_config(
         let plan = crate::write_back::plan_for(
             config,
             &context,
-            &options.labels,
             Some(token.clone()),
             &render,
             &target.branch,

@@ -250,7 +250,6 @@ impl WriteBackError {
 pub fn plan_for<'a>(
     config: &Config,
     context: &GitHubContext,
-    labels: &[String],
     token: Option<Secret>,
     message: &'a dyn Fn(&EditReport) -> Result<String, crate::template::TemplateError>,
     base: &str,
@@ -268,7 +267,7 @@ pub fn plan_for<'a>(
                     .ok_or(pull_request::PullRequestError::NoApiRepository)?,
                 api_url: context.api_url.clone(),
                 token,
-                labels: labels.to_vec(),
+                labels: config.labels.clone(),
                 context: context.clone(),
             })
         }

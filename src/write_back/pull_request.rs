@@ -103,9 +103,6 @@ impl Plan {
     }
 }
 
-/// Labels put on every pull request we open.
-pub const DEFAULT_LABELS: &[&str] = &["gitops-bump"];
-
 /// `gitops-bump/<base>/<what>`: the same bump against the same base always
 /// lands on the same branch, so a second run updates the pull request
 /// instead of opening another one. `what` is the promotion target or the

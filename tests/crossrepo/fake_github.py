@@ -212,14 +212,16 @@ class H(BaseHTTPRequestHandler):
             if token_ok(self.auth()) is None:
                 return self.send(401, {"message": "Bad credentials"})
             req = self.body() or {}
+            labels = None
             with LOCK:
                 for pr in STATE["pulls"]:
                     if str(pr["number"]) == parts[4]:
                         pr.setdefault("labels", [])
                         pr["labels"] += [l for l in req.get("labels", []) if l not in pr["labels"]]
-                        save_state()
-                        return self.send(200, [{"name": l} for l in pr["labels"]])
-            return self.send(404, {"message": "Not Found"})
+                        labels = list(pr["labels"])
+            if labels is None:
+                return self.send(404, {"message": "Not Found"})
+            return self.send(200, [{"name": l} for l in labels])
         if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:] in (["git", "refs"], ["pulls"]):
             if token_ok(self.auth()) is None:
                 return self.send(401, {"message": "Bad credentials"})

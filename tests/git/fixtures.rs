@@ -126,6 +126,7 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
     let mut raw = RawInputs::default();
     raw.set("images", "ghcr.io/org/app:v1".into());
     raw.set("verify", "false".into());
+    raw.set("labels", "gitops-bump,deploy".into());
     raw.set(
         "commit-message",
         "chore(deploy): bump {summary} [skip ci]".into(),
@@ -153,7 +154,6 @@ pub fn options(workdir: &Path, api_url: &str) -> WriteBackOptions {
             sha: Some("0123abcd".into()),
             run: None,
         },
-        labels: vec!["gitops-bump".into(), "deploy".into()],
     }
 }
 
