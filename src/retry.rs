@@ -63,7 +63,14 @@ mod tests {
             cap: Duration::from_millis(1000),
         };
         // (retry number, ceiling in ms)
-        for (attempt, ceiling) in [(0, 100), (1, 200), (2, 400), (3, 800), (4, 1000), (40, 1000)] {
+        for (attempt, ceiling) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (40, 1000),
+        ] {
             assert_eq!(b.ceiling(attempt), Duration::from_millis(ceiling));
             let delays: Vec<Duration> = (0..200).map(|_| b.delay(attempt)).collect();
             assert!(delays.iter().all(|d| *d <= Duration::from_millis(ceiling)));

@@ -114,7 +114,6 @@ pub fn unified_diff(
     Ok(out)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -588,9 +588,7 @@ pub fn push(
     options.remote_callbacks(callbacks);
     let pushed = remote.push(&[&refspec], Some(&mut options));
     drop(options);
-    let _ = repo
-        .find_reference(&local_ref)
-        .and_then(|mut r| r.delete());
+    let _ = repo.find_reference(&local_ref).and_then(|mut r| r.delete());
     if let Some(now) = moved.into_inner() {
         return if now.is_zero() {
             Err(GitError::NoSuchBranch {

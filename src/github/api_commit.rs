@@ -46,8 +46,7 @@ use crate::guard::{self, RunId};
 use crate::secret::Secret;
 use crate::write_back::message::GitHubContext;
 use crate::write_back::{
-    Destination, Plan, Publish, RetryBudget, Tally, Tip, Transport, WriteBackError,
-    WriteBackResult,
+    Destination, Plan, Publish, RetryBudget, Tally, Tip, Transport, WriteBackError, WriteBackResult,
 };
 
 /// The blobs API's per-file limit.
@@ -286,10 +285,13 @@ impl Transport for ApiTransport {
         message: &str,
         to: &Destination,
     ) -> Result<Publish, WriteBackError> {
-        let additions = read_additions(&self.target, self.max_file_size, &self.root, &report.files)?;
+        let additions =
+            read_additions(&self.target, self.max_file_size, &self.root, &report.files)?;
         let outcome = self.runtime.block_on(async {
             match to {
-                Destination::Branch => create_commit(&self.target, &tip.id, message, additions).await,
+                Destination::Branch => {
+                    create_commit(&self.target, &tip.id, message, additions).await
+                }
                 Destination::PullRequestBranch(head) => {
                     // Our branch: one bump on the newest base, every time.
                     reset_branch(&self.target, head, &tip.id).await?;
@@ -341,7 +343,8 @@ pub fn write_back(
         run: options.run,
         ..GitHubContext::default()
     };
-    let message = |r: &EditReport| crate::write_back::message::render(&options.message, r, &context);
+    let message =
+        |r: &EditReport| crate::write_back::message::render(&options.message, r, &context);
     let plan = plan_for_options(options, &message);
     let mut transport = ApiTransport::new(target, options)?;
     crate::write_back::run(&plan, &mut transport, edit, &mut Tally::default())

@@ -2,7 +2,6 @@
 
 use std::time::{Duration, SystemTime};
 
-
 /// Transient failures (5xx, connection errors, timeouts) are retried this
 /// many times after the first attempt; then the error is reported.
 pub const MAX_RETRIES: u32 = 3;

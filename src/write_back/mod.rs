@@ -40,11 +40,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode};
 use crate::edit::{EditError, EditReport};
-use crate::secret::Secret;
-use message::GitHubContext;
 use crate::guard::{self, RunId};
 use crate::print::{self, Stream};
 use crate::retry::Backoff;
+use crate::secret::Secret;
+use message::GitHubContext;
 
 /// What the write-back did.
 #[derive(Debug, Clone, Default)]
@@ -145,8 +145,12 @@ pub struct RetryBudget {
     /// At most this many attempts; 0 = only the deadline limits.
     pub max_attempts: u32,
     pub backoff: Backoff,
-    /// A lock held this many attempts in a row is stale, not contention.
+    /// A lock found held this many attempts in a row, over at least
+    /// `stale_lock_after`, is stale (a crashed writer's), not contention:
+    /// git itself waits 100 ms for a lock, and a live push holds it for
+    /// milliseconds.
     pub max_locked: u32,
+    pub stale_lock_after: Duration,
 }
 
 impl Default for RetryBudget {
@@ -156,6 +160,7 @@ impl Default for RetryBudget {
             max_attempts: 0,
             backoff: Backoff::PUSH,
             max_locked: 3,
+            stale_lock_after: Duration::from_secs(2),
         }
     }
 }
@@ -298,6 +303,7 @@ pub fn run(
     let started = Instant::now();
     let budget = plan.budget;
     let mut locked_in_a_row = 0;
+    let mut locked_since: Option<Instant> = None;
     let mut exact = false;
     loop {
         tally.attempts += 1;
@@ -370,11 +376,15 @@ pub fn run(
             }
             Publish::LostRace(why) => {
                 locked_in_a_row = 0;
+                locked_since = None;
                 why
             }
             Publish::Locked(why) => {
                 locked_in_a_row += 1;
-                if locked_in_a_row >= budget.max_locked {
+                let since = *locked_since.get_or_insert_with(Instant::now);
+                if locked_in_a_row >= budget.max_locked
+                    && since.elapsed() >= budget.stale_lock_after
+                {
                     return Err(WriteBackError::Locked {
                         location: transport.location(),
                         branch: transport.branch().to_string(),

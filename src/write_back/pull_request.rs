@@ -42,8 +42,11 @@ impl PullRequestError {
             PullRequestError::NoApiRepository => {
                 "set `repository` to owner/name, or run inside GitHub Actions (GITHUB_REPOSITORY)"
             }
-            PullRequestError::Api { status: 401, .. } => "check `token`; it was not accepted by the API",
-            PullRequestError::Api { status: 403, .. } | PullRequestError::Api { status: 404, .. } => {
+            PullRequestError::Api { status: 401, .. } => {
+                "check `token`; it was not accepted by the API"
+            }
+            PullRequestError::Api { status: 403, .. }
+            | PullRequestError::Api { status: 404, .. } => {
                 "give the token `pull-requests: write` (and `contents: write`) on the repository"
             }
             PullRequestError::Api { status: 422, .. } => {
@@ -223,7 +226,10 @@ struct Pulls<'a> {
 }
 
 impl Pulls<'_> {
-    async fn open_or_update(&self, pr: &PullRequest<'_>) -> Result<(String, u64), PullRequestError> {
+    async fn open_or_update(
+        &self,
+        pr: &PullRequest<'_>,
+    ) -> Result<(String, u64), PullRequestError> {
         let owner = pr.repository.split('/').next().unwrap_or_default();
         let pulls = format!("/repos/{}/pulls", pr.repository);
         let head = format!("{owner}:{}", pr.head);
@@ -267,12 +273,14 @@ impl Pulls<'_> {
                 }
             }
         };
-        let number = created["number"].as_u64().ok_or_else(|| PullRequestError::Api {
-            method: "POST",
-            url: self.url(&pulls),
-            status: 200,
-            message: "the response has no pull request `number`".into(),
-        })?;
+        let number = created["number"]
+            .as_u64()
+            .ok_or_else(|| PullRequestError::Api {
+                method: "POST",
+                url: self.url(&pulls),
+                status: 200,
+                message: "the response has no pull request `number`".into(),
+            })?;
         let url = created["html_url"].as_str().unwrap_or_default().to_string();
         if !pr.labels.is_empty() {
             let path = format!("/repos/{}/issues/{number}/labels", pr.repository);

@@ -13,11 +13,11 @@ use std::time::Duration;
 use gitops_bump::config::{GitHubApp, Mode};
 use gitops_bump::edit::{EditError, EditReport};
 use gitops_bump::github::api_commit::{self, ApiCommitOptions, ApiTarget};
-use gitops_bump::write_back::{WriteBackError, WriteBackResult};
 use gitops_bump::github::app::{self, AppError};
 use gitops_bump::github::rest::Api;
 use gitops_bump::guard::{self, LastBump, RunId};
 use gitops_bump::secret::Secret;
+use gitops_bump::write_back::{WriteBackError, WriteBackResult};
 
 use edit::{kustomization, set_tags};
 use server::{APP_ID, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO, STATIC_TOKEN};
@@ -511,11 +511,7 @@ fn newer_wins_skips_stale_runs_and_allows_rollbacks_when_off() {
                     .as_deref()
                     .unwrap_or_else(|| panic!("{}: not skipped", case.name));
                 assert!(got.contains(reason), "{}: {got}", case.name);
-                assert!(
-                    !out.changed && out.commit_sha.is_none(),
-                    "{}",
-                    case.name
-                );
+                assert!(!out.changed && out.commit_sha.is_none(), "{}", case.name);
                 assert_eq!(
                     server.repo.head("main"),
                     before,
@@ -834,10 +830,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
     let rollback = bump_with(&[("newer-wins", "false")], Some("v1.0.5")).unwrap();
     assert!(rollback.changed);
     // A failing edit still revokes, and keeps its file:line error.
-    assert!(matches!(
-        bump_with(&[], None),
-        Err(WriteBackError::Edit(_))
-    ));
+    assert!(matches!(bump_with(&[], None), Err(WriteBackError::Edit(_))));
     // Pull-request mode asks for `pull_requests: write` too, and the pull
     // request gets the same title, body and labels as over git.
     let pr = bump_with(
@@ -852,7 +845,10 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         pulls[0]["title"],
         "chore(deploy): bump ghcr.io/org/app to v3.0.0"
     );
-    assert_eq!(pulls[0]["labels"], serde_json::json!(["gitops-bump", "deploy"]));
+    assert_eq!(
+        pulls[0]["labels"],
+        serde_json::json!(["gitops-bump", "deploy"])
+    );
     let tokens = server.tokens();
     assert_eq!(tokens.len(), 5);
     for (i, t) in tokens.iter().enumerate() {
@@ -912,11 +908,7 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
         })
         .unwrap();
         assert!(out.changed);
-        assert_eq!(
-            out.pull_request_number,
-            Some(1),
-            "the same pull request"
-        );
+        assert_eq!(out.pull_request_number, Some(1), "the same pull request");
         assert_eq!(
             out.pull_request_url.as_deref(),
             Some("https://github.com/org/gitops/pull/1")

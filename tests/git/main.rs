@@ -225,7 +225,10 @@ fn wrong_or_missing_token_fails_clearly_and_pushes_nothing() {
         };
         let err = write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err(what);
         let text = format!("{err} {err:?} {}", err.hint().unwrap_or_default());
-        assert!(matches!(err, WriteBackError::Git(GitError::Auth { .. })), "{what}: {text}");
+        assert!(
+            matches!(err, WriteBackError::Git(GitError::Auth { .. })),
+            "{what}: {text}"
+        );
         assert!(
             text.contains(needle) && text.contains("contents: write"),
             "{what}: {text}"
@@ -271,52 +274,171 @@ fn a_token_the_server_refuses_shows_the_servers_words() {
     assert_eq!(origin.tip("main"), tip, "nothing pushed");
 }
 
+/// The ways a test can name the remote: each transport a user can reach.
+#[derive(Debug, Clone, Copy)]
+enum Remote {
+    /// `repository: http://…` through `git http-backend`.
+    Http,
+    /// `repository: file:///…`.
+    FileUrl,
+    /// `repository: /path/to/remote.git`.
+    Path,
+}
+
+impl Remote {
+    const ALL: [Remote; 3] = [Remote::Http, Remote::FileUrl, Remote::Path];
+
+    fn url(self, origin: &Origin, http: &GitHttp) -> String {
+        match self {
+            Remote::Http => http.url("org/gitops.git"),
+            Remote::FileUrl => origin.file_url(),
+            Remote::Path => origin.bare().display().to_string(),
+        }
+    }
+}
+
 #[test]
 fn a_protected_branch_fails_at_once_with_the_hook_message() {
-    // (server hook, what it prints, git's status for the ref). Only over the
-    // network: libgit2's local transport writes the objects itself and runs
-    // no server hooks, so `file://` cannot be protected.
+    struct Case {
+        hook: &'static str,
+        says: &'static str,
+        /// git's status for the ref.
+        status: &'static str,
+    }
     let cases = [
-        (
-            "pre-receive",
-            "GH006: Protected branch update failed for refs/heads/main.",
-            "pre-receive hook declined",
-        ),
-        (
-            "update",
-            "refusing: commits must be signed",
-            "hook declined",
-        ),
+        Case {
+            hook: "pre-receive",
+            says: "GH006: Protected branch update failed for refs/heads/main.",
+            status: "pre-receive hook declined",
+        },
+        Case {
+            hook: "update",
+            says: "refusing: commits must be signed",
+            status: "hook declined",
+        },
     ];
-    for (hook, says, status) in cases {
+    // Local remotes too: the push goes through git's own receive-pack, so
+    // their hooks run exactly as for `git push` to that path.
+    for remote in Remote::ALL {
+        for case in &cases {
+            let what = format!("{remote:?} {}", case.hook);
+            let origin = two_apps();
+            let path = origin.bare().join("hooks").join(case.hook);
+            std::fs::write(
+                &path,
+                format!("#!/bin/sh\necho '{}' >&2\nexit 1\n", case.says),
+            )
+            .expect("hook");
+            let chmod = std::process::Command::new("chmod")
+                .arg("+x")
+                .arg(&path)
+                .status();
+            assert!(chmod.expect("chmod runs").success());
+            let http = GitHttp::start(origin.dir.path());
+            let tip = origin.tip("main");
+            let url = remote.url(&origin, &http);
+            let cfg = config(&[("repository", &url), ("token", GIT_TOKEN)]);
+            let mut calls = 0;
+            let mut edit = |root: &Path| {
+                calls += 1;
+                apply_bumps(root, &[Bump::new("apps/app.yaml", APP, "v1")])
+            };
+            let err =
+                write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err(&what);
+            let text = err.to_string();
+            assert!(
+                matches!(err, WriteBackError::Git(GitError::Rejected { .. })),
+                "{what}: {text}"
+            );
+            assert_eq!(
+                text,
+                format!(
+                    "{url} refused the push to `main`: {}\nthe server said:\n{}",
+                    case.status, case.says
+                ),
+                "{what}"
+            );
+            let hint = err.hint().unwrap_or_default();
+            assert!(hint.contains("pull-request"), "{what}: {hint}");
+            assert_eq!(calls, 1, "{what}: one attempt, no retry");
+            assert_eq!(origin.tip("main"), tip, "{what}: nothing pushed");
+        }
+    }
+}
+
+#[test]
+fn a_stale_lock_on_the_server_fails_with_its_words_and_pushes_nothing() {
+    // A crashed writer left `refs/heads/main.lock` in the remote. Not a
+    // race to retry for minutes: after a few attempts the server's own
+    // words are shown, with what to remove.
+    for remote in Remote::ALL {
         let origin = two_apps();
-        let path = origin.bare().join("hooks").join(hook);
-        std::fs::write(&path, format!("#!/bin/sh\necho '{says}' >&2\nexit 1\n")).expect("hook");
-        let chmod = std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&path)
-            .status();
-        assert!(chmod.expect("chmod runs").success());
+        let lock = origin.bare().join("refs/heads/main.lock");
+        std::fs::write(&lock, "").expect("lock file");
         let http = GitHttp::start(origin.dir.path());
         let tip = origin.tip("main");
-        let url = http.url("org/gitops.git");
+        let url = remote.url(&origin, &http);
         let cfg = config(&[("repository", &url), ("token", GIT_TOKEN)]);
+        let mut edit = |root: &Path| apply_bumps(root, &[Bump::new("apps/app.yaml", APP, "v1")]);
+        let started = std::time::Instant::now();
+        let err =
+            write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err("stale lock");
+        let text = err.to_string();
+        assert!(
+            matches!(err, WriteBackError::Locked { attempts: 3, .. }),
+            "{remote:?}: {text}"
+        );
+        assert!(
+            text.starts_with(&format!(
+                "{url} kept `main` locked for 3 attempts in a row; the server said:\n"
+            )) && text.contains("main.lock': File exists"),
+            "{remote:?}: {text}"
+        );
+        assert!(
+            err.hint()
+                .unwrap_or_default()
+                .contains("remove the `.lock` file"),
+            "{remote:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{remote:?}: gave up within the stale-lock bound, not the retry deadline"
+        );
+        assert_eq!(origin.tip("main"), tip, "{remote:?}: nothing pushed");
+    }
+}
+
+#[test]
+fn a_missing_local_remote_is_named_before_anything_else() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("nowhere/remote.git");
+    for url in [
+        missing.display().to_string(),
+        format!("file://{}", missing.display()),
+    ] {
+        let cfg = config(&[("repository", &url)]);
         let mut calls = 0;
         let mut edit = |root: &Path| {
             calls += 1;
             apply_bumps(root, &[Bump::new("apps/app.yaml", APP, "v1")])
         };
-        let err = write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err(hook);
-        let text = err.to_string();
-        assert!(matches!(err, WriteBackError::Git(GitError::Rejected { .. })), "{hook}: {text}");
-        assert!(
-            text.contains(says) && text.contains(status),
-            "{hook}: {text}"
+        let err =
+            write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err("missing");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no git repository at {}: the path does not exist",
+                missing.display()
+            ),
+            "{url}"
         );
-        let hint = err.hint().unwrap_or_default();
-        assert!(hint.contains("pull-request"), "{hook}: {hint}");
-        assert_eq!(calls, 1, "{hook}: one attempt, no retry");
-        assert_eq!(origin.tip("main"), tip, "{hook}: nothing pushed");
+        assert!(
+            err.hint()
+                .unwrap_or_default()
+                .contains("existing git repository"),
+            "{url}"
+        );
+        assert_eq!(calls, 0, "{url}: no edit");
     }
 }
 
