@@ -8,7 +8,7 @@ start=src.index('pub const INPUTS')
 body=src[start:src.index('\n];',start)]
 S=r'"((?:[^"\\]|\\.)*)"'
 items=[]
-for m in re.finditer(r'(input|secret)\(\s*'+S+r',\s*(?:('+S[1:-1].join(['"','"'])+r'|[A-Z_]+),\s*)?'+S+r',?\s*\)',body,re.S):
+for m in re.finditer(r'(input|secret|list)\(\s*'+S+r',\s*(?:('+S[1:-1].join(['"','"'])+r'|[A-Z_]+),\s*)?(?:Split::\w+,\s*)?'+S+r',?\s*\)',body,re.S):
     kind,name,default,_,help=m.groups()
     if default is None: default=''
     elif default.startswith('"'): default=default[1:-1]

@@ -19,6 +19,61 @@ pub struct Input {
     pub help: &'static str,
     /// Secret inputs are masked as soon as they are read.
     pub secret: bool,
+    /// How a list input is cut into values; [`Split::None`] for one value.
+    pub split: Split,
+}
+
+/// How a list input is cut into values. Surrounding white space is trimmed
+/// and blank values are dropped in every case. An input holding file paths
+/// is split on line breaks only: a path may contain `,` and `#`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Not a list: the whole (trimmed) value.
+    None,
+    /// One value per line; `,` and `#` belong to the value.
+    Lines,
+    /// One value per line; `#` starts a comment.
+    LinesWithComments,
+    /// Values separated by commas or line breaks; `#` starts a comment.
+    CommasOrLines,
+}
+
+impl Split {
+    /// The rule as the input's description states it (action.yml, README,
+    /// `--help`); a test checks every list input says its rule.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Split::None => "",
+            Split::Lines => "one per line (`,` and `#` are part of a value)",
+            Split::LinesWithComments => "one per line (`#` starts a comment)",
+            Split::CommasOrLines => "comma or newline separated (`#` starts a comment)",
+        }
+    }
+
+    /// Cuts `s` into values by this rule.
+    pub fn apply(self, s: &str) -> Vec<String> {
+        let uncomment = |l: &str| {
+            l.split_once('#')
+                .map_or(l, |(before, _)| before)
+                .to_string()
+        };
+        let values: Vec<String> = match self {
+            Split::None => vec![s.to_string()],
+            Split::Lines => s.lines().map(str::to_string).collect(),
+            Split::LinesWithComments => s.lines().map(uncomment).collect(),
+            Split::CommasOrLines => s
+                .lines()
+                .map(uncomment)
+                .flat_map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+                .collect(),
+        };
+        values
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 const fn input(name: &'static str, default: &'static str, help: &'static str) -> Input {
@@ -27,6 +82,22 @@ const fn input(name: &'static str, default: &'static str, help: &'static str) ->
         default,
         help,
         secret: false,
+        split: Split::None,
+    }
+}
+
+const fn list(
+    name: &'static str,
+    default: &'static str,
+    split: Split,
+    help: &'static str,
+) -> Input {
+    Input {
+        name,
+        default,
+        help,
+        secret: false,
+        split,
     }
 }
 
@@ -36,6 +107,7 @@ const fn secret(name: &'static str, help: &'static str) -> Input {
         default: "",
         help,
         secret: true,
+        split: Split::None,
     }
 }
 
@@ -45,15 +117,17 @@ pub const DEFAULT_AUTHOR_EMAIL: &str = "41898282+github-actions[bot]@users.norep
 
 /// All inputs, in the order `action.yml` lists them.
 pub const INPUTS: &[Input] = &[
-    input(
+    list(
         "images",
         "",
-        "Image SPECs, one per line: NAME[=NEWNAME][:TAG][@DIGEST] (`*` keeps a part)",
+        Split::LinesWithComments,
+        "Image SPECs NAME[=NEWNAME][:TAG][@DIGEST] (`*` keeps a part), one per line (`#` starts a comment)",
     ),
-    input(
+    list(
         "paths",
         ".",
-        "Files or directories to edit, one per line, relative to the repository root",
+        Split::Lines,
+        "Files or directories to edit, relative to the repository root, one per line (`,` and `#` are part of a value)",
     ),
     input(
         "repository",
@@ -84,10 +158,11 @@ pub const INPUTS: &[Input] = &[
         DEFAULT_AUTHOR_EMAIL,
         "Commit author and committer email",
     ),
-    input(
+    list(
         "insecure-git-origins",
         "",
-        "Git origins (http://host:port) the token may be sent to over plain HTTP, comma or newline separated; empty = HTTPS only",
+        Split::CommasOrLines,
+        "Git origins (http://host:port) the token may be sent to over plain HTTP, comma or newline separated (`#` starts a comment); empty = HTTPS only",
     ),
     input("mode", "push", "push | pull-request | none"),
     input(
@@ -105,20 +180,22 @@ pub const INPUTS: &[Input] = &[
         "0s",
         "How long to wait for a just-pushed image to appear (e.g. 90s, 5m)",
     ),
-    input(
+    list(
         "platforms",
         "",
-        "Platforms the image index must contain, comma or newline separated (linux/amd64,linux/arm64)",
+        Split::CommasOrLines,
+        "Platforms the image index must contain (linux/amd64,linux/arm64), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "expected-digest",
         "",
         "Digest the first image's tag must resolve to (e.g. docker/build-push-action's digest output)",
     ),
-    input(
+    list(
         "insecure-registries",
         "",
-        "Registries (host:port) allowed over plain HTTP, comma or newline separated",
+        Split::CommasOrLines,
+        "Registries (host:port) allowed over plain HTTP, comma or newline separated (`#` starts a comment)",
     ),
     input(
         "registry",
@@ -150,10 +227,11 @@ pub const INPUTS: &[Input] = &[
         "3600s",
         "Lifetime of the impersonated access token (max 12h)",
     ),
-    input(
+    list(
         "access-token-scopes",
         "https://www.googleapis.com/auth/cloud-platform",
-        "OAuth scopes, comma or newline separated",
+        Split::CommasOrLines,
+        "OAuth scopes of the impersonated token (service-account), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "create-credentials-file",
@@ -181,10 +259,11 @@ pub const INPUTS: &[Input] = &[
         "Promote: copy the images deployed in this path",
     ),
     input("promote-to", "", "Promote: into this path"),
-    input(
+    list(
         "values-paths",
         "",
-        "Extra Helm values key paths holding an image (e.g. app.image), comma or newline separated",
+        Split::CommasOrLines,
+        "Extra Helm values key paths holding an image (e.g. app.image), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "allow-no-match",
@@ -196,10 +275,11 @@ pub const INPUTS: &[Input] = &[
         "false",
         "Do everything except the push; print the diff",
     ),
-    input(
+    list(
         "labels",
         "gitops-bump",
-        "Labels for the pull request (pull-request mode), comma or newline separated",
+        Split::CommasOrLines,
+        "Labels for the pull request (pull-request mode), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "app-id",
@@ -422,8 +502,13 @@ impl RawInputs {
         })
     }
 
+    /// The value cut into values by the input's [`Split`] rule.
     fn list(&self, name: &'static str) -> Vec<String> {
-        split_list(self.get(name))
+        let split = INPUTS
+            .iter()
+            .find(|i| i.name == name)
+            .map_or(Split::CommasOrLines, |i| i.split);
+        split.apply(self.get(name))
     }
 }
 
@@ -472,17 +557,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total = total.saturating_add(part);
     }
     Ok(total)
-}
-
-/// Splits a multi-line or comma-separated list, dropping blanks and `#` comments.
-pub fn split_list(s: &str) -> Vec<String> {
-    s.lines()
-        .map(|l| l.split_once('#').map_or(l, |(before, _)| before))
-        .flat_map(|l| l.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 fn optional_secret(raw: &RawInputs, name: &'static str) -> Option<Secret> {
@@ -1157,8 +1231,103 @@ mod tests {
         assert_eq!(Config::from_raw(&r).unwrap().max_attempts, 7);
     }
 
+    /// Every list input, how it is split. Paths are split on line breaks
+    /// only: `paths: team,a` is the one directory `team,a`.
     #[test]
-    fn lists_split_on_commas_newlines_and_drop_comments() {
-        assert_eq!(split_list("a, b\n# c\n d # e\n\n"), vec!["a", "b", "d"]);
+    fn list_inputs_split_by_their_rule() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("paths", "team,a", &["team,a"]),
+            ("paths", "a\nb", &["a", "b"]),
+            ("paths", " a \r\n\n  b/c d  \n", &["a", "b/c d"]),
+            (
+                "paths",
+                "deploy/#1\nx # not a comment",
+                &["deploy/#1", "x # not a comment"],
+            ),
+            ("paths", "", &["."]),
+            (
+                "images",
+                "app:v1 # the app\n# all comment\nb:v2",
+                &["app:v1", "b:v2"],
+            ),
+            (
+                "platforms",
+                "linux/amd64,linux/arm64",
+                &["linux/amd64", "linux/arm64"],
+            ),
+            (
+                "platforms",
+                "linux/amd64\n linux/arm64 # arm\n",
+                &["linux/amd64", "linux/arm64"],
+            ),
+            (
+                "insecure-registries",
+                "127.0.0.1:5000, localhost:5001",
+                &["127.0.0.1:5000", "localhost:5001"],
+            ),
+            (
+                "insecure-git-origins",
+                "http://127.0.0.1:8080\n#x",
+                &["http://127.0.0.1:8080"],
+            ),
+            ("access-token-scopes", "a,b\nc", &["a", "b", "c"]),
+            (
+                "values-paths",
+                "app.image, worker.image",
+                &["app.image", "worker.image"],
+            ),
+            (
+                "labels",
+                "deploy,prod\nauto # note",
+                &["deploy", "prod", "auto"],
+            ),
+            ("labels", "", &["gitops-bump"]),
+        ];
+        for (name, value, want) in cases {
+            let input = INPUTS.iter().find(|i| i.name == *name).unwrap();
+            let r = raw(&[(name, value)]);
+            let got = input.split.apply(r.get(input.name));
+            assert_eq!(got, *want, "{name}: {value:?}");
+        }
+        // The paths a run edits are exactly these.
+        let c = Config::from_raw(&raw(&[IMG, ("paths", "team,a\nb")])).unwrap();
+        assert_eq!(c.paths, vec![PathBuf::from("team,a"), PathBuf::from("b")]);
+        let c = Config::from_raw(&raw(&[("images", "a:v1 # x\nb:v2")])).unwrap();
+        assert_eq!(c.images.len(), 2);
+    }
+
+    /// action.yml, the README and `--help` all come from `help`: each list
+    /// input must state its rule there, and only list inputs are split.
+    #[test]
+    fn every_list_input_states_its_rule() {
+        let lists: Vec<&str> = INPUTS
+            .iter()
+            .filter(|i| i.split != Split::None)
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(
+            lists,
+            [
+                "images",
+                "paths",
+                "insecure-git-origins",
+                "platforms",
+                "insecure-registries",
+                "access-token-scopes",
+                "values-paths",
+                "labels"
+            ]
+        );
+        for i in INPUTS.iter().filter(|i| i.split != Split::None) {
+            assert!(i.help.contains(i.split.rule()), "{}: {}", i.name, i.help);
+        }
+        for i in INPUTS.iter().filter(|i| i.split == Split::None) {
+            assert!(
+                !i.help.contains("separated") && !i.help.contains("per line"),
+                "{} reads like a list: {}",
+                i.name,
+                i.help
+            );
+        }
     }
 }
