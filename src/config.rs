@@ -512,6 +512,21 @@ impl RawInputs {
     }
 }
 
+/// How a hint tells the user to set an input: the input as a workflow
+/// writes it inside Actions (`allow-no-match: true`), the flag elsewhere
+/// (`--allow-no-match true`).
+pub fn setting(name: &str, value: &str) -> String {
+    setting_for(crate::github::in_actions(), name, value)
+}
+
+fn setting_for(in_actions: bool, name: &str, value: &str) -> String {
+    if in_actions {
+        format!("`{name}: {value}`")
+    } else {
+        format!("`--{name} {value}`")
+    }
+}
+
 /// Booleans as `@actions/core`'s `getBooleanInput`: the YAML 1.2 core schema.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s {
@@ -711,6 +726,14 @@ impl Config {
                 a: "token-format",
                 b: "workload-identity-provider",
                 why: "an access token can only be exposed after Google authentication",
+            });
+        }
+        if google.as_ref().is_some_and(|g| {
+            g.token_format == TokenFormat::AccessToken && g.service_account.is_none()
+        }) {
+            return Err(ConfigError::Missing {
+                input: "service-account",
+                why: "`token-format: access_token` outputs a token generated for a service account, as google-github-actions/auth does; name the service account to impersonate, or leave token-format empty (the federated token is still used inside this step)",
             });
         }
         for dependent in ["service-account", "audience"] {
@@ -1113,6 +1136,17 @@ mod tests {
                 ],
                 "input `token-format`",
             ),
+            (
+                &[
+                    img,
+                    (
+                        "workload-identity-provider",
+                        "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+                    ),
+                    ("token-format", "access_token"),
+                ],
+                "input `service-account` is required: `token-format: access_token`",
+            ),
         ];
         for (pairs, needle) in cases.iter().chain(APP_CASES) {
             let e = Config::from_raw(&raw(pairs)).expect_err(needle).to_string();
@@ -1176,6 +1210,18 @@ mod tests {
         let d = Config::from_raw(&raw(&[IMG])).unwrap();
         assert!(d.app.is_none());
         assert_eq!(d.commit_via, CommitVia::Git);
+    }
+
+    #[test]
+    fn hints_name_inputs_in_actions_and_flags_elsewhere() {
+        assert_eq!(
+            setting_for(true, "allow-no-match", "true"),
+            "`allow-no-match: true`"
+        );
+        assert_eq!(
+            setting_for(false, "allow-no-match", "true"),
+            "`--allow-no-match true`"
+        );
     }
 
     #[test]

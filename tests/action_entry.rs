@@ -131,6 +131,44 @@ fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
     );
 }
 
+/// In Actions a hint names the input as a workflow sets it; on the
+/// command line, the flag.
+#[test]
+fn the_no_match_hint_names_the_input_in_actions_and_the_flag_elsewhere() {
+    let action = ActionDir::new(false);
+    let work = tempfile::tempdir().unwrap();
+    fs::write(
+        work.path().join("pod.yaml"),
+        "kind: Pod\nspec:\n  containers:\n  - name: app\n    image: ghcr.io/org/app:v1\n",
+    )
+    .unwrap();
+    let inputs = [
+        ("INPUT_IMAGES", "ghcr.io/org/typo:v2"),
+        ("INPUT_MODE", "none"),
+        ("INPUT_VERIFY", "false"),
+    ];
+    let o = action.run(&inputs, work.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = text(&o);
+    assert!(all.contains("set `allow-no-match: true`"), "{all}");
+    assert!(!all.contains("--allow-no-match"), "{all}");
+
+    let o = Command::new(BIN)
+        .args(["run", "--images", "ghcr.io/org/typo:v2", "--mode", "none"])
+        .args(["--verify", "false"])
+        .current_dir(work.path())
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = text(&o);
+    assert!(
+        all.contains("pass --allow-no-match (`gitops-bump run`: --allow-no-match true)"),
+        "{all}"
+    );
+    assert!(!all.contains("`allow-no-match: true`"), "{all}");
+}
+
 #[test]
 fn entry_refuses_a_binary_whose_checksum_does_not_match() {
     let action = ActionDir::new(true);

@@ -32,7 +32,7 @@ pub use sts::StsFailure;
 
 pub const DEFAULT_STS_URL: &str = "https://sts.googleapis.com/v1/token";
 pub const DEFAULT_IAM_CREDENTIALS_URL: &str = "https://iamcredentials.googleapis.com/v1";
-/// The scope of the federated token when it is only used to impersonate.
+/// The scope of the federated token STS issues.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The OIDC audience used for the gates when there is no Google provider.
 pub const GATE_AUDIENCE: &str = "gitops-bump";
@@ -205,14 +205,15 @@ impl AuthError {
             AuthError::Impersonation {
                 status,
                 status_text,
+                message,
                 service_account,
                 provider,
                 claims,
                 lifetime,
-                ..
             } => Some(impersonation_hint(
                 *status,
                 status_text,
+                message,
                 service_account,
                 provider,
                 claims,
@@ -318,6 +319,7 @@ fn sts_hint(
 fn impersonation_hint(
     status: u16,
     status_text: &str,
+    message: &str,
     service_account: &str,
     provider: &WorkloadIdentityProvider,
     claims: &Claims,
@@ -337,6 +339,19 @@ fn impersonation_hint(
     } else if status == 404 || status_text.contains("NOT_FOUND") {
         format!(
             "service account {service_account} does not exist; check the `service-account` input"
+        )
+    } else if status == 400
+        && lifetime <= DEFAULT_MAX_LIFETIME
+        && message.contains("lifetime cannot exceed")
+    {
+        // google-github-actions/auth's troubleshooting guide: at or below
+        // 1h this answer means the runner's clock is ahead of Google's.
+        format!(
+            "a lifetime of {}s is within the 1h limit, so this is clock skew between the runner \
+             and Google: sync the runner's clock (NTP, e.g. time.google.com), or set {} to \
+             allow 5 minutes of skew",
+            lifetime.as_secs(),
+            crate::config::setting("access-token-lifetime", "3300s")
         )
     } else if status == 400 && lifetime > DEFAULT_MAX_LIFETIME {
         format!(
@@ -572,12 +587,10 @@ pub async fn authenticate(
         None => fetch_id_token(http, oidc, &oidc_audience).await?,
     };
     let sts_audience = provider.sts_audience();
-    // Impersonation only needs the federated token to call IAM Credentials.
-    let sts_scopes = if config.service_account.is_some() {
-        vec![CLOUD_PLATFORM_SCOPE.to_string()]
-    } else {
-        config.scopes.clone()
-    };
+    // Always cloud-platform, as google-github-actions/auth asks: the
+    // federated token's reach is set by IAM grants, and `access-token-scopes`
+    // shape only the impersonated token.
+    let sts_scopes = vec![CLOUD_PLATFORM_SCOPE.to_string()];
     let mut refreshed = false;
     let federated = loop {
         match sts::exchange(

@@ -185,6 +185,34 @@ fn direct_federation_sends_exactly_the_reference_requests() {
     assert!(expiry.ends_with('Z') && expiry.len() == 20, "{expiry}");
 }
 
+/// google-github-actions/auth asks STS for cloud-platform whatever the
+/// scopes, and generates an `access_token` only for a service account.
+#[test]
+fn direct_federation_matches_the_reference_on_scopes_and_token_format() {
+    let server = FakeGoogle::start();
+    let ran = auth_google(
+        &server,
+        &[
+            "--access-token-scopes",
+            "https://www.googleapis.com/auth/userinfo.email",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let sts = server.requests_to(Route::Sts);
+    assert_eq!(field(&sts[0].form(), "scope"), CLOUD_PLATFORM);
+
+    let server = FakeGoogle::start();
+    let ran = auth_google(&server, &["--token-format", "access_token"]);
+    assert_eq!(ran.code, 2, "a usage error: {}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("input `service-account` is required: `token-format: access_token`"),
+        "{}",
+        ran.stderr
+    );
+    assert!(server.requests().is_empty(), "refused before any request");
+}
+
 #[test]
 fn impersonation_posts_scopes_lifetime_and_the_federated_bearer() {
     let server = FakeGoogle::start();
@@ -419,6 +447,7 @@ fn impersonation_errors_name_the_missing_binding() {
     let denied = r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"IAM_PERMISSION_DENIED","domain":"iam.googleapis.com","metadata":{"permission":"iam.serviceAccounts.getAccessToken"}}]}}"#;
     let not_found = r#"{"error":{"code":404,"message":"Not found; Gaia id not found for email deployer@proj.iam.gserviceaccount.com","status":"NOT_FOUND"}}"#;
     let lifetime = r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}"#;
+    let skew = r#"{"error":{"code":400,"message":"The access token lifetime cannot exceed 3600 seconds.","status":"INVALID_ARGUMENT"}}"#;
     let cases: &[(u16, &str, &[&str], &[&str])] = &[
         (
             403,
@@ -436,6 +465,17 @@ fn impersonation_errors_name_the_missing_binding() {
             not_found,
             &[],
             &["Gaia id not found", "does not exist"],
+        ),
+        (
+            400,
+            skew,
+            &[],
+            &[
+                "The access token lifetime cannot exceed 3600 seconds.",
+                "a lifetime of 3600s is within the 1h limit, so this is clock skew",
+                "NTP",
+                "set `--access-token-lifetime 3300s`",
+            ],
         ),
         (
             400,
