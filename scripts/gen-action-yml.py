@@ -39,6 +39,7 @@ outputs=[("changed","`true` when a manifest changed (and, unless mode is none, w
 ("pull-request-url","URL of the created or updated pull request (pull-request mode)"),
 ("pull-request-number","Number of the created or updated pull request (pull-request mode)"),
 ("access-token","Google access token; only set when token-format is access_token"),
+("project-id","Google Cloud project exported to later steps (project-id input, else the service-account's project); only set when known"),
 ("skipped-reason","Why nothing was bumped although images were given (newer-wins guard, self-trigger guard); empty otherwise"),
 ]
 out.append("outputs:")

@@ -218,6 +218,11 @@ pub const INPUTS: &[Input] = &[
         "Service account email to impersonate after the STS exchange",
     ),
     input(
+        "project-id",
+        "",
+        "Google Cloud project exported to later steps (project-id output, CLOUDSDK_CORE_PROJECT, CLOUDSDK_PROJECT, GCLOUD_PROJECT, GCP_PROJECT, GOOGLE_CLOUD_PROJECT); empty = PROJECT of a service-account NAME@PROJECT.iam.gserviceaccount.com",
+    ),
+    input(
         "audience",
         "",
         "OIDC audience; default https://iam.googleapis.com/ + the provider resource name",
@@ -235,8 +240,8 @@ pub const INPUTS: &[Input] = &[
     ),
     input(
         "create-credentials-file",
-        "false",
-        "Write an external_account credentials file to RUNNER_TEMP for later steps",
+        "",
+        "Write an external_account credentials file to RUNNER_TEMP and export it to later steps (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE, GOOGLE_GHA_CREDS_PATH); empty = true inside Actions when workload-identity-provider is set, like google-github-actions/auth",
     ),
     input(
         "token-format",
@@ -355,8 +360,13 @@ pub struct GoogleAuth {
     pub audience: Option<String>,
     pub lifetime: Duration,
     pub scopes: Vec<String>,
-    pub create_credentials_file: bool,
+    /// `None`: the default, a file inside Actions (later steps need one),
+    /// none elsewhere.
+    pub create_credentials_file: Option<bool>,
     pub token_format: TokenFormat,
+    /// The project later steps get: the `project-id` input, else the one in
+    /// the service account's email.
+    pub project_id: Option<String>,
 }
 
 /// The validated configuration of one run.
@@ -574,6 +584,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// The project of a service account email `NAME@PROJECT.iam.gserviceaccount.com`.
+/// google-github-actions/auth takes the first label after `@` of any email;
+/// we only read the form that names a project, so the default compute
+/// account (`N-compute@developer.gserviceaccount.com`) exports nothing
+/// rather than the project `developer`.
+pub fn project_of_service_account(email: &str) -> Option<String> {
+    let (_, domain) = email.split_once('@')?;
+    let project = domain.strip_suffix(".iam.gserviceaccount.com")?;
+    valid_project_id(project)
+}
+
+/// A project ID as Google spells them (`my-project-123`, legacy
+/// `example.com:my-project`): nothing a later step could mistake for more.
+fn valid_project_id(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':')
+        })
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    ok.then(|| s.to_string())
+}
+
 fn optional_secret(raw: &RawInputs, name: &'static str) -> Option<Secret> {
     raw.optional(name).map(Secret::new)
 }
@@ -736,7 +771,7 @@ impl Config {
                 why: "`token-format: access_token` outputs a token generated for a service account, as google-github-actions/auth does; name the service account to impersonate, or leave token-format empty (the federated token is still used inside this step)",
             });
         }
-        for dependent in ["service-account", "audience"] {
+        for dependent in ["service-account", "audience", "project-id"] {
             if raw.optional(dependent).is_some() && google.is_none() {
                 return Err(ConfigError::Conflict {
                     a: dependent,
@@ -745,7 +780,10 @@ impl Config {
                 });
             }
         }
-        if raw.boolean("create-credentials-file")? && google.is_none() {
+        if google.is_none()
+            && raw.optional("create-credentials-file").is_some()
+            && raw.boolean("create-credentials-file")?
+        {
             return Err(ConfigError::Conflict {
                 a: "create-credentials-file",
                 b: "workload-identity-provider",
@@ -955,14 +993,28 @@ impl Config {
                 });
             }
         };
+        let create_credentials_file = match raw.optional("create-credentials-file") {
+            None => None,
+            Some(_) => Some(raw.boolean("create-credentials-file")?),
+        };
+        let service_account = raw.optional("service-account");
+        let project_id = match raw.optional("project-id") {
+            Some(p) => Some(valid_project_id(&p).ok_or_else(|| ConfigError::Invalid {
+                input: "project-id",
+                value: p.clone(),
+                why: "expected a project ID: lowercase letters, digits and hyphens (e.g. my-project-123; legacy IDs may carry a domain, example.com:my-project)".into(),
+            })?),
+            None => service_account.as_deref().and_then(project_of_service_account),
+        };
         Ok(Some(GoogleAuth {
             workload_identity_provider: provider,
-            service_account: raw.optional("service-account"),
+            service_account,
             audience: raw.optional("audience"),
             lifetime,
             scopes: raw.list("access-token-scopes"),
-            create_credentials_file: raw.boolean("create-credentials-file")?,
+            create_credentials_file,
             token_format,
+            project_id,
         }))
     }
 }
@@ -1222,6 +1274,54 @@ mod tests {
             setting_for(false, "allow-no-match", "true"),
             "`--allow-no-match true`"
         );
+    }
+
+    #[test]
+    fn the_project_comes_from_the_input_or_the_service_account() {
+        let wip = (
+            "workload-identity-provider",
+            "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+        );
+        // (service-account, project-id, project exported)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("", "", None),
+            (
+                "deployer@my-proj.iam.gserviceaccount.com",
+                "",
+                Some("my-proj"),
+            ),
+            (
+                "deployer@my-proj.iam.gserviceaccount.com",
+                "other-1",
+                Some("other-1"),
+            ),
+            ("", "example.com:legacy", Some("example.com:legacy")),
+            ("123-compute@developer.gserviceaccount.com", "", None),
+            ("someone@example.com", "", None),
+        ];
+        for (sa, project, want) in cases {
+            let c = Config::for_auth(&raw(&[
+                wip,
+                ("service-account", sa),
+                ("project-id", project),
+            ]))
+            .unwrap();
+            let google = c.google.unwrap();
+            assert_eq!(google.project_id.as_deref(), *want, "{sa} {project}");
+            assert_eq!(google.create_credentials_file, None, "default: auto");
+        }
+        for bad in ["My Project", "p\nGITHUB_TOKEN=x", "-x", "a;b"] {
+            let e = Config::for_auth(&raw(&[wip, ("project-id", bad)])).unwrap_err();
+            assert!(e.to_string().contains("input `project-id`"), "{bad}: {e}");
+        }
+        let e = Config::for_auth(&raw(&[("project-id", "p")])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("inputs `project-id` and `workload-identity-provider` conflict"),
+            "{e}"
+        );
+        let c = Config::for_auth(&raw(&[wip, ("create-credentials-file", "false")])).unwrap();
+        assert_eq!(c.google.unwrap().create_credentials_file, Some(false));
     }
 
     #[test]

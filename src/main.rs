@@ -422,12 +422,21 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         .google
         .as_ref()
         .is_some_and(|g| g.token_format == gitops_bump::config::TokenFormat::AccessToken);
-    if wants_output && let Some(out) = github::EnvFile::from_env("GITHUB_OUTPUT") {
-        out.append_entries(&[(
+    let mut entries = Vec::new();
+    if wants_output {
+        entries.push((
             "access-token".to_string(),
             google.token.access_token.expose().to_string(),
-        )])
-        .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
+        ));
+    }
+    if let Some(project) = &stage.project_id {
+        entries.push(("project-id".to_string(), project.clone()));
+    }
+    if !entries.is_empty()
+        && let Some(out) = github::EnvFile::from_env("GITHUB_OUTPUT")
+    {
+        out.append_entries(&entries)
+            .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
     }
     let summary = AuthSummary::new(&stage, google);
     if args.json {
@@ -456,6 +465,9 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         out("access token:      *** (never printed)".to_string());
         if let Some(f) = &summary.credentials_file {
             out(format!("credentials file:  {f}"));
+        }
+        if let Some(p) = &summary.project_id {
+            out(format!("project:           {p}"));
         }
     }
     Ok(exit::OK)

@@ -706,6 +706,9 @@ pub struct StageEnv {
     pub workspace: Option<PathBuf>,
     pub env_file: Option<EnvFile>,
     pub state_file: Option<EnvFile>,
+    /// Inside Actions later steps exist, so the credentials file is made by
+    /// default.
+    pub in_actions: bool,
 }
 
 impl StageEnv {
@@ -726,6 +729,7 @@ impl StageEnv {
                 .map(PathBuf::from),
             env_file: EnvFile::from_env("GITHUB_ENV"),
             state_file: EnvFile::from_env("GITHUB_STATE"),
+            in_actions: github::in_actions(),
         }
     }
 }
@@ -736,6 +740,8 @@ pub struct AuthStage {
     pub gates: GateReport,
     pub google: Option<Authenticated>,
     pub credentials_file: Option<PathBuf>,
+    /// The project exported to later steps (and the `project-id` output).
+    pub project_id: Option<String>,
 }
 
 /// The whole stage, in order: the event gate (no network), the OIDC token
@@ -775,12 +781,14 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
             gates,
             google: None,
             credentials_file: None,
+            project_id: None,
         });
     };
     let authenticated =
         authenticate(&client, &env.endpoints, oidc, &provider, google, id_token).await?;
     let mut credentials_file = None;
-    if google.create_credentials_file {
+    let asked = google.create_credentials_file;
+    if asked.unwrap_or(env.in_actions) {
         let data = credentials_file::credentials_json(
             &provider,
             oidc,
@@ -788,18 +796,32 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
             &env.endpoints,
             google.service_account.as_deref(),
         )?;
-        credentials_file = Some(credentials_file::create_credentials_file(
+        match credentials_file::create_credentials_file(
             &data,
             env.runner_temp.as_deref(),
             env.workspace.as_deref(),
             env.env_file.as_ref(),
             env.state_file.as_ref(),
-        )?);
+        ) {
+            Ok(path) => credentials_file = Some(path),
+            // Not asked for: no safe place is a reason to skip, not to fail.
+            Err(
+                e @ (AuthError::RunnerTempMissing | AuthError::CredentialsFileInWorkspace { .. }),
+            ) if asked.is_none() => notice(&format!(
+                "no credentials file for later steps: {e}. Set `create-credentials-file: false` \
+                 to silence this"
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    if let (Some(project), Some(env_file)) = (&google.project_id, &env.env_file) {
+        credentials_file::export_project(project, env_file)?;
     }
     Ok(AuthStage {
         gates,
         google: Some(authenticated),
         credentials_file,
+        project_id: google.project_id.clone(),
     })
 }
 
@@ -814,6 +836,7 @@ pub struct AuthSummary {
     pub claims: Claims,
     pub gates: GateReport,
     pub credentials_file: Option<String>,
+    pub project_id: Option<String>,
 }
 
 impl AuthSummary {
@@ -831,6 +854,7 @@ impl AuthSummary {
                 .as_deref()
                 .map(Path::display)
                 .map(|d| d.to_string()),
+            project_id: stage.project_id.clone(),
         }
     }
 }
