@@ -720,6 +720,19 @@ fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
                 ("credentials-file-sha256".to_string(), digest),
             ]
         );
+        // The action's post step, given this state as the runner passes it,
+        // proves the file ours and removes it.
+        let post = Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
+            .env("RUNNER_TEMP", &runner.temp)
+            .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
+            .output()
+            .expect("run node");
+        assert!(
+            post.status.success() && !path.exists(),
+            "{}",
+            String::from_utf8_lossy(&post.stdout)
+        );
     }
 }
 
