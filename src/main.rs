@@ -146,7 +146,7 @@ enum AuthProvider {
     /// GitHub OIDC → Google STS → optional impersonation; prints the expiry, audiences and
     /// claims (never the token).
     #[command(
-        after_help = "Example (in a job with `permissions: id-token: write`):\n  gitops-bump auth google --workload-identity-provider projects/123456/locations/global/workloadIdentityPools/gh/providers/gh --service-account deployer@proj.iam.gserviceaccount.com --json\n\nReads the same inputs as `run` (flags or INPUT_<NAME>). The token itself is never printed; with `token-format: access_token` inside Actions it becomes the masked `access-token` step output."
+        after_help = "Example (in a job with `permissions: id-token: write`):\n  gitops-bump auth google --workload-identity-provider projects/123456/locations/global/workloadIdentityPools/gh/providers/gh --service-account deployer@proj.iam.gserviceaccount.com --json\n\nReads the same inputs as `run` (flags or INPUT_<NAME>). The token itself is never printed; with `token-format: access_token` inside Actions it becomes the masked `access-token` step output (it needs `--service-account`).\n\nInside Actions, like google-github-actions/auth, later steps are left authenticated: the credentials file is written to RUNNER_TEMP (`--create-credentials-file false` opts out), and the project (`--project-id`, or PROJECT of NAME@PROJECT.iam.gserviceaccount.com) becomes the `project-id` output and CLOUDSDK_CORE_PROJECT, CLOUDSDK_PROJECT, GCLOUD_PROJECT, GCP_PROJECT, GOOGLE_CLOUD_PROJECT."
     )]
     Google(AuthGoogleArgs),
 }
