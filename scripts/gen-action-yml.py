@@ -8,7 +8,7 @@ start=src.index('pub const INPUTS')
 body=src[start:src.index('\n];',start)]
 S=r'"((?:[^"\\]|\\.)*)"'
 items=[]
-for m in re.finditer(r'(input|secret)\(\s*'+S+r',\s*(?:('+S[1:-1].join(['"','"'])+r'|[A-Z_]+),\s*)?'+S+r',?\s*\)',body,re.S):
+for m in re.finditer(r'(input|secret|list)\(\s*'+S+r',\s*(?:('+S[1:-1].join(['"','"'])+r'|[A-Z_]+),\s*)?(?:Split::\w+,\s*)?'+S+r',?\s*\)',body,re.S):
     kind,name,default,_,help=m.groups()
     if default is None: default=''
     elif default.startswith('"'): default=default[1:-1]
@@ -39,6 +39,7 @@ outputs=[("changed","`true` when a manifest changed (and, unless mode is none, w
 ("pull-request-url","URL of the created or updated pull request (pull-request mode)"),
 ("pull-request-number","Number of the created or updated pull request (pull-request mode)"),
 ("access-token","Google access token; only set when token-format is access_token"),
+("project-id","Google Cloud project exported to later steps (project-id input, else the service-account's project); only set when known"),
 ("skipped-reason","Why nothing was bumped although images were given (newer-wins guard, self-trigger guard); empty otherwise"),
 ]
 out.append("outputs:")

@@ -19,6 +19,61 @@ pub struct Input {
     pub help: &'static str,
     /// Secret inputs are masked as soon as they are read.
     pub secret: bool,
+    /// How a list input is cut into values; [`Split::None`] for one value.
+    pub split: Split,
+}
+
+/// How a list input is cut into values. Surrounding white space is trimmed
+/// and blank values are dropped in every case. An input holding file paths
+/// is split on line breaks only: a path may contain `,` and `#`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Not a list: the whole (trimmed) value.
+    None,
+    /// One value per line; `,` and `#` belong to the value.
+    Lines,
+    /// One value per line; `#` starts a comment.
+    LinesWithComments,
+    /// Values separated by commas or line breaks; `#` starts a comment.
+    CommasOrLines,
+}
+
+impl Split {
+    /// The rule as the input's description states it (action.yml, README,
+    /// `--help`); a test checks every list input says its rule.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Split::None => "",
+            Split::Lines => "one per line (`,` and `#` are part of a value)",
+            Split::LinesWithComments => "one per line (`#` starts a comment)",
+            Split::CommasOrLines => "comma or newline separated (`#` starts a comment)",
+        }
+    }
+
+    /// Cuts `s` into values by this rule.
+    pub fn apply(self, s: &str) -> Vec<String> {
+        let uncomment = |l: &str| {
+            l.split_once('#')
+                .map_or(l, |(before, _)| before)
+                .to_string()
+        };
+        let values: Vec<String> = match self {
+            Split::None => vec![s.to_string()],
+            Split::Lines => s.lines().map(str::to_string).collect(),
+            Split::LinesWithComments => s.lines().map(uncomment).collect(),
+            Split::CommasOrLines => s
+                .lines()
+                .map(uncomment)
+                .flat_map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+                .collect(),
+        };
+        values
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 const fn input(name: &'static str, default: &'static str, help: &'static str) -> Input {
@@ -27,6 +82,22 @@ const fn input(name: &'static str, default: &'static str, help: &'static str) ->
         default,
         help,
         secret: false,
+        split: Split::None,
+    }
+}
+
+const fn list(
+    name: &'static str,
+    default: &'static str,
+    split: Split,
+    help: &'static str,
+) -> Input {
+    Input {
+        name,
+        default,
+        help,
+        secret: false,
+        split,
     }
 }
 
@@ -36,6 +107,7 @@ const fn secret(name: &'static str, help: &'static str) -> Input {
         default: "",
         help,
         secret: true,
+        split: Split::None,
     }
 }
 
@@ -45,15 +117,17 @@ pub const DEFAULT_AUTHOR_EMAIL: &str = "41898282+github-actions[bot]@users.norep
 
 /// All inputs, in the order `action.yml` lists them.
 pub const INPUTS: &[Input] = &[
-    input(
+    list(
         "images",
         "",
-        "Image SPECs, one per line: NAME[=NEWNAME][:TAG][@DIGEST] (`*` keeps a part)",
+        Split::LinesWithComments,
+        "Image SPECs NAME[=NEWNAME][:TAG][@DIGEST] (`*` keeps a part), one per line (`#` starts a comment)",
     ),
-    input(
+    list(
         "paths",
         ".",
-        "Files or directories to edit, one per line, relative to the repository root",
+        Split::Lines,
+        "Files or directories to edit, relative to the repository root, one per line (`,` and `#` are part of a value)",
     ),
     input(
         "repository",
@@ -84,10 +158,11 @@ pub const INPUTS: &[Input] = &[
         DEFAULT_AUTHOR_EMAIL,
         "Commit author and committer email",
     ),
-    input(
+    list(
         "insecure-git-origins",
         "",
-        "Git origins (http://host:port) the token may be sent to over plain HTTP, comma or newline separated; empty = HTTPS only",
+        Split::CommasOrLines,
+        "Git origins (http://host:port) the token may be sent to over plain HTTP, comma or newline separated (`#` starts a comment); empty = HTTPS only",
     ),
     input("mode", "push", "push | pull-request | none"),
     input(
@@ -110,20 +185,22 @@ pub const INPUTS: &[Input] = &[
         "0s",
         "How long to wait for a just-pushed image to appear (e.g. 90s, 5m)",
     ),
-    input(
+    list(
         "platforms",
         "",
-        "Platforms the image index must contain, comma or newline separated (linux/amd64,linux/arm64)",
+        Split::CommasOrLines,
+        "Platforms the image index must contain (linux/amd64,linux/arm64), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "expected-digest",
         "",
         "Digest the first image's tag must resolve to (e.g. docker/build-push-action's digest output)",
     ),
-    input(
+    list(
         "insecure-registries",
         "",
-        "Registries (host:port) allowed over plain HTTP, comma or newline separated",
+        Split::CommasOrLines,
+        "Registries (host:port) allowed over plain HTTP, comma or newline separated (`#` starts a comment)",
     ),
     input(
         "registry",
@@ -146,6 +223,11 @@ pub const INPUTS: &[Input] = &[
         "Service account email to impersonate after the STS exchange",
     ),
     input(
+        "project-id",
+        "",
+        "Google Cloud project exported to later steps (project-id output, CLOUDSDK_CORE_PROJECT, CLOUDSDK_PROJECT, GCLOUD_PROJECT, GCP_PROJECT, GOOGLE_CLOUD_PROJECT); empty = PROJECT of a service-account NAME@PROJECT.iam.gserviceaccount.com",
+    ),
+    input(
         "audience",
         "",
         "OIDC audience; default https://iam.googleapis.com/ + the provider resource name",
@@ -155,15 +237,16 @@ pub const INPUTS: &[Input] = &[
         "3600s",
         "Lifetime of the impersonated access token (max 12h)",
     ),
-    input(
+    list(
         "access-token-scopes",
         "https://www.googleapis.com/auth/cloud-platform",
-        "OAuth scopes, comma or newline separated",
+        Split::CommasOrLines,
+        "OAuth scopes of the impersonated token (service-account), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "create-credentials-file",
-        "false",
-        "Write an external_account credentials file to RUNNER_TEMP for later steps",
+        "",
+        "Write an external_account credentials file to RUNNER_TEMP and export it to later steps (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE, GOOGLE_GHA_CREDS_PATH); empty = true inside Actions when workload-identity-provider is set, like google-github-actions/auth",
     ),
     input(
         "token-format",
@@ -186,10 +269,11 @@ pub const INPUTS: &[Input] = &[
         "Promote: copy the images deployed in this path",
     ),
     input("promote-to", "", "Promote: into this path"),
-    input(
+    list(
         "values-paths",
         "",
-        "Extra Helm values key paths holding an image (e.g. app.image), comma or newline separated",
+        Split::CommasOrLines,
+        "Extra Helm values key paths holding an image (e.g. app.image), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "allow-no-match",
@@ -201,10 +285,11 @@ pub const INPUTS: &[Input] = &[
         "false",
         "Do everything except the push; print the diff",
     ),
-    input(
+    list(
         "labels",
         "gitops-bump",
-        "Labels for the pull request (pull-request mode), comma or newline separated",
+        Split::CommasOrLines,
+        "Labels for the pull request (pull-request mode), comma or newline separated (`#` starts a comment)",
     ),
     input(
         "app-id",
@@ -280,8 +365,13 @@ pub struct GoogleAuth {
     pub audience: Option<String>,
     pub lifetime: Duration,
     pub scopes: Vec<String>,
-    pub create_credentials_file: bool,
+    /// `None`: the default, a file inside Actions (later steps need one),
+    /// none elsewhere.
+    pub create_credentials_file: Option<bool>,
     pub token_format: TokenFormat,
+    /// The project later steps get: the `project-id` input, else the one in
+    /// the service account's email.
+    pub project_id: Option<String>,
 }
 
 /// The validated configuration of one run.
@@ -429,8 +519,28 @@ impl RawInputs {
         })
     }
 
+    /// The value cut into values by the input's [`Split`] rule.
     fn list(&self, name: &'static str) -> Vec<String> {
-        split_list(self.get(name))
+        let split = INPUTS
+            .iter()
+            .find(|i| i.name == name)
+            .map_or(Split::CommasOrLines, |i| i.split);
+        split.apply(self.get(name))
+    }
+}
+
+/// How a hint tells the user to set an input: the input as a workflow
+/// writes it inside Actions (`allow-no-match: true`), the flag elsewhere
+/// (`--allow-no-match true`).
+pub fn setting(name: &str, value: &str) -> String {
+    setting_for(crate::github::in_actions(), name, value)
+}
+
+fn setting_for(in_actions: bool, name: &str, value: &str) -> String {
+    if in_actions {
+        format!("`{name}: {value}`")
+    } else {
+        format!("`--{name} {value}`")
     }
 }
 
@@ -481,15 +591,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// Splits a multi-line or comma-separated list, dropping blanks and `#` comments.
-pub fn split_list(s: &str) -> Vec<String> {
-    s.lines()
-        .map(|l| l.split_once('#').map_or(l, |(before, _)| before))
-        .flat_map(|l| l.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect()
+/// The project of a service account email `NAME@PROJECT.iam.gserviceaccount.com`.
+/// google-github-actions/auth takes the first label after `@` of any email;
+/// we only read the form that names a project, so the default compute
+/// account (`N-compute@developer.gserviceaccount.com`) exports nothing
+/// rather than the project `developer`.
+pub fn project_of_service_account(email: &str) -> Option<String> {
+    let (_, domain) = email.split_once('@')?;
+    let project = domain.strip_suffix(".iam.gserviceaccount.com")?;
+    valid_project_id(project)
+}
+
+/// A project ID as Google spells them (`my-project-123`, legacy
+/// `example.com:my-project`): nothing a later step could mistake for more.
+fn valid_project_id(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':')
+        })
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    ok.then(|| s.to_string())
 }
 
 fn optional_secret(raw: &RawInputs, name: &'static str) -> Option<Secret> {
@@ -648,7 +772,15 @@ impl Config {
                 why: "an access token can only be exposed after Google authentication",
             });
         }
-        for dependent in ["service-account", "audience"] {
+        if google.as_ref().is_some_and(|g| {
+            g.token_format == TokenFormat::AccessToken && g.service_account.is_none()
+        }) {
+            return Err(ConfigError::Missing {
+                input: "service-account",
+                why: "`token-format: access_token` outputs a token generated for a service account, as google-github-actions/auth does; name the service account to impersonate, or leave token-format empty (the federated token is still used inside this step)",
+            });
+        }
+        for dependent in ["service-account", "audience", "project-id"] {
             if raw.optional(dependent).is_some() && google.is_none() {
                 return Err(ConfigError::Conflict {
                     a: dependent,
@@ -657,7 +789,10 @@ impl Config {
                 });
             }
         }
-        if raw.boolean("create-credentials-file")? && google.is_none() {
+        if google.is_none()
+            && raw.optional("create-credentials-file").is_some()
+            && raw.boolean("create-credentials-file")?
+        {
             return Err(ConfigError::Conflict {
                 a: "create-credentials-file",
                 b: "workload-identity-provider",
@@ -868,14 +1003,28 @@ impl Config {
                 });
             }
         };
+        let create_credentials_file = match raw.optional("create-credentials-file") {
+            None => None,
+            Some(_) => Some(raw.boolean("create-credentials-file")?),
+        };
+        let service_account = raw.optional("service-account");
+        let project_id = match raw.optional("project-id") {
+            Some(p) => Some(valid_project_id(&p).ok_or_else(|| ConfigError::Invalid {
+                input: "project-id",
+                value: p.clone(),
+                why: "expected a project ID: lowercase letters, digits and hyphens (e.g. my-project-123; legacy IDs may carry a domain, example.com:my-project)".into(),
+            })?),
+            None => service_account.as_deref().and_then(project_of_service_account),
+        };
         Ok(Some(GoogleAuth {
             workload_identity_provider: provider,
-            service_account: raw.optional("service-account"),
+            service_account,
             audience: raw.optional("audience"),
             lifetime,
             scopes: raw.list("access-token-scopes"),
-            create_credentials_file: raw.boolean("create-credentials-file")?,
+            create_credentials_file,
             token_format,
+            project_id,
         }))
     }
 }
@@ -1050,6 +1199,17 @@ mod tests {
                 ],
                 "input `token-format`",
             ),
+            (
+                &[
+                    img,
+                    (
+                        "workload-identity-provider",
+                        "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+                    ),
+                    ("token-format", "access_token"),
+                ],
+                "input `service-account` is required: `token-format: access_token`",
+            ),
         ];
         for (pairs, needle) in cases.iter().chain(APP_CASES) {
             let e = Config::from_raw(&raw(pairs)).expect_err(needle).to_string();
@@ -1116,6 +1276,66 @@ mod tests {
     }
 
     #[test]
+    fn hints_name_inputs_in_actions_and_flags_elsewhere() {
+        assert_eq!(
+            setting_for(true, "allow-no-match", "true"),
+            "`allow-no-match: true`"
+        );
+        assert_eq!(
+            setting_for(false, "allow-no-match", "true"),
+            "`--allow-no-match true`"
+        );
+    }
+
+    #[test]
+    fn the_project_comes_from_the_input_or_the_service_account() {
+        let wip = (
+            "workload-identity-provider",
+            "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+        );
+        // (service-account, project-id, project exported)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("", "", None),
+            (
+                "deployer@my-proj.iam.gserviceaccount.com",
+                "",
+                Some("my-proj"),
+            ),
+            (
+                "deployer@my-proj.iam.gserviceaccount.com",
+                "other-1",
+                Some("other-1"),
+            ),
+            ("", "example.com:legacy", Some("example.com:legacy")),
+            ("123-compute@developer.gserviceaccount.com", "", None),
+            ("someone@example.com", "", None),
+        ];
+        for (sa, project, want) in cases {
+            let c = Config::for_auth(&raw(&[
+                wip,
+                ("service-account", sa),
+                ("project-id", project),
+            ]))
+            .unwrap();
+            let google = c.google.unwrap();
+            assert_eq!(google.project_id.as_deref(), *want, "{sa} {project}");
+            assert_eq!(google.create_credentials_file, None, "default: auto");
+        }
+        for bad in ["My Project", "p\nGITHUB_TOKEN=x", "-x", "a;b"] {
+            let e = Config::for_auth(&raw(&[wip, ("project-id", bad)])).unwrap_err();
+            assert!(e.to_string().contains("input `project-id`"), "{bad}: {e}");
+        }
+        let e = Config::for_auth(&raw(&[("project-id", "p")])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("inputs `project-id` and `workload-identity-provider` conflict"),
+            "{e}"
+        );
+        let c = Config::for_auth(&raw(&[wip, ("create-credentials-file", "false")])).unwrap();
+        assert_eq!(c.google.unwrap().create_credentials_file, Some(false));
+    }
+
+    #[test]
     fn booleans_follow_the_yaml_core_schema() {
         for (s, want) in [
             ("true", Some(true)),
@@ -1168,8 +1388,103 @@ mod tests {
         assert_eq!(Config::from_raw(&r).unwrap().max_attempts, 7);
     }
 
+    /// Every list input, how it is split. Paths are split on line breaks
+    /// only: `paths: team,a` is the one directory `team,a`.
     #[test]
-    fn lists_split_on_commas_newlines_and_drop_comments() {
-        assert_eq!(split_list("a, b\n# c\n d # e\n\n"), vec!["a", "b", "d"]);
+    fn list_inputs_split_by_their_rule() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("paths", "team,a", &["team,a"]),
+            ("paths", "a\nb", &["a", "b"]),
+            ("paths", " a \r\n\n  b/c d  \n", &["a", "b/c d"]),
+            (
+                "paths",
+                "deploy/#1\nx # not a comment",
+                &["deploy/#1", "x # not a comment"],
+            ),
+            ("paths", "", &["."]),
+            (
+                "images",
+                "app:v1 # the app\n# all comment\nb:v2",
+                &["app:v1", "b:v2"],
+            ),
+            (
+                "platforms",
+                "linux/amd64,linux/arm64",
+                &["linux/amd64", "linux/arm64"],
+            ),
+            (
+                "platforms",
+                "linux/amd64\n linux/arm64 # arm\n",
+                &["linux/amd64", "linux/arm64"],
+            ),
+            (
+                "insecure-registries",
+                "127.0.0.1:5000, localhost:5001",
+                &["127.0.0.1:5000", "localhost:5001"],
+            ),
+            (
+                "insecure-git-origins",
+                "http://127.0.0.1:8080\n#x",
+                &["http://127.0.0.1:8080"],
+            ),
+            ("access-token-scopes", "a,b\nc", &["a", "b", "c"]),
+            (
+                "values-paths",
+                "app.image, worker.image",
+                &["app.image", "worker.image"],
+            ),
+            (
+                "labels",
+                "deploy,prod\nauto # note",
+                &["deploy", "prod", "auto"],
+            ),
+            ("labels", "", &["gitops-bump"]),
+        ];
+        for (name, value, want) in cases {
+            let input = INPUTS.iter().find(|i| i.name == *name).unwrap();
+            let r = raw(&[(name, value)]);
+            let got = input.split.apply(r.get(input.name));
+            assert_eq!(got, *want, "{name}: {value:?}");
+        }
+        // The paths a run edits are exactly these.
+        let c = Config::from_raw(&raw(&[IMG, ("paths", "team,a\nb")])).unwrap();
+        assert_eq!(c.paths, vec![PathBuf::from("team,a"), PathBuf::from("b")]);
+        let c = Config::from_raw(&raw(&[("images", "a:v1 # x\nb:v2")])).unwrap();
+        assert_eq!(c.images.len(), 2);
+    }
+
+    /// action.yml, the README and `--help` all come from `help`: each list
+    /// input must state its rule there, and only list inputs are split.
+    #[test]
+    fn every_list_input_states_its_rule() {
+        let lists: Vec<&str> = INPUTS
+            .iter()
+            .filter(|i| i.split != Split::None)
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(
+            lists,
+            [
+                "images",
+                "paths",
+                "insecure-git-origins",
+                "platforms",
+                "insecure-registries",
+                "access-token-scopes",
+                "values-paths",
+                "labels"
+            ]
+        );
+        for i in INPUTS.iter().filter(|i| i.split != Split::None) {
+            assert!(i.help.contains(i.split.rule()), "{}: {}", i.name, i.help);
+        }
+        for i in INPUTS.iter().filter(|i| i.split == Split::None) {
+            assert!(
+                !i.help.contains("separated") && !i.help.contains("per line"),
+                "{} reads like a list: {}",
+                i.name,
+                i.help
+            );
+        }
     }
 }

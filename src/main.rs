@@ -146,7 +146,7 @@ enum AuthProvider {
     /// GitHub OIDC → Google STS → optional impersonation; prints the expiry, audiences and
     /// claims (never the token).
     #[command(
-        after_help = "Example (in a job with `permissions: id-token: write`):\n  gitops-bump auth google --workload-identity-provider projects/123456/locations/global/workloadIdentityPools/gh/providers/gh --service-account deployer@proj.iam.gserviceaccount.com --json\n\nReads the same inputs as `run` (flags or INPUT_<NAME>). The token itself is never printed; with `token-format: access_token` inside Actions it becomes the masked `access-token` step output."
+        after_help = "Example (in a job with `permissions: id-token: write`):\n  gitops-bump auth google --workload-identity-provider projects/123456/locations/global/workloadIdentityPools/gh/providers/gh --service-account deployer@proj.iam.gserviceaccount.com --json\n\nReads the same inputs as `run` (flags or INPUT_<NAME>). The token itself is never printed; with `token-format: access_token` inside Actions it becomes the masked `access-token` step output (it needs `--service-account`).\n\nInside Actions, like google-github-actions/auth, later steps are left authenticated: the credentials file is written to RUNNER_TEMP (`--create-credentials-file false` opts out), and the project (`--project-id`, or PROJECT of NAME@PROJECT.iam.gserviceaccount.com) becomes the `project-id` output and CLOUDSDK_CORE_PROJECT, CLOUDSDK_PROJECT, GCLOUD_PROJECT, GCP_PROJECT, GOOGLE_CLOUD_PROJECT."
     )]
     Google(AuthGoogleArgs),
 }
@@ -423,12 +423,21 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         .google
         .as_ref()
         .is_some_and(|g| g.token_format == gitops_bump::config::TokenFormat::AccessToken);
-    if wants_output && let Some(out) = github::EnvFile::from_env("GITHUB_OUTPUT") {
-        out.append_entries(&[(
+    let mut entries = Vec::new();
+    if wants_output {
+        entries.push((
             "access-token".to_string(),
             google.token.access_token.expose().to_string(),
-        )])
-        .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
+        ));
+    }
+    if let Some(project) = &stage.project_id {
+        entries.push(("project-id".to_string(), project.clone()));
+    }
+    if !entries.is_empty()
+        && let Some(out) = github::EnvFile::from_env("GITHUB_OUTPUT")
+    {
+        out.append_entries(&entries)
+            .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
     }
     let summary = AuthSummary::new(&stage, google);
     if args.json {
@@ -457,6 +466,9 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         out("access token:      *** (never printed)".to_string());
         if let Some(f) = &summary.credentials_file {
             out(format!("credentials file:  {f}"));
+        }
+        if let Some(p) = &summary.project_id {
+            out(format!("project:           {p}"));
         }
     }
     Ok(exit::OK)

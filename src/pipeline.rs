@@ -43,6 +43,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             config,
             &crate::auth::StageEnv::from_env(),
         ))?;
+        outputs.project_id = stage.project_id.clone();
         if let (Some(google), Some(auth)) = (&config.google, stage.google) {
             if let Some(shown) = &shown {
                 shown.done("auth", started, "obtained a Google access token");

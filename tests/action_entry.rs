@@ -131,6 +131,44 @@ fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
     );
 }
 
+/// In Actions a hint names the input as a workflow sets it; on the
+/// command line, the flag.
+#[test]
+fn the_no_match_hint_names_the_input_in_actions_and_the_flag_elsewhere() {
+    let action = ActionDir::new(false);
+    let work = tempfile::tempdir().unwrap();
+    fs::write(
+        work.path().join("pod.yaml"),
+        "kind: Pod\nspec:\n  containers:\n  - name: app\n    image: ghcr.io/org/app:v1\n",
+    )
+    .unwrap();
+    let inputs = [
+        ("INPUT_IMAGES", "ghcr.io/org/typo:v2"),
+        ("INPUT_MODE", "none"),
+        ("INPUT_VERIFY", "false"),
+    ];
+    let o = action.run(&inputs, work.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = text(&o);
+    assert!(all.contains("set `allow-no-match: true`"), "{all}");
+    assert!(!all.contains("--allow-no-match"), "{all}");
+
+    let o = Command::new(BIN)
+        .args(["run", "--images", "ghcr.io/org/typo:v2", "--mode", "none"])
+        .args(["--verify", "false"])
+        .current_dir(work.path())
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = text(&o);
+    assert!(
+        all.contains("pass --allow-no-match (`gitops-bump run`: --allow-no-match true)"),
+        "{all}"
+    );
+    assert!(!all.contains("`allow-no-match: true`"), "{all}");
+}
+
 #[test]
 fn entry_refuses_a_binary_whose_checksum_does_not_match() {
     let action = ActionDir::new(true);
@@ -163,19 +201,141 @@ fn entry_explains_a_missing_platform_binary() {
     }
 }
 
+/// `node dist/post.js` with this step state and RUNNER_TEMP.
+fn post_step(state: &[(&str, &Path)], digest: Option<&str>, runner_temp: Option<&Path>) -> Output {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_file("dist/post.js"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in state {
+        cmd.env(format!("STATE_{k}"), v);
+    }
+    if let Some(d) = digest {
+        cmd.env("STATE_credentials-file-sha256", d);
+    }
+    if let Some(t) = runner_temp {
+        cmd.env("RUNNER_TEMP", t);
+    }
+    cmd.output().unwrap()
+}
+
+/// The post step deletes the file the main step wrote, and nothing a forged
+/// state (`##[save-state name=credentials-file;]PATH` injected into the
+/// main step's log) names instead.
 #[test]
-fn post_step_removes_the_credentials_file() {
-    let action = ActionDir::new(false);
-    let work = tempfile::tempdir().unwrap();
-    let creds = work.path().join("gha-creds-test.json");
-    fs::write(&creds, "{}").unwrap();
-    let o = Command::new("node")
-        .arg(action.dir.path().join("dist/post.js"))
-        .env("STATE_credentials-file", &creds)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(!creds.exists());
+fn post_step_removes_only_the_credentials_file_it_can_prove_ours() {
+    const OURS: &str = "gitops-bump-creds-0123456789abcdef.json";
+    // (what, file to name (relative to the root), digest of its bytes?, RUNNER_TEMP set?, removed)
+    let cases: &[(&str, &str, bool, bool, bool)] = &[
+        (
+            "the file the main step wrote",
+            "temp/OURS",
+            true,
+            true,
+            true,
+        ),
+        (
+            "a file outside RUNNER_TEMP",
+            "work/important.txt",
+            true,
+            true,
+            false,
+        ),
+        (
+            "our name outside RUNNER_TEMP",
+            "work/OURS",
+            true,
+            true,
+            false,
+        ),
+        (
+            "another name inside RUNNER_TEMP",
+            "temp/important.json",
+            true,
+            true,
+            false,
+        ),
+        (
+            "our name, no digest recorded",
+            "temp/OURS",
+            false,
+            true,
+            false,
+        ),
+        (
+            "escaping RUNNER_TEMP with ..",
+            "temp/../work/OURS",
+            true,
+            true,
+            false,
+        ),
+        ("a link named like ours", "temp/LINK", true, true, false),
+        ("RUNNER_TEMP unset", "temp/OURS", true, false, false),
+        ("a relative path", "REL", true, true, false),
+    ];
+    for (what, name, with_digest, with_temp, removed) in cases {
+        let root = tempfile::tempdir().unwrap();
+        let temp = root.path().join("temp");
+        let work = root.path().join("work");
+        fs::create_dir_all(&temp).unwrap();
+        fs::create_dir_all(&work).unwrap();
+        let victim = work.join("important.txt");
+        fs::write(&victim, "keep me").unwrap();
+        let (named, target) = match *name {
+            "temp/LINK" => {
+                let link = temp.join(OURS);
+                std::os::unix::fs::symlink(&victim, &link).unwrap();
+                (link, victim.clone())
+            }
+            "REL" => (PathBuf::from(OURS), temp.join(OURS)),
+            _ => {
+                let p = root.path().join(name.replace("OURS", OURS));
+                if !p.exists() {
+                    fs::write(&p, r#"{"type":"external_account"}"#).unwrap();
+                }
+                (p.clone(), p)
+            }
+        };
+        if !target.exists() {
+            fs::write(&target, "x").unwrap();
+        }
+        let digest = hex(&Sha256::digest(fs::read(&target).unwrap()));
+        let o = post_step(
+            &[("credentials-file", named.as_path())],
+            with_digest.then_some(digest.as_str()),
+            with_temp.then_some(temp.as_path()),
+        );
+        assert!(o.status.success(), "{what}: {}", text(&o));
+        assert_eq!(!target.exists(), *removed, "{what}: {}", text(&o));
+        assert!(victim.exists(), "{what}: the victim survives");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        if *removed {
+            assert!(
+                stdout.starts_with("Removed credentials file "),
+                "{what}: {stdout}"
+            );
+        } else {
+            assert!(
+                stdout.starts_with("::warning title=gitops-bump::not removing "),
+                "{what}: {stdout}"
+            );
+            assert_eq!(stdout.lines().count(), 1, "{what}: one line, {stdout}");
+        }
+    }
+    // Content that differs from what the main step wrote is kept too.
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join(OURS);
+    fs::write(&file, "forged").unwrap();
+    let o = post_step(
+        &[("credentials-file", file.as_path())],
+        Some(&hex(&Sha256::digest(b"what we wrote"))),
+        Some(root.path()),
+    );
+    assert!(file.exists(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SHA-256 differs"));
+    // No state: nothing to do, nothing said.
+    let o = post_step(&[], None, Some(root.path()));
+    assert!(o.status.success() && o.stdout.is_empty(), "{}", text(&o));
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rand::Rng;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::oidc::OidcRequest;
 use super::provider::WorkloadIdentityProvider;
@@ -23,6 +24,13 @@ use crate::github::EnvFile;
 
 /// The `GITHUB_STATE` key naming the file for the `post:` step.
 pub const STATE_KEY: &str = "credentials-file";
+/// The `GITHUB_STATE` key holding the SHA-256 of the file's bytes. The
+/// `post:` step deletes only a file that has it, so a forged state (a
+/// `save-state` command injected into the log) cannot name another file.
+pub const STATE_DIGEST_KEY: &str = "credentials-file-sha256";
+/// The file name: this prefix, 16 lowercase hex digits, `.json`; the `post:`
+/// step checks the same pattern.
+pub const FILE_PREFIX: &str = "gitops-bump-creds-";
 
 /// Variables exported through `GITHUB_ENV`, as google-github-actions/auth does.
 pub const EXPORTED_VARIABLES: &[&str] = &[
@@ -92,13 +100,18 @@ pub fn credentials_dir(
     Ok(dir)
 }
 
+/// A file written by [`write_credentials_file`]: where, and the SHA-256 of
+/// its bytes (lowercase hex) that proves it ours to the `post:` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
 /// Writes `data` to a new `gitops-bump-creds-<random>.json` in `dir`,
 /// created with mode 0600 (never widened, never overwriting).
-pub fn write_credentials_file(dir: &Path, data: &Value) -> Result<PathBuf, AuthError> {
-    let name = format!(
-        "gitops-bump-creds-{:016x}.json",
-        rand::rng().random::<u64>()
-    );
+pub fn write_credentials_file(dir: &Path, data: &Value) -> Result<WrittenFile, AuthError> {
+    let name = format!("{FILE_PREFIX}{:016x}.json", rand::rng().random::<u64>());
     let path = dir.join(name);
     let io_err = |source| AuthError::CredentialsFile {
         path: path.clone(),
@@ -112,29 +125,37 @@ pub fn write_credentials_file(dir: &Path, data: &Value) -> Result<PathBuf, AuthE
         options.mode(0o600);
     }
     let mut file = options.open(&path).map_err(io_err)?;
+    let bytes = data.to_string();
     if let Err(e) = file
-        .write_all(data.to_string().as_bytes())
+        .write_all(bytes.as_bytes())
         .and_then(|()| file.sync_all())
     {
         // A partial file is useless and holds the request token: remove it.
         let _ = std::fs::remove_file(&path);
         return Err(io_err(e));
     }
-    Ok(path)
+    let sha256 = Sha256::digest(bytes.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(WrittenFile { path, sha256 })
 }
 
-/// Exports the file to later steps (`GITHUB_ENV`) and records it for the
-/// `post:` step's cleanup (`GITHUB_STATE`). Either file may be absent
-/// outside Actions.
+/// Exports the file to later steps (`GITHUB_ENV`) and records it, with its
+/// digest, for the `post:` step's cleanup (`GITHUB_STATE`). Either file may
+/// be absent outside Actions.
 pub fn export_credentials_file(
-    path: &Path,
+    written: &WrittenFile,
     env_file: Option<&EnvFile>,
     state_file: Option<&EnvFile>,
 ) -> Result<(), AuthError> {
-    let value = path.display().to_string();
+    let value = written.path.display().to_string();
     if let Some(state) = state_file {
         state
-            .append_entries(&[(STATE_KEY.to_string(), value.clone())])
+            .append_entries(&[
+                (STATE_KEY.to_string(), value.clone()),
+                (STATE_DIGEST_KEY.to_string(), written.sha256.clone()),
+            ])
             .map_err(|source| AuthError::CredentialsFile {
                 path: state.path().to_path_buf(),
                 source,
@@ -154,6 +175,30 @@ pub fn export_credentials_file(
     Ok(())
 }
 
+/// Variables naming the project, exported as google-github-actions/auth
+/// does, so a later `gcloud` or client library needs no `--project`.
+pub const PROJECT_VARIABLES: &[&str] = &[
+    "CLOUDSDK_CORE_PROJECT",
+    "CLOUDSDK_PROJECT",
+    "GCLOUD_PROJECT",
+    "GCP_PROJECT",
+    "GOOGLE_CLOUD_PROJECT",
+];
+
+/// Exports `project` to later steps under every [`PROJECT_VARIABLES`] name.
+pub fn export_project(project: &str, env_file: &EnvFile) -> Result<(), AuthError> {
+    let entries: Vec<(String, String)> = PROJECT_VARIABLES
+        .iter()
+        .map(|k| (k.to_string(), project.to_string()))
+        .collect();
+    env_file
+        .append_entries(&entries)
+        .map_err(|source| AuthError::CredentialsFile {
+            path: env_file.path().to_path_buf(),
+            source,
+        })
+}
+
 /// The whole step: directory check, write, export. Returns the file's path.
 pub fn create_credentials_file(
     data: &Value,
@@ -163,10 +208,10 @@ pub fn create_credentials_file(
     state_file: Option<&EnvFile>,
 ) -> Result<PathBuf, AuthError> {
     let dir = credentials_dir(runner_temp, workspace)?;
-    let path = write_credentials_file(&dir, data)?;
+    let written = write_credentials_file(&dir, data)?;
     // Record the path for cleanup before anything else can fail.
-    export_credentials_file(&path, env_file, state_file)?;
-    Ok(path)
+    export_credentials_file(&written, env_file, state_file)?;
+    Ok(written.path)
 }
 
 #[cfg(test)]
@@ -242,7 +287,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = write_credentials_file(dir.path(), &json!({"a": 1})).unwrap();
         let b = write_credentials_file(dir.path(), &json!({"a": 2})).unwrap();
-        assert_ne!(a, b);
+        assert_ne!(a.path, b.path);
+        // sha256 of `{"a":1}`
+        assert_eq!(
+            a.sha256,
+            "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
+        );
+        let a = a.path;
         let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(std::fs::read_to_string(&a).unwrap(), r#"{"a":1}"#);

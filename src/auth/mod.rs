@@ -32,7 +32,7 @@ pub use sts::StsFailure;
 
 pub const DEFAULT_STS_URL: &str = "https://sts.googleapis.com/v1/token";
 pub const DEFAULT_IAM_CREDENTIALS_URL: &str = "https://iamcredentials.googleapis.com/v1";
-/// The scope of the federated token when it is only used to impersonate.
+/// The scope of the federated token STS issues.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The OIDC audience used for the gates when there is no Google provider.
 pub const GATE_AUDIENCE: &str = "gitops-bump";
@@ -205,14 +205,15 @@ impl AuthError {
             AuthError::Impersonation {
                 status,
                 status_text,
+                message,
                 service_account,
                 provider,
                 claims,
                 lifetime,
-                ..
             } => Some(impersonation_hint(
                 *status,
                 status_text,
+                message,
                 service_account,
                 provider,
                 claims,
@@ -318,6 +319,7 @@ fn sts_hint(
 fn impersonation_hint(
     status: u16,
     status_text: &str,
+    message: &str,
     service_account: &str,
     provider: &WorkloadIdentityProvider,
     claims: &Claims,
@@ -337,6 +339,19 @@ fn impersonation_hint(
     } else if status == 404 || status_text.contains("NOT_FOUND") {
         format!(
             "service account {service_account} does not exist; check the `service-account` input"
+        )
+    } else if status == 400
+        && lifetime <= DEFAULT_MAX_LIFETIME
+        && message.contains("lifetime cannot exceed")
+    {
+        // google-github-actions/auth's troubleshooting guide: at or below
+        // 1h this answer means the runner's clock is ahead of Google's.
+        format!(
+            "a lifetime of {}s is within the 1h limit, so this is clock skew between the runner \
+             and Google: sync the runner's clock (NTP, e.g. time.google.com), or set {} to \
+             allow 5 minutes of skew",
+            lifetime.as_secs(),
+            crate::config::setting("access-token-lifetime", "3300s")
         )
     } else if status == 400 && lifetime > DEFAULT_MAX_LIFETIME {
         format!(
@@ -572,12 +587,10 @@ pub async fn authenticate(
         None => fetch_id_token(http, oidc, &oidc_audience).await?,
     };
     let sts_audience = provider.sts_audience();
-    // Impersonation only needs the federated token to call IAM Credentials.
-    let sts_scopes = if config.service_account.is_some() {
-        vec![CLOUD_PLATFORM_SCOPE.to_string()]
-    } else {
-        config.scopes.clone()
-    };
+    // Always cloud-platform, as google-github-actions/auth asks: the
+    // federated token's reach is set by IAM grants, and `access-token-scopes`
+    // shape only the impersonated token.
+    let sts_scopes = vec![CLOUD_PLATFORM_SCOPE.to_string()];
     let mut refreshed = false;
     let federated = loop {
         match sts::exchange(
@@ -693,6 +706,9 @@ pub struct StageEnv {
     pub workspace: Option<PathBuf>,
     pub env_file: Option<EnvFile>,
     pub state_file: Option<EnvFile>,
+    /// Inside Actions later steps exist, so the credentials file is made by
+    /// default.
+    pub in_actions: bool,
 }
 
 impl StageEnv {
@@ -713,6 +729,7 @@ impl StageEnv {
                 .map(PathBuf::from),
             env_file: EnvFile::from_env("GITHUB_ENV"),
             state_file: EnvFile::from_env("GITHUB_STATE"),
+            in_actions: github::in_actions(),
         }
     }
 }
@@ -723,6 +740,8 @@ pub struct AuthStage {
     pub gates: GateReport,
     pub google: Option<Authenticated>,
     pub credentials_file: Option<PathBuf>,
+    /// The project exported to later steps (and the `project-id` output).
+    pub project_id: Option<String>,
 }
 
 /// The whole stage, in order: the event gate (no network), the OIDC token
@@ -762,12 +781,14 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
             gates,
             google: None,
             credentials_file: None,
+            project_id: None,
         });
     };
     let authenticated =
         authenticate(&client, &env.endpoints, oidc, &provider, google, id_token).await?;
     let mut credentials_file = None;
-    if google.create_credentials_file {
+    let asked = google.create_credentials_file;
+    if asked.unwrap_or(env.in_actions) {
         let data = credentials_file::credentials_json(
             &provider,
             oidc,
@@ -775,18 +796,32 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
             &env.endpoints,
             google.service_account.as_deref(),
         )?;
-        credentials_file = Some(credentials_file::create_credentials_file(
+        match credentials_file::create_credentials_file(
             &data,
             env.runner_temp.as_deref(),
             env.workspace.as_deref(),
             env.env_file.as_ref(),
             env.state_file.as_ref(),
-        )?);
+        ) {
+            Ok(path) => credentials_file = Some(path),
+            // Not asked for: no safe place is a reason to skip, not to fail.
+            Err(
+                e @ (AuthError::RunnerTempMissing | AuthError::CredentialsFileInWorkspace { .. }),
+            ) if asked.is_none() => notice(&format!(
+                "no credentials file for later steps: {e}. Set `create-credentials-file: false` \
+                 to silence this"
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    if let (Some(project), Some(env_file)) = (&google.project_id, &env.env_file) {
+        credentials_file::export_project(project, env_file)?;
     }
     Ok(AuthStage {
         gates,
         google: Some(authenticated),
         credentials_file,
+        project_id: google.project_id.clone(),
     })
 }
 
@@ -801,6 +836,7 @@ pub struct AuthSummary {
     pub claims: Claims,
     pub gates: GateReport,
     pub credentials_file: Option<String>,
+    pub project_id: Option<String>,
 }
 
 impl AuthSummary {
@@ -818,6 +854,7 @@ impl AuthSummary {
                 .as_deref()
                 .map(Path::display)
                 .map(|d| d.to_string()),
+            project_id: stage.project_id.clone(),
         }
     }
 }

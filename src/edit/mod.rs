@@ -258,7 +258,14 @@ impl EditError {
             TooLarge { .. } => "raise --max-file-size, or exclude the file (generated manifests rarely need bumping)".into(),
             Io { .. } => "check the file's permissions and the disk".into(),
             InvalidValue { .. } => "the value would be passed on to the step outputs, the log and the job summary; fix it in the manifest by hand (nothing was written, committed or pushed)".into(),
-            NoMatch { .. } => "check the image name for typos (names match after normalization: nginx = docker.io/library/nginx), add a marker comment, or pass --allow-no-match".into(),
+            NoMatch { .. } => format!(
+                "check the image name for typos (names match after normalization: nginx = docker.io/library/nginx), add a marker comment, or {}",
+                if crate::github::in_actions() {
+                    format!("set {}", crate::config::setting("allow-no-match", "true"))
+                } else {
+                    "pass --allow-no-match (`gitops-bump run`: --allow-no-match true)".into()
+                }
+            ),
         })
     }
 }

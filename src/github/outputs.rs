@@ -40,6 +40,9 @@ pub struct Outputs {
     pub changes: Vec<Change>,
     /// Why nothing was bumped (newer-wins or self-trigger guard).
     pub skipped_reason: Option<String>,
+    /// The Google project later steps get (`project-id` input or the
+    /// service account's project); the output is set only when known.
+    pub project_id: Option<String>,
 }
 
 impl Outputs {
@@ -102,6 +105,9 @@ impl Outputs {
         ));
         if let Some(t) = &self.access_token {
             out.push(("access-token".to_string(), t.expose().to_string()));
+        }
+        if let Some(p) = &self.project_id {
+            out.push(("project-id".to_string(), p.clone()));
         }
         out
     }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use server::{
     FakeGoogle, IMPERSONATED_EXPIRY, IMPERSONATED_TOKEN, REQUEST_TOKEN, Route, STS_TOKEN,
 };
+use sha2::{Digest, Sha256};
 
 const PROVIDER: &str =
     "projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov";
@@ -183,6 +184,34 @@ fn direct_federation_sends_exactly_the_reference_requests() {
     assert_eq!(summary["claims"]["ref"], "refs/heads/main");
     let expiry = summary["expire_time"].as_str().expect("expiry");
     assert!(expiry.ends_with('Z') && expiry.len() == 20, "{expiry}");
+}
+
+/// google-github-actions/auth asks STS for cloud-platform whatever the
+/// scopes, and generates an `access_token` only for a service account.
+#[test]
+fn direct_federation_matches_the_reference_on_scopes_and_token_format() {
+    let server = FakeGoogle::start();
+    let ran = auth_google(
+        &server,
+        &[
+            "--access-token-scopes",
+            "https://www.googleapis.com/auth/userinfo.email",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let sts = server.requests_to(Route::Sts);
+    assert_eq!(field(&sts[0].form(), "scope"), CLOUD_PLATFORM);
+
+    let server = FakeGoogle::start();
+    let ran = auth_google(&server, &["--token-format", "access_token"]);
+    assert_eq!(ran.code, 2, "a usage error: {}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("input `service-account` is required: `token-format: access_token`"),
+        "{}",
+        ran.stderr
+    );
+    assert!(server.requests().is_empty(), "refused before any request");
 }
 
 #[test]
@@ -419,6 +448,7 @@ fn impersonation_errors_name_the_missing_binding() {
     let denied = r#"{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"IAM_PERMISSION_DENIED","domain":"iam.googleapis.com","metadata":{"permission":"iam.serviceAccounts.getAccessToken"}}]}}"#;
     let not_found = r#"{"error":{"code":404,"message":"Not found; Gaia id not found for email deployer@proj.iam.gserviceaccount.com","status":"NOT_FOUND"}}"#;
     let lifetime = r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}"#;
+    let skew = r#"{"error":{"code":400,"message":"The access token lifetime cannot exceed 3600 seconds.","status":"INVALID_ARGUMENT"}}"#;
     let cases: &[(u16, &str, &[&str], &[&str])] = &[
         (
             403,
@@ -436,6 +466,17 @@ fn impersonation_errors_name_the_missing_binding() {
             not_found,
             &[],
             &["Gaia id not found", "does not exist"],
+        ),
+        (
+            400,
+            skew,
+            &[],
+            &[
+                "The access token lifetime cannot exceed 3600 seconds.",
+                "a lifetime of 3600s is within the 1h limit, so this is clock skew",
+                "NTP",
+                "set `--access-token-lifetime 3300s`",
+            ],
         ),
         (
             400,
@@ -558,7 +599,10 @@ fn inside_actions_tokens_appear_only_in_mask_commands() {
     let entries = gitops_bump::github::files::parse_delimited(&written);
     assert_eq!(
         entries,
-        vec![("access-token".to_string(), IMPERSONATED_TOKEN.to_string())]
+        vec![
+            ("access-token".to_string(), IMPERSONATED_TOKEN.to_string()),
+            ("project-id".to_string(), "proj".to_string()),
+        ]
     );
 }
 
@@ -651,21 +695,44 @@ fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
             &std::fs::read_to_string(&runner.env_file).unwrap(),
         );
         let p = path.display().to_string();
-        assert_eq!(
-            env,
-            vec![
-                ("GOOGLE_APPLICATION_CREDENTIALS".to_string(), p.clone()),
-                (
-                    "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE".to_string(),
-                    p.clone()
-                ),
-                ("GOOGLE_GHA_CREDS_PATH".to_string(), p.clone()),
-            ]
-        );
+        let mut want_env = vec![
+            ("GOOGLE_APPLICATION_CREDENTIALS".to_string(), p.clone()),
+            (
+                "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE".to_string(),
+                p.clone(),
+            ),
+            ("GOOGLE_GHA_CREDS_PATH".to_string(), p.clone()),
+        ];
+        if sa.is_some() {
+            for k in PROJECT_VARIABLES {
+                want_env.push((k.to_string(), "proj".to_string()));
+            }
+        }
+        assert_eq!(env, want_env);
         let state = gitops_bump::github::files::parse_delimited(
             &std::fs::read_to_string(&runner.state_file).unwrap(),
         );
-        assert_eq!(state, vec![("credentials-file".to_string(), p)]);
+        let digest = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
+        assert_eq!(
+            state,
+            vec![
+                ("credentials-file".to_string(), p),
+                ("credentials-file-sha256".to_string(), digest),
+            ]
+        );
+        // The action's post step, given this state as the runner passes it,
+        // proves the file ours and removes it.
+        let post = Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
+            .env("RUNNER_TEMP", &runner.temp)
+            .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
+            .output()
+            .expect("run node");
+        assert!(
+            post.status.success() && !path.exists(),
+            "{}",
+            String::from_utf8_lossy(&post.stdout)
+        );
     }
 }
 
@@ -750,6 +817,197 @@ fn gcloud_uses_our_credentials_file() {
             );
         }
     }
+}
+
+const PROJECT_VARIABLES: [&str; 5] = [
+    "CLOUDSDK_CORE_PROJECT",
+    "CLOUDSDK_PROJECT",
+    "GCLOUD_PROJECT",
+    "GCP_PROJECT",
+    "GOOGLE_CLOUD_PROJECT",
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What google-github-actions/auth (v2, `src/main.ts`) exports with its
+/// defaults (`create_credentials_file: true`, `export_environment_variables:
+/// true`) for the same inputs: the credentials file's three variables, and
+/// the project's five when `project_id` is given or the service account's
+/// email names one (`computeProjectID`). The file's path is `FILE`; the
+/// output `project_id` is set when the project is known.
+fn reference_environment(inputs: &[(&str, &str)]) -> (Vec<(String, String)>, Option<String>) {
+    let get = |k: &str| {
+        inputs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut env = Vec::new();
+    if get("create-credentials-file").as_deref() != Some("false") {
+        for k in [
+            "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_GHA_CREDS_PATH",
+        ] {
+            env.push((k.to_string(), "FILE".to_string()));
+        }
+    }
+    let project = get("project-id").or_else(|| {
+        let sa = get("service-account")?;
+        let (_, domain) = sa.split_once('@')?;
+        domain.split('.').next().map(str::to_string)
+    });
+    if let Some(p) = &project {
+        for k in PROJECT_VARIABLES {
+            env.push((k.to_string(), p.clone()));
+        }
+    }
+    env.sort();
+    (env, project)
+}
+
+/// Our step inside Actions exports what google-github-actions/auth exports
+/// for the same inputs (the file's path differs: ours is in RUNNER_TEMP).
+#[test]
+fn the_exported_environment_matches_google_github_actions_auth() {
+    let cases: &[&[(&str, &str)]] = &[
+        &[("service-account", SA)],
+        &[],
+        &[("project-id", "my-proj")],
+        &[("service-account", SA), ("project-id", "other-proj")],
+        &[
+            ("service-account", SA),
+            ("create-credentials-file", "false"),
+        ],
+        &[("create-credentials-file", "false")],
+    ];
+    for inputs in cases {
+        let server = FakeGoogle::start();
+        let runner = Runner::new();
+        let output = runner.temp.join("output");
+        let mut cmd = gitops_bump(&server);
+        runner.apply(&mut cmd);
+        cmd.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("INPUT_WORKLOAD-IDENTITY-PROVIDER", PROVIDER)
+            .args(["auth", "google"]);
+        for (k, v) in *inputs {
+            cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
+        }
+        let ran = run(cmd);
+        assert_eq!(ran.code, 0, "{inputs:?}: {}", ran.stderr);
+        let read = |p: &Path| {
+            gitops_bump::github::files::parse_delimited(
+                &std::fs::read_to_string(p).unwrap_or_default(),
+            )
+        };
+        let mut ours: Vec<(String, String)> = read(&runner.env_file)
+            .into_iter()
+            .map(|(k, v)| {
+                let file = Path::new(&v)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("gitops-bump-creds-"));
+                (k, if file { "FILE".to_string() } else { v })
+            })
+            .collect();
+        ours.sort();
+        let (want, project) = reference_environment(inputs);
+        assert_eq!(ours, want, "{inputs:?}");
+        let outputs = read(&output);
+        let got = outputs
+            .iter()
+            .find(|(k, _)| k == "project-id")
+            .map(|(_, v)| v.clone());
+        assert_eq!(got, project, "{inputs:?}: project-id output");
+        let unmasked = Ran {
+            code: ran.code,
+            stdout: ran
+                .stdout
+                .lines()
+                .filter(|l| !l.starts_with("::add-mask::"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            stderr: ran.stderr,
+        };
+        assert_no_secrets(&server, &unmasked);
+    }
+}
+
+/// The step after ours: gcloud with no `--project` and no login of its own
+/// lists instances of our project with the token from our credentials file,
+/// against the local fake endpoints. Without our exports it cannot.
+#[test]
+fn gcloud_after_our_step_needs_no_project_flag() {
+    let Ok(gcloud) = which("gcloud") else {
+        panic!("gcloud is required for this test (Google Cloud SDK)");
+    };
+    let server = FakeGoogle::start();
+    let runner = Runner::new();
+    let mut cmd = gitops_bump(&server);
+    runner.apply(&mut cmd);
+    cmd.env("GITHUB_ACTIONS", "true")
+        .args(["auth", "google", "--workload-identity-provider", PROVIDER])
+        .args(["--service-account", SA]);
+    let ran = run(cmd);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let exported = gitops_bump::github::files::parse_delimited(
+        &std::fs::read_to_string(&runner.env_file).unwrap(),
+    );
+    let config = tempfile::tempdir().unwrap();
+    let gcloud_step = |env: &[(String, String)]| {
+        let mut cmd = Command::new(&gcloud);
+        cmd.args(["compute", "instances", "list", "--format=value(name)"])
+            .env("CLOUDSDK_CONFIG", config.path())
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE",
+                server.url("/compute/v1/"),
+            );
+        for k in INHERITED.iter().chain(PROJECT_VARIABLES.iter()) {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.output().expect("run gcloud")
+    };
+    let without: Vec<(String, String)> = exported
+        .iter()
+        .filter(|(k, _)| !PROJECT_VARIABLES.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let out = gcloud_step(&without);
+    assert!(!out.status.success(), "no project, no listing");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("required property [project] is not currently set"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.clear_log();
+    let out = gcloud_step(&exported);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = server.requests_to(Route::Compute);
+    assert_eq!(listed.len(), 1, "{:?}", server.requests());
+    assert!(
+        listed[0]
+            .path
+            .starts_with("/compute/v1/projects/proj/aggregated/instances"),
+        "{}",
+        listed[0].path
+    );
+    assert_eq!(
+        listed[0].header("authorization"),
+        Some(format!("Bearer {IMPERSONATED_TOKEN}").as_str())
+    );
 }
 
 fn which(name: &str) -> Result<PathBuf, ()> {
@@ -964,6 +1222,7 @@ fn the_stage_gates_pushes_without_google() {
             workspace: None,
             env_file: None,
             state_file: None,
+            in_actions: false,
         };
         let got = rt.block_on(auth::run_stage(&config, &env));
         assert_eq!(got.is_ok(), *ok, "{inputs:?} {event}: {got:?}");

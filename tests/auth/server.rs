@@ -26,6 +26,8 @@ pub enum Route {
     Sts,
     Introspect,
     GenerateAccessToken,
+    /// A project-scoped API a later step calls (gcloud compute).
+    Compute,
     Unknown,
 }
 
@@ -37,6 +39,7 @@ impl Route {
             ("POST", "/v1/token") => Route::Sts,
             ("POST", "/v1/introspect") => Route::Introspect,
             ("POST", p) if p.ends_with(":generateAccessToken") => Route::GenerateAccessToken,
+            ("GET", p) if p.starts_with("/compute/v1/projects/") => Route::Compute,
             _ => Route::Unknown,
         }
     }
@@ -347,6 +350,10 @@ fn respond(request: &Request, state: &Mutex<State>) -> (u16, String) {
             200,
             json!({"accessToken": IMPERSONATED_TOKEN, "expireTime": IMPERSONATED_EXPIRY})
                 .to_string(),
+        ),
+        Route::Compute => (
+            200,
+            json!({"kind": "compute#instanceAggregatedList", "items": {}}).to_string(),
         ),
         Route::Unknown => (404, r#"{"error":"not found"}"#.into()),
     }

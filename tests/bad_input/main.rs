@@ -649,6 +649,14 @@ fn input_cases() -> Vec<Case> {
             "inputs `token-format` and `workload-identity-provider` conflict",
         ),
         input(
+            "token-format access_token without service-account",
+            &[
+                ("workload-identity-provider", WIP),
+                ("token-format", "access_token"),
+            ],
+            "input `service-account` is required: `token-format: access_token` outputs a token generated for a service account",
+        ),
+        input(
             "credentials file without provider",
             &[("create-credentials-file", "true")],
             "inputs `create-credentials-file` and `workload-identity-provider` conflict",
