@@ -123,6 +123,13 @@ pub struct FileEdit {
 
 /// Edits one file. `file` is the path shown in changes and errors;
 /// `may_append` allows appending a missing entry to a kustomization.
+///
+/// The edited text is planned again before it is returned: it must parse,
+/// and the same request on it must find nothing left to change. That is
+/// what idempotence means, and it also proves that every edited key reads
+/// back as the value intended (a splice that landed beside its scalar, a
+/// stale sibling key, would show up as a change still to make); such a
+/// result is refused, never returned.
 pub fn edit_file(
     file: &str,
     bytes: &[u8],
@@ -134,6 +141,72 @@ pub fn edit_file(
         Some(rest) => (BOM.len(), rest),
         None => (0, text),
     };
+    let (mut splices, changes, matched) = plan(file, body, request, may_append)?;
+    let new_bytes = if splices.is_empty() {
+        None
+    } else {
+        let edited = text::apply_splices(body, &mut splices);
+        check_stable(file, &edited, request, may_append, &changes)?;
+        let mut out = Vec::with_capacity(bom + edited.len());
+        out.extend_from_slice(&bytes[..bom]);
+        out.extend_from_slice(edited.as_bytes());
+        (out != bytes).then_some(out)
+    };
+    Ok(FileEdit {
+        new_bytes,
+        changes,
+        matched,
+    })
+}
+
+/// Refuses an edited text that does not parse, or on which the same
+/// request would still change something.
+fn check_stable(
+    file: &str,
+    edited: &str,
+    request: &EditRequest,
+    may_append: bool,
+    changes: &[Change],
+) -> Result<(), EditError> {
+    let unstable = |line, col, what| EditError::Unstable {
+        file: file.to_string(),
+        line,
+        col,
+        what,
+    };
+    match plan(file, edited, request, may_append) {
+        Ok((_, again, _)) => match again.first() {
+            None => Ok(()),
+            Some(c) => Err(unstable(
+                c.line,
+                c.column,
+                format!(
+                    "the value here would read back as {:?}, not {:?}",
+                    crate::print::cut(&c.old, crate::print::MAX_VALUE),
+                    crate::print::cut(&c.new, crate::print::MAX_VALUE)
+                ),
+            )),
+        },
+        Err(e) => {
+            let first = changes.first();
+            Err(unstable(
+                first.map_or(1, |c| c.line),
+                first.map_or(1, |c| c.column),
+                format!("the edited file would not read back ({e})"),
+            ))
+        }
+    }
+}
+
+/// What the request changes in one document stream: the splices, the
+/// changes they make (sorted by position) and, per SPEC, whether the text
+/// refers to its image.
+fn plan(
+    file: &str,
+    body: &str,
+    request: &EditRequest,
+    may_append: bool,
+) -> Result<(Vec<Splice>, Vec<Change>, Vec<bool>), EditError> {
     let file_name = file.rsplit('/').next().unwrap_or(file);
     let ctx = Context {
         text: body,
@@ -206,20 +279,7 @@ pub fn edit_file(
         });
     }
     changes.sort_by_key(|c| (c.line, c.column));
-    let new_bytes = if splices.is_empty() {
-        None
-    } else {
-        let edited = text::apply_splices(body, &mut splices);
-        let mut out = Vec::with_capacity(bom + edited.len());
-        out.extend_from_slice(&bytes[..bom]);
-        out.extend_from_slice(edited.as_bytes());
-        (out != bytes).then_some(out)
-    };
-    Ok(FileEdit {
-        new_bytes,
-        changes,
-        matched,
-    })
+    Ok((splices, changes, matched))
 }
 
 /// Every target's findings in one document, markers first.

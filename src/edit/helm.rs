@@ -1,5 +1,5 @@
-//! Helm values: `repository` + `tag`/`digest` maps anywhere (with an
-//! optional `registry` part), single-string `image:` values, and the key
+//! Helm values: `repository` (or `image`) + `tag`/`digest` maps anywhere
+//! (with an optional `registry` part), single-string `image:` values, and the key
 //! paths the user names (`values-path: app.image`, a string or a map).
 //! Only documents without `kind`/`apiVersion` are values.
 //!
@@ -50,8 +50,11 @@ fn lookup<'n, 'a>(root: &'n Node<'a>, path: &str) -> Result<Option<(&'n Node<'a>
 pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> Result<(), Problem> {
     if let Some(entries) = node.entries() {
         found.extend(find_in_map(ctx, node, TargetKind::HelmValues)?);
+        let split = has_split_keys(node)?;
         for (key, value) in entries {
-            if key.as_str() == Some("image") && value.as_str().is_some() {
+            // Beside `tag`/`digest`/`registry`, `image:` is only the
+            // repository part: never a full reference to rewrite.
+            if key.as_str() == Some("image") && value.as_str().is_some() && !split {
                 found.extend(find_reference(
                     ctx,
                     value,
@@ -67,6 +70,32 @@ pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> R
         }
     }
     Ok(())
+}
+
+/// The keys that hold an image's parts separately.
+const PART_KEYS: [&str; 3] = ["registry", "tag", "digest"];
+
+/// Whether a map spells an image in parts (`registry`, `tag`, `digest`).
+fn has_split_keys(map: &Node<'_>) -> Result<bool, Problem> {
+    for key in PART_KEYS {
+        if map.get(key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The repository part of a map spelling an image in parts: `repository`,
+/// or `image` beside `registry`/`tag`/`digest` (ingress-nginx's
+/// `{registry, image, tag, digest}`).
+fn repository_node<'n, 'a>(map: &'n Node<'a>) -> Result<Option<&'n Node<'a>>, Problem> {
+    if let Some(node) = map.get("repository")? {
+        return Ok(Some(node));
+    }
+    if !has_split_keys(map)? {
+        return Ok(None);
+    }
+    map.get("image")
 }
 
 /// The tag and digest after the SPEC for separate keys (see the module doc).
@@ -100,7 +129,7 @@ fn find_in_map(
     map: &Node<'_>,
     kind: TargetKind,
 ) -> Result<Option<Found>, Problem> {
-    let Some(repo_node) = map.get("repository")? else {
+    let Some(repo_node) = repository_node(map)? else {
         return Ok(None);
     };
     let Some(repository) = repo_node.as_str() else {

@@ -25,7 +25,9 @@
 
 use super::TargetKind;
 use super::engine::{Context, Found};
-use super::image::{Written, kustomize_field, name_matches, spec_digest_as_string};
+use super::image::{
+    Written, kustomize_field, name_matches, name_or_rename_matches, spec_digest_as_string,
+};
 use super::text::{self, Splice};
 use super::yaml::{Node, Problem};
 use crate::spec::{Field, ImageSpec};
@@ -70,7 +72,7 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
                 by_name.push(item);
             } else if item
                 .get_str("newName")?
-                .is_some_and(|n| name_matches(spec, n))
+                .is_some_and(|n| name_or_rename_matches(spec, n))
             {
                 by_new_name.push(item);
             }

@@ -69,7 +69,7 @@ pub use deployed::{DeployedImage, images_in_file, read_images};
 pub use engine::{FileEdit, edit_file};
 
 use crate::error::Location;
-use crate::spec::ImageSpec;
+use crate::spec::{Field, ImageSpec};
 
 /// What to change.
 #[derive(Debug, Clone)]
@@ -180,6 +180,16 @@ pub enum EditError {
         /// Escaped for display.
         value: String,
     },
+    /// The edited text would not read back as intended (it would not
+    /// parse, or the same request on it would change something again): a
+    /// shape the engine gets wrong, refused rather than written.
+    #[error("refusing to write this edit: {what}")]
+    Unstable {
+        file: String,
+        line: usize,
+        col: usize,
+        what: String,
+    },
     #[error("{path}: the path leaves the root directory")]
     PathOutsideRoot { path: String },
     #[error("{path}: a symbolic link leads outside the root directory")]
@@ -229,6 +239,9 @@ impl EditError {
             | ControlCharacter {
                 file, line, col, ..
             }
+            | Unstable {
+                file, line, col, ..
+            }
             | NotUtf8 { file, line, col }
             | NulByte { file, line, col }
             | InvalidValue {
@@ -250,6 +263,7 @@ impl EditError {
             Shape { expected, .. } => format!("this place must hold {expected}; fix the manifest or exclude the file from the paths"),
             TooDeep { .. } => "no manifest nests this deep; the file is probably generated or hostile, exclude it from the paths".into(),
             ControlCharacter { .. } => "an image reference is printable text; fix the value (or exclude the file from the paths); nothing was written".into(),
+            Unstable { .. } => "gitops-bump cannot yet edit this shape safely; edit the value by hand and report the file (nothing was written)".into(),
             NotUtf8 { .. } | NulByte { .. } => "manifests must be UTF-8 text; re-encode the file or exclude it from the paths".into(),
             PathOutsideRoot { .. } => "give paths inside the repository (relative to it, without `..` leading out)".into(),
             SymlinkOutsideRoot { .. } => "replace the link with the file, or point it inside the repository".into(),
@@ -471,18 +485,15 @@ struct Prefilter {
 
 impl Prefilter {
     fn new(request: &EditRequest) -> Self {
-        let mut words: Vec<String> = request
-            .specs
-            .iter()
-            .map(|s| {
-                s.matcher
-                    .repository
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&s.matcher.repository)
-                    .to_string()
-            })
-            .collect();
+        let last_component = |name: &str| name.rsplit('/').next().unwrap_or(name).to_string();
+        let mut words: Vec<String> = Vec::new();
+        for spec in &request.specs {
+            words.push(last_component(&spec.matcher.repository));
+            // A file the same SPEC already renamed must still be found.
+            if let Some(Field::Set(new_name)) = &spec.new_name {
+                words.push(last_component(new_name));
+            }
+        }
         words.push("$imagepolicy".into());
         words.push("gitops-bump:".into());
         words.sort();

@@ -62,9 +62,11 @@ fn run_cases(cases: Vec<Case>, values_paths: &[&str], may_append: bool) {
             c.name,
             out.changes
         );
-        // Idempotent: the same SPEC on the output changes nothing.
+        // Idempotent: the same SPEC on the output changes nothing, and
+        // still finds its image (a rename already made is no error).
         let again = edit_file(c.file, got.as_bytes(), &req, may_append).unwrap();
         assert_eq!(again.new_bytes, None, "case {:?}: not idempotent", c.name);
+        assert_eq!(again.matched, out.matched, "case {:?}: matched", c.name);
         assert!(
             again.changes.is_empty(),
             "case {:?}: {:?}",
@@ -126,6 +128,27 @@ fn kustomization_images() {
             "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v1\n",
             &["ghcr.io/o/app:v2"],
             "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v2\n",
+        ),
+        case(
+            "renamed through newName, then the same SPEC again: no duplicate entry",
+            k,
+            "images:\n- name: placeholder\n  newName: ghcr.io/new/app\n  newTag: v2\n",
+            &["ghcr.io/old/app=ghcr.io/new/app:v2"],
+            "images:\n- name: placeholder\n  newName: ghcr.io/new/app\n  newTag: v2\n",
+        ),
+        case(
+            "renamed through newName",
+            k,
+            "images:\n- name: placeholder\n  newName: ghcr.io/old/app\n  newTag: v1\n",
+            &["ghcr.io/old/app=ghcr.io/new/app:v2"],
+            "images:\n- name: placeholder\n  newName: ghcr.io/new/app\n  newTag: v2\n",
+        ),
+        case(
+            "an empty `newTag:` is filled after its colon",
+            k,
+            "images:\n- name: app\n  newTag:\n",
+            &["app:v2"],
+            "images:\n- name: app\n  newTag: v2\n",
         ),
         case(
             "missing entry appended in the list's style",
@@ -280,6 +303,13 @@ fn workloads() {
             "kind: Pod\nspec:\n  containers:\n  - image: &img app:v2\n  - image: !!str 'app:v2'\n  - image: *img\n",
         ),
         case(
+            "a rename made before is found again (idempotent)",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/nginx:1.25\n",
+            &["nginx=ghcr.io/o/nginx:1.27"],
+            "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/nginx:1.27\n",
+        ),
+        case(
             "unrelated image untouched",
             d,
             "kind: Pod\nspec:\n  containers:\n  - image: app:v1\n  - image: sidecar:v1\n",
@@ -358,6 +388,41 @@ fn helm_values() {
             "image:\n  repository: ghcr.io/o/app-worker\n  tag: v1\nnote: ghcr.io/o/app:v1\n",
         ),
         case(
+            "{registry, image, tag, digest}: parts kept apart (ingress-nginx)",
+            v,
+            "controller:\n  image:\n    chroot: false\n    registry: registry.k8s.io\n    image: ingress-nginx/controller\n    tag: \"v1.14.0\"\n    digest: {D1}\n    pullPolicy: IfNotPresent\n",
+            &["registry.k8s.io/ingress-nginx/controller:v1.15.1@{D2}"],
+            "controller:\n  image:\n    chroot: false\n    registry: registry.k8s.io\n    image: ingress-nginx/controller\n    tag: \"v1.15.1\"\n    digest: {D2}\n    pullPolicy: IfNotPresent\n",
+        ),
+        case(
+            "an `image` beside `tag` is a repository, never a full reference",
+            v,
+            "image:\n  image: ghcr.io/o/app\n  tag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "image:\n  image: ghcr.io/o/app\n  tag: v2\n",
+        ),
+        case(
+            "an empty `tag:` is filled after its colon",
+            v,
+            "image:\n  repository: app\n  tag:\n  pullPolicy: Always\n",
+            &["app:v0.17.0"],
+            "image:\n  repository: app\n  tag: v0.17.0\n  pullPolicy: Always\n",
+        ),
+        case(
+            "an empty `tag:` last in the file, with a comment",
+            v,
+            "image:\n  repository: app\n  tag: # set by CI\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: v2 # set by CI\n",
+        ),
+        case(
+            "a rename made before is found again (idempotent)",
+            v,
+            "image:\n  repository: ghcr.io/new/app\n  tag: v1\n",
+            &["ghcr.io/old/app=ghcr.io/new/app:v2"],
+            "image:\n  repository: ghcr.io/new/app\n  tag: v2\n",
+        ),
+        case(
             "single-string image values anywhere",
             v,
             "jobs:\n  - name: migrate\n    image: app:v1\n",
@@ -395,6 +460,14 @@ fn compose_files() {
         "services:\n  web:\n    image: \"ghcr.io/o/app:v2\"\n    environment:\n      IMG: ghcr.io/o/app:v1\n  db:\n    image: postgres:16\n",
     )];
     run_cases(cases, &[], false);
+    let renamed = vec![case(
+        "a rename made before is found again (idempotent)",
+        "compose.yaml",
+        "services:\n  web:\n    image: ghcr.io/o/web:v1\n",
+        &["web=ghcr.io/o/web:v1"],
+        "services:\n  web:\n    image: ghcr.io/o/web:v1\n",
+    )];
+    run_cases(renamed, &[], false);
     let anchored = vec![case(
         "an aliased image edits its anchor once",
         "docker-compose.yml",

@@ -351,6 +351,21 @@ pub fn for_each_document<'a>(
                     }
                     _ => end,
                 };
+                // An empty value (`tag:`) is placed at its `:`; it belongs
+                // after it, where a value written into it must go.
+                let (start, end) = if value.is_empty()
+                    && style == ScalarStyle::Plain
+                    && text[start.byte..].starts_with(':')
+                {
+                    let after = Pos {
+                        byte: start.byte + 1,
+                        line: start.line,
+                        col: start.col + 1,
+                    };
+                    (after, after)
+                } else {
+                    (start, end)
+                };
                 let node = Node {
                     start,
                     end,
