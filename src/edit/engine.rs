@@ -64,6 +64,7 @@ impl Found {
 
     /// A full reference replaced by another.
     pub fn reference(
+        text: &str,
         spec: usize,
         kind: TargetKind,
         node: &Node<'_>,
@@ -76,7 +77,7 @@ impl Found {
         let splices = if old_text == new_text {
             Vec::new()
         } else {
-            vec![text::replace_scalar(node, &new_text, in_flow)]
+            vec![text::replace_scalar(text, node, &new_text, in_flow)]
         };
         Found {
             spec,
@@ -376,5 +377,7 @@ pub fn find_reference(
     let (old, _) = Written::parse(value)?;
     let spec = super::image::matching_spec(&ctx.request.specs, &old.name)?;
     let new = super::image::bump_reference(&ctx.request.specs[spec], &old);
-    Some(Found::reference(spec, kind, node, &old, &new, in_flow))
+    Some(Found::reference(
+        ctx.text, spec, kind, node, &old, &new, in_flow,
+    ))
 }

@@ -150,7 +150,8 @@ fn find_in_map(
     let tag_node = map.get("tag")?;
     let digest_node = map.get("digest")?;
     let present = |n: Option<&Node<'_>>| {
-        n.and_then(Node::as_str)
+        n.filter(|n| !n.is_null())
+            .and_then(Node::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
@@ -168,10 +169,10 @@ fn find_in_map(
         match registry_node {
             Some(reg_node) => {
                 let (reg, path) = split_registry(&new_name);
-                splices.extend(text::set_scalar(reg_node, reg, in_flow));
-                splices.extend(text::set_scalar(repo_node, path, in_flow));
+                splices.extend(text::set_scalar(ctx.text, reg_node, reg, in_flow));
+                splices.extend(text::set_scalar(ctx.text, repo_node, path, in_flow));
             }
-            None => splices.extend(text::set_scalar(repo_node, &new_name, in_flow)),
+            None => splices.extend(text::set_scalar(ctx.text, repo_node, &new_name, in_flow)),
         }
     }
     match (tag_node, &new_tag) {
@@ -180,6 +181,7 @@ fn find_in_map(
                 return Err(Problem::shape(node, "a string tag"));
             }
             splices.extend(text::set_scalar(
+                ctx.text,
                 node,
                 want.as_deref().unwrap_or(""),
                 in_flow,
@@ -213,6 +215,7 @@ fn find_in_map(
     }
     if let Some(node) = digest_node {
         splices.extend(text::set_scalar(
+            ctx.text,
             node,
             new_digest.as_deref().unwrap_or(""),
             in_flow,

@@ -192,7 +192,7 @@ fn edit_block_entry(
                     if node.as_str().is_none() {
                         return Err(Problem::shape(node, "a string"));
                     }
-                    splices.push(text::replace_scalar(node, value, false));
+                    splices.push(text::replace_scalar(ctx.text, node, value, false));
                 }
             }
             (Some(i), None) => removed[i] = true,

@@ -416,6 +416,20 @@ fn helm_values() {
             "image:\n  repository: app\n  tag: v2 # set by CI\n",
         ),
         case(
+            "a folded tag keeps its header, line break and what follows",
+            v,
+            "image:\n  repository: app\n  tag: >-\n    v1\nx: 1\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: >-\n    v2\nx: 1\n",
+        ),
+        case(
+            "a null tag or digest is no value",
+            v,
+            "image:\n  repository: app\n  tag: ~\n  digest: null\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: v2\n  digest: null\n",
+        ),
+        case(
             "a rename made before is found again (idempotent)",
             v,
             "image:\n  repository: ghcr.io/new/app\n  tag: v1\n",
@@ -730,4 +744,26 @@ fn alias_bombs_are_not_expanded() {
     let req = request(&["app:v2"], &[]);
     let out = edit_file("values.yaml", bomb.as_bytes(), &req, false).unwrap();
     assert_eq!(out.changes.len(), 1);
+}
+
+#[test]
+fn an_edit_that_would_not_read_back_is_refused() {
+    // `{repository: app, tag}` has a key `tag` with no value and no colon:
+    // there is no place a value could go that reads back as the tag.
+    let text = "image: {repository: app, tag}\n";
+    let err = edit_file(
+        "values.yaml",
+        text.as_bytes(),
+        &request(&["app:v2"], &[]),
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, EditError::Unstable { line: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "refusing to write this edit: the value here would read back as \"app\", not \"app:v2\""
+    );
 }

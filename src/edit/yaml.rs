@@ -168,10 +168,16 @@ impl<'a> Node<'a> {
         matches!(&self.kind, Kind::Scalar { value, style: ScalarStyle::Plain } if value.is_empty())
     }
 
+    /// A plain null (`key:`, `~`, `null`): no value, whatever its spelling.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, Kind::Scalar { value, style: ScalarStyle::Plain }
+            if matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
     pub fn describe(&self) -> &'static str {
         match &self.kind {
-            Kind::Scalar { value, style } => {
-                if *style == ScalarStyle::Plain && matches!(value.as_ref(), "" | "~" | "null") {
+            Kind::Scalar { .. } => {
+                if self.is_null() {
                     "null"
                 } else {
                     "a scalar"
