@@ -300,7 +300,23 @@ pub fn apply(
         if !candidate.may_append && !filter.may_refer(&buffer) {
             continue;
         }
-        let edit = edit_file(&candidate.display, &buffer, request, false)?;
+        let edit = match edit_file(&candidate.display, &buffer, request, false) {
+            Ok(edit) => edit,
+            Err(e) if skippable(candidate, &buffer, request, &e) => {
+                crate::print::line(
+                    crate::print::Stream::Stderr,
+                    &format!(
+                        "warning: {}: skipped, it does not parse ({e}) and names none of the images",
+                        e.location().map_or_else(
+                            || candidate.display.clone(),
+                            |l| format!("{}:{}:{}", l.file, l.line, l.col)
+                        )
+                    ),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         for (m, e) in matched.iter_mut().zip(&edit.matched) {
             *m |= e;
         }
@@ -339,6 +355,40 @@ pub fn apply(
         root_dir.replace_all(&pending)?;
     }
     Ok(report)
+}
+
+/// Whether a walked file that the parser refuses may be passed over: it
+/// was found by walking a directory (a file given by name must parse), and
+/// its text names none of the SPECs' images (nor their new names) and has
+/// no marker, so it cannot hold anything this run would edit. One broken
+/// unrelated file must not abort a bump of a whole repository.
+fn skippable(
+    candidate: &walk::Candidate,
+    bytes: &[u8],
+    request: &EditRequest,
+    error: &EditError,
+) -> bool {
+    if candidate.explicit
+        || candidate.may_append
+        || !matches!(error, EditError::Yaml { .. } | EditError::TooDeep { .. })
+    {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    if text.contains('\\') || marker::present(text) {
+        return false;
+    }
+    !request.specs.iter().any(|spec| {
+        let repository = &spec.matcher.repository;
+        let short = repository.strip_prefix("library/").unwrap_or(repository);
+        let renamed = match &spec.new_name {
+            Some(Field::Set(n)) => Some(n.as_str()),
+            _ => None,
+        };
+        text.contains(short) || renamed.is_some_and(|n| text.contains(n))
+    })
 }
 
 /// Refuses a change whose values, read from the file, are not what they

@@ -414,3 +414,47 @@ fn paths_are_normalized_inside_the_root() {
         );
     }
 }
+
+#[test]
+fn a_walked_file_that_does_not_parse_stops_the_run_only_when_it_names_an_image() {
+    // Prefilter words match ("app" is in both), but only the second names the image.
+    let broken_unrelated =
+        "kind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n  - image: \"other/thing:v1\n";
+    let tree = Tree::new(&[
+        ("deploy.yaml", DEPLOYMENT),
+        ("unrelated.yaml", broken_unrelated),
+    ]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "warning: unrelated.yaml:6:12: skipped, it does not parse (invalid YAML: "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(tree.read("deploy.yaml").contains("image: ghcr.io/o/app:v2"));
+    assert_eq!(tree.read("unrelated.yaml"), broken_unrelated);
+    // Given by name, the same file is an error.
+    let out = tree.set_image(&["--file", "unrelated.yaml", "ghcr.io/o/app:v3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: unrelated.yaml:6:12: invalid YAML: "));
+}
+
+#[test]
+fn compose_with_closing_brackets_at_the_key_indentation_is_edited() {
+    // The shape of opentelemetry-demo's compose.yaml: valid YAML that
+    // docker compose, kubectl and PyYAML read.
+    let compose = "services:\n  web:\n    image: ghcr.io/o/app:v1\n    command: [\n      \"--config=/etc/config.yml\",\n      \"--verbose\"\n    ]\n    healthcheck:\n      test: [\"CMD\", \"true\"\n      ]\n  db:\n    image: postgres:16\n";
+    let tree = Tree::new(&[("compose.yaml", compose)]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "compose.yaml:3:12: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n"
+    );
+    assert_eq!(
+        tree.read("compose.yaml"),
+        compose.replace("app:v1", "app:v2")
+    );
+}
