@@ -293,11 +293,31 @@ fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>
     }
     found.extend(workload::find(ctx, root)?);
     found.extend(argocd::find(ctx, root)?);
-    if kind.is_none() && root.get("apiVersion")?.is_none() {
+    if !is_kubernetes_object(root, kind)? {
         found.extend(compose::find(ctx, root)?);
         found.extend(helm::find(ctx, root)?);
     }
     Ok(found)
+}
+
+/// Whether a document is a Kubernetes object rather than Helm values or a
+/// compose file: it has an `apiVersion`, or a `kind` with the body of an
+/// object (`metadata`, `spec`, `data`, `items`). A values file may have a
+/// `kind:` of its own (charts that let you pick the workload kind:
+/// fluent-bit, Prometheus exporters), beside `image:` and `replicaCount:`.
+fn is_kubernetes_object(root: &Node<'_>, kind: Option<&str>) -> Result<bool, Problem> {
+    if root.get("apiVersion")?.is_some() {
+        return Ok(true);
+    }
+    if kind.is_none() {
+        return Ok(false);
+    }
+    for key in ["metadata", "spec", "data", "stringData", "items"] {
+        if root.get(key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {

@@ -1,7 +1,9 @@
 //! Helm values: `repository` (or `image`) + `tag`/`digest` maps anywhere
 //! (with an optional `registry` part), single-string `image:` values, and the key
 //! paths the user names (`values-path: app.image`, a string or a map).
-//! Only documents without `kind`/`apiVersion` are values.
+//! Documents that are not Kubernetes objects are values: no `apiVersion`,
+//! and no `kind` beside `metadata`/`spec`/`data`/`items` (a values file
+//! may have a `kind:` of its own, as fluent-bit's does).
 //!
 //! Rules, as for full references, adapted to separate keys:
 //! - a new tag empties a `digest` key (`digest: ""`): the digest pinned the

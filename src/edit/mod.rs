@@ -11,7 +11,7 @@
 //!   CronJobs, ReplicationControllers, PodTemplates, Argo Rollouts and
 //!   `kind: List` items. Nothing else in a manifest (ConfigMaps,
 //!   annotations, env values) is touched.
-//! - `helm`: in values files (documents without `kind`/`apiVersion`),
+//! - `helm`: in values files (documents that are not Kubernetes objects),
 //!   `repository` (+ `registry`) with `tag`/`digest` maps anywhere, string
 //!   `image:` values, and `--values-path` keys.
 //! - `compose`: `services.*.image`.

@@ -437,6 +437,20 @@ fn helm_values() {
             "image:\n  repository: ghcr.io/new/app\n  tag: v2\n",
         ),
         case(
+            "a values file with a top-level `kind:` (fluent-bit) is values",
+            v,
+            "kind: DaemonSet\nimage:\n  repository: cr.fluentbit.io/fluent/fluent-bit\n  tag: 4.0.1\n",
+            &["cr.fluentbit.io/fluent/fluent-bit:4.0.3"],
+            "kind: DaemonSet\nimage:\n  repository: cr.fluentbit.io/fluent/fluent-bit\n  tag: 4.0.3\n",
+        ),
+        case(
+            "a Kubernetes object (kind and apiVersion) is not values",
+            v,
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: app:v1\n",
+            &["app:v2"],
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: app:v1\n",
+        ),
+        case(
             "single-string image values anywhere",
             v,
             "jobs:\n  - name: migrate\n    image: app:v1\n",
