@@ -89,6 +89,7 @@ struct SetImageArgs {
     #[arg(long, default_value_t = edit::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
     /// Root the paths must stay inside (default: the current directory).
+    /// Paths are still relative to the current directory.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
     /// NAME[=NEWNAME][:TAG][@DIGEST]
@@ -493,14 +494,25 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         .iter()
         .map(|s| ImageSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let root = match args.root {
-        Some(r) => r,
-        None => {
-            std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?
-        }
-    };
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     let mut paths = args.files;
     paths.extend(args.dirs);
+    let root = match args.root {
+        // `--root` only confines: paths are still typed relative to the
+        // current directory, as for every other command.
+        Some(root) => {
+            if paths.is_empty() {
+                paths.push(root.clone());
+            }
+            for path in &mut paths {
+                if path.is_relative() {
+                    *path = cwd.join(&*path);
+                }
+            }
+            root
+        }
+        None => cwd,
+    };
     if paths.is_empty() {
         paths.push(PathBuf::from("."));
     }

@@ -458,3 +458,39 @@ fn compose_with_closing_brackets_at_the_key_indentation_is_edited() {
         compose.replace("app:v1", "app:v2")
     );
 }
+
+#[test]
+fn paths_are_taken_as_typed() {
+    let tree = Tree::new(&[("apps/a/deploy.yaml", DEPLOYMENT)]);
+    // An absolute path inside the root, spelled through a linked directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let link = elsewhere.path().join("link");
+    std::os::unix::fs::symlink(tree.root(), &link).unwrap();
+    let through_link = link.join("apps/a/deploy.yaml").display().to_string();
+    // With --root, relative paths are relative to the current directory.
+    let cases: [&[&str]; 3] = [
+        &["--file", &through_link],
+        &["--root", "apps", "--file", "apps/a/deploy.yaml"],
+        &["--root", "apps/a"],
+    ];
+    let want = [
+        "apps/a/deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+        "a/deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+        "deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+    ];
+    for (args, want) in cases.iter().zip(want) {
+        let mut args = args.to_vec();
+        args.extend(["--check", "ghcr.io/o/app:v2"]);
+        let out = tree.set_image(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), want, "{args:?}");
+    }
+    // --root still confines.
+    let out = tree.set_image(&["--root", "apps/a", "--dir", "apps", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the path leaves the root directory"),
+        "{}",
+        stderr(&out)
+    );
+}
