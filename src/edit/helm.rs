@@ -1,5 +1,6 @@
-//! Helm values: `repository` (or `image`) + `tag`/`digest` maps anywhere
-//! (with an optional `registry` part), single-string `image:` values, and the key
+//! Helm values: `repository` (or `image`) + `tag` (or `version`)/`digest`
+//! maps anywhere (with an optional `registry` part), string values of
+//! `image` and `*Image` keys, single-string `image:` values, and the key
 //! paths the user names (`values-path: app.image`, a string or a map).
 //! Documents that are not Kubernetes objects are values: no `apiVersion`,
 //! and no `kind` beside `metadata`/`spec`/`data`/`items` (a values file
@@ -56,7 +57,7 @@ pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> R
         for (key, value) in entries {
             // Beside `tag`/`digest`/`registry`, `image:` is only the
             // repository part: never a full reference to rewrite.
-            if key.as_str() == Some("image") && value.as_str().is_some() && !split {
+            if key.as_str().is_some_and(holds_reference) && value.as_str().is_some() && !split {
                 found.extend(find_reference(
                     ctx,
                     value,
@@ -72,6 +73,36 @@ pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> R
         }
     }
     Ok(())
+}
+
+/// Value keys holding a full reference: `image`, and names ending in
+/// `Image` (`sidecarImage`, `initImage`), as charts name extra images.
+fn holds_reference(key: &str) -> bool {
+    key == "image" || (key.len() > "Image".len() && key.ends_with("Image"))
+}
+
+/// Flux `HelmRelease.spec.values`: values inline in a Kubernetes object,
+/// searched like a values file.
+pub fn find_in_helm_release(
+    ctx: &Context<'_, '_>,
+    root: &Node<'_>,
+    kind: Option<&str>,
+) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    let is_flux = root
+        .get_str("apiVersion")?
+        .is_some_and(|v| v.starts_with("helm.toolkit.fluxcd.io/"));
+    if kind == Some("HelmRelease")
+        && is_flux
+        && let Some(values) = root
+            .get("spec")?
+            .map(|s| s.get("values"))
+            .transpose()?
+            .flatten()
+    {
+        walk(ctx, values, &mut found)?;
+    }
+    Ok(found)
 }
 
 /// The keys that hold an image's parts separately.
@@ -149,7 +180,11 @@ fn find_in_map(
         return Ok(None);
     };
     let spec = &ctx.request.specs[spec_index];
-    let tag_node = map.get("tag")?;
+    // `version:` stands for the tag in some charts, only where no `tag` is.
+    let tag_node = match map.get("tag")? {
+        Some(node) => Some(node),
+        None => map.get("version")?,
+    };
     let digest_node = map.get("digest")?;
     let present = |n: Option<&Node<'_>>| {
         n.filter(|n| !n.is_null())

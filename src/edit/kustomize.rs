@@ -63,6 +63,7 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
     }
     let images = root.get("images")?;
     let items = image_entries(images)?;
+    let inline = helm_charts_values(ctx, root)?;
     let mut appended: Vec<(usize, Vec<(&'static str, String)>)> = Vec::new();
     for (i, spec) in ctx.request.specs.iter().enumerate() {
         let mut by_name = Vec::new();
@@ -82,12 +83,31 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
         for item in &matches {
             found.push(edit_entry(ctx, i, spec, item, via_new_name)?);
         }
-        if matches.is_empty() && ctx.may_append {
+        // An image set in `helmCharts[].valuesInline` needs no entry.
+        if matches.is_empty() && ctx.may_append && !inline.iter().any(|f| f.spec == i) {
             appended.push((i, new_entry_fields(spec)));
         }
     }
     if !appended.is_empty() {
         found.extend(append_entries(ctx, root, images, &appended)?);
+    }
+    found.extend(inline);
+    Ok(found)
+}
+
+/// `helmCharts[].valuesInline`, searched like a values file.
+fn helm_charts_values(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    let Some(charts) = root.get("helmCharts")? else {
+        return Ok(found);
+    };
+    for chart in charts.items().unwrap_or_default() {
+        if let Some(values) = chart.get("valuesInline")? {
+            super::helm::walk(ctx, values, &mut found)?;
+        }
+    }
+    for f in &mut found {
+        f.kind = TargetKind::Kustomization;
     }
     Ok(found)
 }

@@ -151,6 +151,13 @@ fn kustomization_images() {
             "images:\n- name: app\n  newTag: v2\n",
         ),
         case(
+            "helmCharts valuesInline, and no images entry added for it",
+            k,
+            "helmCharts:\n- name: app\n  valuesInline:\n    image:\n      repository: ghcr.io/o/app\n      tag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "helmCharts:\n- name: app\n  valuesInline:\n    image:\n      repository: ghcr.io/o/app\n      tag: v2\n",
+        ),
+        case(
             "missing entry appended in the list's style",
             k,
             "images:\n  - name: other\n    newTag: x\n",
@@ -449,6 +456,27 @@ fn helm_values() {
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: app:v1\n",
             &["app:v2"],
             "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: app:v1\n",
+        ),
+        case(
+            "`*Image` keys hold full references",
+            v,
+            "sidecarImage: ghcr.io/o/app:v1\nimagePullPolicy: Always\n",
+            &["ghcr.io/o/app:v2"],
+            "sidecarImage: ghcr.io/o/app:v2\nimagePullPolicy: Always\n",
+        ),
+        case(
+            "`version:` is the tag where there is no `tag`",
+            v,
+            "exporter:\n  repository: ghcr.io/o/app\n  version: 1.2.0\n",
+            &["ghcr.io/o/app:1.3.0"],
+            "exporter:\n  repository: ghcr.io/o/app\n  version: 1.3.0\n",
+        ),
+        case(
+            "Flux HelmRelease spec.values",
+            "release.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n    image:\n      repository: ghcr.io/o/app\n      tag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n    image:\n      repository: ghcr.io/o/app\n      tag: v2\n",
         ),
         case(
             "single-string image values anywhere",
