@@ -142,7 +142,11 @@ pub fn edit_file(
         Some(rest) => (BOM.len(), rest),
         None => (0, text),
     };
-    let (mut splices, changes, matched) = plan(file, body, request, may_append)?;
+    let Plan {
+        mut splices,
+        changes,
+        matched,
+    } = plan(file, body, request, may_append)?;
     let new_bytes = if splices.is_empty() {
         None
     } else {
@@ -176,7 +180,7 @@ fn check_stable(
         what,
     };
     match plan(file, edited, request, may_append) {
-        Ok((_, again, _)) => match again.first() {
+        Ok(again) => match again.changes.first() {
             None => Ok(()),
             Some(c) => Err(unstable(
                 c.line,
@@ -199,15 +203,22 @@ fn check_stable(
     }
 }
 
-/// What the request changes in one document stream: the splices, the
-/// changes they make (sorted by position) and, per SPEC, whether the text
-/// refers to its image.
+/// What the request changes in one text.
+struct Plan {
+    splices: Vec<Splice>,
+    /// Sorted by position.
+    changes: Vec<Change>,
+    /// Per SPEC: whether the text refers to its image.
+    matched: Vec<bool>,
+}
+
+/// Plans the request's changes to one text (no BOM).
 fn plan(
     file: &str,
     body: &str,
     request: &EditRequest,
     may_append: bool,
-) -> Result<(Vec<Splice>, Vec<Change>, Vec<bool>), EditError> {
+) -> Result<Plan, EditError> {
     let file_name = file.rsplit('/').next().unwrap_or(file);
     let ctx = Context {
         text: body,
@@ -280,7 +291,11 @@ fn plan(
         });
     }
     changes.sort_by_key(|c| (c.line, c.column));
-    Ok((splices, changes, matched))
+    Ok(Plan {
+        splices,
+        changes,
+        matched,
+    })
 }
 
 /// Every target's findings in one document, markers first.

@@ -14,6 +14,9 @@
 //! - `helm`: in values files (documents that are not Kubernetes objects),
 //!   `repository` (+ `registry`) with `tag`/`digest` maps anywhere, string
 //!   `image:` values, and `--values-path` keys.
+//!   Also `registry`/`image`/`tag`/`digest` maps (ingress-nginx),
+//!   `version:` as the tag, `*Image` string keys, Flux `HelmRelease`
+//!   `spec.values` and kustomize `helmCharts[].valuesInline`.
 //! - `compose`: `services.*.image`.
 //! - `argocd`: Application/ApplicationSet `kustomize.images`,
 //!   `helm.parameters` and `helm.valuesObject`.
