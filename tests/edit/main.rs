@@ -161,6 +161,11 @@ fn kustomize_renders_our_edit() {
             "mirror.example.com/app:v5",
             "mirror.example.com/app:v5".to_string(),
         ),
+        (
+            "images:\n- name: ghcr.io/o/app\n  newName: mirror.example.com/app\n  newTag: v1\nresources:\n- ../../base\n",
+            "mirror.example.com/app=registry.example.com/app:v6",
+            "registry.example.com/app:v6".to_string(),
+        ),
     ];
     for (overlay, spec, want) in cases {
         let mut files = base.to_vec();
@@ -176,6 +181,22 @@ fn kustomize_renders_our_edit() {
         assert_eq!(images, vec![want.as_str()], "{spec}:\n{rendered}");
         // The base is untouched: the overlay carries the change.
         assert_eq!(tree.read("base/deployment.yaml"), DEPLOYMENT);
+        // The same SPEC again (a re-run, a retry after a lost push race)
+        // changes nothing, renames included.
+        let edited = tree.read("overlays/dev/kustomization.yaml");
+        let again = tree.set_image(&["--dir", "overlays/dev", spec]);
+        assert_eq!(
+            again.status.code(),
+            Some(0),
+            "{spec} again: {}",
+            stderr(&again)
+        );
+        assert_eq!(stdout(&again), "", "{spec} again");
+        assert_eq!(
+            tree.read("overlays/dev/kustomization.yaml"),
+            edited,
+            "{spec} again"
+        );
     }
 }
 
