@@ -48,7 +48,7 @@ enum Command {
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
     #[command(
-        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits kustomization images:, workload containers/initContainers/ephemeralContainers,\nHelm values, compose services, Argo CD Applications and `# gitops-bump: NAME` markers,\nbyte for byte: only the edited scalars change.\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both."
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them.\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both."
     )]
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
@@ -89,6 +89,7 @@ struct SetImageArgs {
     #[arg(long, default_value_t = edit::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
     /// Root the paths must stay inside (default: the current directory).
+    /// Paths are still relative to the current directory.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
     /// NAME[=NEWNAME][:TAG][@DIGEST]
@@ -506,14 +507,25 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         .iter()
         .map(|s| ImageSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let root = match args.root {
-        Some(r) => r,
-        None => {
-            std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?
-        }
-    };
+    let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     let mut paths = args.files;
     paths.extend(args.dirs);
+    let root = match args.root {
+        // `--root` only confines: paths are still typed relative to the
+        // current directory, as for every other command.
+        Some(root) => {
+            if paths.is_empty() {
+                paths.push(root.clone());
+            }
+            for path in &mut paths {
+                if path.is_relative() {
+                    *path = cwd.join(&*path);
+                }
+            }
+            root
+        }
+        None => cwd,
+    };
     if paths.is_empty() {
         paths.push(PathBuf::from("."));
     }

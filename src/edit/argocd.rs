@@ -142,7 +142,7 @@ fn kustomize_image(
         new_name: Some(new_name.unwrap_or(name)),
         new_tag: tag,
         new_digest: digest,
-        splices: text::set_scalar(node, &new_value, in_flow)
+        splices: text::set_scalar(ctx.text, node, &new_value, in_flow)
             .into_iter()
             .collect(),
         claims: vec![node.start.byte],
@@ -209,10 +209,11 @@ fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, 
         let mut splices = Vec::new();
         let new_name = super::image::bumped_name(spec, &full_name);
         if registry.is_none() {
-            splices.extend(text::set_scalar(value, &new_name, *in_flow));
+            splices.extend(text::set_scalar(ctx.text, value, &new_name, *in_flow));
         }
         if let Some((_, node, flow)) = tag_param {
             splices.extend(text::set_scalar(
+                ctx.text,
                 node,
                 new_tag.as_deref().unwrap_or(""),
                 *flow,
@@ -220,6 +221,7 @@ fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, 
         }
         if let Some((_, node, flow)) = digest_param {
             splices.extend(text::set_scalar(
+                ctx.text,
                 node,
                 new_digest.as_deref().unwrap_or(""),
                 *flow,

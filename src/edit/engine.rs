@@ -64,6 +64,7 @@ impl Found {
 
     /// A full reference replaced by another.
     pub fn reference(
+        text: &str,
         spec: usize,
         kind: TargetKind,
         node: &Node<'_>,
@@ -76,7 +77,7 @@ impl Found {
         let splices = if old_text == new_text {
             Vec::new()
         } else {
-            vec![text::replace_scalar(node, &new_text, in_flow)]
+            vec![text::replace_scalar(text, node, &new_text, in_flow)]
         };
         Found {
             spec,
@@ -123,6 +124,13 @@ pub struct FileEdit {
 
 /// Edits one file. `file` is the path shown in changes and errors;
 /// `may_append` allows appending a missing entry to a kustomization.
+///
+/// The edited text is planned again before it is returned: it must parse,
+/// and the same request on it must find nothing left to change. That is
+/// what idempotence means, and it also proves that every edited key reads
+/// back as the value intended (a splice that landed beside its scalar, a
+/// stale sibling key, would show up as a change still to make); such a
+/// result is refused, never returned.
 pub fn edit_file(
     file: &str,
     bytes: &[u8],
@@ -134,6 +142,83 @@ pub fn edit_file(
         Some(rest) => (BOM.len(), rest),
         None => (0, text),
     };
+    let Plan {
+        mut splices,
+        changes,
+        matched,
+    } = plan(file, body, request, may_append)?;
+    let new_bytes = if splices.is_empty() {
+        None
+    } else {
+        let edited = text::apply_splices(body, &mut splices);
+        check_stable(file, &edited, request, may_append, &changes)?;
+        let mut out = Vec::with_capacity(bom + edited.len());
+        out.extend_from_slice(&bytes[..bom]);
+        out.extend_from_slice(edited.as_bytes());
+        (out != bytes).then_some(out)
+    };
+    Ok(FileEdit {
+        new_bytes,
+        changes,
+        matched,
+    })
+}
+
+/// Refuses an edited text that does not parse, or on which the same
+/// request would still change something.
+fn check_stable(
+    file: &str,
+    edited: &str,
+    request: &EditRequest,
+    may_append: bool,
+    changes: &[Change],
+) -> Result<(), EditError> {
+    let unstable = |line, col, what| EditError::Unstable {
+        file: file.to_string(),
+        line,
+        col,
+        what,
+    };
+    match plan(file, edited, request, may_append) {
+        Ok(again) => match again.changes.first() {
+            None => Ok(()),
+            Some(c) => Err(unstable(
+                c.line,
+                c.column,
+                format!(
+                    "the value here would read back as {:?}, not {:?}",
+                    crate::print::cut(&c.old, crate::print::MAX_VALUE),
+                    crate::print::cut(&c.new, crate::print::MAX_VALUE)
+                ),
+            )),
+        },
+        Err(e) => {
+            let first = changes.first();
+            Err(unstable(
+                first.map_or(1, |c| c.line),
+                first.map_or(1, |c| c.column),
+                format!("the edited file would not read back ({e})"),
+            ))
+        }
+    }
+}
+
+/// What the request changes in one text.
+struct Plan {
+    splices: Vec<Splice>,
+    /// Sorted by position.
+    changes: Vec<Change>,
+    /// Per SPEC: whether the text refers to its image.
+    matched: Vec<bool>,
+}
+
+/// Plans the request's changes to one text (no BOM).
+fn plan(
+    file: &str,
+    body: &str,
+    request: &EditRequest,
+    may_append: bool,
+) -> Result<Plan, EditError> {
     let file_name = file.rsplit('/').next().unwrap_or(file);
     let ctx = Context {
         text: body,
@@ -206,17 +291,8 @@ pub fn edit_file(
         });
     }
     changes.sort_by_key(|c| (c.line, c.column));
-    let new_bytes = if splices.is_empty() {
-        None
-    } else {
-        let edited = text::apply_splices(body, &mut splices);
-        let mut out = Vec::with_capacity(bom + edited.len());
-        out.extend_from_slice(&bytes[..bom]);
-        out.extend_from_slice(edited.as_bytes());
-        (out != bytes).then_some(out)
-    };
-    Ok(FileEdit {
-        new_bytes,
+    Ok(Plan {
+        splices,
         changes,
         matched,
     })
@@ -232,11 +308,32 @@ fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>
     }
     found.extend(workload::find(ctx, root)?);
     found.extend(argocd::find(ctx, root)?);
-    if kind.is_none() && root.get("apiVersion")?.is_none() {
+    found.extend(helm::find_in_helm_release(ctx, root, kind)?);
+    if !is_kubernetes_object(root, kind)? {
         found.extend(compose::find(ctx, root)?);
         found.extend(helm::find(ctx, root)?);
     }
     Ok(found)
+}
+
+/// Whether a document is a Kubernetes object rather than Helm values or a
+/// compose file: it has an `apiVersion`, or a `kind` with the body of an
+/// object (`metadata`, `spec`, `data`, `items`). A values file may have a
+/// `kind:` of its own (charts that let you pick the workload kind:
+/// fluent-bit, Prometheus exporters), beside `image:` and `replicaCount:`.
+fn is_kubernetes_object(root: &Node<'_>, kind: Option<&str>) -> Result<bool, Problem> {
+    if root.get("apiVersion")?.is_some() {
+        return Ok(true);
+    }
+    if kind.is_none() {
+        return Ok(false);
+    }
+    for key in ["metadata", "spec", "data", "stringData", "items"] {
+        if root.get(key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
@@ -316,5 +413,7 @@ pub fn find_reference(
     let (old, _) = Written::parse(value)?;
     let spec = super::image::matching_spec(&ctx.request.specs, &old.name)?;
     let new = super::image::bump_reference(&ctx.request.specs[spec], &old);
-    Some(Found::reference(spec, kind, node, &old, &new, in_flow))
+    Some(Found::reference(
+        ctx.text, spec, kind, node, &old, &new, in_flow,
+    ))
 }

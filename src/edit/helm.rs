@@ -1,7 +1,10 @@
-//! Helm values: `repository` + `tag`/`digest` maps anywhere (with an
-//! optional `registry` part), single-string `image:` values, and the key
+//! Helm values: `repository` (or `image`) + `tag` (or `version`)/`digest`
+//! maps anywhere (with an optional `registry` part), string values of
+//! `image` and `*Image` keys, single-string `image:` values, and the key
 //! paths the user names (`values-path: app.image`, a string or a map).
-//! Only documents without `kind`/`apiVersion` are values.
+//! Documents that are not Kubernetes objects are values: no `apiVersion`,
+//! and no `kind` beside `metadata`/`spec`/`data`/`items` (a values file
+//! may have a `kind:` of its own, as fluent-bit's does).
 //!
 //! Rules, as for full references, adapted to separate keys:
 //! - a new tag empties a `digest` key (`digest: ""`): the digest pinned the
@@ -50,8 +53,11 @@ fn lookup<'n, 'a>(root: &'n Node<'a>, path: &str) -> Result<Option<(&'n Node<'a>
 pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> Result<(), Problem> {
     if let Some(entries) = node.entries() {
         found.extend(find_in_map(ctx, node, TargetKind::HelmValues)?);
+        let split = has_split_keys(node)?;
         for (key, value) in entries {
-            if key.as_str() == Some("image") && value.as_str().is_some() {
+            // Beside `tag`/`digest`/`registry`, `image:` is only the
+            // repository part: never a full reference to rewrite.
+            if key.as_str().is_some_and(holds_reference) && value.as_str().is_some() && !split {
                 found.extend(find_reference(
                     ctx,
                     value,
@@ -67,6 +73,62 @@ pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> R
         }
     }
     Ok(())
+}
+
+/// Value keys holding a full reference: `image`, and names ending in
+/// `Image` (`sidecarImage`, `initImage`), as charts name extra images.
+fn holds_reference(key: &str) -> bool {
+    key == "image" || (key.len() > "Image".len() && key.ends_with("Image"))
+}
+
+/// Flux `HelmRelease.spec.values`: values inline in a Kubernetes object,
+/// searched like a values file.
+pub fn find_in_helm_release(
+    ctx: &Context<'_, '_>,
+    root: &Node<'_>,
+    kind: Option<&str>,
+) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    let is_flux = root
+        .get_str("apiVersion")?
+        .is_some_and(|v| v.starts_with("helm.toolkit.fluxcd.io/"));
+    if kind == Some("HelmRelease")
+        && is_flux
+        && let Some(values) = root
+            .get("spec")?
+            .map(|s| s.get("values"))
+            .transpose()?
+            .flatten()
+    {
+        walk(ctx, values, &mut found)?;
+    }
+    Ok(found)
+}
+
+/// The keys that hold an image's parts separately.
+const PART_KEYS: [&str; 3] = ["registry", "tag", "digest"];
+
+/// Whether a map spells an image in parts (`registry`, `tag`, `digest`).
+fn has_split_keys(map: &Node<'_>) -> Result<bool, Problem> {
+    for key in PART_KEYS {
+        if map.get(key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The repository part of a map spelling an image in parts: `repository`,
+/// or `image` beside `registry`/`tag`/`digest` (ingress-nginx's
+/// `{registry, image, tag, digest}`).
+fn repository_node<'n, 'a>(map: &'n Node<'a>) -> Result<Option<&'n Node<'a>>, Problem> {
+    if let Some(node) = map.get("repository")? {
+        return Ok(Some(node));
+    }
+    if !has_split_keys(map)? {
+        return Ok(None);
+    }
+    map.get("image")
 }
 
 /// The tag and digest after the SPEC for separate keys (see the module doc).
@@ -100,7 +162,7 @@ fn find_in_map(
     map: &Node<'_>,
     kind: TargetKind,
 ) -> Result<Option<Found>, Problem> {
-    let Some(repo_node) = map.get("repository")? else {
+    let Some(repo_node) = repository_node(map)? else {
         return Ok(None);
     };
     let Some(repository) = repo_node.as_str() else {
@@ -118,10 +180,15 @@ fn find_in_map(
         return Ok(None);
     };
     let spec = &ctx.request.specs[spec_index];
-    let tag_node = map.get("tag")?;
+    // `version:` stands for the tag in some charts, only where no `tag` is.
+    let tag_node = match map.get("tag")? {
+        Some(node) => Some(node),
+        None => map.get("version")?,
+    };
     let digest_node = map.get("digest")?;
     let present = |n: Option<&Node<'_>>| {
-        n.and_then(Node::as_str)
+        n.filter(|n| !n.is_null())
+            .and_then(Node::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
@@ -139,10 +206,10 @@ fn find_in_map(
         match registry_node {
             Some(reg_node) => {
                 let (reg, path) = split_registry(&new_name);
-                splices.extend(text::set_scalar(reg_node, reg, in_flow));
-                splices.extend(text::set_scalar(repo_node, path, in_flow));
+                splices.extend(text::set_scalar(ctx.text, reg_node, reg, in_flow));
+                splices.extend(text::set_scalar(ctx.text, repo_node, path, in_flow));
             }
-            None => splices.extend(text::set_scalar(repo_node, &new_name, in_flow)),
+            None => splices.extend(text::set_scalar(ctx.text, repo_node, &new_name, in_flow)),
         }
     }
     match (tag_node, &new_tag) {
@@ -151,6 +218,7 @@ fn find_in_map(
                 return Err(Problem::shape(node, "a string tag"));
             }
             splices.extend(text::set_scalar(
+                ctx.text,
                 node,
                 want.as_deref().unwrap_or(""),
                 in_flow,
@@ -184,6 +252,7 @@ fn find_in_map(
     }
     if let Some(node) = digest_node {
         splices.extend(text::set_scalar(
+            ctx.text,
             node,
             new_digest.as_deref().unwrap_or(""),
             in_flow,

@@ -38,10 +38,31 @@ pub fn name_matches(spec: &ImageSpec, written_name: &str) -> bool {
     ImageName::parse(written_name).is_ok_and(|n| n == spec.matcher)
 }
 
-/// The index of the first SPEC naming this image.
+/// Whether a written name is the SPEC's image or the name its `=NEWNAME`
+/// gives it: an image the same SPEC already renamed is still its image, so
+/// running a SPEC twice (or again after a lost push race) is a no-op
+/// instead of a "no manifest refers to" error or a duplicate entry.
+pub fn name_or_rename_matches(spec: &ImageSpec, written_name: &str) -> bool {
+    ImageName::parse(written_name).is_ok_and(|n| n == spec.matcher || renamed_to(spec) == Some(n))
+}
+
+/// The normalized name a SPEC renames its image to, if it renames.
+fn renamed_to(spec: &ImageSpec) -> Option<ImageName> {
+    match &spec.new_name {
+        Some(Field::Set(n)) => ImageName::parse(n).ok(),
+        _ => None,
+    }
+}
+
+/// The index of the first SPEC naming this image; failing that, of the
+/// first SPEC renaming an image to it (see [`name_or_rename_matches`]).
 pub fn matching_spec(specs: &[ImageSpec], written_name: &str) -> Option<usize> {
     let name = ImageName::parse(written_name).ok()?;
-    specs.iter().position(|s| s.matcher == name)
+    specs.iter().position(|s| s.matcher == name).or_else(|| {
+        specs
+            .iter()
+            .position(|s| renamed_to(s) == Some(name.clone()))
+    })
 }
 
 /// The new name for a reference: NEWNAME when the SPEC sets one, else the

@@ -25,7 +25,9 @@
 
 use super::TargetKind;
 use super::engine::{Context, Found};
-use super::image::{Written, kustomize_field, name_matches, spec_digest_as_string};
+use super::image::{
+    Written, kustomize_field, name_matches, name_or_rename_matches, spec_digest_as_string,
+};
 use super::text::{self, Splice};
 use super::yaml::{Node, Problem};
 use crate::spec::{Field, ImageSpec};
@@ -61,6 +63,7 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
     }
     let images = root.get("images")?;
     let items = image_entries(images)?;
+    let inline = helm_charts_values(ctx, root)?;
     let mut appended: Vec<(usize, Vec<(&'static str, String)>)> = Vec::new();
     for (i, spec) in ctx.request.specs.iter().enumerate() {
         let mut by_name = Vec::new();
@@ -70,7 +73,7 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
                 by_name.push(item);
             } else if item
                 .get_str("newName")?
-                .is_some_and(|n| name_matches(spec, n))
+                .is_some_and(|n| name_or_rename_matches(spec, n))
             {
                 by_new_name.push(item);
             }
@@ -80,12 +83,31 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
         for item in &matches {
             found.push(edit_entry(ctx, i, spec, item, via_new_name)?);
         }
-        if matches.is_empty() && ctx.may_append {
+        // An image set in `helmCharts[].valuesInline` needs no entry.
+        if matches.is_empty() && ctx.may_append && !inline.iter().any(|f| f.spec == i) {
             appended.push((i, new_entry_fields(spec)));
         }
     }
     if !appended.is_empty() {
         found.extend(append_entries(ctx, root, images, &appended)?);
+    }
+    found.extend(inline);
+    Ok(found)
+}
+
+/// `helmCharts[].valuesInline`, searched like a values file.
+fn helm_charts_values(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    let Some(charts) = root.get("helmCharts")? else {
+        return Ok(found);
+    };
+    for chart in charts.items().unwrap_or_default() {
+        if let Some(values) = chart.get("valuesInline")? {
+            super::helm::walk(ctx, values, &mut found)?;
+        }
+    }
+    for f in &mut found {
+        f.kind = TargetKind::Kustomization;
     }
     Ok(found)
 }
@@ -190,7 +212,7 @@ fn edit_block_entry(
                     if node.as_str().is_none() {
                         return Err(Problem::shape(node, "a string"));
                     }
-                    splices.push(text::replace_scalar(node, value, false));
+                    splices.push(text::replace_scalar(ctx.text, node, value, false));
                 }
             }
             (Some(i), None) => removed[i] = true,

@@ -132,6 +132,7 @@ fn edit_site(
         })?;
         let new = bump_reference(spec, &old);
         return Ok(Some(Found::reference(
+            ctx.text,
             spec_index,
             TargetKind::Marker,
             node,
@@ -162,7 +163,7 @@ fn edit_site(
         new_name: opt(Part::Name, &new),
         new_tag: opt(Part::Tag, &new),
         new_digest: opt(Part::Digest, &new),
-        splices: text::set_scalar(node, &new, site.in_flow)
+        splices: text::set_scalar(ctx.text, node, &new, site.in_flow)
             .into_iter()
             .collect(),
         claims: vec![node.start.byte],

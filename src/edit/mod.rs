@@ -11,9 +11,12 @@
 //!   CronJobs, ReplicationControllers, PodTemplates, Argo Rollouts and
 //!   `kind: List` items. Nothing else in a manifest (ConfigMaps,
 //!   annotations, env values) is touched.
-//! - `helm`: in values files (documents without `kind`/`apiVersion`),
+//! - `helm`: in values files (documents that are not Kubernetes objects),
 //!   `repository` (+ `registry`) with `tag`/`digest` maps anywhere, string
 //!   `image:` values, and `--values-path` keys.
+//!   Also `registry`/`image`/`tag`/`digest` maps (ingress-nginx),
+//!   `version:` as the tag, `*Image` string keys, Flux `HelmRelease`
+//!   `spec.values` and kustomize `helmCharts[].valuesInline`.
 //! - `compose`: `services.*.image`.
 //! - `argocd`: Application/ApplicationSet `kustomize.images`,
 //!   `helm.parameters` and `helm.valuesObject`.
@@ -69,7 +72,7 @@ pub use deployed::{DeployedImage, images_in_file, read_images};
 pub use engine::{FileEdit, edit_file};
 
 use crate::error::Location;
-use crate::spec::ImageSpec;
+use crate::spec::{Field, ImageSpec};
 
 /// What to change.
 #[derive(Debug, Clone)]
@@ -180,6 +183,16 @@ pub enum EditError {
         /// Escaped for display.
         value: String,
     },
+    /// The edited text would not read back as intended (it would not
+    /// parse, or the same request on it would change something again): a
+    /// shape the engine gets wrong, refused rather than written.
+    #[error("refusing to write this edit: {what}")]
+    Unstable {
+        file: String,
+        line: usize,
+        col: usize,
+        what: String,
+    },
     #[error("{path}: the path leaves the root directory")]
     PathOutsideRoot { path: String },
     #[error("{path}: a symbolic link leads outside the root directory")]
@@ -229,6 +242,9 @@ impl EditError {
             | ControlCharacter {
                 file, line, col, ..
             }
+            | Unstable {
+                file, line, col, ..
+            }
             | NotUtf8 { file, line, col }
             | NulByte { file, line, col }
             | InvalidValue {
@@ -250,6 +266,7 @@ impl EditError {
             Shape { expected, .. } => format!("this place must hold {expected}; fix the manifest or exclude the file from the paths"),
             TooDeep { .. } => "no manifest nests this deep; the file is probably generated or hostile, exclude it from the paths".into(),
             ControlCharacter { .. } => "an image reference is printable text; fix the value (or exclude the file from the paths); nothing was written".into(),
+            Unstable { .. } => "gitops-bump cannot yet edit this shape safely; edit the value by hand and report the file (nothing was written)".into(),
             NotUtf8 { .. } | NulByte { .. } => "manifests must be UTF-8 text; re-encode the file or exclude it from the paths".into(),
             PathOutsideRoot { .. } => "give paths inside the repository (relative to it, without `..` leading out)".into(),
             SymlinkOutsideRoot { .. } => "replace the link with the file, or point it inside the repository".into(),
@@ -293,7 +310,23 @@ pub fn apply(
         if !candidate.may_append && !filter.may_refer(&buffer) {
             continue;
         }
-        let edit = edit_file(&candidate.display, &buffer, request, false)?;
+        let edit = match edit_file(&candidate.display, &buffer, request, false) {
+            Ok(edit) => edit,
+            Err(e) if skippable(candidate, &buffer, request, &e) => {
+                crate::print::line(
+                    crate::print::Stream::Stderr,
+                    &format!(
+                        "warning: {}: skipped, it does not parse ({e}) and names none of the images",
+                        e.location().map_or_else(
+                            || candidate.display.clone(),
+                            |l| format!("{}:{}:{}", l.file, l.line, l.col)
+                        )
+                    ),
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         for (m, e) in matched.iter_mut().zip(&edit.matched) {
             *m |= e;
         }
@@ -332,6 +365,40 @@ pub fn apply(
         root_dir.replace_all(&pending)?;
     }
     Ok(report)
+}
+
+/// Whether a walked file that the parser refuses may be passed over: it
+/// was found by walking a directory (a file given by name must parse), and
+/// its text names none of the SPECs' images (nor their new names) and has
+/// no marker, so it cannot hold anything this run would edit. One broken
+/// unrelated file must not abort a bump of a whole repository.
+fn skippable(
+    candidate: &walk::Candidate,
+    bytes: &[u8],
+    request: &EditRequest,
+    error: &EditError,
+) -> bool {
+    if candidate.explicit
+        || candidate.may_append
+        || !matches!(error, EditError::Yaml { .. } | EditError::TooDeep { .. })
+    {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    if text.contains('\\') || marker::present(text) {
+        return false;
+    }
+    !request.specs.iter().any(|spec| {
+        let repository = &spec.matcher.repository;
+        let short = repository.strip_prefix("library/").unwrap_or(repository);
+        let renamed = match &spec.new_name {
+            Some(Field::Set(n)) => Some(n.as_str()),
+            _ => None,
+        };
+        text.contains(short) || renamed.is_some_and(|n| text.contains(n))
+    })
 }
 
 /// Refuses a change whose values, read from the file, are not what they
@@ -478,18 +545,15 @@ struct Prefilter {
 
 impl Prefilter {
     fn new(request: &EditRequest) -> Self {
-        let mut words: Vec<String> = request
-            .specs
-            .iter()
-            .map(|s| {
-                s.matcher
-                    .repository
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&s.matcher.repository)
-                    .to_string()
-            })
-            .collect();
+        let last_component = |name: &str| name.rsplit('/').next().unwrap_or(name).to_string();
+        let mut words: Vec<String> = Vec::new();
+        for spec in &request.specs {
+            words.push(last_component(&spec.matcher.repository));
+            // A file the same SPEC already renamed must still be found.
+            if let Some(Field::Set(new_name)) = &spec.new_name {
+                words.push(last_component(new_name));
+            }
+        }
         words.push("$imagepolicy".into());
         words.push("gitops-bump:".into());
         words.sort();

@@ -62,9 +62,11 @@ fn run_cases(cases: Vec<Case>, values_paths: &[&str], may_append: bool) {
             c.name,
             out.changes
         );
-        // Idempotent: the same SPEC on the output changes nothing.
+        // Idempotent: the same SPEC on the output changes nothing, and
+        // still finds its image (a rename already made is no error).
         let again = edit_file(c.file, got.as_bytes(), &req, may_append).unwrap();
         assert_eq!(again.new_bytes, None, "case {:?}: not idempotent", c.name);
+        assert_eq!(again.matched, out.matched, "case {:?}: matched", c.name);
         assert!(
             again.changes.is_empty(),
             "case {:?}: {:?}",
@@ -126,6 +128,34 @@ fn kustomization_images() {
             "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v1\n",
             &["ghcr.io/o/app:v2"],
             "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v2\n",
+        ),
+        case(
+            "renamed through newName, then the same SPEC again: no duplicate entry",
+            k,
+            "images:\n- name: placeholder\n  newName: ghcr.io/new/app\n  newTag: v2\n",
+            &["ghcr.io/old/app=ghcr.io/new/app:v2"],
+            "images:\n- name: placeholder\n  newName: ghcr.io/new/app\n  newTag: v2\n",
+        ),
+        case(
+            "renamed through newName",
+            k,
+            "images:\n- name: placeholder\n  newName: ghcr.io/old/app\n  newTag: v1\n",
+            &["ghcr.io/old/app=ghcr.io/new/app:v2"],
+            "images:\n- name: placeholder\n  newName: ghcr.io/new/app\n  newTag: v2\n",
+        ),
+        case(
+            "an empty `newTag:` is filled after its colon",
+            k,
+            "images:\n- name: app\n  newTag:\n",
+            &["app:v2"],
+            "images:\n- name: app\n  newTag: v2\n",
+        ),
+        case(
+            "helmCharts valuesInline, and no images entry added for it",
+            k,
+            "helmCharts:\n- name: app\n  valuesInline:\n    image:\n      repository: ghcr.io/o/app\n      tag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "helmCharts:\n- name: app\n  valuesInline:\n    image:\n      repository: ghcr.io/o/app\n      tag: v2\n",
         ),
         case(
             "missing entry appended in the list's style",
@@ -280,6 +310,13 @@ fn workloads() {
             "kind: Pod\nspec:\n  containers:\n  - image: &img app:v2\n  - image: !!str 'app:v2'\n  - image: *img\n",
         ),
         case(
+            "a rename made before is found again (idempotent)",
+            d,
+            "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/nginx:1.25\n",
+            &["nginx=ghcr.io/o/nginx:1.27"],
+            "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/nginx:1.27\n",
+        ),
+        case(
             "unrelated image untouched",
             d,
             "kind: Pod\nspec:\n  containers:\n  - image: app:v1\n  - image: sidecar:v1\n",
@@ -358,6 +395,90 @@ fn helm_values() {
             "image:\n  repository: ghcr.io/o/app-worker\n  tag: v1\nnote: ghcr.io/o/app:v1\n",
         ),
         case(
+            "{registry, image, tag, digest}: parts kept apart (ingress-nginx)",
+            v,
+            "controller:\n  image:\n    chroot: false\n    registry: registry.k8s.io\n    image: ingress-nginx/controller\n    tag: \"v1.14.0\"\n    digest: {D1}\n    pullPolicy: IfNotPresent\n",
+            &["registry.k8s.io/ingress-nginx/controller:v1.15.1@{D2}"],
+            "controller:\n  image:\n    chroot: false\n    registry: registry.k8s.io\n    image: ingress-nginx/controller\n    tag: \"v1.15.1\"\n    digest: {D2}\n    pullPolicy: IfNotPresent\n",
+        ),
+        case(
+            "an `image` beside `tag` is a repository, never a full reference",
+            v,
+            "image:\n  image: ghcr.io/o/app\n  tag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "image:\n  image: ghcr.io/o/app\n  tag: v2\n",
+        ),
+        case(
+            "an empty `tag:` is filled after its colon",
+            v,
+            "image:\n  repository: app\n  tag:\n  pullPolicy: Always\n",
+            &["app:v0.17.0"],
+            "image:\n  repository: app\n  tag: v0.17.0\n  pullPolicy: Always\n",
+        ),
+        case(
+            "an empty `tag:` last in the file, with a comment",
+            v,
+            "image:\n  repository: app\n  tag: # set by CI\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: v2 # set by CI\n",
+        ),
+        case(
+            "a folded tag keeps its header, line break and what follows",
+            v,
+            "image:\n  repository: app\n  tag: >-\n    v1\nx: 1\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: >-\n    v2\nx: 1\n",
+        ),
+        case(
+            "a null tag or digest is no value",
+            v,
+            "image:\n  repository: app\n  tag: ~\n  digest: null\n",
+            &["app:v2"],
+            "image:\n  repository: app\n  tag: v2\n  digest: null\n",
+        ),
+        case(
+            "a rename made before is found again (idempotent)",
+            v,
+            "image:\n  repository: ghcr.io/new/app\n  tag: v1\n",
+            &["ghcr.io/old/app=ghcr.io/new/app:v2"],
+            "image:\n  repository: ghcr.io/new/app\n  tag: v2\n",
+        ),
+        case(
+            "a values file with a top-level `kind:` (fluent-bit) is values",
+            v,
+            "kind: DaemonSet\nimage:\n  repository: cr.fluentbit.io/fluent/fluent-bit\n  tag: 4.0.1\n",
+            &["cr.fluentbit.io/fluent/fluent-bit:4.0.3"],
+            "kind: DaemonSet\nimage:\n  repository: cr.fluentbit.io/fluent/fluent-bit\n  tag: 4.0.3\n",
+        ),
+        case(
+            "a Kubernetes object (kind and apiVersion) is not values",
+            v,
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: app:v1\n",
+            &["app:v2"],
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: app:v1\n",
+        ),
+        case(
+            "`*Image` keys hold full references",
+            v,
+            "sidecarImage: ghcr.io/o/app:v1\nimagePullPolicy: Always\n",
+            &["ghcr.io/o/app:v2"],
+            "sidecarImage: ghcr.io/o/app:v2\nimagePullPolicy: Always\n",
+        ),
+        case(
+            "`version:` is the tag where there is no `tag`",
+            v,
+            "exporter:\n  repository: ghcr.io/o/app\n  version: 1.2.0\n",
+            &["ghcr.io/o/app:1.3.0"],
+            "exporter:\n  repository: ghcr.io/o/app\n  version: 1.3.0\n",
+        ),
+        case(
+            "Flux HelmRelease spec.values",
+            "release.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n    image:\n      repository: ghcr.io/o/app\n      tag: v1\n",
+            &["ghcr.io/o/app:v2"],
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: app\nspec:\n  values:\n    image:\n      repository: ghcr.io/o/app\n      tag: v2\n",
+        ),
+        case(
             "single-string image values anywhere",
             v,
             "jobs:\n  - name: migrate\n    image: app:v1\n",
@@ -395,6 +516,14 @@ fn compose_files() {
         "services:\n  web:\n    image: \"ghcr.io/o/app:v2\"\n    environment:\n      IMG: ghcr.io/o/app:v1\n  db:\n    image: postgres:16\n",
     )];
     run_cases(cases, &[], false);
+    let renamed = vec![case(
+        "a rename made before is found again (idempotent)",
+        "compose.yaml",
+        "services:\n  web:\n    image: ghcr.io/o/web:v1\n",
+        &["web=ghcr.io/o/web:v1"],
+        "services:\n  web:\n    image: ghcr.io/o/web:v1\n",
+    )];
+    run_cases(renamed, &[], false);
     let anchored = vec![case(
         "an aliased image edits its anchor once",
         "docker-compose.yml",
@@ -657,4 +786,26 @@ fn alias_bombs_are_not_expanded() {
     let req = request(&["app:v2"], &[]);
     let out = edit_file("values.yaml", bomb.as_bytes(), &req, false).unwrap();
     assert_eq!(out.changes.len(), 1);
+}
+
+#[test]
+fn an_edit_that_would_not_read_back_is_refused() {
+    // `{repository: app, tag}` has a key `tag` with no value and no colon:
+    // there is no place a value could go that reads back as the tag.
+    let text = "image: {repository: app, tag}\n";
+    let err = edit_file(
+        "values.yaml",
+        text.as_bytes(),
+        &request(&["app:v2"], &[]),
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, EditError::Unstable { line: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "refusing to write this edit: the value here would read back as \"app\", not \"app:v2\""
+    );
 }

@@ -193,8 +193,8 @@ fn reads_as_non_string(value: &str) -> bool {
 }
 
 /// A splice replacing `node`'s text with `value` in the same style.
-pub fn replace_scalar(node: &Node<'_>, value: &str, in_flow: bool) -> Splice {
-    let (start, end) = scalar_bytes(node);
+pub fn replace_scalar(text: &str, node: &Node<'_>, value: &str, in_flow: bool) -> Splice {
+    let (start, end) = scalar_bytes(text, node);
     Splice {
         start,
         end,
@@ -202,10 +202,26 @@ pub fn replace_scalar(node: &Node<'_>, value: &str, in_flow: bool) -> Splice {
     }
 }
 
-/// The bytes of a scalar's text; for a block scalar (`|`), its content line
-/// without the final line break.
-fn scalar_bytes(node: &Node<'_>) -> (usize, usize) {
-    (node.start.byte, node.end.byte)
+/// The bytes of a scalar's text. A block scalar (`|`, `>-`) starts at its
+/// content; of one content line, only that line's text is replaced, so
+/// its line break and what follows stay.
+fn scalar_bytes(text: &str, node: &Node<'_>) -> (usize, usize) {
+    let (start, end) = (node.start.byte, node.end.byte);
+    if !matches!(
+        node.style(),
+        Some(ScalarStyle::Literal | ScalarStyle::Folded)
+    ) {
+        return (start, end);
+    }
+    let Some(whole) = text.get(start..end) else {
+        return (start, end);
+    };
+    let (line, rest) = whole.split_once('\n').unwrap_or((whole, ""));
+    if rest.trim().is_empty() {
+        (start, start + line.trim_end().len())
+    } else {
+        (start, end)
+    }
 }
 
 /// Spaces to indent a line to `col` (1-based).
@@ -224,7 +240,11 @@ pub fn dash_column(text: &str, item: Pos) -> Option<usize> {
 
 /// A splice setting a scalar (or an empty `key:`) to `value`; `None` when it
 /// already holds it. A node that is not a scalar cannot be set.
-pub fn set_scalar(node: &Node<'_>, value: &str, in_flow: bool) -> Option<Splice> {
+pub fn set_scalar(text: &str, node: &Node<'_>, value: &str, in_flow: bool) -> Option<Splice> {
+    // Emptying a null (`~`, `null`) leaves it: it already holds nothing.
+    if value.is_empty() && node.is_null() {
+        return None;
+    }
     if node.is_empty_null() {
         if value.is_empty() {
             return None;
@@ -237,7 +257,7 @@ pub fn set_scalar(node: &Node<'_>, value: &str, in_flow: bool) -> Option<Splice>
     }
     match node.as_str() {
         Some(v) if v == value => None,
-        Some(_) => Some(replace_scalar(node, value, in_flow)),
+        Some(_) => Some(replace_scalar(text, node, value, in_flow)),
         None => None,
     }
 }

@@ -109,11 +109,22 @@ fn relative_inside(root: &Path, root_real: &Path, given: &Path) -> Result<PathBu
     let outside = || EditError::PathOutsideRoot {
         path: given.display().to_string(),
     };
+    let spelled_through_links;
     let rest = if given.is_absolute() {
-        given
+        match given
             .strip_prefix(root)
             .or_else(|_| given.strip_prefix(root_real))
-            .map_err(|_| outside())?
+        {
+            Ok(rest) => rest,
+            Err(_) => {
+                // Inside the root through a linked directory
+                // (`/home/me/link/apps` with the link leading into the root).
+                spelled_through_links = real_parent(given).ok_or_else(outside)?;
+                spelled_through_links
+                    .strip_prefix(root_real)
+                    .map_err(|_| outside())?
+            }
+        }
     } else {
         given
     };
@@ -129,6 +140,15 @@ fn relative_inside(root: &Path, root_real: &Path, given: &Path) -> Result<PathBu
         }
     }
     Ok(parts.iter().collect())
+}
+
+/// `path` with the links in its directories resolved (the last component
+/// is kept as written: a link there is checked like any other), when the
+/// directory exists.
+fn real_parent(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let parent = fs::canonicalize(path.parent()?).ok()?;
+    Some(parent.join(name))
 }
 
 /// The real path of `path`, which must stay inside the root.

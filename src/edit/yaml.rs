@@ -168,10 +168,16 @@ impl<'a> Node<'a> {
         matches!(&self.kind, Kind::Scalar { value, style: ScalarStyle::Plain } if value.is_empty())
     }
 
+    /// A plain null (`key:`, `~`, `null`): no value, whatever its spelling.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, Kind::Scalar { value, style: ScalarStyle::Plain }
+            if matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
     pub fn describe(&self) -> &'static str {
         match &self.kind {
-            Kind::Scalar { value, style } => {
-                if *style == ScalarStyle::Plain && matches!(value.as_ref(), "" | "~" | "null") {
+            Kind::Scalar { .. } => {
+                if self.is_null() {
                     "null"
                 } else {
                     "a scalar"
@@ -291,30 +297,302 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
 
 /// Parses `text` one document at a time, so memory holds one document's
 /// tree however many documents the file has.
+///
+/// YAML that kubectl, kustomize, Helm and PyYAML (libyaml) all accept but
+/// the parser refuses is read anyway: a flow collection or a quoted scalar
+/// whose continuation line (typically the closing `]` or `"`) sits at the
+/// parent key's indentation. Such a line is parsed as if indented further,
+/// which changes no value (inside a flow collection or a quoted scalar,
+/// leading blanks are only separation), and positions are mapped back to
+/// the original text. Block structure is never re-indented: an error there
+/// stays an error.
 pub fn for_each_document<'a>(
     text: &'a str,
     mut visit: impl FnMut(Node<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
-    let mut parser = Parser::new_from_str(text);
-    let mut bytes = ByteIndex::new(text);
-    let pos = |m: saphyr_parser::Marker, bytes: &mut ByteIndex<'_>| Pos {
-        byte: bytes.byte(m.index()),
-        line: m.line(),
-        col: m.col() + 1,
+    let mut shadow = Shadow::default();
+    // Documents already visited in an earlier attempt: the repairs come
+    // after them, so they parse the same and are not visited twice.
+    let mut visited = 0;
+    loop {
+        let outcome = if shadow.is_empty() {
+            build(text, text, &shadow, |v| v, &mut visited, &mut visit)
+        } else {
+            let input = shadow.apply(text);
+            build(
+                text,
+                &input,
+                &shadow,
+                |v| Cow::Owned(v.into_owned()),
+                &mut visited,
+                &mut visit,
+            )
+        };
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(Stop::Visit(problem)) => return Err(problem),
+            Err(Stop::Syntax(problem, repair)) => {
+                if !repair.is_some_and(|r| shadow.accept(r)) {
+                    return Err(problem);
+                }
+            }
+        }
+    }
+}
+
+/// Why one parse attempt stopped.
+enum Stop {
+    /// The visitor's own problem: final.
+    Visit(Problem),
+    /// The parser refused the text, with the re-indentation that would let
+    /// it read on when the refusal is one of the lenient cases.
+    Syntax(Problem, Option<Vec<Indent>>),
+}
+
+/// Spaces to add at the start of a line, in the original text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Indent {
+    line_start: usize,
+    line: usize,
+    spaces: usize,
+}
+
+/// Repairs never exceed this many lines (each costs a parse).
+const MAX_REPAIRED_LINES: usize = 1000;
+
+/// The re-indented copy of a text: which lines got how many spaces.
+#[derive(Default)]
+struct Shadow {
+    /// Sorted by `line_start`; one entry per line.
+    indents: Vec<Indent>,
+}
+
+impl Shadow {
+    fn is_empty(&self) -> bool {
+        self.indents.is_empty()
+    }
+
+    /// Takes the repairs unless one touches a line repaired before (no
+    /// progress) or there would be too many.
+    fn accept(&mut self, repair: Vec<Indent>) -> bool {
+        if repair.is_empty()
+            || self.indents.len() + repair.len() > MAX_REPAIRED_LINES
+            || repair.iter().any(|r| self.spaces_on(r.line) > 0)
+        {
+            return false;
+        }
+        self.indents.extend(repair);
+        self.indents.sort_by_key(|i| i.line_start);
+        true
+    }
+
+    fn spaces_on(&self, line: usize) -> usize {
+        self.indents
+            .iter()
+            .find(|i| i.line == line)
+            .map_or(0, |i| i.spaces)
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let added: usize = self.indents.iter().map(|i| i.spaces).sum();
+        let mut out = String::with_capacity(text.len() + added);
+        let mut at = 0;
+        for i in &self.indents {
+            out.push_str(&text[at..i.line_start]);
+            out.extend(std::iter::repeat_n(' ', i.spaces));
+            at = i.line_start;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    /// A position in the re-indented copy, in the original text.
+    fn original(&self, pos: Pos) -> Pos {
+        let mut before = 0;
+        for i in &self.indents {
+            let shadow_start = i.line_start + before;
+            if pos.byte < shadow_start {
+                break;
+            }
+            if pos.byte < shadow_start + i.spaces {
+                // Inside the added blanks: the line's original start.
+                return Pos {
+                    byte: i.line_start,
+                    line: pos.line,
+                    col: 1,
+                };
+            }
+            before += i.spaces;
+        }
+        Pos {
+            byte: pos.byte - before,
+            line: pos.line,
+            col: pos.col.saturating_sub(self.spaces_on(pos.line)).max(1),
+        }
+    }
+}
+
+/// The re-indentation that lets the parser read on past `message` at
+/// `at` (original positions), when the refusal is one we are lenient
+/// about; `None` otherwise.
+fn repair(
+    text: &str,
+    shadow: &Shadow,
+    message: &str,
+    at: Pos,
+    open_flow: Option<Pos>,
+) -> Option<Vec<Indent>> {
+    match message {
+        // Reported at the opening quote; continuation lines may be short of it.
+        "invalid indentation in quoted scalar" => {
+            let end = quoted_end(text, at)?;
+            let target = at.col - 1;
+            let mut out = Vec::new();
+            let mut line = at.line;
+            for (i, _) in text[at.byte..end.byte].match_indices('\n') {
+                line += 1;
+                out.extend(indent_line(text, shadow, at.byte + i + 1, line, target));
+            }
+            Some(out)
+        }
+        // Reported at the first token of a line inside a flow collection.
+        "invalid indentation" | "invalid indentation in flow construct" => {
+            let flow = open_flow?;
+            if !inside_flow(text, flow.byte, at.byte) {
+                return None;
+            }
+            let line_start = text[..at.byte].rfind('\n').map_or(0, |i| i + 1);
+            Some(
+                indent_line(text, shadow, line_start, at.line, flow.col - 1)
+                    .into_iter()
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Spaces bringing the line at `line_start` to column `target` (0-based),
+/// if it is short of it and not blank.
+fn indent_line(
+    text: &str,
+    shadow: &Shadow,
+    line_start: usize,
+    line: usize,
+    target: usize,
+) -> Option<Indent> {
+    let rest = &text[line_start..];
+    let content = rest.split('\n').next().unwrap_or(rest);
+    if content.trim().is_empty() {
+        return None;
+    }
+    let indentation = content.len() - content.trim_start_matches(' ').len();
+    let have = indentation + shadow.spaces_on(line);
+    (have < target).then(|| Indent {
+        line_start,
+        line,
+        spaces: target - have,
+    })
+}
+
+/// Whether `at` is still inside the flow collection opening at `open`:
+/// brackets counted outside quoted scalars and comments.
+fn inside_flow(text: &str, open: usize, at: usize) -> bool {
+    let Some(span) = text.get(open..at) else {
+        return false;
     };
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for c in span.chars() {
+        if comment {
+            comment = c != '\n';
+        } else if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if q == '"' && c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '"' | '\'' => quote = Some(c),
+                '#' if previous.is_whitespace() => comment = true,
+                '[' | '{' => depth += 1,
+                ']' | '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    depth > 0
+}
+
+/// One parse attempt over `input` (the text, or its re-indented copy),
+/// building nodes with positions in `text`.
+fn build<'a, 's, F>(
+    text: &'a str,
+    input: &'s str,
+    shadow: &Shadow,
+    own: F,
+    visited: &mut usize,
+    visit: &mut impl FnMut(Node<'a>) -> Result<(), Problem>,
+) -> Result<(), Stop>
+where
+    F: Fn(Cow<'s, str>) -> Cow<'a, str>,
+{
+    let mut parser = Parser::new_from_str(input);
+    let mut bytes = ByteIndex::new(input);
+    let pos = |m: saphyr_parser::Marker, bytes: &mut ByteIndex<'_>| {
+        shadow.original(Pos {
+            byte: bytes.byte(m.index()),
+            line: m.line(),
+            col: m.col() + 1,
+        })
+    };
+    let mut documents = 0;
     let mut stack: Vec<Open<'_>> = Vec::new();
     let mut anchored: HashMap<usize, Rc<Node<'a>>> = HashMap::new();
     let mut root: Option<Node<'_>> = None;
+    let mut deliver = |root: Node<'a>| -> Result<(), Stop> {
+        documents += 1;
+        if documents > *visited {
+            *visited = documents;
+            visit(root).map_err(Stop::Visit)?;
+        }
+        Ok(())
+    };
     loop {
         let (event, span): (Event<'_>, Span) = match parser.next_event() {
             None => break,
             Some(Ok(e)) => e,
             Some(Err(e)) => {
-                let m = *e.marker();
-                return Err(Problem {
-                    pos: pos(m, &mut bytes),
-                    what: ProblemKind::Syntax(e.info().to_string()),
+                let at = pos(*e.marker(), &mut bytes);
+                let open_flow = stack.iter().find_map(|o| match o {
+                    Open::Mapping {
+                        start, flow: true, ..
+                    }
+                    | Open::Sequence {
+                        start, flow: true, ..
+                    } => Some(*start),
+                    _ => None,
                 });
+                let fix = repair(text, shadow, e.info(), at, open_flow);
+                return Err(Stop::Syntax(
+                    Problem {
+                        pos: at,
+                        what: ProblemKind::Syntax(e.info().to_string()),
+                    },
+                    fix,
+                ));
             }
         };
         let start = pos(span.start, &mut bytes);
@@ -324,7 +602,7 @@ pub fn for_each_document<'a>(
             Event::StreamStart | Event::Nothing | Event::DocumentStart(_) => None,
             Event::DocumentEnd => {
                 if let Some(root) = root.take() {
-                    visit(root)?;
+                    deliver(root)?;
                 }
                 None
             }
@@ -351,10 +629,28 @@ pub fn for_each_document<'a>(
                     }
                     _ => end,
                 };
+                // An empty value (`tag:`) is placed at its `:`; it belongs
+                // after it, where a value written into it must go.
+                let (start, end) = if value.is_empty()
+                    && style == ScalarStyle::Plain
+                    && text[start.byte..].starts_with(':')
+                {
+                    let after = Pos {
+                        byte: start.byte + 1,
+                        line: start.line,
+                        col: start.col + 1,
+                    };
+                    (after, after)
+                } else {
+                    (start, end)
+                };
                 let node = Node {
                     start,
                     end,
-                    kind: Kind::Scalar { value, style },
+                    kind: Kind::Scalar {
+                        value: own(value),
+                        style,
+                    },
                 };
                 if anchor != 0 {
                     if node.as_str().is_some_and(|v| v.len() <= MAX_ALIASED_SCALAR) {
@@ -367,10 +663,13 @@ pub fn for_each_document<'a>(
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(Problem {
-                        pos: start,
-                        what: ProblemKind::TooDeep,
-                    });
+                    return Err(Stop::Syntax(
+                        Problem {
+                            pos: start,
+                            what: ProblemKind::TooDeep,
+                        },
+                        None,
+                    ));
                 }
                 // A flow collection starts at its bracket; a block one at
                 // its first content (after any anchor or tag).
@@ -444,7 +743,7 @@ pub fn for_each_document<'a>(
         }
     }
     if let Some(root) = root.take() {
-        visit(root)?;
+        deliver(root)?;
     }
     Ok(())
 }
@@ -581,6 +880,66 @@ mod tests {
                 panic!("{p:?}")
             };
             assert!(msg.contains(needle), "{text:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn continuation_lines_at_the_parent_indentation_are_read() {
+        // Accepted by kubectl, kustomize, Helm and PyYAML; values as they read them.
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "services:\n  app:\n    command: [\n      \"a\",\n      \"b\"\n    ]\n    image: x:1\n",
+                &["services", "app", "image"],
+                "x:1",
+            ),
+            (
+                "a:\n  b: [\n    x,\n  ]\n  c: \"y\n  z\"\n  d: \u{e9}:1\n",
+                &["a", "d"],
+                "\u{e9}:1",
+            ),
+            ("a:\n  b: \"x\n  y\"\n", &["a", "b"], "x y"),
+            ("a: \"x\ny\"\n", &["a"], "x y"),
+            ("a:\n  - k: {\n    p: q,\n  }\n    image: x:2\n", &["a"], ""),
+        ];
+        for (text, path, want) in cases {
+            let docs = parse(text).unwrap_or_else(|p| panic!("{text:?}: {p:?}"));
+            let mut node = &docs[0].root;
+            for key in *path {
+                node = node.get(key).unwrap().unwrap();
+            }
+            if let Some(value) = node.as_str() {
+                assert_eq!(value, *want, "{text:?}");
+                // Spans and columns point into the original text.
+                let span = &text[node.start.byte..node.end.byte];
+                assert!(
+                    span.contains(['"', '\n']) || span == *want,
+                    "{text:?}: {span:?}"
+                );
+                let line = text.lines().nth(node.start.line - 1).unwrap();
+                let before: String = line.chars().take(node.start.col - 1).collect();
+                let first = span.chars().next().unwrap();
+                assert!(line[before.len()..].starts_with(first), "{text:?}");
+            }
+        }
+        let text = "a:\n  b: [\n    x,\n  ]\n  c: \"y\n  z\"\n";
+        let b = parse(text).unwrap();
+        let b = b[0].root.get("a").unwrap().unwrap();
+        let list = b.get("b").unwrap().unwrap();
+        assert_eq!(&text[list.start.byte..list.end.byte], "[\n    x,\n  ]");
+        let c = b.get("c").unwrap().unwrap();
+        assert_eq!((c.as_str(), c.start.line, c.start.col), (Some("y z"), 5, 6));
+        assert_eq!(&text[c.start.byte..c.end.byte], "\"y\n  z\"");
+    }
+
+    #[test]
+    fn block_indentation_errors_stay_errors() {
+        for text in [
+            "a:\n  b: c\n c: d\n",
+            "a:\n  b: [x]\n c: d\n",
+            "a:\n  b: \"x\"\n c: d\n",
+            "a: [\n  x\n",
+        ] {
+            assert!(parse(text).is_err(), "{text:?}");
         }
     }
 

@@ -182,8 +182,10 @@ fn yaml_cases() -> Vec<Case> {
             at(10, 18),
         ),
         yaml(
+            // Naming the image: a walked file that does not parse and names
+            // no image is passed over with a warning (issue #20).
             "undefined alias",
-            image_line("*nope"),
+            image_line("*nope # ghcr.io/org/app"),
             "invalid YAML",
             at(10, 18),
         ),

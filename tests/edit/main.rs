@@ -161,6 +161,11 @@ fn kustomize_renders_our_edit() {
             "mirror.example.com/app:v5",
             "mirror.example.com/app:v5".to_string(),
         ),
+        (
+            "images:\n- name: ghcr.io/o/app\n  newName: mirror.example.com/app\n  newTag: v1\nresources:\n- ../../base\n",
+            "mirror.example.com/app=registry.example.com/app:v6",
+            "registry.example.com/app:v6".to_string(),
+        ),
     ];
     for (overlay, spec, want) in cases {
         let mut files = base.to_vec();
@@ -176,6 +181,22 @@ fn kustomize_renders_our_edit() {
         assert_eq!(images, vec![want.as_str()], "{spec}:\n{rendered}");
         // The base is untouched: the overlay carries the change.
         assert_eq!(tree.read("base/deployment.yaml"), DEPLOYMENT);
+        // The same SPEC again (a re-run, a retry after a lost push race)
+        // changes nothing, renames included.
+        let edited = tree.read("overlays/dev/kustomization.yaml");
+        let again = tree.set_image(&["--dir", "overlays/dev", spec]);
+        assert_eq!(
+            again.status.code(),
+            Some(0),
+            "{spec} again: {}",
+            stderr(&again)
+        );
+        assert_eq!(stdout(&again), "", "{spec} again");
+        assert_eq!(
+            tree.read("overlays/dev/kustomization.yaml"),
+            edited,
+            "{spec} again"
+        );
     }
 }
 
@@ -413,4 +434,84 @@ fn paths_are_normalized_inside_the_root() {
             "{dir}"
         );
     }
+}
+
+#[test]
+fn a_walked_file_that_does_not_parse_stops_the_run_only_when_it_names_an_image() {
+    // Prefilter words match ("app" is in both), but only the second names the image.
+    let broken_unrelated =
+        "kind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n  - image: \"other/thing:v1\n";
+    let tree = Tree::new(&[
+        ("deploy.yaml", DEPLOYMENT),
+        ("unrelated.yaml", broken_unrelated),
+    ]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "warning: unrelated.yaml:6:12: skipped, it does not parse (invalid YAML: "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(tree.read("deploy.yaml").contains("image: ghcr.io/o/app:v2"));
+    assert_eq!(tree.read("unrelated.yaml"), broken_unrelated);
+    // Given by name, the same file is an error.
+    let out = tree.set_image(&["--file", "unrelated.yaml", "ghcr.io/o/app:v3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: unrelated.yaml:6:12: invalid YAML: "));
+}
+
+#[test]
+fn compose_with_closing_brackets_at_the_key_indentation_is_edited() {
+    // The shape of opentelemetry-demo's compose.yaml: valid YAML that
+    // docker compose, kubectl and PyYAML read.
+    let compose = "services:\n  web:\n    image: ghcr.io/o/app:v1\n    command: [\n      \"--config=/etc/config.yml\",\n      \"--verbose\"\n    ]\n    healthcheck:\n      test: [\"CMD\", \"true\"\n      ]\n  db:\n    image: postgres:16\n";
+    let tree = Tree::new(&[("compose.yaml", compose)]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "compose.yaml:3:12: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n"
+    );
+    assert_eq!(
+        tree.read("compose.yaml"),
+        compose.replace("app:v1", "app:v2")
+    );
+}
+
+#[test]
+fn paths_are_taken_as_typed() {
+    let tree = Tree::new(&[("apps/a/deploy.yaml", DEPLOYMENT)]);
+    // An absolute path inside the root, spelled through a linked directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let link = elsewhere.path().join("link");
+    std::os::unix::fs::symlink(tree.root(), &link).unwrap();
+    let through_link = link.join("apps/a/deploy.yaml").display().to_string();
+    // With --root, relative paths are relative to the current directory.
+    let cases: [&[&str]; 3] = [
+        &["--file", &through_link],
+        &["--root", "apps", "--file", "apps/a/deploy.yaml"],
+        &["--root", "apps/a"],
+    ];
+    let want = [
+        "apps/a/deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+        "a/deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+        "deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n",
+    ];
+    for (args, want) in cases.iter().zip(want) {
+        let mut args = args.to_vec();
+        args.extend(["--check", "ghcr.io/o/app:v2"]);
+        let out = tree.set_image(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), want, "{args:?}");
+    }
+    // --root still confines.
+    let out = tree.set_image(&["--root", "apps/a", "--dir", "apps", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the path leaves the root directory"),
+        "{}",
+        stderr(&out)
+    );
 }
