@@ -86,7 +86,7 @@ fn errors_in_actions_become_annotations() {
         &[
             ("GITHUB_ACTIONS", "true"),
             ("INPUT_IMAGES", "app:v1"),
-            ("INPUT_MAX-ATTEMPTS", "0"),
+            ("INPUT_MAX-ATTEMPTS", "1001"),
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", all(&o));

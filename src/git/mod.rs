@@ -294,7 +294,7 @@ fn clear_stale_locks(repo: &Repository) {
         git_dir.join("HEAD.lock"),
         git_dir.join("packed-refs.lock"),
     ];
-    let mut dirs = vec![git_dir.join("refs").join("heads")];
+    let mut dirs = vec![git_dir.join("refs")];
     while let Some(dir) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

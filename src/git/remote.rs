@@ -492,10 +492,14 @@ pub fn default_branch(
         })
 }
 
-/// Fetches `branch` into `refs/remotes/origin/<branch>` and returns its
-/// tip. `depth` asks for that many commits (a shallow fetch, or deepening
-/// an already shallow repository), which libgit2 supports over the network
-/// only; local remotes are always fetched whole.
+/// Fetches `branch` and returns its tip. `depth` asks for that many
+/// commits (a shallow fetch, or deepening an already shallow repository),
+/// which libgit2 supports over the network only; local remotes are always
+/// fetched whole.
+///
+/// The tip lands in a ref of our own that is read and removed again, and
+/// FETCH_HEAD is not written: a checkout keeps its `origin/*` refs and
+/// their reflogs as they were, so a run that fails changes nothing in it.
 pub fn fetch_branch(
     repo: &Repository,
     location: &RemoteLocation,
@@ -503,14 +507,15 @@ pub fn fetch_branch(
     token: Option<&Secret>,
     depth: Option<i32>,
 ) -> Result<git2::Oid, GitError> {
-    let tracking = format!("refs/remotes/origin/{branch}");
+    // Directly under refs/: removing it leaves no empty directory behind.
+    let tracking = "refs/gitops-bump-tip".to_string();
     let refspec = format!("+refs/heads/{branch}:{tracking}");
     let mut remote = anonymous_remote(repo, location)?;
     let session = Session::new(token, location);
     let depth = depth.filter(|_| !location.local);
     let mut options = fetch_options(&session, depth);
-    // The tracking ref of a branch deleted on the remote would survive a
-    // fetch that finds nothing: drop it first so its absence shows.
+    options.update_fetchhead(false);
+    // A branch deleted on the remote must not be read from an earlier fetch.
     if let Ok(mut stale) = repo.find_reference(&tracking) {
         let _ = stale.delete();
     }
@@ -530,11 +535,16 @@ pub fn fetch_branch(
                 }
             }
         })?;
-    repo.refname_to_id(&tracking)
+    let tip = repo
+        .refname_to_id(&tracking)
         .map_err(|_| GitError::NoSuchBranch {
             url: location.display(),
             branch: branch.to_string(),
-        })
+        })?;
+    if let Ok(mut ours) = repo.find_reference(&tracking) {
+        let _ = ours.delete();
+    }
+    Ok(tip)
 }
 
 /// Pushes `commit` to `refs/heads/<branch>`. With `expect`, the push is a
@@ -557,7 +567,7 @@ pub fn push(
     }
     let session = Session::new(token, location);
     let target = format!("refs/heads/{branch}");
-    let local_ref = format!("refs/gitops-bump/push/{branch}");
+    let local_ref = "refs/gitops-bump-push".to_string();
     repo.reference(&local_ref, commit, true, "gitops-bump: push")
         .map_err(GitError::Commit)?;
     let refspec = format!(
