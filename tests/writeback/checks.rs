@@ -27,6 +27,10 @@ impl Violations {
         self.found.push(violation);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
     /// `Err` with every violation, one a line, under the round's name.
     pub fn into_result(self) -> Result<(), String> {
         if self.found.is_empty() {

@@ -96,7 +96,11 @@ impl Finished {
             self.label,
             self.took.as_secs_f64(),
             self.code.map_or("by signal".to_string(), |c| c.to_string()),
-            if self.timed_out { " (killed: too slow)" } else { "" },
+            if self.timed_out {
+                " (killed: too slow)"
+            } else {
+                ""
+            },
             self.output("changed"),
             self.output("attempts"),
             self.output("commit-sha"),

@@ -113,10 +113,7 @@ impl Site {
     }
 
     fn http_url(&self) -> String {
-        self.http
-            .as_ref()
-            .expect("an HTTP site")
-            .url("remote.git")
+        self.http.as_ref().expect("an HTTP site").url("remote.git")
     }
 
     /// `http://127.0.0.1:PORT`, for `insecure-git-origins`.
@@ -135,9 +132,8 @@ impl Site {
         let work = dir.join("work");
         std::fs::create_dir_all(dir).expect("mkdir");
         let bare = self.bare().to_str().expect("utf-8").to_string();
-        let launch = |inputs: &[(&str, &str)]| {
-            Launch::new(label.clone(), work.clone(), image, path, inputs)
-        };
+        let launch =
+            |inputs: &[(&str, &str)]| Launch::new(label.clone(), work.clone(), image, path, inputs);
         match self.transport {
             Transport::FileUrl => launch(&[("repository", &self.file_url())]),
             Transport::Path => launch(&[("repository", &bare)]),
