@@ -33,8 +33,8 @@ impl Backoff {
     /// the racers out by one round trip, and a long sleep only leaves the
     /// branch idle while the losers wait (measured in benches/load.sh).
     pub const PUSH: Backoff = Backoff {
-        base: Duration::from_millis(50),
-        cap: Duration::from_millis(800),
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(1500),
     };
 
     /// The delay before retry number `attempt` (0-based): uniform in

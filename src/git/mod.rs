@@ -334,6 +334,10 @@ struct Workspace {
     head_is_branch: bool,
     /// Fetch one commit deep (libgit2 deepens on demand for the guard).
     shallow: bool,
+    /// A tip fetched while preparing, for the first attempt.
+    prefetched: Option<Oid>,
+    /// The repository holds a fetched tip already.
+    fetched_once: bool,
     /// Keeps a fresh clone alive until the run ends; deleted on drop.
     _temp: Option<TempClone>,
 }
@@ -396,6 +400,8 @@ impl Workspace {
                     location,
                     branch,
                     token: config.token.clone(),
+                    prefetched: None,
+                    fetched_once: false,
                     _temp: None,
                 })
             }
@@ -406,16 +412,18 @@ impl Workspace {
                 let temp = TempClone::new()?;
                 // A fresh repository plus a one-branch fetch is a shallow,
                 // single-branch clone that leaves no remote in the config.
-                let repo =
-                    Repository::init(temp.dir.path()).map_err(|source| GitError::Checkout {
+                // No template: its sample hooks are never run and cost a copy.
+                let mut init = git2::RepositoryInitOptions::new();
+                init.external_template(false);
+                let repo = Repository::init_opts(temp.dir.path(), &init).map_err(|source| {
+                    GitError::Checkout {
                         what: "a new repository".into(),
                         source,
-                    })?;
-                // The default branch, when not given, from one connection.
-                let branch = match &config.branch {
-                    Some(b) => b.clone(),
-                    None => remote::default_branch(&repo, &location, token)?,
-                };
+                    }
+                })?;
+                // The first fetch also learns the default branch.
+                let (branch, tip) =
+                    remote::fetch(&repo, &location, config.branch.as_deref(), token, Some(1))?;
                 Ok(Workspace {
                     repo,
                     location,
@@ -423,6 +431,8 @@ impl Workspace {
                     token: config.token.clone(),
                     head_is_branch: false,
                     shallow: true,
+                    prefetched: Some(tip),
+                    fetched_once: true,
                     _temp: Some(temp),
                 })
             }
@@ -440,8 +450,16 @@ impl Workspace {
     }
 
     /// Fetches the branch's tip (depth 1 in a shallow workspace).
-    fn fetch_tip(&self) -> Result<Oid, GitError> {
-        let depth = self.shallow.then_some(1);
+    fn fetch_tip(&mut self) -> Result<Oid, GitError> {
+        if let Some(tip) = self.prefetched.take() {
+            return Ok(tip);
+        }
+        // After the first fetch the repository has a recent tip, so a plain
+        // incremental fetch brings only the new commits, in one request
+        // fewer than a shallow one (no shallow negotiation round). The
+        // history stays cut where it was; the guard deepens it on demand.
+        let depth = (self.shallow && !self.fetched_once).then_some(1);
+        self.fetched_once = true;
         remote::fetch_branch(
             &self.repo,
             &self.location,

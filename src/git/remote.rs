@@ -468,30 +468,6 @@ fn classify_connect(
     }
 }
 
-/// The remote's default branch (what its HEAD names), from one connection.
-pub fn default_branch(
-    repo: &Repository,
-    location: &RemoteLocation,
-    token: Option<&Secret>,
-) -> Result<String, GitError> {
-    let mut remote = anonymous_remote(repo, location)?;
-    let session = Session::new(token, location);
-    let connected = remote.connect_auth(Direction::Fetch, Some(session.callbacks()), None);
-    let connection = connected.map_err(|e| classify_connect(location, &session, "read", e))?;
-    let head = connection
-        .default_branch()
-        .map_err(|_| GitError::NoDefaultBranch {
-            url: location.display(),
-        })?;
-    head.as_str()
-        .ok()
-        .and_then(|h| h.strip_prefix("refs/heads/"))
-        .map(str::to_string)
-        .ok_or(GitError::NoDefaultBranch {
-            url: location.display(),
-        })
-}
-
 /// Fetches `branch` and returns its tip. `depth` asks for that many
 /// commits (a shallow fetch, or deepening an already shallow repository),
 /// which libgit2 supports over the network only; local remotes are always
@@ -507,44 +483,78 @@ pub fn fetch_branch(
     token: Option<&Secret>,
     depth: Option<i32>,
 ) -> Result<git2::Oid, GitError> {
+    fetch(repo, location, Some(branch), token, depth).map(|(_, tip)| tip)
+}
+
+/// [`fetch_branch`] for `branch`, or for the remote's default branch (what
+/// its HEAD names) when `None`: one connection serves both the lookup and
+/// the fetch, so not knowing the branch costs no extra round trip.
+pub fn fetch(
+    repo: &Repository,
+    location: &RemoteLocation,
+    branch: Option<&str>,
+    token: Option<&Secret>,
+    depth: Option<i32>,
+) -> Result<(String, git2::Oid), GitError> {
     // Directly under refs/: removing it leaves no empty directory behind.
     let tracking = "refs/gitops-bump-tip".to_string();
-    let refspec = format!("+refs/heads/{branch}:{tracking}");
     let mut remote = anonymous_remote(repo, location)?;
     let session = Session::new(token, location);
+    let connected = remote.connect_auth(Direction::Fetch, Some(session.callbacks()), None);
+    let mut connection = connected.map_err(|e| classify_connect(location, &session, "read", e))?;
+    let branch = match branch {
+        Some(b) => b.to_string(),
+        None => connection
+            .default_branch()
+            .ok()
+            .and_then(|head| {
+                head.as_str()
+                    .ok()
+                    .and_then(|h| h.strip_prefix("refs/heads/"))
+                    .map(str::to_string)
+            })
+            .ok_or(GitError::NoDefaultBranch {
+                url: location.display(),
+            })?,
+    };
+    let refspec = format!("+refs/heads/{branch}:{tracking}");
     let depth = depth.filter(|_| !location.local);
-    let mut options = fetch_options(&session, depth);
+    // A fresh session: the transport may ask for credentials again.
+    let fetch_session = Session::new(token, location);
+    let mut options = fetch_options(&fetch_session, depth);
     options.update_fetchhead(false);
     // A branch deleted on the remote must not be read from an earlier fetch.
     if let Ok(mut stale) = repo.find_reference(&tracking) {
         let _ = stale.delete();
     }
-    remote
+    connection
+        .remote()
         .fetch(&[&refspec], Some(&mut options), None)
         .map_err(|e| {
-            if is_auth_error(&e, &session)
-                || session.withheld.borrow().is_some()
+            if is_auth_error(&e, &fetch_session)
+                || fetch_session.withheld.borrow().is_some()
                 || http_status(&e).is_some()
             {
-                classify_connect(location, &session, "read", e)
+                classify_connect(location, &fetch_session, "read", e)
             } else {
                 GitError::Fetch {
                     url: location.display(),
-                    branch: branch.to_string(),
+                    branch: branch.clone(),
                     source: e,
                 }
             }
         })?;
+    drop(connection);
     let tip = repo
         .refname_to_id(&tracking)
         .map_err(|_| GitError::NoSuchBranch {
             url: location.display(),
-            branch: branch.to_string(),
+            branch: branch.clone(),
         })?;
     if let Ok(mut ours) = repo.find_reference(&tracking) {
         let _ = ours.delete();
     }
-    Ok(tip)
+    Ok((branch, tip))
 }
 
 /// Pushes `commit` to `refs/heads/<branch>`. With `expect`, the push is a
