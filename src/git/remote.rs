@@ -586,6 +586,10 @@ pub fn push(
     );
     let mut remote = anonymous_remote(repo, location)?;
     let mut options = PushOptions::new();
+    // A push goes to the origin the user named or nowhere: an off-site
+    // redirect is refused, so the commit cannot land on another server
+    // (the token is withheld from it anyway, see `may_send_token`).
+    options.follow_redirects(git2::RemoteRedirect::None);
     let mut callbacks = session.callbacks();
     // The compare-and-swap: receive-pack swaps the ref only from the old
     // value we send, and libgit2 sends the value the server advertised.
