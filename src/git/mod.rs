@@ -1,22 +1,25 @@
-//! Git write-back: commit the edit and push it, re-applying the edit on the
-//! new tip when another pipeline won the race; or open a pull request.
-//!
-//! The retry is correct because the edit is a pure function of the files:
-//! after a lost race we fetch the new tip, reset the work tree to it and run
-//! the same edit again, so another pipeline's bump of a different image is
-//! kept and a concurrent bump of the same image ends with our value (or
-//! becomes a no-op). We never rebase or merge, so there are no conflicts.
+//! The git transport of the write-back loop ([`crate::write_back`]): where
+//! the work tree is, how the branch tip is read, how history is read for the
+//! newer-wins guard, and how the branch is swapped.
 //!
 //! Where the work happens:
 //! - `repository` unset: the checkout in the work directory (as
-//!   actions/checkout leaves it, possibly shallow). The first attempt edits
-//!   HEAD when HEAD is the target branch; a retry fetches the branch and
-//!   resets the work tree to its tip (`reset --hard`: tracked files only,
-//!   untracked files stay). Afterwards the checkout is clean, on the branch,
-//!   at the pushed commit.
+//!   actions/checkout leaves it, possibly shallow). Every attempt first
+//!   fetches the branch's tip; the first edits HEAD as it is when HEAD is
+//!   that tip, otherwise the work tree is reset to the tip (`reset --hard`:
+//!   tracked files only, untracked files stay). A branch that is gone on the
+//!   remote is an error: the checkout never re-creates it. Afterwards the
+//!   checkout is clean, on the branch, at the pushed commit.
 //! - `repository` set: a fresh repository in a temporary directory plus a
 //!   one-branch fetch (depth 1 over the network; libgit2 cannot fetch
-//!   shallowly from a local path), which is deleted when the run ends.
+//!   shallowly from a local path), deleted when the run ends, also by a
+//!   signal or the `timeout` watchdog ([`crate::cleanup`]).
+//!
+//! The swap is a compare-and-swap from the tip the edit ran on (see
+//! [`remote::push`]): over the network `receive-pack` checks the old value
+//! and we check, before sending objects, that the advertised old value is
+//! that tip; to a path, git's own `receive-pack` runs with a lease, so the
+//! remote's hooks run too.
 //!
 //! Either way the remote is an anonymous in-memory remote and the token
 //! reaches libgit2 only through the credentials callback, so nothing about
