@@ -1,20 +1,7 @@
 //! The top-level error: what failed, where, and how to fix it.
 
 use crate::github::{Annotation, Level};
-
-/// A position in a file, 1-based, for messages and `::error file=…` annotations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub file: String,
-    pub line: usize,
-    pub col: usize,
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.col)
-    }
-}
+pub use crate::location::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

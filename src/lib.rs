@@ -10,6 +10,7 @@ pub mod git;
 pub mod github;
 pub mod guard;
 pub mod http;
+pub mod location;
 pub mod pipeline;
 pub mod print;
 pub mod progress;

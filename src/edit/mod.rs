@@ -71,7 +71,7 @@ use std::path::{Path, PathBuf};
 pub use deployed::{DeployedImage, images_in_file, read_images};
 pub use engine::{FileEdit, edit_file};
 
-use crate::error::Location;
+use crate::location::Location;
 use crate::spec::{Field, ImageSpec};
 
 /// What to change.
