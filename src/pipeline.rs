@@ -172,6 +172,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         }
         outputs.skipped_reason = result.skipped_reason;
         outputs.commit_sha = result.commit_sha;
+        outputs.repository = result.repository;
         outputs.attempts = result.attempts;
         outputs.pull_request_url = result.pull_request_url;
         outputs.pull_request_number = result.pull_request_number;
