@@ -277,9 +277,8 @@ pub fn write_back_counted(
     let written = written_repository(config, options);
     let api = crate::github::rest::Api::from_env();
     crate::github::app::with_write_credential(config, &api, written.as_deref(), |credential| {
-        write_back_as(config, options, written.as_deref(), credential, edit, tally).map_err(|e| {
-            out_of_reach(e, credential, written.as_deref(), &options.context).into()
-        })
+        write_back_as(config, options, written.as_deref(), credential, edit, tally)
+            .map_err(|e| out_of_reach(e, credential, written.as_deref(), &options.context).into())
     })
 }
 
@@ -328,10 +327,12 @@ fn write_back_as(
 fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<String> {
     let named = match &config.repository {
         Some(repository) => Some(repository.clone()),
-        None => Repository::discover(&options.workdir).ok().and_then(|repo| {
-            let origin = repo.find_remote("origin").ok()?;
-            origin.url().ok().map(str::to_string)
-        }),
+        None => Repository::discover(&options.workdir)
+            .ok()
+            .and_then(|repo| {
+                let origin = repo.find_remote("origin").ok()?;
+                origin.url().ok().map(str::to_string)
+            }),
     };
     named
         .as_deref()
@@ -352,7 +353,10 @@ fn out_of_reach(
     let (Some(repository), Some(workflow)) = (written, context.repository.as_deref()) else {
         return error;
     };
-    if credential.is_app() || credential.secret().is_none() || repository.eq_ignore_ascii_case(workflow) {
+    if credential.is_app()
+        || credential.secret().is_none()
+        || repository.eq_ignore_ascii_case(workflow)
+    {
         return error;
     }
     match error {

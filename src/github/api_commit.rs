@@ -417,9 +417,10 @@ pub fn write_back_for_config(
     })?;
     let written = format!("{owner}/{repo}");
     super::app::with_write_credential(config, api, Some(&written), |credential| {
-        let token = credential.secret().cloned().ok_or_else(|| {
-            ApiCommitError::Setup("commit-via: api needs a credential".into())
-        })?;
+        let token = credential
+            .secret()
+            .cloned()
+            .ok_or_else(|| ApiCommitError::Setup("commit-via: api needs a credential".into()))?;
         let branch = match &config.branch {
             Some(b) => b.clone(),
             None => rt.block_on(default_branch(api, &token, &owner, &repo))?,

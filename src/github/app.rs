@@ -50,7 +50,9 @@ pub enum AppError {
         status: u16,
         message: String,
     },
-    #[error("a GitHub App token is for a GitHub repository; {repository:?} is not owner/name or a GitHub URL")]
+    #[error(
+        "a GitHub App token is for a GitHub repository; {repository:?} is not owner/name or a GitHub URL"
+    )]
     NoRepository { repository: String },
     #[error("starting the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -362,7 +364,10 @@ pub struct WriteCredential {
 impl WriteCredential {
     /// The secret to authenticate with: the App token, else `token`.
     pub fn secret(&self) -> Option<&Secret> {
-        self.app.as_ref().map(InstallationToken::secret).or(self.token.as_ref())
+        self.app
+            .as_ref()
+            .map(InstallationToken::secret)
+            .or(self.token.as_ref())
     }
 
     /// The credential is a GitHub App installation token.
