@@ -402,8 +402,11 @@ pub fn with_write_credential<T, E: From<AppError>>(
         .enable_all()
         .build()
         .map_err(AppError::Runtime)?;
+    // A client of its own: pooled connections belong to the runtime that
+    // opened them, and `write` runs on others.
+    let api = Api::new(api.base());
     let token = rt.block_on(installation_token(
-        api,
+        &api,
         app,
         &owner,
         &repo,
