@@ -278,7 +278,7 @@ pub fn write_back_counted(
     let api = crate::github::rest::Api::new(&options.context.api_url);
     crate::github::app::with_write_credential(config, &api, written.as_deref(), |credential| {
         write_back_as(config, options, written.as_deref(), credential, edit, tally)
-            .map_err(|e| out_of_reach(e, credential, written.as_deref(), &options.context).into())
+            .map_err(|e| out_of_reach(e, credential, written.as_deref(), &options.context))
     })
 }
 

@@ -599,7 +599,7 @@ async fn download_paths(
         let (Some(path), Some(sha)) = (entry["path"].as_str(), entry["sha"].as_str()) else {
             continue;
         };
-        if selected(path, &paths) {
+        if selected(path, paths) {
             blobs.push(BlobEntry {
                 path: path.to_string(),
                 sha: sha.to_string(),
