@@ -18,7 +18,7 @@
 import base64, json, os, subprocess, sys, tempfile, threading, time, uuid
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from httputil import read_body, send_answer
+from httputil import read_body, send_answer, serve_git_http_backend
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs, unquote
 
@@ -143,29 +143,9 @@ class H(BaseHTTPRequestHandler):
             return send_answer(self, 401, [("WWW-Authenticate", 'Basic realm="GitHub"')], b"")
         if status == 404:
             return send_answer(self, 404, [], b"Repository not found.")
-        u = urlparse(self.path)
-        env = {
-            "PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": os.path.dirname(BARE), "GIT_HTTP_EXPORT_ALL": "1",
-            "REQUEST_METHOD": self.command, "QUERY_STRING": u.query,
-            "PATH_INFO": "/" + os.path.basename(BARE) + "/" + u.path[len(GIT_PREFIX):],
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": user, "REMOTE_ADDR": "127.0.0.1",
-            "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
-        }
-        if self.headers.get("Git-Protocol"):
-            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
-        p = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
-        head, sep, out = p.stdout.partition(b"\r\n\r\n")
-        if not sep:
-            head, _, out = p.stdout.partition(b"\n\n")
-        code, headers = 200, []
-        for line in head.decode("latin-1").splitlines():
-            k, _, v = line.partition(":")
-            if k.lower() == "status":
-                code = int(v.strip().split()[0])
-            elif k:
-                headers.append((k, v.strip()))
-        send_answer(self, code, headers, out)
+        path = urlparse(self.path).path
+        serve_git_http_backend(self, os.path.dirname(BARE),
+                               "/" + os.path.basename(BARE) + "/" + path[len(GIT_PREFIX):], user, body)
 
     def do_GET(self):
         if self.path.startswith(GIT_PREFIX):
