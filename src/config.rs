@@ -269,6 +269,11 @@ pub const INPUTS: &[Input] = &[
         "Promote: copy the images deployed in this path",
     ),
     input("promote-to", "", "Promote: into this path"),
+    input(
+        "promote-digest-only",
+        "false",
+        "Promote: when the registry's tag points at another build than the promoted digest, write the digest without a tag (and say so) instead of failing",
+    ),
     list(
         "values-paths",
         "",
@@ -409,6 +414,9 @@ pub struct Config {
     /// `gitops-bump promote --tag`: retag every promoted image (same digest).
     /// Not an action input: in workflows, write `images: NAME:TAG`.
     pub promote_tag: Option<String>,
+    /// A promoted tag that names another build in the registry is dropped
+    /// (digest alone) instead of failing the run.
+    pub promote_digest_only: bool,
     pub values_paths: Vec<String>,
     pub allow_no_match: bool,
     pub dry_run: bool,
@@ -845,6 +853,7 @@ impl Config {
             allow_untrusted_events: raw.boolean("allow-untrusted-events")?,
             promote,
             promote_tag: None,
+            promote_digest_only: raw.boolean("promote-digest-only")?,
             values_paths: raw.list("values-paths"),
             allow_no_match: raw.boolean("allow-no-match")?,
             dry_run: raw.boolean("dry-run")?,

@@ -29,6 +29,15 @@ pub enum Error {
     Guard(#[from] crate::guard::GuardError),
     #[error("cannot promote from {from}: {why}")]
     Promote { from: String, why: String },
+    #[error(
+        "cannot promote {image}:{tag}: in the registry {tag} is {tagged}, not the promoted build {promoted}"
+    )]
+    PromotedTag {
+        image: String,
+        tag: String,
+        promoted: String,
+        tagged: String,
+    },
     /// A server's answer that is not what it claims to be; it would have
     /// become a step output and a summary cell.
     #[error("{from} answered a {what} that is not valid: {value:?} ({why})")]
@@ -113,6 +122,9 @@ impl Error {
             Error::Promote { .. } => Some(
                 "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the checked-out repository".into(),
             ),
+            Error::PromotedTag { image, tag, promoted, .. } => Some(format!(
+                "tag the promoted build first ({image}@{promoted} as {tag}), promote another tag, or set promote-digest-only: true to write the digest without a tag"
+            )),
             Error::Answer { .. } => Some(
                 "a server answering this is broken or hostile; nothing was written, committed or pushed".into(),
             ),

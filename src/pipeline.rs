@@ -112,14 +112,35 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             &config.platforms,
             config.expected_digest.as_ref(),
         ))?;
-        for r in &resolved {
+        check_resolved(&resolved)?;
+        // A promoted tag must name the promoted build in the registry: the
+        // digest alone was looked up above.
+        let tags = match &config.promote {
+            Some(_) => rt.block_on(check_promoted_tags(
+                &options,
+                &references,
+                &config.platforms,
+            ))?,
+            None => vec![TagCheck::NotChecked; references.len()],
+        };
+        for ((r, check), reference) in resolved.iter().zip(&tags).zip(&references) {
+            let tag = r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
+            // Say what was looked up: a tag next to a digest is not checked
+            // unless it was.
+            let note = match check {
+                TagCheck::Same => " (the tag resolves to it too)".to_string(),
+                TagCheck::Other(other) => format!(" (the tag is {} there)", print::value(other)),
+                TagCheck::NotChecked if reference.tag.is_some() && reference.digest.is_some() => {
+                    " (looked up by digest; the tag was not checked)".to_string()
+                }
+                TagCheck::NotChecked => String::new(),
+            };
             print::line(
                 Stream::Stderr,
                 &format!(
-                    "  {}/{}{} -> {}",
+                    "  {}/{}{tag} -> {}{note}",
                     r.registry,
                     r.repository,
-                    r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default(),
                     print::value(&r.digest)
                 ),
             );
@@ -129,7 +150,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             started,
             &format!("{} image(s) found", resolved.len()),
         );
-        check_resolved(&resolved)?;
+        specs = settle_promoted_tags(config, specs, &references, &tags)?;
         specs = pin_digests(&specs, &resolved)?;
         outputs.registry = resolved;
     }
@@ -172,6 +193,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         }
         outputs.skipped_reason = result.skipped_reason;
         outputs.commit_sha = result.commit_sha;
+        outputs.repository = result.repository;
         outputs.attempts = result.attempts;
         outputs.pull_request_url = result.pull_request_url;
         outputs.pull_request_number = result.pull_request_number;
@@ -294,6 +316,94 @@ pub fn promotion_specs(
         if !specs.iter().any(|s| s.matcher == wanted.matcher) {
             return Err(promote_err(format!("{} is not set there", wanted.name)));
         }
+    }
+    Ok(specs)
+}
+
+/// What the registry says a promoted tag points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TagCheck {
+    NotChecked,
+    /// The tag resolves to the promoted digest.
+    Same,
+    /// The tag resolves to this other digest.
+    Other(String),
+}
+
+/// Resolves the tag of each reference that has both a tag and a digest
+/// (the promoted ones), by the tag alone.
+async fn check_promoted_tags(
+    options: &RegistryOptions,
+    references: &[crate::reference::Reference],
+    platforms: &[String],
+) -> Result<Vec<TagCheck>, Error> {
+    let mut checks = vec![TagCheck::NotChecked; references.len()];
+    let (at, by_tag): (Vec<usize>, Vec<_>) = references
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.tag.is_some() && r.digest.is_some())
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r.digest = None;
+            (i, r)
+        })
+        .unzip();
+    if by_tag.is_empty() {
+        return Ok(checks);
+    }
+    let found = registry::resolve_all(options, &by_tag, platforms, None).await?;
+    check_resolved(&found)?;
+    for (i, f) in at.into_iter().zip(found) {
+        let promoted = references[i]
+            .digest
+            .as_ref()
+            .map(|d| d.as_str().to_string());
+        checks[i] = if promoted.as_deref() == Some(f.digest.as_str()) {
+            TagCheck::Same
+        } else {
+            TagCheck::Other(f.digest)
+        };
+    }
+    Ok(checks)
+}
+
+/// A promoted tag that names another build fails the run, or with
+/// `promote-digest-only` is dropped so the digest is written alone.
+fn settle_promoted_tags(
+    config: &Config,
+    mut specs: Vec<ImageSpec>,
+    references: &[crate::reference::Reference],
+    checks: &[TagCheck],
+) -> Result<Vec<ImageSpec>, Error> {
+    for ((spec, reference), check) in specs.iter_mut().zip(references).zip(checks) {
+        let TagCheck::Other(other) = check else {
+            continue;
+        };
+        let tag = reference.tag.clone().unwrap_or_default();
+        let digest = reference
+            .digest
+            .as_ref()
+            .map(|d| d.as_str().to_string())
+            .unwrap_or_default();
+        let mut named = reference.clone();
+        named.tag = None;
+        named.digest = None;
+        if !config.promote_digest_only {
+            return Err(Error::PromotedTag {
+                image: named.to_string(),
+                tag,
+                promoted: digest,
+                tagged: other.clone(),
+            });
+        }
+        print::line(
+            Stream::Stderr,
+            &format!(
+                "warning: {named}:{tag} is {other} in the registry, not the promoted {digest}: writing {named}@{digest} without a tag (promote-digest-only)"
+            ),
+        );
+        spec.tag = None;
+        spec.raw = spec.render();
     }
     Ok(specs)
 }

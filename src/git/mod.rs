@@ -149,6 +149,14 @@ pub enum GitError {
     },
     #[error("pushing to {url} with git failed: {why}")]
     GitCli { url: String, why: String },
+    #[error(
+        "{source}\nthe token in `token` cannot reach {repository}: GITHUB_TOKEN only reaches the workflow's own repository ({workflow_repository})"
+    )]
+    OutOfReach {
+        repository: String,
+        workflow_repository: String,
+        source: Box<GitError>,
+    },
 }
 
 fn remote_suffix(messages: &str) -> String {
@@ -162,6 +170,11 @@ fn remote_suffix(messages: &str) -> String {
 impl GitError {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
+            GitError::OutOfReach { repository, .. } => {
+                return Some(format!(
+                    "to write to {repository}, set `app-id` and `app-private-key` (a GitHub App installed on {repository}), or pass a fine-grained PAT with `Contents: Read and write` on {repository} as `token`"
+                ));
+            }
             GitError::NotARepository { .. } => {
                 "run actions/checkout first, or set `repository` to the repository to clone"
             }
@@ -253,13 +266,35 @@ pub fn write_back_with(
 }
 
 /// [`write_back_with`], counting attempts into `tally` (read on failure).
+///
+/// The credential comes from [`crate::github::app::with_write_credential`],
+/// the same helper the API write-back uses: with `app-id`, an installation
+/// token for the repository written (revoked at the end, also on failure),
+/// given to git as `x-access-token`; else `token`.
 pub fn write_back_counted(
     config: &Config,
     options: &WriteBackOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
-    let workspace = Workspace::prepare(config, options)?;
+    let written = written_repository(config, options);
+    let api = crate::github::rest::Api::new(&options.context.api_url);
+    crate::github::app::with_write_credential(config, &api, written.as_deref(), |credential| {
+        write_back_as(config, options, written.as_deref(), credential, edit, tally)
+            .map_err(|e| out_of_reach(e, credential, written.as_deref(), &options.context))
+    })
+}
+
+fn write_back_as(
+    config: &Config,
+    options: &WriteBackOptions,
+    written: Option<&str>,
+    credential: &crate::github::app::WriteCredential,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    tally: &mut Tally,
+) -> Result<WriteBackResult, WriteBackError> {
+    let token = credential.secret();
+    let workspace = Workspace::prepare(config, options, token)?;
     if config.mode == Mode::None {
         let mut transport = GitTransport::new(workspace, config)?;
         transport.checkout_tip(false)?;
@@ -276,13 +311,71 @@ pub fn write_back_counted(
     let plan = crate::write_back::plan_for(
         config,
         &options.context,
-        config.token.clone(),
+        written,
+        token.cloned(),
         &render,
         &workspace.branch,
         &images,
     )?;
     let mut transport = GitTransport::new(workspace, config)?;
-    crate::write_back::run(&plan, &mut transport, edit, tally)
+    let mut result = crate::write_back::run(&plan, &mut transport, edit, tally)?;
+    result.repository = written.map(str::to_string);
+    Ok(result)
+}
+
+/// The repository written to, as `owner/name` (for the App token, the pull
+/// request and the summary's links): the `repository` input, else the
+/// checkout's `origin` (which may be another repository than the
+/// workflow's), else `GITHUB_REPOSITORY`.
+fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<String> {
+    let named = match &config.repository {
+        Some(repository) => Some(repository.clone()),
+        None => Repository::discover(&options.workdir)
+            .ok()
+            .and_then(|repo| {
+                let origin = repo.find_remote("origin").ok()?;
+                origin.url().ok().map(str::to_string)
+            }),
+    };
+    named
+        .as_deref()
+        .and_then(crate::github::rest::owner_and_name)
+        .map(|(owner, name)| format!("{owner}/{name}"))
+        .or_else(|| options.context.repository.clone())
+}
+
+/// A refusal from the server while writing to another repository than the
+/// workflow's with `token` is, in a workflow, nearly always `GITHUB_TOKEN`
+/// being used where it has no access: say so instead of the generic words.
+fn out_of_reach(
+    error: WriteBackError,
+    credential: &crate::github::app::WriteCredential,
+    written: Option<&str>,
+    context: &GitHubContext,
+) -> WriteBackError {
+    let (Some(repository), Some(workflow)) = (written, context.repository.as_deref()) else {
+        return error;
+    };
+    if credential.is_app()
+        || credential.secret().is_none()
+        || repository.eq_ignore_ascii_case(workflow)
+    {
+        return error;
+    }
+    match error {
+        WriteBackError::Git(
+            source @ (GitError::Denied {
+                status: 403 | 404, ..
+            }
+            | GitError::Auth { .. }
+            | GitError::Remote { .. }),
+        ) => WriteBackError::Git(GitError::OutOfReach {
+            repository: repository.to_string(),
+            workflow_repository: workflow.to_string(),
+            source: Box::new(source),
+        }),
+        other => other,
+    }
 }
 
 /// Removes lock files an interrupted run (killed mid-commit or mid-reset)
@@ -372,8 +465,11 @@ impl Drop for TempClone {
 }
 
 impl Workspace {
-    fn prepare(config: &Config, options: &WriteBackOptions) -> Result<Workspace, GitError> {
-        let token = config.token.as_ref();
+    fn prepare(
+        config: &Config,
+        options: &WriteBackOptions,
+        token: Option<&Secret>,
+    ) -> Result<Workspace, GitError> {
         match &config.repository {
             None => {
                 let repo = Repository::discover(&options.workdir).map_err(|source| {
@@ -402,7 +498,7 @@ impl Workspace {
                     repo,
                     location,
                     branch,
-                    token: config.token.clone(),
+                    token: token.cloned(),
                     prefetched: None,
                     fetched_once: false,
                     _temp: None,
@@ -431,7 +527,7 @@ impl Workspace {
                     repo,
                     location,
                     branch,
-                    token: config.token.clone(),
+                    token: token.cloned(),
                     head_is_branch: false,
                     shallow: true,
                     prefetched: Some(tip),

@@ -393,9 +393,9 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
 
 /// `commit-via: api` for a run: resolves the repository (`repository`, else
 /// `GITHUB_REPOSITORY`) and branch (`branch`, else the default branch),
-/// creates an App installation token when `app-id` is set (else uses
-/// `token`), runs the write-back loop through the API, and revokes the App
-/// token before returning, on success and on failure.
+/// authenticates with [`super::app::with_write_credential`] (an App
+/// installation token when `app-id` is set, revoked at the end; else
+/// `token`) and runs the write-back loop through the API.
 pub fn write_back_for_config(
     config: &crate::config::Config,
     api: &Api,
@@ -415,27 +415,12 @@ pub fn write_back_for_config(
             "repository {repository:?} is not owner/name or a GitHub URL"
         ))
     })?;
-    let app_token = match &config.app {
-        Some(app) => Some(
-            rt.block_on(super::app::installation_token(
-                api,
-                app,
-                &owner,
-                &repo,
-                &super::app::permissions_for(config.mode),
-            ))
-            .map_err(ApiCommitError::from)?,
-        ),
-        None => None,
-    };
-    let token = match (&app_token, &config.token) {
-        (Some(t), _) => t.secret().clone(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => {
-            return Err(ApiCommitError::Setup("commit-via: api needs a credential".into()).into());
-        }
-    };
-    let result = (|| {
+    let written = format!("{owner}/{repo}");
+    super::app::with_write_credential(config, api, Some(&written), |credential| {
+        let token = credential
+            .secret()
+            .cloned()
+            .ok_or_else(|| ApiCommitError::Setup("commit-via: api needs a credential".into()))?;
         let branch = match &config.branch {
             Some(b) => b.clone(),
             None => rt.block_on(default_branch(api, &token, &owner, &repo))?,
@@ -452,27 +437,20 @@ pub fn write_back_for_config(
         let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
         let render = |r: &EditReport| message.render(r);
         let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
-        let mut context = options.context.clone();
-        context.repository = Some(format!("{owner}/{repo}"));
         let plan = crate::write_back::plan_for(
             config,
-            &context,
+            &options.context,
+            Some(&written),
             Some(token.clone()),
             &render,
             &target.branch,
             &images,
         )?;
         let mut transport = ApiTransport::new(&target, &api_options)?;
-        crate::write_back::run(&plan, &mut transport, edit, tally)
-    })();
-    if let Some(t) = app_token {
-        // Same runtime as the token's creation: its pooled connections live
-        // there. Revocation failing must not hide the write-back's own result.
-        if let Err(e) = rt.block_on(t.revoke()) {
-            crate::print::line(crate::print::Stream::Stderr, &format!("warning: {e}"));
-        }
-    }
-    result
+        let mut result = crate::write_back::run(&plan, &mut transport, edit, tally)?;
+        result.repository = Some(written.clone());
+        Ok(result)
+    })
 }
 
 async fn default_branch(
@@ -621,7 +599,7 @@ async fn download_paths(
         let (Some(path), Some(sha)) = (entry["path"].as_str(), entry["sha"].as_str()) else {
             continue;
         };
-        if selected(path, &paths) {
+        if selected(path, paths) {
             blobs.push(BlobEntry {
                 path: path.to_string(),
                 sha: sha.to_string(),

@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::rest::{Api, RestError, status_error};
-use crate::config::{GitHubApp, Mode};
+use crate::config::{Config, GitHubApp, Mode};
 use crate::secret::Secret;
 
 /// GitHub refuses JWTs that live longer than 10 minutes.
@@ -50,6 +50,12 @@ pub enum AppError {
         status: u16,
         message: String,
     },
+    #[error(
+        "a GitHub App token is for a GitHub repository; {repository:?} is not owner/name or a GitHub URL"
+    )]
+    NoRepository { repository: String },
+    #[error("starting the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Rest(#[from] RestError),
 }
@@ -69,6 +75,10 @@ impl AppError {
             AppError::Permission { permissions, .. } => Some(format!(
                 "grant the App {permissions} (App settings -> Permissions -> Repository permissions), then accept the new permissions on the installation; make sure the installation includes the repository"
             )),
+            AppError::NoRepository { .. } => Some(
+                "set `repository: owner/name` (or check out a repository cloned from GitHub), or drop app-id and pass `token`".into(),
+            ),
+            AppError::Runtime(_) => None,
             AppError::Rest(e) => e.hint(),
         }
     }
@@ -340,6 +350,81 @@ pub async fn installation_token(
         api: api.clone(),
         revoked: false,
     })
+}
+
+/// The credential a write-back to another repository uses, whichever way
+/// it commits (git or the API): an installation token minted for that one
+/// repository when `app-id` is set, else the `token` input.
+#[derive(Debug)]
+pub struct WriteCredential {
+    app: Option<InstallationToken>,
+    token: Option<Secret>,
+}
+
+impl WriteCredential {
+    /// The secret to authenticate with: the App token, else `token`.
+    pub fn secret(&self) -> Option<&Secret> {
+        self.app
+            .as_ref()
+            .map(InstallationToken::secret)
+            .or(self.token.as_ref())
+    }
+
+    /// The credential is a GitHub App installation token.
+    pub fn is_app(&self) -> bool {
+        self.app.is_some()
+    }
+}
+
+/// Runs `write` with the credential for `repository` (`owner/name`): with
+/// `app-id` set, an installation token scoped to that repository with the
+/// permissions the mode needs ([`permissions_for`]), revoked when `write`
+/// returns, also on failure; else the `token` input. One helper for both
+/// commit modes, so git and the API authenticate alike.
+pub fn with_write_credential<T, E: From<AppError>>(
+    config: &Config,
+    api: &Api,
+    repository: Option<&str>,
+    write: impl FnOnce(&WriteCredential) -> Result<T, E>,
+) -> Result<T, E> {
+    let Some(app) = &config.app else {
+        return write(&WriteCredential {
+            app: None,
+            token: config.token.clone(),
+        });
+    };
+    let (owner, repo) = repository
+        .and_then(super::rest::owner_and_name)
+        .ok_or_else(|| AppError::NoRepository {
+            repository: repository.unwrap_or_default().to_string(),
+        })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    // A client of its own: pooled connections belong to the runtime that
+    // opened them, and `write` runs on others.
+    let api = Api::new(api.base());
+    let token = rt.block_on(installation_token(
+        &api,
+        app,
+        &owner,
+        &repo,
+        &permissions_for(config.mode),
+    ))?;
+    let credential = WriteCredential {
+        app: Some(token),
+        token: None,
+    };
+    let result = write(&credential);
+    if let Some(token) = credential.app {
+        // Same runtime as the token's creation: its pooled connections live
+        // there. Revocation failing must not hide the write-back's result.
+        if let Err(e) = rt.block_on(token.revoke()) {
+            crate::print::line(crate::print::Stream::Stderr, &format!("warning: {e}"));
+        }
+    }
+    result
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub struct ImageOutput {
 pub struct Outputs {
     pub changed: bool,
     pub commit_sha: Option<String>,
+    /// The repository the commit was written to (`owner/name`), which may
+    /// be another than the workflow's: the summary links the commit there.
+    pub repository: Option<String>,
     pub images: Vec<ImageOutput>,
     pub files: Vec<String>,
     pub attempts: u32,

@@ -12,10 +12,12 @@ fn server_url() -> String {
     server.trim_end_matches('/').to_string()
 }
 
-/// Where links in the summary point: `$GITHUB_SERVER_URL/$GITHUB_REPOSITORY`.
-fn repository_url() -> Option<String> {
-    let repo = std::env::var("GITHUB_REPOSITORY")
-        .ok()
+/// Where the commit link points: the repository written to, else
+/// `$GITHUB_REPOSITORY`, on `$GITHUB_SERVER_URL`.
+fn repository_url(written: Option<&str>) -> Option<String> {
+    let repo = written
+        .map(str::to_string)
+        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
         .filter(|r| !r.is_empty())?;
     Some(format!("{}/{repo}", server_url()))
 }
@@ -77,7 +79,7 @@ pub fn summary_markdown(outputs: &Outputs) -> String {
         }
         md.push_str("\n</details>\n");
     }
-    let base = repository_url();
+    let base = repository_url(outputs.repository.as_deref());
     if let Some(sha) = &outputs.commit_sha {
         let short = &sha[..sha.len().min(12)];
         match &base {
@@ -238,5 +240,22 @@ mod tests {
         assert!(md.contains(&format!("[#12]({pr})")), "{md}");
         let found = super::markdown::foreign_markup(&md, &|url| url == pr);
         assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn a_commit_in_another_repository_is_linked_there() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let out = Outputs {
+            changed: true,
+            commit_sha: Some(sha.into()),
+            repository: Some("other-org/gitops".into()),
+            ..Default::default()
+        };
+        let md = summary_markdown(&out);
+        let link = format!("{}/other-org/gitops/commit/{sha}", server_url());
+        assert!(
+            md.contains(&format!("\nCommit: [`0123456789ab`]({link})\n")),
+            "{md}"
+        );
     }
 }

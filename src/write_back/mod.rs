@@ -63,6 +63,9 @@ pub struct WriteBackResult {
     pub pushed_branch: Option<String>,
     /// Set when the newer-wins guard refused the change; nothing was committed.
     pub skipped_reason: Option<String>,
+    /// The repository written to (`owner/name`), when it is a GitHub one:
+    /// the summary links the commit there.
+    pub repository: Option<String>,
 }
 
 /// The branch tip an attempt starts from.
@@ -220,6 +223,12 @@ pub enum WriteBackError {
     },
 }
 
+impl From<crate::github::app::AppError> for WriteBackError {
+    fn from(e: crate::github::app::AppError) -> Self {
+        WriteBackError::Api(e.into())
+    }
+}
+
 impl WriteBackError {
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -250,11 +259,13 @@ impl WriteBackError {
 }
 
 /// The write-back loop's plan for a config: message, guard, budget and
-/// pull request, the same for both transports. `token` is the credential
-/// the pull request is opened with.
+/// pull request, the same for both transports. `written` is the repository
+/// written to (`owner/name`), where the pull request goes; `token` is the
+/// credential it is opened with.
 pub fn plan_for<'a>(
     config: &Config,
     context: &GitHubContext,
+    written: Option<&str>,
     token: Option<Secret>,
     message: &'a dyn Fn(&EditReport) -> Result<String, crate::template::TemplateError>,
     base: &str,
@@ -268,7 +279,8 @@ pub fn plan_for<'a>(
                 .map(|(_, to)| to.to_string_lossy().into_owned());
             Some(pull_request::Plan {
                 head: pull_request::branch_name(base, images, promote_to.as_deref()),
-                repository: pull_request::owner_and_name(config.repository.as_deref(), context)
+                repository: written
+                    .map(str::to_string)
                     .ok_or(pull_request::PullRequestError::NoApiRepository)?,
                 api_url: context.api_url.clone(),
                 token,

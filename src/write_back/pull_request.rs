@@ -45,6 +45,15 @@ impl PullRequestError {
             PullRequestError::Api { status: 401, .. } => {
                 "check `token`; it was not accepted by the API"
             }
+            // GitHub's words when the repository (or organization) setting
+            // is off: no token permission can fix that.
+            PullRequestError::Api {
+                status: 403,
+                message,
+                ..
+            } if message.contains("not permitted to create or approve pull requests") => {
+                "the repository (or organization) setting \"Allow GitHub Actions to create and approve pull requests\" is off: turn it on under Settings -> Actions -> General -> Workflow permissions, or use a GitHub App (`app-id`) or a PAT"
+            }
             PullRequestError::Api { status: 403, .. }
             | PullRequestError::Api { status: 404, .. } => {
                 "give the token `pull-requests: write` (and `contents: write`) on the repository"

@@ -9,9 +9,16 @@
 # CONFIG: {"bare": path, "owner": "org", "repo": "gitops", "app_id": "123",
 #          "public_key": pem path, "installation_id": 42,
 #          "installed": true, "granted": {"contents": "write"},
-#          "static_token": "...", "state": path}
+#          "static_token": "...", "foreign_token": "...", "state": path}
+# It also serves the repository over git smart HTTP at /{owner}/{repo}.git,
+# like GitHub: user `x-access-token`, an installation token (or the static
+# one) as password. `foreign_token` plays a workflow's GITHUB_TOKEN for
+# another repository: valid, but this repository is "not found" (404).
 # Prints the listening port on stdout, then serves until killed.
 import base64, json, os, subprocess, sys, tempfile, threading, time, uuid
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from httputil import read_body, send_answer, serve_git_http_backend
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs, unquote
 
@@ -19,7 +26,8 @@ CFG = json.load(open(sys.argv[1]))
 BARE = CFG["bare"]
 FULL = f'{CFG["owner"]}/{CFG["repo"]}'
 LOCK = threading.Lock()
-STATE = {"tokens": [], "requests": [], "pulls": []}
+STATE = {"tokens": [], "requests": [], "pulls": [], "git": []}
+GIT_PREFIX = f"/{FULL}.git/"
 
 
 def save_state():
@@ -114,7 +122,34 @@ class H(BaseHTTPRequestHandler):
     def auth(self):
         return self.headers.get("Authorization", "")
 
+    def smart_http(self):
+        """git http-backend behind GitHub-style Basic auth."""
+        body = read_body(self) if self.command == "POST" else b""
+        user, password = "", ""
+        auth = self.auth()
+        if auth.startswith("Basic "):
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        if password and password == CFG.get("foreign_token"):
+            status = 404
+        elif password and token_ok("Bearer " + password) is not None:
+            status = 200
+        else:
+            status = 401
+        with LOCK:
+            STATE["git"].append({"method": self.command, "path": self.path, "user": user,
+                                 "token": password, "status": status})
+            save_state()
+        if status == 401:
+            return send_answer(self, 401, [("WWW-Authenticate", 'Basic realm="GitHub"')], b"")
+        if status == 404:
+            return send_answer(self, 404, [], b"Repository not found.")
+        path = urlparse(self.path).path
+        serve_git_http_backend(self, os.path.dirname(BARE),
+                               "/" + os.path.basename(BARE) + "/" + path[len(GIT_PREFIX):], user, body)
+
     def do_GET(self):
+        if self.path.startswith(GIT_PREFIX):
+            return self.smart_http()
         u = urlparse(self.path)
         q = parse_qs(u.query)
         parts = [unquote(p) for p in u.path.strip("/").split("/")]
@@ -185,6 +220,8 @@ class H(BaseHTTPRequestHandler):
         return self.send(404, {"message": "Not Found"})
 
     def do_POST(self):
+        if self.path.startswith(GIT_PREFIX):
+            return self.smart_http()
         u = urlparse(self.path)
         parts = u.path.strip("/").split("/")
         if parts[:2] == ["app", "installations"] and parts[3:] == ["access_tokens"]:

@@ -2,6 +2,7 @@
 //! backed by a real bare git repository: App installation tokens, commits
 //! through `createCommitOnBranch`, races, and the newer-wins guard.
 
+mod cli;
 mod edit;
 mod repo;
 mod server;
@@ -20,7 +21,9 @@ use gitops_bump::secret::Secret;
 use gitops_bump::write_back::{WriteBackError, WriteBackResult};
 
 use edit::{kustomization, set_tags};
-use server::{APP_ID, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO, STATIC_TOKEN};
+use server::{
+    APP_ID, FOREIGN_TOKEN, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO, STATIC_TOKEN,
+};
 
 const FILE: &str = "apps/prod/kustomization.yaml";
 const APP: &str = "ghcr.io/org/app";
@@ -1059,4 +1062,138 @@ fn bench_api_write_back_against_git_push() {
     println!(
         "| {N} API bumpers concurrently | {concurrent:?} | {con_attempts} attempts (retries on lost races) |"
     );
+}
+
+/// Cross-repository write-back with a GitHub App, in both commit modes and
+/// both modes of writing: the installation token is minted for the
+/// repository written, used by git (as `x-access-token`) or the API and
+/// for the pull request, and revoked; the outputs and the summary point at
+/// the repository written.
+#[test]
+fn the_app_writes_to_another_repository_in_both_commit_modes() {
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let key = server.key.private_pem.clone();
+    let mut minted = 0;
+    for (via, mode, tag) in [
+        ("git", "push", "v1.1.0"),
+        ("api", "push", "v1.2.0"),
+        ("git", "pull-request", "v1.3.0"),
+        ("api", "pull-request", "v1.4.0"),
+    ] {
+        let git_before = server.git_requests().len();
+        let image = format!("{APP}:{tag}");
+        let r = cli::run_action(
+            &server,
+            dir.path(),
+            &["run"],
+            &[
+                ("images", &image),
+                ("verify", "false"),
+                ("paths", "apps/prod"),
+                ("repository", "org/gitops"),
+                ("app-id", APP_ID),
+                ("app-private-key", &key),
+                ("commit-via", via),
+                ("mode", mode),
+            ],
+        );
+        let what = format!("{via} {mode}");
+        assert_eq!(r.output.status.code(), Some(0), "{what}: {}", r.log());
+        assert_eq!(r.get("changed"), "true", "{what}");
+        let sha = r.get("commit-sha").to_string();
+        let branch = if mode == "push" {
+            "main".to_string()
+        } else {
+            "gitops-bump/main/ghcr.io-org-app".to_string()
+        };
+        assert_eq!(
+            server.repo.head(&branch),
+            sha,
+            "{what}: the commit is on {branch}"
+        );
+        let text = server.repo.show(&branch, FILE);
+        assert!(text.contains(&format!("newTag: {tag}")), "{what}: {text}");
+        assert!(
+            r.summary
+                .contains(&format!("({}/org/gitops/commit/{sha})", server.url)),
+            "{what}: the commit is linked under the repository written\n{}",
+            r.summary
+        );
+        // One token per run, scoped to the repository written, revoked.
+        let tokens = server.tokens();
+        minted += 1;
+        assert_eq!(tokens.len(), minted, "{what}");
+        let token = &tokens[minted - 1];
+        assert_eq!(token["repositories"], serde_json::json!([REPO]), "{what}");
+        let mut want = serde_json::json!({"contents": "write"});
+        if mode == "pull-request" {
+            want["pull_requests"] = "write".into();
+            let pulls = server.state()["pulls"].clone();
+            assert_eq!(
+                pulls.as_array().unwrap().len(),
+                1,
+                "{what}: one pull request"
+            );
+            assert_eq!(r.get("pull-request-number"), "1", "{what}");
+        }
+        assert_eq!(token["permissions"], want, "{what}");
+        assert_eq!(token["revoked"], true, "{what}");
+        // Git carried the App token as x-access-token; the API did not use git.
+        let git = &server.git_requests()[git_before..];
+        if via == "git" {
+            assert!(!git.is_empty(), "{what}");
+            for g in git.iter().filter(|g| g["token"] != "") {
+                assert_eq!(g["user"], "x-access-token", "{what}: {g}");
+                assert_eq!(g["token"], token["token"], "{what}: {g}");
+            }
+            assert!(
+                git.iter()
+                    .any(|g| g["path"].as_str().unwrap().ends_with("git-receive-pack"))
+            );
+        } else {
+            assert!(git.is_empty(), "{what}: {git:?}");
+        }
+        assert!(
+            !r.stderr().contains(token["token"].as_str().unwrap()),
+            "{what}"
+        );
+    }
+}
+
+/// The workflow's GITHUB_TOKEN pushed at another repository: the error says
+/// that is the cause, and nothing lands.
+#[test]
+fn a_token_that_cannot_reach_the_repository_is_named_as_the_cause() {
+    let server = seeded("v1.0.0");
+    let head = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    let r = cli::run_action(
+        &server,
+        dir.path(),
+        &["run"],
+        &[
+            ("images", &format!("{APP}:v2.0.0")),
+            ("verify", "false"),
+            ("paths", "apps/prod"),
+            ("repository", "org/gitops"),
+            ("token", FOREIGN_TOKEN),
+        ],
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    let err = r.stderr();
+    let url = format!("{}/org/gitops.git", server.url);
+    let want = format!(
+        "error: {url} answered HTTP 404 to read
+  the server said:
+  Repository not found.
+  the token in `token` cannot reach org/gitops: GITHUB_TOKEN only reaches the workflow's own repository (org/ci)
+hint: to write to org/gitops, set `app-id` and `app-private-key` (a GitHub App installed on org/gitops), or pass a fine-grained PAT with `Contents: Read and write` on org/gitops as `token`
+"
+    );
+    assert!(err.ends_with(&want), "want\n{want}\nin\n{err}");
+    assert!(!err.contains("check the `repository` input"), "{err}");
+    assert!(!err.contains(FOREIGN_TOKEN), "{err}");
+    assert_eq!(server.repo.head("main"), head, "nothing pushed");
+    assert_eq!(r.get("changed"), "false");
 }

@@ -15,6 +15,9 @@ pub const REPO: &str = "gitops";
 pub const APP_ID: &str = "4242";
 pub const INSTALLATION_ID: u64 = 77;
 pub const STATIC_TOKEN: &str = "ghs_static_test_token_for_api_commits";
+/// A workflow's GITHUB_TOKEN for another repository: valid, but it does
+/// not reach this one.
+pub const FOREIGN_TOKEN: &str = "ghs_workflow_token_of_org_ci";
 
 /// An RSA key pair made with `openssl genrsa` for this test run.
 pub struct AppKey {
@@ -94,6 +97,7 @@ impl FakeGitHub {
                 "installed": installation.installed,
                 "granted": installation.granted,
                 "static_token": STATIC_TOKEN,
+                "foreign_token": FOREIGN_TOKEN,
                 "state": state,
             })
             .to_string(),
@@ -151,6 +155,11 @@ impl FakeGitHub {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The git smart-HTTP requests, with the user and token each carried.
+    pub fn git_requests(&self) -> Vec<Value> {
+        self.state()["git"].as_array().cloned().unwrap_or_default()
     }
 
     pub fn requests(&self) -> Vec<Value> {

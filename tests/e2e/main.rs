@@ -415,6 +415,12 @@ fn promotion_copies_the_exact_digest_from_dev_to_prod_and_can_retag() {
     assert_eq!(rendered_images(&s, "overlays/dev")[0], image);
 
     // A release: same digest, release tag, through the `promote` command.
+    // The tag must name that build in the registry.
+    s.registry.push(
+        "multi",
+        "example-org/app:v1.2.0",
+        &["--all", "--preserve-digests"],
+    );
     git(&s.workspace(), &["pull", "-q"]);
     let r = s.run(
         &[
@@ -435,6 +441,78 @@ fn promotion_copies_the_exact_digest_from_dev_to_prod_and_can_retag() {
     assert!(kust.contains("    newTag: v1.2.0\n"), "{kust}\n{}", r.log());
     assert!(kust.contains(&format!("    digest: {digest}\n")), "{kust}");
     assert!(kust.contains("  # Promoted from dev behind"), "{kust}");
+    assert!(
+        r.log().contains(&format!(
+            "/example-org/app:v1.2.0 -> {digest} (the tag resolves to it too)"
+        )),
+        "{}",
+        r.log()
+    );
+}
+
+#[test]
+fn a_promoted_tag_that_names_another_build_fails_or_is_dropped_on_request() {
+    let s = Scenario::new();
+    let digest = s.registry.skopeo_digest("example-org/app:v1.1.0");
+    s.run(
+        &["run"],
+        &[("images", &s.app("v1.1.0")), ("paths", "overlays/dev")],
+        &[],
+    )
+    .assert_ok();
+    git(&s.workspace(), &["pull", "-q"]);
+    // v1.3.0 in the registry is another build than the one in dev.
+    s.registry.push("single", "example-org/app:v1.3.0", &[]);
+    let other = s.registry.skopeo_digest("example-org/app:v1.3.0");
+    assert_ne!(digest, other);
+    let before = git(&s.remote(), &["rev-parse", "main"]);
+    let promote = |extra: &[(&str, &str)]| {
+        s.run(
+            &[
+                "promote",
+                "--from",
+                "overlays/dev",
+                "--to",
+                "overlays/prod",
+                "--tag",
+                "v1.3.0",
+            ],
+            extra,
+            &[],
+        )
+    };
+    let r = promote(&[]);
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    let image = format!("{}/example-org/app", s.registry.addr);
+    let want = format!(
+        "error: cannot promote {image}:v1.3.0: in the registry v1.3.0 is {other}, not the promoted build {digest}\nhint: tag the promoted build first ({image}@{digest} as v1.3.0), promote another tag, or set promote-digest-only: true to write the digest without a tag\n"
+    );
+    let stderr = String::from_utf8_lossy(&r.output.stderr);
+    assert!(stderr.ends_with(&want), "want\n{want}\nin\n{stderr}");
+    assert_eq!(
+        git(&s.remote(), &["rev-parse", "main"]),
+        before,
+        "nothing pushed"
+    );
+
+    // Asked for explicitly: the digest alone, and the log says why.
+    let r = promote(&[("promote-digest-only", "true")]);
+    r.assert_ok();
+    assert!(
+        r.log().contains(&format!(
+            "warning: {image}:v1.3.0 is {other} in the registry, not the promoted {digest}: writing {image}@{digest} without a tag (promote-digest-only)"
+        )),
+        "{}",
+        r.log()
+    );
+    let kust = s.remote_file("overlays/prod/kustomization.yaml");
+    assert!(kust.contains(&format!("    digest: {digest}\n")), "{kust}");
+    assert!(
+        !kust.contains("newTag"),
+        "no tag that names another build: {kust}"
+    );
+    assert_eq!(r.get("digest"), digest);
+    assert_eq!(r.get("tag"), "");
 }
 
 #[test]

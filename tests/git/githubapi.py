@@ -1,12 +1,15 @@
 # The subset of the GitHub REST API that pull-request mode calls, with state
 # in memory; every request is appended to LOG as one JSON line.
-# usage: githubapi.py LOG [FAIL_STATUS]  -> prints the bound port, then serves.
+# usage: githubapi.py LOG [FAIL_STATUS [CREATE_REFUSAL]]  -> prints the bound port, then serves.
+# With CREATE_REFUSAL only creating a pull request fails, with that message
+# (GitHub's answer when Actions may not create pull requests).
 import json, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
 
 LOG = sys.argv[1]
 FAIL = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+CREATE_REFUSAL = sys.argv[3] if len(sys.argv) > 3 else None
 PULLS = {}  # number -> pull request
 LABELS = {}  # number -> [labels]
 
@@ -35,7 +38,11 @@ class Handler(BaseHTTPRequestHandler):
                                 "query": parse_qs(url.query),
                                 "headers": {k.lower(): v for k, v in self.headers.items()},
                                 "body": body}) + "\n")
-        if FAIL:
+        if FAIL and CREATE_REFUSAL:
+            if self.command == "POST" and url.path.endswith("/pulls"):
+                return self._send(FAIL, {"message": CREATE_REFUSAL,
+                                         "documentation_url": "https://docs.example.test"})
+        elif FAIL:
             return self._send(FAIL, {"message": "Resource not accessible by integration",
                                      "documentation_url": "https://docs.example.test"})
         parts = url.path.strip("/").split("/")

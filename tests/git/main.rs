@@ -934,6 +934,37 @@ fn pull_request_api_errors_carry_the_status_message_and_a_hint() {
 }
 
 #[test]
+fn pull_requests_refused_by_the_actions_setting_name_the_setting() {
+    let origin = two_apps();
+    let http = GitHttp::start(origin.dir.path());
+    let api_dir = tempfile::tempdir().expect("temp dir");
+    let refusal = "GitHub Actions is not permitted to create or approve pull requests.";
+    let api = GitHubApi::refusing_create(api_dir.path(), 403, refusal);
+    let url = http.url("org/gitops.git");
+    let cfg = config(&[
+        ("repository", &url),
+        ("token", GIT_TOKEN),
+        ("mode", "pull-request"),
+    ]);
+    let mut edit = |root: &Path| apply_bumps(root, &[Bump::new("apps/app.yaml", APP, "v1")]);
+    let err = write_back_with(&cfg, &options(Path::new("."), &api.url()), &mut edit)
+        .expect_err("the API refuses");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GitHub API POST {}/repos/org/gitops/pulls failed with HTTP 403: {refusal}",
+            api.url()
+        )
+    );
+    assert_eq!(
+        err.hint().as_deref(),
+        Some(
+            "the repository (or organization) setting \"Allow GitHub Actions to create and approve pull requests\" is off: turn it on under Settings -> Actions -> General -> Workflow permissions, or use a GitHub App (`app-id`) or a PAT"
+        )
+    );
+}
+
+#[test]
 fn giving_up_and_failing_edits_push_nothing_of_ours() {
     // Another pipeline wins every race: after max-attempts we stop with a
     // clear error, and only their commits are on the branch.

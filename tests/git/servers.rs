@@ -86,6 +86,20 @@ impl GitHubApi {
         }
     }
 
+    /// Answers only the call that creates a pull request, with `status`
+    /// and GitHub's `message`.
+    pub fn refusing_create(dir: &Path, status: u16, message: &str) -> GitHubApi {
+        let log = dir.join("api-requests.jsonl");
+        let status = status.to_string();
+        GitHubApi {
+            server: ScriptServer::start(
+                "githubapi.py",
+                &[log.to_str().expect("utf-8"), &status, message],
+            ),
+            log,
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.server.port)
     }

@@ -4,6 +4,8 @@
 # Import with:
 #   sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import http.client
+import os
+import subprocess
 
 # Headers that describe one connection, not the message: never forwarded.
 # Content-Length is recomputed for the body actually sent.
@@ -63,3 +65,32 @@ def send_upstream_head(handler, resp, data):
     else:
         handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
+
+
+def serve_git_http_backend(handler, project_root, path_info, user, body):
+    """Answers a smart-HTTP request with `git http-backend` (CGI): `path_info`
+    is the repository path under `project_root` plus the service part."""
+    query = handler.path.partition("?")[2]
+    env = {
+        "PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": project_root, "GIT_HTTP_EXPORT_ALL": "1",
+        "REQUEST_METHOD": handler.command, "PATH_INFO": path_info, "QUERY_STRING": query,
+        "CONTENT_TYPE": handler.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_USER": user, "REMOTE_ADDR": handler.client_address[0],
+        "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    if handler.headers.get("Content-Encoding"):
+        env["HTTP_CONTENT_ENCODING"] = handler.headers["Content-Encoding"]
+    if handler.headers.get("Git-Protocol"):
+        env["GIT_PROTOCOL"] = handler.headers["Git-Protocol"]
+    p = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
+    head, sep, out = p.stdout.partition(b"\r\n\r\n")
+    if not sep:
+        head, _, out = p.stdout.partition(b"\n\n")
+    status, headers = 200, []
+    for line in head.decode("latin-1").splitlines():
+        k, _, v = line.partition(":")
+        if k.lower() == "status":
+            status = int(v.strip().split()[0])
+        elif k:
+            headers.append((k, v.strip()))
+    send_answer(handler, status, headers, out)
