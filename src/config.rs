@@ -261,7 +261,7 @@ pub const INPUTS: &[Input] = &[
     input(
         "allow-untrusted-events",
         "false",
-        "Allow pushing from pull_request_target or fork pull requests",
+        "Allow credentials and pushes on events that can carry a fork's code or artifacts: pull_request_target, fork pull requests, workflow_run after a fork's run, issue_comment on a pull request",
     ),
     input(
         "promote-from",

@@ -236,9 +236,12 @@ impl AuthError {
             AuthError::UntrustedEvent { .. } => Some(
                 "code from a pull request must never run with deploy credentials (a \"pwn \
                  request\"). Split the workflow: ci.yml builds and tests on `pull_request` with \
-                 no secrets; deploy.yml runs on `push` to the default branch or on \
-                 `workflow_run` after ci.yml succeeded, and bumps the manifests. If you have \
-                 reviewed the risk, set `allow-untrusted-events: true`."
+                 no secrets; deploy.yml runs only on `push` to the default branch (or \
+                 `workflow_dispatch`, or a published release), builds and pushes the image \
+                 itself and bumps the manifests. Do not start deploy.yml with `workflow_run`: \
+                 a fork's pull request triggers it too, and its `branches:` filter matches the \
+                 fork's branch name. If you have reviewed the risk, set \
+                 `allow-untrusted-events: true`."
                     .into(),
             ),
             AuthError::UntrustedToken { claim, .. } => Some(format!(

@@ -1031,6 +1031,22 @@ fn pr_payload(head: &str, fork: bool) -> Value {
     })
 }
 
+/// The fields of GitHub's `workflow_run` webhook payload the gate reads.
+fn workflow_run_payload(trigger: &str, head: &str) -> Value {
+    json!({
+        "action": "completed",
+        "workflow_run": {
+            "event": trigger,
+            "conclusion": "success",
+            "head_branch": "main",
+            "pull_requests": [],
+            "head_repository": {"full_name": head, "fork": head != "octo/app"},
+            "repository": {"full_name": "octo/app"}
+        },
+        "repository": {"full_name": "octo/app"}
+    })
+}
+
 #[test]
 fn untrusted_events_are_refused_before_any_request() {
     // (event, payload, allow-untrusted-events, exit code, stderr must contain)
@@ -1078,6 +1094,37 @@ fn untrusted_events_are_refused_before_any_request() {
             1,
             "deleted fork",
         ),
+        (
+            "workflow_run",
+            workflow_run_payload("pull_request", "mallory/app"),
+            "false",
+            1,
+            "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
+             after a `pull_request` run from the fork `mallory/app` into `octo/app`: that run \
+             built code written by someone outside the repository, and its artifacts and outputs \
+             are theirs",
+        ),
+        (
+            "workflow_run",
+            workflow_run_payload("push", "octo/app"),
+            "false",
+            0,
+            "",
+        ),
+        (
+            "issue_comment",
+            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            "false",
+            1,
+            "`issue_comment` on pull request #3: anyone may comment",
+        ),
+        (
+            "issue_comment",
+            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            "true",
+            0,
+            "",
+        ),
     ];
     for (event, payload, allow, code, want) in cases {
         let server = FakeGoogle::start();
@@ -1091,7 +1138,14 @@ fn untrusted_events_are_refused_before_any_request() {
         assert_eq!(ran.code, code, "{event} {payload}: {}", ran.stderr);
         assert!(ran.stderr.contains(want), "{event}: {}", ran.stderr);
         if code != 0 {
-            assert!(ran.stderr.contains("workflow_run"), "{}", ran.stderr);
+            assert!(
+                ran.stderr.contains(
+                    "Do not start deploy.yml with `workflow_run`: a fork's pull request triggers \
+                     it too, and its `branches:` filter matches the fork's branch name."
+                ),
+                "{}",
+                ran.stderr
+            );
             assert!(
                 server.requests().is_empty(),
                 "{event}: refused before any request"
@@ -1251,6 +1305,11 @@ fn run_refuses_untrusted_events_before_any_stage() {
     let cases = [
         ("pull_request_target", pr_payload("octo/app", false), true),
         ("pull_request", pr_payload("mallory/app", true), true),
+        (
+            "workflow_run",
+            workflow_run_payload("pull_request", "mallory/app"),
+            true,
+        ),
         ("push", json!({}), false),
     ];
     for (event, payload, refused) in cases {
