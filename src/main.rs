@@ -468,6 +468,9 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         if let Some(f) = &summary.credentials_file {
             out(format!("credentials file:  {f}"));
         }
+        if let Some(f) = &summary.docker_config {
+            out(format!("docker config:     {f}"));
+        }
         if let Some(p) = &summary.project_id {
             out(format!("project:           {p}"));
         }
@@ -497,7 +500,9 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
         std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     let outputs = gitops_bump::pipeline::run(config, &workdir)?;
     outputs.emit(false)?;
-    gitops_bump::pipeline::write_summary(&outputs)?;
+    if !config.auth_only() {
+        gitops_bump::pipeline::write_summary(&outputs)?;
+    }
     Ok(exit::OK)
 }
 
