@@ -127,7 +127,7 @@ pub const INPUTS: &[Input] = &[
         "paths",
         ".",
         Split::Lines,
-        "Files or directories to edit, relative to the repository root, one per line (`,` and `#` are part of a value)",
+        "Files or directories to edit, relative to the repository root, one per line (`,` and `#` are part of a value). `.` edits every overlay that uses the image, prod included: name the overlay (e.g. deploy/overlays/dev)",
     ),
     input(
         "repository",
