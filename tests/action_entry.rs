@@ -476,3 +476,48 @@ fn post_step_removes_only_the_docker_config_it_can_prove_ours() {
         }
     }
 }
+
+/// The README shows each scenario's workflow exactly as the linted file in
+/// examples/workflows/, and every `uses:` of gitops-bump in it is pinned to
+/// a commit (zizmor's default policy refuses a tag).
+#[test]
+fn readme_scenarios_are_the_linted_example_files() {
+    let readme = fs::read_to_string(repo_file("README.md")).unwrap();
+    let scenarios = [
+        "separate-gitops-repo.yml",
+        "dev-latest-prod-release.yml",
+        "raw-manifests.yml",
+        "compose-stacks.yml",
+        "many-services.yml",
+    ];
+    for file in scenarios {
+        let text = fs::read_to_string(repo_file(&format!("examples/workflows/{file}"))).unwrap();
+        assert!(
+            readme.contains(&format!("```yaml\n{text}```")),
+            "README.md does not show examples/workflows/{file} verbatim"
+        );
+    }
+    let yaml_uses = |l: &&str| {
+        let l = l.trim_start().trim_start_matches("- ");
+        l.starts_with("uses:") && l.contains("gitops-bump@")
+    };
+    for line in readme.lines().filter(yaml_uses) {
+        let reference = line.split("gitops-bump@").nth(1).unwrap_or_default();
+        let sha: String = reference
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(sha.len(), 40, "not pinned to a commit: {line}");
+    }
+}
+
+/// Every commit-message placeholder is listed in the README with the
+/// meaning the source gives it.
+#[test]
+fn readme_lists_every_placeholder() {
+    let readme = fs::read_to_string(repo_file("README.md")).unwrap();
+    for (name, meaning) in gitops_bump::template::PLACEHOLDERS {
+        let row = format!("| `{{{name}}}` | {} |", meaning.replace('|', "\\|"));
+        assert!(readme.contains(&row), "README.md lacks: {row}");
+    }
+}
