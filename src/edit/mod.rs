@@ -426,8 +426,7 @@ fn covered_by_kustomizations(
     let mut covered = vec![vec![false; specs]; candidates.len()];
     let files: Vec<&str> = candidates.iter().map(|c| c.display.as_str()).collect();
     for (k, matched, resources) in covering {
-        let mut stack: Vec<(String, Vec<String>)> =
-            vec![(parent_of(&files[*k]), resources.clone())];
+        let mut stack: Vec<(String, Vec<String>)> = vec![(parent_of(files[*k]), resources.clone())];
         let mut seen = vec![*k];
         while let Some((dir, resources)) = stack.pop() {
             for resource in &resources {

@@ -641,6 +641,16 @@ impl Runner {
             .env("GITHUB_STATE", &self.state_file)
             .current_dir(&self.workspace);
     }
+
+    /// The action's `post:` step, given `state` as the runner passes it.
+    fn post_step(&self, state: &[(String, String)]) -> Output {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
+            .env("RUNNER_TEMP", &self.temp)
+            .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
+            .output()
+            .expect("run node")
+    }
 }
 
 fn create_credentials_file(server: &FakeGoogle, runner: &Runner, sa: Option<&str>) -> PathBuf {
@@ -725,12 +735,7 @@ fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
         );
         // The action's post step, given this state as the runner passes it,
         // proves the file ours and removes it.
-        let post = Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
-            .env("RUNNER_TEMP", &runner.temp)
-            .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
-            .output()
-            .expect("run node");
+        let post = runner.post_step(&state);
         assert!(
             post.status.success() && !path.exists(),
             "{}",
@@ -1523,12 +1528,7 @@ fn auth_only_run_logs_docker_in_for_a_push() {
 
     // The post step proves the config ours and removes it with its directory.
     let state = read(&runner.state_file);
-    let post = Command::new("node")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
-        .env("RUNNER_TEMP", &runner.temp)
-        .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
-        .output()
-        .expect("run node");
+    let post = runner.post_step(&state);
     let said = String::from_utf8_lossy(&post.stdout);
     assert!(post.status.success(), "{said}");
     assert!(!docker_dir.exists(), "{said}");
