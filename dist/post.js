@@ -1,12 +1,15 @@
-// gitops-bump post step: removes the Google credentials file the main step
-// wrote, also when the job failed.
+// gitops-bump post step: removes the Google credentials file and the Docker
+// config (docker-registries) the main step wrote, also when the job failed.
 //
 // The step state names the file, and state can be forged: a line like
 // `##[save-state name=credentials-file;]/some/path` printed by anything in
 // the main step is recorded as our state. So a file is removed only when it
 // is provably ours: a regular file (not a link) directly inside RUNNER_TEMP,
 // named like the files we create, whose bytes hash to the SHA-256 the main
-// step recorded. Anything else is left alone with a warning.
+// step recorded. The Docker config is `config.json` in a directory named
+// gitops-bump-docker-<16 hex> (not a link) directly inside RUNNER_TEMP, with
+// the same digest check; its directory is removed too when nothing else is
+// left in it. Anything else is left alone with a warning.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -14,6 +17,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const NAME = /^gitops-bump-creds-[0-9a-f]{16}\.json$/;
+const DOCKER_DIR = /^gitops-bump-docker-[0-9a-f]{16}$/;
 const DIGEST = /^[0-9a-f]{64}$/;
 
 // A value we did not write, made safe for a workflow command's message.
@@ -30,27 +34,43 @@ function warn(message) {
   process.stdout.write(`::warning title=gitops-bump::${escapeData(message)}\n`);
 }
 
-// Why `file` is not ours to delete, or null when it is.
-function refusal(file, digest, runnerTemp) {
+// Why `file` is not ours to delete, or null when it is. `name` checks its
+// base name, `parent` its directory: RUNNER_TEMP itself, or one of our
+// directories directly inside it.
+function refusal(file, digest, runnerTemp, kind) {
   if (!runnerTemp || !path.isAbsolute(runnerTemp)) {
     return 'RUNNER_TEMP is not set';
   }
   if (!path.isAbsolute(file)) {
     return 'the path is not absolute';
   }
-  if (!NAME.test(path.basename(file))) {
-    return 'the name is not one gitops-bump creates (gitops-bump-creds-<16 hex>.json)';
+  if (!kind.name.test(path.basename(file))) {
+    return `the name is not one gitops-bump creates (${kind.shape})`;
   }
   let dir;
   let temp;
   try {
-    dir = fs.realpathSync(path.dirname(file));
     temp = fs.realpathSync(runnerTemp);
+    if (kind.inOwnDir) {
+      const own = path.dirname(file);
+      if (!DOCKER_DIR.test(path.basename(own))) {
+        return 'its directory is not one gitops-bump creates (gitops-bump-docker-<16 hex>)';
+      }
+      if (!fs.lstatSync(own).isDirectory()) {
+        return 'its directory is a link, not a directory';
+      }
+      if (fs.realpathSync(path.dirname(own)) !== temp) {
+        return 'its directory is not directly inside RUNNER_TEMP';
+      }
+      dir = path.join(temp, path.basename(own));
+    } else {
+      dir = fs.realpathSync(path.dirname(file));
+      if (dir !== temp) {
+        return 'it is not directly inside RUNNER_TEMP';
+      }
+    }
   } catch (e) {
     return `cannot resolve its directory: ${e.message}`;
-  }
-  if (dir !== temp) {
-    return 'it is not directly inside RUNNER_TEMP';
   }
   const target = path.join(dir, path.basename(file));
   let stat;
@@ -72,22 +92,56 @@ function refusal(file, digest, runnerTemp) {
   return null;
 }
 
-function main() {
-  const file = process.env['STATE_credentials-file'];
+const KINDS = [
+  {
+    state: 'credentials-file',
+    what: 'credentials file',
+    name: NAME,
+    shape: 'gitops-bump-creds-<16 hex>.json',
+    inOwnDir: false,
+  },
+  {
+    state: 'docker-config',
+    what: 'Docker config',
+    name: /^config\.json$/,
+    shape: 'config.json',
+    inOwnDir: true,
+  },
+];
+
+function clean(kind) {
+  const file = process.env[`STATE_${kind.state}`];
   if (!file) {
     return;
   }
-  const digest = process.env['STATE_credentials-file-sha256'];
-  const why = refusal(file, digest, process.env.RUNNER_TEMP);
+  const digest = process.env[`STATE_${kind.state}-sha256`];
+  const why = refusal(file, digest, process.env.RUNNER_TEMP, kind);
   if (why) {
-    warn(`not removing ${file}: ${why}. The step state names it, but only a credentials file gitops-bump wrote is removed`);
+    warn(`not removing ${file}: ${why}. The step state names it, but only a ${kind.what} gitops-bump wrote is removed`);
     return;
   }
   try {
     fs.rmSync(file, { force: true });
-    process.stdout.write(`Removed credentials file ${escapeData(file)}\n`);
+    process.stdout.write(`Removed ${kind.what} ${escapeData(file)}\n`);
   } catch (e) {
-    warn(`could not remove credentials file ${file}: ${e.message}`);
+    warn(`could not remove ${kind.what} ${file}: ${e.message}`);
+    return;
+  }
+  if (kind.inOwnDir) {
+    try {
+      fs.rmdirSync(path.dirname(file));
+    } catch (e) {
+      // Another tool (docker buildx) may keep files there; they are not ours.
+      if (e.code !== 'ENOENT' && e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') {
+        warn(`could not remove directory ${path.dirname(file)}: ${e.message}`);
+      }
+    }
+  }
+}
+
+function main() {
+  for (const kind of KINDS) {
+    clean(kind);
   }
 }
 

@@ -127,7 +127,7 @@ pub const INPUTS: &[Input] = &[
         "paths",
         ".",
         Split::Lines,
-        "Files or directories to edit, relative to the repository root, one per line (`,` and `#` are part of a value)",
+        "Files or directories to edit, relative to the repository root, one per line (`,` and `#` are part of a value). `.` edits every overlay that uses the image, prod included: name the overlay (e.g. deploy/overlays/dev)",
     ),
     input(
         "repository",
@@ -253,6 +253,12 @@ pub const INPUTS: &[Input] = &[
         "",
         "Set to `access_token` to expose the Google access token as the `access-token` output",
     ),
+    list(
+        "docker-registries",
+        "",
+        Split::CommasOrLines,
+        "Registries (host[:port], e.g. europe-docker.pkg.dev), comma or newline separated (`#` starts a comment), to log Docker in to with the Google access token (user oauth2accesstoken): a Docker config in RUNNER_TEMP, exported as DOCKER_CONFIG and deleted by the post: step; needs workload-identity-provider. With no `images`, the action only authenticates (for `docker push` in the build job)",
+    ),
     input(
         "require-environment",
         "",
@@ -261,7 +267,7 @@ pub const INPUTS: &[Input] = &[
     input(
         "allow-untrusted-events",
         "false",
-        "Allow pushing from pull_request_target or fork pull requests",
+        "Allow credentials and pushes on events that can carry a fork's code or artifacts: pull_request_target, fork pull requests, workflow_run after a fork's run, issue_comment on a pull request",
     ),
     input(
         "promote-from",
@@ -377,6 +383,9 @@ pub struct GoogleAuth {
     /// The project later steps get: the `project-id` input, else the one in
     /// the service account's email.
     pub project_id: Option<String>,
+    /// Registries (`host[:port]`) later steps' `docker` is logged in to
+    /// with the access token.
+    pub docker_registries: Vec<String>,
 }
 
 /// The validated configuration of one run.
@@ -628,9 +637,27 @@ fn optional_secret(raw: &RawInputs, name: &'static str) -> Option<Secret> {
     raw.optional(name).map(Secret::new)
 }
 
+/// `host[:port]`: what a Docker config's `auths` key names.
+fn is_registry_host(s: &str) -> bool {
+    let (host, port) = s.split_once(':').unwrap_or((s, "80"));
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && !host.starts_with(['.', '-'])
+        && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
 const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 impl Config {
+    /// A run with a provider and nothing to edit: it authenticates, leaves
+    /// later steps logged in, and stops (a build job before `docker push`).
+    pub fn auth_only(&self) -> bool {
+        self.images.is_empty() && self.promote.is_none() && self.google.is_some()
+    }
+
     /// Validates raw inputs for a run that edits manifests.
     pub fn from_raw(raw: &RawInputs) -> Result<Config, ConfigError> {
         Self::validate(raw, true)
@@ -675,10 +702,16 @@ impl Config {
                 });
             }
         };
-        if require_images && images.is_empty() && promote.is_none() {
+        // With a provider and no images the run only authenticates (a build
+        // job logging in before `docker push`).
+        if require_images
+            && images.is_empty()
+            && promote.is_none()
+            && raw.optional("workload-identity-provider").is_none()
+        {
             return Err(ConfigError::Missing {
                 input: "images",
-                why: "give at least one image SPEC (e.g. `ghcr.io/org/app:${{ github.sha }}`), or promote-from/promote-to",
+                why: "give at least one image SPEC (e.g. `ghcr.io/org/app:${{ github.sha }}`), or promote-from/promote-to; or, to only authenticate, workload-identity-provider",
             });
         }
         let mode = match raw.get("mode") {
@@ -788,7 +821,12 @@ impl Config {
                 why: "`token-format: access_token` outputs a token generated for a service account, as google-github-actions/auth does; name the service account to impersonate, or leave token-format empty (the federated token is still used inside this step)",
             });
         }
-        for dependent in ["service-account", "audience", "project-id"] {
+        for dependent in [
+            "service-account",
+            "audience",
+            "project-id",
+            "docker-registries",
+        ] {
             if raw.optional(dependent).is_some() && google.is_none() {
                 return Err(ConfigError::Conflict {
                     a: dependent,
@@ -1025,7 +1063,19 @@ impl Config {
             })?),
             None => service_account.as_deref().and_then(project_of_service_account),
         };
+        let mut docker_registries = Vec::new();
+        for host in raw.list("docker-registries") {
+            if !is_registry_host(&host) {
+                return Err(ConfigError::Invalid {
+                    input: "docker-registries",
+                    value: host,
+                    why: "expected a registry host[:port] such as europe-docker.pkg.dev, without scheme or path".into(),
+                });
+            }
+            docker_registries.push(host);
+        }
         Ok(Some(GoogleAuth {
+            docker_registries,
             workload_identity_provider: provider,
             service_account,
             audience: raw.optional("audience"),
@@ -1345,6 +1395,65 @@ mod tests {
     }
 
     #[test]
+    fn no_images_with_a_provider_only_authenticates() {
+        let wip = (
+            "workload-identity-provider",
+            "projects/1/locations/global/workloadIdentityPools/p/providers/q",
+        );
+        let c = Config::from_raw(&raw(&[
+            wip,
+            (
+                "docker-registries",
+                "europe-docker.pkg.dev, us-docker.pkg.dev\n127.0.0.1:5000",
+            ),
+        ]))
+        .unwrap();
+        assert!(c.auth_only());
+        assert_eq!(
+            c.google.unwrap().docker_registries,
+            [
+                "europe-docker.pkg.dev",
+                "us-docker.pkg.dev",
+                "127.0.0.1:5000"
+            ]
+        );
+        assert!(
+            !Config::from_raw(&raw(&[wip, ("images", "app:v1")]))
+                .unwrap()
+                .auth_only()
+        );
+        // (inputs, the exact message)
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[
+                    ("images", "app:v1"),
+                    ("docker-registries", "europe-docker.pkg.dev"),
+                ],
+                "inputs `docker-registries` and `workload-identity-provider` conflict: set workload-identity-provider to use Google authentication",
+            ),
+            (
+                &[wip, ("docker-registries", "https://europe-docker.pkg.dev")],
+                "input `docker-registries` has an invalid value \"https://europe-docker.pkg.dev\": expected a registry host[:port] such as europe-docker.pkg.dev, without scheme or path",
+            ),
+            (
+                &[
+                    wip,
+                    ("docker-registries", "europe-docker.pkg.dev/proj/repo"),
+                ],
+                "input `docker-registries` has an invalid value \"europe-docker.pkg.dev/proj/repo\": expected a registry host[:port] such as europe-docker.pkg.dev, without scheme or path",
+            ),
+            (
+                &[],
+                "input `images` is required: give at least one image SPEC (e.g. `ghcr.io/org/app:${{ github.sha }}`), or promote-from/promote-to; or, to only authenticate, workload-identity-provider",
+            ),
+        ];
+        for (inputs, want) in cases {
+            let e = Config::from_raw(&raw(inputs)).unwrap_err();
+            assert_eq!(e.to_string(), *want);
+        }
+    }
+
+    #[test]
     fn booleans_follow_the_yaml_core_schema() {
         for (s, want) in [
             ("true", Some(true)),
@@ -1480,6 +1589,7 @@ mod tests {
                 "platforms",
                 "insecure-registries",
                 "access-token-scopes",
+                "docker-registries",
                 "values-paths",
                 "labels"
             ]

@@ -48,7 +48,7 @@ enum Command {
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
     #[command(
-        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them.\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both."
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them.\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both."
     )]
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
@@ -468,6 +468,9 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         if let Some(f) = &summary.credentials_file {
             out(format!("credentials file:  {f}"));
         }
+        if let Some(f) = &summary.docker_config {
+            out(format!("docker config:     {f}"));
+        }
         if let Some(p) = &summary.project_id {
             out(format!("project:           {p}"));
         }
@@ -497,7 +500,9 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
         std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     let outputs = gitops_bump::pipeline::run(config, &workdir)?;
     outputs.emit(false)?;
-    gitops_bump::pipeline::write_summary(&outputs)?;
+    if !config.auth_only() {
+        gitops_bump::pipeline::write_summary(&outputs)?;
+    }
     Ok(exit::OK)
 }
 

@@ -46,13 +46,25 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.project_id = stage.project_id.clone();
         if let (Some(google), Some(auth)) = (&config.google, stage.google) {
             if let Some(shown) = &shown {
-                shown.done("auth", started, "obtained a Google access token");
+                let done = match &stage.docker_config {
+                    Some(_) => format!(
+                        "obtained a Google access token; Docker logged in to {}",
+                        google.docker_registries.join(", ")
+                    ),
+                    None => "obtained a Google access token".to_string(),
+                };
+                shown.done("auth", started, &done);
             }
             if google.token_format == TokenFormat::AccessToken {
                 outputs.access_token = Some(auth.token.access_token.clone());
             }
             google_token = Some(auth.token.access_token);
         }
+    }
+    if config.auth_only() {
+        // Nothing to verify or edit: later steps (docker push, gcloud) use
+        // the credentials this step left.
+        return Ok(outputs);
     }
 
     if let Some(reason) =

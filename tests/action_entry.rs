@@ -363,3 +363,161 @@ fn action_yml_lists_every_input_with_its_default() {
         );
     }
 }
+
+/// The Docker config (`docker-registries`) is removed on the same proof:
+/// `config.json` in a `gitops-bump-docker-<16 hex>` directory (not a link)
+/// directly inside RUNNER_TEMP, with the recorded digest. The directory
+/// goes too when nothing else is in it.
+#[test]
+fn post_step_removes_only_the_docker_config_it_can_prove_ours() {
+    const DIR: &str = "gitops-bump-docker-0123456789abcdef";
+    // (what, file to name (relative to the root), right digest?, removed, the warning's reason)
+    let cases: &[(&str, &str, bool, bool, &str)] = &[
+        ("ours", "temp/DIR/config.json", true, true, ""),
+        (
+            "ours, with files another tool left",
+            "temp/DIR/config.json+buildx",
+            true,
+            true,
+            "",
+        ),
+        (
+            "forged content",
+            "temp/DIR/config.json",
+            false,
+            false,
+            "its content is not the file the main step wrote (SHA-256 differs)",
+        ),
+        (
+            "another directory",
+            "temp/docker/config.json",
+            true,
+            false,
+            "its directory is not one gitops-bump creates (gitops-bump-docker-<16 hex>)",
+        ),
+        (
+            "our directory name outside RUNNER_TEMP",
+            "work/DIR/config.json",
+            true,
+            false,
+            "its directory is not directly inside RUNNER_TEMP",
+        ),
+        (
+            "another file in our directory",
+            "temp/DIR/important.txt",
+            true,
+            false,
+            "the name is not one gitops-bump creates (config.json)",
+        ),
+        (
+            "our directory name as a link",
+            "temp/LINK/config.json",
+            true,
+            false,
+            "its directory is a link, not a directory",
+        ),
+    ];
+    for (what, name, right_digest, removed, reason) in cases {
+        let root = tempfile::tempdir().unwrap();
+        let temp = root.path().join("temp");
+        let work = root.path().join("work");
+        fs::create_dir_all(&temp).unwrap();
+        fs::create_dir_all(&work).unwrap();
+        let (name, extra) = match name.split_once('+') {
+            Some((n, e)) => (n, Some(e)),
+            None => (*name, None),
+        };
+        let file = if name.starts_with("temp/LINK") {
+            let real = work.join(DIR);
+            fs::create_dir_all(&real).unwrap();
+            std::os::unix::fs::symlink(&real, temp.join(DIR)).unwrap();
+            temp.join(DIR).join("config.json")
+        } else {
+            root.path().join(name.replace("DIR", DIR))
+        };
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, r#"{"auths":{}}"#).unwrap();
+        if let Some(e) = extra {
+            fs::create_dir_all(file.parent().unwrap().join(e)).unwrap();
+        }
+        let digest = if *right_digest {
+            hex(&Sha256::digest(fs::read(&file).unwrap()))
+        } else {
+            hex(&Sha256::digest(b"what we wrote"))
+        };
+        let o = post_step(
+            &[
+                ("docker-config", file.as_path()),
+                ("docker-config-sha256", Path::new(&digest)),
+            ],
+            None,
+            Some(temp.as_path()),
+        );
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{what}: {}", text(&o));
+        assert_eq!(!file.exists(), *removed, "{what}: {stdout}");
+        if *removed {
+            assert_eq!(
+                stdout,
+                format!("Removed Docker config {}\n", file.display()),
+                "{what}"
+            );
+            assert_eq!(file.parent().unwrap().exists(), extra.is_some(), "{what}");
+        } else {
+            assert_eq!(
+                stdout,
+                format!(
+                    "::warning title=gitops-bump::not removing {}: {reason}. The step state \
+                     names it, but only a Docker config gitops-bump wrote is removed\n",
+                    file.display()
+                ),
+                "{what}"
+            );
+        }
+    }
+}
+
+/// The README shows each scenario's workflow exactly as the linted file in
+/// examples/workflows/, and every `uses:` of gitops-bump in it is pinned to
+/// a commit (zizmor's default policy refuses a tag).
+#[test]
+fn readme_scenarios_are_the_linted_example_files() {
+    let readme = fs::read_to_string(repo_file("README.md")).unwrap();
+    let scenarios = [
+        "separate-gitops-repo.yml",
+        "dev-latest-prod-release.yml",
+        "raw-manifests.yml",
+        "compose-stacks.yml",
+        "many-services.yml",
+    ];
+    for file in scenarios {
+        let text = fs::read_to_string(repo_file(&format!("examples/workflows/{file}"))).unwrap();
+        assert!(
+            readme.contains(&format!("```yaml\n{text}```")),
+            "README.md does not show examples/workflows/{file} verbatim"
+        );
+    }
+    let yaml_uses = |l: &&str| {
+        let l = l.trim_start().trim_start_matches("- ");
+        l.starts_with("uses:") && l.contains("gitops-bump@")
+    };
+    for line in readme.lines().filter(yaml_uses) {
+        let reference = line.split("gitops-bump@").nth(1).unwrap_or_default();
+        let sha: String = reference
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(sha.len(), 40, "not pinned to a commit: {line}");
+    }
+}
+
+/// Every commit-message placeholder is listed in the README with the
+/// meaning the source gives it.
+#[test]
+fn readme_lists_every_placeholder() {
+    let readme = fs::read_to_string(repo_file("README.md")).unwrap();
+    for (name, meaning) in gitops_bump::template::PLACEHOLDERS {
+        let row = format!("| `{{{name}}}` | {} |", meaning.replace('|', "\\|"));
+        assert!(readme.contains(&row), "README.md lacks: {row}");
+    }
+}

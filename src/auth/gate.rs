@@ -1,8 +1,9 @@
 //! Production gates, checked before any credential is used or any push made:
 //!
-//! - untrusted events: `pull_request_target` and pull requests from forks
-//!   run code or inputs an outsider controls ("pwn requests"); with deploy
-//!   credentials in reach, that outsider can deploy.
+//! - untrusted events: `pull_request_target`, pull requests from forks,
+//!   `workflow_run` after a fork's run and `issue_comment` on a pull request
+//!   run code, inputs or artifacts an outsider controls ("pwn requests");
+//!   with deploy credentials in reach, that outsider can deploy.
 //! - `require-environment`: the job must run in a GitHub environment (where
 //!   reviewers and branch rules apply), proven by the OIDC token's
 //!   `environment` claim, which the workflow cannot forge. The claim is
@@ -204,6 +205,10 @@ const PULL_REQUEST_EVENTS: &[&str] = &[
 ];
 
 /// Why an event is untrusted, or `None` when it is trusted.
+///
+/// Judged from the payload, not the name alone: `workflow_run` is trusted
+/// only when the run that triggered it built this repository's own code, and
+/// a pull request event only when its head is this repository.
 pub fn untrusted_reason(
     event_name: &str,
     payload: Option<&Result<Value, String>>,
@@ -216,7 +221,10 @@ pub fn untrusted_reason(
                 .into(),
         );
     }
-    if !PULL_REQUEST_EVENTS.contains(&event_name) {
+    let judged_by_payload = PULL_REQUEST_EVENTS.contains(&event_name)
+        || event_name == "workflow_run"
+        || event_name == "issue_comment";
+    if !judged_by_payload {
         return None;
     }
     let payload = match payload {
@@ -232,9 +240,19 @@ pub fn untrusted_reason(
             ));
         }
     };
-    let base = payload
-        .pointer("/repository/full_name")
-        .and_then(Value::as_str);
+    match event_name {
+        "workflow_run" => workflow_run_reason(payload),
+        "issue_comment" => issue_comment_reason(payload),
+        _ => pull_request_reason(event_name, payload),
+    }
+}
+
+fn full_name<'a>(payload: &'a Value, pointer: &str) -> Option<&'a str> {
+    payload.pointer(pointer).and_then(Value::as_str)
+}
+
+fn pull_request_reason(event_name: &str, payload: &Value) -> Option<String> {
+    let base = full_name(payload, "/repository/full_name");
     let head_repo = payload.pointer("/pull_request/head/repo");
     let head = head_repo
         .and_then(|r| r.get("full_name"))
@@ -256,6 +274,67 @@ pub fn untrusted_reason(
             "`{event_name}`: the payload does not show the head repository is this repository (deleted fork?)"
         )),
     }
+}
+
+/// Events whose runs may build code or artifacts an outsider controls even
+/// when the head repository is this one: a `workflow_run` they trigger
+/// inherits that.
+const UNTRUSTED_TRIGGERS: &[&str] = &["pull_request_target", "issue_comment"];
+
+/// `workflow_run` runs with this repository's secrets after *any* run of
+/// the named workflow, including one a fork's pull request started; its
+/// `branches:` filter matches the fork's branch name. The triggering run's
+/// head repository decides.
+fn workflow_run_reason(payload: &Value) -> Option<String> {
+    let Some(run) = payload.get("workflow_run").filter(|r| r.is_object()) else {
+        return Some(
+            "`workflow_run`: the payload has no `workflow_run`, so the triggering run cannot be \
+             shown to come from this repository"
+                .into(),
+        );
+    };
+    let trigger = run.get("event").and_then(Value::as_str).unwrap_or("(none)");
+    let base = full_name(payload, "/repository/full_name")
+        .or_else(|| full_name(run, "/repository/full_name"));
+    let head = full_name(run, "/head_repository/full_name");
+    match (head, base) {
+        (Some(h), Some(b)) if !h.eq_ignore_ascii_case(b) => Some(format!(
+            "`workflow_run` after a `{trigger}` run from the fork `{h}` into `{b}`: that run built \
+             code written by someone outside the repository, and its artifacts and outputs are theirs"
+        )),
+        (Some(_), Some(_)) if UNTRUSTED_TRIGGERS.contains(&trigger) => Some(format!(
+            "`workflow_run` after a `{trigger}` run: that event lets an outsider control what the \
+             run builds, so its artifacts and outputs cannot be trusted"
+        )),
+        (Some(_), Some(_)) => None,
+        _ => Some(format!(
+            "`workflow_run` after a `{trigger}` run: the payload does not show the triggering \
+             run's head repository is this repository (deleted fork?)"
+        )),
+    }
+}
+
+/// `issue_comment` on a pull request: the payload names the pull request
+/// but not its head repository, so a fork cannot be ruled out.
+fn issue_comment_reason(payload: &Value) -> Option<String> {
+    if payload.pointer("/issue/pull_request").is_some() {
+        let number = payload
+            .pointer("/issue/number")
+            .and_then(Value::as_u64)
+            .map_or(String::new(), |n| format!(" #{n}"));
+        return Some(format!(
+            "`issue_comment` on pull request{number}: anyone may comment, and the payload does not \
+             name the pull request's head repository, so its code may be a fork's"
+        ));
+    }
+    if payload.get("issue").is_none() {
+        return Some(
+            "`issue_comment`: the payload has no `issue`, so a pull request from a fork cannot be \
+             ruled out"
+                .into(),
+        );
+    }
+    None
 }
 
 /// True when this run would use credentials or push.
@@ -350,7 +429,7 @@ mod tests {
         let cases: Vec<(&str, Payload, bool)> = vec![
             ("push", None, true),
             ("workflow_dispatch", None, true),
-            ("workflow_run", None, true),
+            ("workflow_run", None, false),
             (
                 "pull_request_target",
                 Some(Ok(pr(Some("o/r"), Some(false), "o/r"))),
@@ -400,6 +479,153 @@ mod tests {
                 "{event} {payload:?}"
             );
         }
+    }
+
+    /// A `workflow_run` payload as GitHub's webhook docs show it, cut to
+    /// the fields the gate reads (and a few it must ignore).
+    fn workflow_run(event: &str, head: Option<&str>, prs: Value, base: &str) -> Value {
+        json!({
+            "action": "completed",
+            "workflow_run": {
+                "id": 30433642,
+                "name": "ci",
+                "event": event,
+                "status": "completed",
+                "conclusion": "success",
+                "head_branch": "main",
+                "head_sha": "acb5820ced9479c074f688cc328bf03f341a511d",
+                "pull_requests": prs,
+                "head_repository": head.map(|h| json!({"full_name": h, "fork": h != base})),
+                "repository": {"full_name": base, "fork": false},
+            },
+            "workflow": {"name": "ci", "path": ".github/workflows/ci.yml"},
+            "repository": {"full_name": base, "fork": false},
+        })
+    }
+
+    fn issue_comment(on_pull_request: bool) -> Value {
+        let mut issue = json!({"number": 7, "title": "t", "state": "open"});
+        if on_pull_request {
+            issue["pull_request"] = json!({
+                "url": "https://api.github.com/repos/o/r/pulls/7",
+                "html_url": "https://github.com/o/r/pull/7",
+            });
+        }
+        json!({"action": "created", "issue": issue, "comment": {"id": 1, "body": "/deploy"},
+               "repository": {"full_name": "o/r"}})
+    }
+
+    #[test]
+    fn payloads_that_can_carry_a_forks_code_are_refused() {
+        let same_pr = json!([{"number": 7, "head": {"repo": {"name": "r"}}}]);
+        // (event, payload, the exact reason or None when trusted)
+        let cases: Vec<(&str, Value, Option<&str>)> = vec![
+            (
+                "workflow_run",
+                workflow_run("push", Some("o/r"), json!([]), "o/r"),
+                None,
+            ),
+            (
+                "workflow_run",
+                workflow_run("pull_request", Some("o/r"), same_pr, "o/r"),
+                None,
+            ),
+            (
+                "workflow_run",
+                workflow_run("pull_request", Some("evil/r"), json!([]), "o/r"),
+                Some(
+                    "`workflow_run` after a `pull_request` run from the fork `evil/r` into `o/r`: \
+                     that run built code written by someone outside the repository, and its \
+                     artifacts and outputs are theirs",
+                ),
+            ),
+            // A fork's branch named like ours passes `branches: [main]`.
+            (
+                "workflow_run",
+                workflow_run("push", Some("evil/r"), json!([]), "o/r"),
+                Some(
+                    "`workflow_run` after a `push` run from the fork `evil/r` into `o/r`: that run \
+                     built code written by someone outside the repository, and its artifacts and \
+                     outputs are theirs",
+                ),
+            ),
+            (
+                "workflow_run",
+                workflow_run("pull_request", None, json!([]), "o/r"),
+                Some(
+                    "`workflow_run` after a `pull_request` run: the payload does not show the \
+                     triggering run's head repository is this repository (deleted fork?)",
+                ),
+            ),
+            (
+                "workflow_run",
+                workflow_run("pull_request_target", Some("o/r"), json!([]), "o/r"),
+                Some(
+                    "`workflow_run` after a `pull_request_target` run: that event lets an \
+                     outsider control what the run builds, so its artifacts and outputs cannot \
+                     be trusted",
+                ),
+            ),
+            (
+                "workflow_run",
+                workflow_run("issue_comment", Some("o/r"), json!([]), "o/r"),
+                Some(
+                    "`workflow_run` after a `issue_comment` run: that event lets an outsider \
+                     control what the run builds, so its artifacts and outputs cannot be trusted",
+                ),
+            ),
+            (
+                "workflow_run",
+                json!({"repository": {"full_name": "o/r"}}),
+                Some(
+                    "`workflow_run`: the payload has no `workflow_run`, so the triggering run \
+                     cannot be shown to come from this repository",
+                ),
+            ),
+            ("issue_comment", issue_comment(false), None),
+            (
+                "issue_comment",
+                issue_comment(true),
+                Some(
+                    "`issue_comment` on pull request #7: anyone may comment, and the payload \
+                     does not name the pull request's head repository, so its code may be a fork's",
+                ),
+            ),
+            (
+                "issue_comment",
+                json!({}),
+                Some(
+                    "`issue_comment`: the payload has no `issue`, so a pull request from a fork \
+                     cannot be ruled out",
+                ),
+            ),
+            (
+                "pull_request_target",
+                pr(Some("o/r"), Some(false), "o/r"),
+                Some(
+                    "`pull_request_target` runs with the base repository's secrets and write \
+                     token while the pull request's author controls its inputs (and its code, if \
+                     the job checks it out)",
+                ),
+            ),
+            (
+                "pull_request",
+                pr(Some("evil/r"), Some(true), "o/r"),
+                Some(
+                    "`pull_request` from the fork `evil/r` into `o/r`: its code is written by \
+                     someone outside the repository",
+                ),
+            ),
+            ("merge_group", json!({}), None),
+        ];
+        for (event, payload, want) in cases {
+            let got = untrusted_reason(event, Some(&Ok(payload.clone())));
+            assert_eq!(got.as_deref(), want, "{event} {payload}");
+        }
+        assert_eq!(
+            untrusted_reason("workflow_run", None).as_deref(),
+            Some("`workflow_run`: GITHUB_EVENT_PATH is not set, so a fork cannot be ruled out")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! IAM Credentials from `GITOPS_BUMP_IAM_CREDENTIALS_URL`.
 
 pub mod credentials_file;
+pub mod docker_config;
 pub mod gate;
 pub mod impersonate;
 pub mod oidc;
@@ -236,9 +237,12 @@ impl AuthError {
             AuthError::UntrustedEvent { .. } => Some(
                 "code from a pull request must never run with deploy credentials (a \"pwn \
                  request\"). Split the workflow: ci.yml builds and tests on `pull_request` with \
-                 no secrets; deploy.yml runs on `push` to the default branch or on \
-                 `workflow_run` after ci.yml succeeded, and bumps the manifests. If you have \
-                 reviewed the risk, set `allow-untrusted-events: true`."
+                 no secrets; deploy.yml runs only on `push` to the default branch (or \
+                 `workflow_dispatch`, or a published release), builds and pushes the image \
+                 itself and bumps the manifests. Do not start deploy.yml with `workflow_run`: \
+                 a fork's pull request triggers it too, and its `branches:` filter matches the \
+                 fork's branch name. If you have reviewed the risk, set \
+                 `allow-untrusted-events: true`."
                     .into(),
             ),
             AuthError::UntrustedToken { claim, .. } => Some(format!(
@@ -709,6 +713,10 @@ pub struct StageEnv {
     /// Inside Actions later steps exist, so the credentials file is made by
     /// default.
     pub in_actions: bool,
+    /// `DOCKER_CONFIG` and `HOME`: where the Docker config in use is, whose
+    /// logins the one for `docker-registries` carries over.
+    pub docker_config: Option<PathBuf>,
+    pub home: Option<PathBuf>,
 }
 
 impl StageEnv {
@@ -730,6 +738,10 @@ impl StageEnv {
             env_file: EnvFile::from_env("GITHUB_ENV"),
             state_file: EnvFile::from_env("GITHUB_STATE"),
             in_actions: github::in_actions(),
+            docker_config: lookup("DOCKER_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            home: lookup("HOME").filter(|v| !v.is_empty()).map(PathBuf::from),
         }
     }
 }
@@ -740,6 +752,8 @@ pub struct AuthStage {
     pub gates: GateReport,
     pub google: Option<Authenticated>,
     pub credentials_file: Option<PathBuf>,
+    /// The Docker config written for `docker-registries`.
+    pub docker_config: Option<PathBuf>,
     /// The project exported to later steps (and the `project-id` output).
     pub project_id: Option<String>,
 }
@@ -781,6 +795,7 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
             gates,
             google: None,
             credentials_file: None,
+            docker_config: None,
             project_id: None,
         });
     };
@@ -817,10 +832,32 @@ pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, Aut
     if let (Some(project), Some(env_file)) = (&google.project_id, &env.env_file) {
         credentials_file::export_project(project, env_file)?;
     }
+    let mut docker_config = None;
+    if !google.docker_registries.is_empty() {
+        // Asked for explicitly: no safe place to write is an error.
+        let dir = credentials_file::credentials_dir(
+            env.runner_temp.as_deref(),
+            env.workspace.as_deref(),
+        )?;
+        let previous =
+            docker_config::previous_config(env.docker_config.as_deref(), env.home.as_deref());
+        let data = docker_config::docker_config_json(
+            previous.as_ref(),
+            &google.docker_registries,
+            &authenticated.token.access_token,
+        );
+        docker_config = Some(docker_config::create_docker_config(
+            &dir,
+            &data,
+            env.env_file.as_ref(),
+            env.state_file.as_ref(),
+        )?);
+    }
     Ok(AuthStage {
         gates,
         google: Some(authenticated),
         credentials_file,
+        docker_config,
         project_id: google.project_id.clone(),
     })
 }
@@ -836,6 +873,7 @@ pub struct AuthSummary {
     pub claims: Claims,
     pub gates: GateReport,
     pub credentials_file: Option<String>,
+    pub docker_config: Option<String>,
     pub project_id: Option<String>,
 }
 
@@ -851,6 +889,11 @@ impl AuthSummary {
             gates: stage.gates.clone(),
             credentials_file: stage
                 .credentials_file
+                .as_deref()
+                .map(Path::display)
+                .map(|d| d.to_string()),
+            docker_config: stage
+                .docker_config
                 .as_deref()
                 .map(Path::display)
                 .map(|d| d.to_string()),

@@ -41,6 +41,38 @@ pub fn is_kustomization_file(file_name: &str) -> bool {
     FILE_NAMES.contains(&file_name)
 }
 
+/// The local `resources:` of a kustomization, as written (files and
+/// directories, relative to its directory); remote ones (URLs) are left
+/// out. A file that does not parse has none.
+pub fn local_resources(text: &str) -> Vec<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Ok(docs) = super::yaml::parse(text) else {
+        return Vec::new();
+    };
+    let Some(Ok(Some(list))) = docs.first().map(|d| d.root.get("resources")) else {
+        return Vec::new();
+    };
+    list.items()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .filter(|r| !r.contains("://") && !r.starts_with("github.com/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The kustomization file of `dir` among `files` (relative, `/`-separated).
+pub fn kustomization_in<'f>(dir: &str, files: &'f [&'f str]) -> Option<&'f str> {
+    FILE_NAMES.iter().find_map(|name| {
+        let path = if dir.is_empty() {
+            (*name).to_string()
+        } else {
+            format!("{dir}/{name}")
+        };
+        files.iter().copied().find(|f| *f == path)
+    })
+}
+
 pub fn applies(file_name: &str, root: &Node<'_>, kind: Option<&str>) -> bool {
     if is_kustomization_file(file_name) {
         return true;

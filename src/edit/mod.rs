@@ -302,11 +302,25 @@ pub fn apply(
     let filter = Prefilter::new(request);
     let mut matched = vec![false; request.specs.len()];
     let mut report = EditReport::default();
-    // Per candidate: the edited bytes, when they changed.
+    // Per candidate: the edited bytes, when they changed, and the changes.
     let mut edited: Vec<Option<Vec<u8>>> = vec![None; candidates.len()];
+    let mut per_file: Vec<Vec<Change>> = vec![Vec::new(); candidates.len()];
+    // Kustomizations that set an image: (candidate, SPECs matched, resources).
+    let mut covering: Vec<(usize, Vec<bool>, Vec<String>)> = Vec::new();
+    let mut kustomizations: Vec<(usize, Vec<String>)> = Vec::new();
     let mut buffer = Vec::new();
-    for (candidate, slot) in candidates.iter().zip(edited.iter_mut()) {
+    for (n, (candidate, slot)) in candidates.iter().zip(edited.iter_mut()).enumerate() {
         read_candidate(&root_dir, candidate, request.max_file_size, &mut buffer)?;
+        let is_kustomization = kustomize::is_kustomization_file(
+            candidate.display.rsplit('/').next().unwrap_or_default(),
+        );
+        let resources = if is_kustomization {
+            let r = kustomize::local_resources(&String::from_utf8_lossy(&buffer));
+            kustomizations.push((n, r.clone()));
+            r
+        } else {
+            Vec::new()
+        };
         if !candidate.may_append && !filter.may_refer(&buffer) {
             continue;
         }
@@ -330,9 +344,41 @@ pub fn apply(
         for (m, e) in matched.iter_mut().zip(&edit.matched) {
             *m |= e;
         }
-        report.changes.extend(edit.changes);
+        if is_kustomization && edit.matched.iter().any(|m| *m) {
+            covering.push((n, edit.matched.clone(), resources));
+        }
+        per_file[n] = edit.changes;
         *slot = edit.new_bytes;
     }
+    // A kustomization whose `images:` sets an image is the source of truth
+    // for the resources it includes, as with `kustomize edit set image`:
+    // those keep what they hold (often a placeholder), for that image.
+    let covered = covered_by_kustomizations(&candidates, &kustomizations, &covering);
+    for (n, covered) in covered.iter().enumerate() {
+        if !covered.iter().any(|c| *c) || per_file[n].is_empty() {
+            continue;
+        }
+        let keep: Vec<usize> = (0..request.specs.len()).filter(|i| !covered[*i]).collect();
+        edited[n] = None;
+        per_file[n].clear();
+        if keep.is_empty() {
+            continue;
+        }
+        let narrowed = EditRequest {
+            specs: keep.iter().map(|i| request.specs[*i].clone()).collect(),
+            ..request.clone()
+        };
+        read_candidate(
+            &root_dir,
+            &candidates[n],
+            request.max_file_size,
+            &mut buffer,
+        )?;
+        let edit = edit_file(&candidates[n].display, &buffer, &narrowed, false)?;
+        per_file[n] = edit.changes;
+        edited[n] = edit.new_bytes;
+    }
+    report.changes.extend(per_file.into_iter().flatten());
     append_unmatched(
         &root_dir,
         &candidates,
@@ -365,6 +411,65 @@ pub fn apply(
         root_dir.replace_all(&pending)?;
     }
     Ok(report)
+}
+
+/// Per candidate, per SPEC: whether a kustomization that sets the image
+/// includes the candidate through its `resources:`, directly or through the
+/// kustomizations of the directories it lists (bases). Only walked files
+/// take part: a base outside `paths` is not edited anyway.
+fn covered_by_kustomizations(
+    candidates: &[walk::Candidate],
+    kustomizations: &[(usize, Vec<String>)],
+    covering: &[(usize, Vec<bool>, Vec<String>)],
+) -> Vec<Vec<bool>> {
+    let specs = covering.first().map_or(0, |(_, m, _)| m.len());
+    let mut covered = vec![vec![false; specs]; candidates.len()];
+    let files: Vec<&str> = candidates.iter().map(|c| c.display.as_str()).collect();
+    for (k, matched, resources) in covering {
+        let mut stack: Vec<(String, Vec<String>)> = vec![(parent_of(files[*k]), resources.clone())];
+        let mut seen = vec![*k];
+        while let Some((dir, resources)) = stack.pop() {
+            for resource in &resources {
+                let Some(path) = join_relative(&dir, resource) else {
+                    continue;
+                };
+                if let Some(n) = files.iter().position(|f| *f == path) {
+                    for (c, m) in covered[n].iter_mut().zip(matched) {
+                        *c |= m;
+                    }
+                } else if let Some(base) = kustomize::kustomization_in(&path, &files)
+                    && let Some(n) = files.iter().position(|f| *f == base)
+                    && !seen.contains(&n)
+                {
+                    seen.push(n);
+                    if let Some((_, r)) = kustomizations.iter().find(|(i, _)| *i == n) {
+                        stack.push((path, r.clone()));
+                    }
+                }
+            }
+        }
+    }
+    covered
+}
+
+fn parent_of(file: &str) -> String {
+    file.rsplit_once('/')
+        .map_or(String::new(), |(d, _)| d.to_string())
+}
+
+/// `dir/relative`, with `.` and `..` resolved; `None` when it leaves the root.
+fn join_relative(dir: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// Whether a walked file that the parser refuses may be passed over: it

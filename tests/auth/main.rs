@@ -3,6 +3,9 @@
 //! we write.
 
 mod server;
+#[allow(dead_code)]
+#[path = "../registry/servers.rs"]
+mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -638,6 +641,16 @@ impl Runner {
             .env("GITHUB_STATE", &self.state_file)
             .current_dir(&self.workspace);
     }
+
+    /// The action's `post:` step, given `state` as the runner passes it.
+    fn post_step(&self, state: &[(String, String)]) -> Output {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
+            .env("RUNNER_TEMP", &self.temp)
+            .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
+            .output()
+            .expect("run node")
+    }
 }
 
 fn create_credentials_file(server: &FakeGoogle, runner: &Runner, sa: Option<&str>) -> PathBuf {
@@ -722,12 +735,7 @@ fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
         );
         // The action's post step, given this state as the runner passes it,
         // proves the file ours and removes it.
-        let post = Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/post.js"))
-            .env("RUNNER_TEMP", &runner.temp)
-            .envs(state.iter().map(|(k, v)| (format!("STATE_{k}"), v)))
-            .output()
-            .expect("run node");
+        let post = runner.post_step(&state);
         assert!(
             post.status.success() && !path.exists(),
             "{}",
@@ -1031,6 +1039,22 @@ fn pr_payload(head: &str, fork: bool) -> Value {
     })
 }
 
+/// The fields of GitHub's `workflow_run` webhook payload the gate reads.
+fn workflow_run_payload(trigger: &str, head: &str) -> Value {
+    json!({
+        "action": "completed",
+        "workflow_run": {
+            "event": trigger,
+            "conclusion": "success",
+            "head_branch": "main",
+            "pull_requests": [],
+            "head_repository": {"full_name": head, "fork": head != "octo/app"},
+            "repository": {"full_name": "octo/app"}
+        },
+        "repository": {"full_name": "octo/app"}
+    })
+}
+
 #[test]
 fn untrusted_events_are_refused_before_any_request() {
     // (event, payload, allow-untrusted-events, exit code, stderr must contain)
@@ -1078,6 +1102,37 @@ fn untrusted_events_are_refused_before_any_request() {
             1,
             "deleted fork",
         ),
+        (
+            "workflow_run",
+            workflow_run_payload("pull_request", "mallory/app"),
+            "false",
+            1,
+            "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
+             after a `pull_request` run from the fork `mallory/app` into `octo/app`: that run \
+             built code written by someone outside the repository, and its artifacts and outputs \
+             are theirs",
+        ),
+        (
+            "workflow_run",
+            workflow_run_payload("push", "octo/app"),
+            "false",
+            0,
+            "",
+        ),
+        (
+            "issue_comment",
+            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            "false",
+            1,
+            "`issue_comment` on pull request #3: anyone may comment",
+        ),
+        (
+            "issue_comment",
+            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            "true",
+            0,
+            "",
+        ),
     ];
     for (event, payload, allow, code, want) in cases {
         let server = FakeGoogle::start();
@@ -1091,7 +1146,14 @@ fn untrusted_events_are_refused_before_any_request() {
         assert_eq!(ran.code, code, "{event} {payload}: {}", ran.stderr);
         assert!(ran.stderr.contains(want), "{event}: {}", ran.stderr);
         if code != 0 {
-            assert!(ran.stderr.contains("workflow_run"), "{}", ran.stderr);
+            assert!(
+                ran.stderr.contains(
+                    "Do not start deploy.yml with `workflow_run`: a fork's pull request triggers \
+                     it too, and its `branches:` filter matches the fork's branch name."
+                ),
+                "{}",
+                ran.stderr
+            );
             assert!(
                 server.requests().is_empty(),
                 "{event}: refused before any request"
@@ -1219,6 +1281,8 @@ fn the_stage_gates_pushes_without_google() {
                 iam_credentials_url: server.url("/v1"),
             },
             runner_temp: None,
+            docker_config: None,
+            home: None,
             workspace: None,
             env_file: None,
             state_file: None,
@@ -1251,6 +1315,11 @@ fn run_refuses_untrusted_events_before_any_stage() {
     let cases = [
         ("pull_request_target", pr_payload("octo/app", false), true),
         ("pull_request", pr_payload("mallory/app", true), true),
+        (
+            "workflow_run",
+            workflow_run_payload("pull_request", "mallory/app"),
+            true,
+        ),
         ("push", json!({}), false),
     ];
     for (event, payload, refused) in cases {
@@ -1322,4 +1391,182 @@ fn malformed_answers_are_reported_not_trusted() {
         assert!(ran.stderr.contains(want), "{body}: {}", ran.stderr);
         assert_no_secrets(&server, &ran);
     }
+}
+
+/// `run` with no `images` only authenticates: the access token output, the
+/// credentials file and a Docker login for `docker-registries`, which a
+/// reference client (skopeo, as `docker push` would) uses to push to a real
+/// token-auth registry. The `post:` step then removes the Docker config.
+#[test]
+fn auth_only_run_logs_docker_in_for_a_push() {
+    use servers::{Auth, Registry};
+    let server = FakeGoogle::start();
+    let registry = Registry::start_for(Auth::Token, "oauth2accesstoken", IMPERSONATED_TOKEN);
+    let runner = Runner::new();
+    let home = runner.temp.parent().unwrap().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let output_file = runner.temp.join("output");
+    let mut cmd = gitops_bump(&server);
+    runner.apply(&mut cmd);
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("HOME", &home)
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_EVENT_PATH", event_file(&runner.temp, &json!({})))
+        .env("INPUT_WORKLOAD-IDENTITY-PROVIDER", PROVIDER)
+        .env("INPUT_SERVICE-ACCOUNT", SA)
+        .env("INPUT_TOKEN-FORMAT", "access_token")
+        .env("INPUT_DOCKER-REGISTRIES", &registry.addr)
+        .arg("run");
+    let ran = run(cmd);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert_no_secrets(
+        &server,
+        &Ran {
+            code: 0,
+            stdout: ran
+                .stdout
+                .lines()
+                .filter(|l| !l.starts_with("::add-mask::"))
+                .collect(),
+            stderr: ran.stderr.clone(),
+        },
+    );
+
+    let read = |p: &Path| {
+        gitops_bump::github::files::parse_delimited(&std::fs::read_to_string(p).unwrap())
+    };
+    let outputs = read(&output_file);
+    assert!(
+        outputs.contains(&("access-token".to_string(), IMPERSONATED_TOKEN.to_string())),
+        "{outputs:?}"
+    );
+    let env = read(&runner.env_file);
+    let value = |k: &str| {
+        env.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap_or_else(|| panic!("{k} not exported: {env:?}"))
+    };
+    assert!(value("GOOGLE_APPLICATION_CREDENTIALS").is_file());
+    let docker_dir = value("DOCKER_CONFIG");
+    let config_file = docker_dir.join("config.json");
+    assert_eq!(
+        docker_dir.parent().unwrap(),
+        runner.temp.canonicalize().unwrap()
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&docker_dir), mode(&config_file)), (0o700, 0o600));
+    }
+    let auth = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("oauth2accesstoken:{IMPERSONATED_TOKEN}"))
+    };
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_file).unwrap()).unwrap();
+    assert_eq!(
+        config,
+        json!({"auths": {registry.addr.clone(): {"auth": auth}}})
+    );
+    assert!(
+        ran.stdout.contains(&format!("::add-mask::{auth}")),
+        "the encoded login is masked: {}",
+        ran.stdout
+    );
+
+    // A push and an inspect with exactly that Docker config.
+    let skopeo = |args: &[&str], authfile: &Path| {
+        let xdg = runner.temp.join("xdg");
+        std::fs::create_dir_all(&xdg).unwrap();
+        Command::new("skopeo")
+            .env("XDG_RUNTIME_DIR", &xdg)
+            .env("HOME", &home)
+            .arg(args[0])
+            .arg("--authfile")
+            .arg(authfile)
+            .args(&args[1..])
+            .output()
+            .unwrap()
+    };
+    let layout = format!("oci:{}:single", servers::layout().join("layout").display());
+    let dest = format!("docker://{}/team/app:v1", registry.addr);
+    let empty = runner.temp.join("empty.json");
+    std::fs::write(&empty, r#"{"auths":{}}"#).unwrap();
+    let anonymous = skopeo(
+        &["copy", "--quiet", "--dest-tls-verify=false", &layout, &dest],
+        &empty,
+    );
+    assert!(!anonymous.status.success(), "the registry needs a login");
+    let pushed = skopeo(
+        &["copy", "--quiet", "--dest-tls-verify=false", &layout, &dest],
+        &config_file,
+    );
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let inspected = skopeo(
+        &["inspect", "--raw", "--tls-verify=false", &dest],
+        &config_file,
+    );
+    assert!(inspected.status.success());
+    let manifest: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(manifest["schemaVersion"], 2);
+    let basic = "auth=Basic";
+    assert!(
+        registry
+            .token_requests()
+            .iter()
+            .any(|r| r.contains("push") && r.contains(basic)),
+        "{:?}",
+        registry.token_requests()
+    );
+
+    // The post step proves the config ours and removes it with its directory.
+    let state = read(&runner.state_file);
+    let post = runner.post_step(&state);
+    let said = String::from_utf8_lossy(&post.stdout);
+    assert!(post.status.success(), "{said}");
+    assert!(!docker_dir.exists(), "{said}");
+    assert!(
+        said.contains(&format!("Removed Docker config {}", config_file.display())),
+        "{said}"
+    );
+}
+
+/// A login for later steps is still a use of credentials: refused on an
+/// untrusted event before any request, and nothing written.
+#[test]
+fn auth_only_run_is_refused_on_a_forks_event() {
+    let server = FakeGoogle::start();
+    let runner = Runner::new();
+    let mut cmd = gitops_bump(&server);
+    runner.apply(&mut cmd);
+    cmd.env("GITHUB_EVENT_NAME", "workflow_run")
+        .env(
+            "GITHUB_EVENT_PATH",
+            event_file(
+                runner.temp.parent().unwrap(),
+                &workflow_run_payload("pull_request", "mallory/app"),
+            ),
+        )
+        .env("INPUT_WORKLOAD-IDENTITY-PROVIDER", PROVIDER)
+        .env("INPUT_DOCKER-REGISTRIES", "europe-docker.pkg.dev")
+        .arg("run");
+    let ran = run(cmd);
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stderr.starts_with(
+            "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
+             after a `pull_request` run from the fork `mallory/app` into `octo/app`"
+        ),
+        "{}",
+        ran.stderr
+    );
+    assert!(server.requests().is_empty());
+    assert_eq!(std::fs::read_dir(&runner.temp).unwrap().count(), 0);
 }

@@ -515,3 +515,79 @@ fn paths_are_taken_as_typed() {
         stderr(&out)
     );
 }
+
+/// A kustomization whose `images:` sets the image is the source of truth
+/// for what it includes (as with `kustomize edit set image`): its resources
+/// and bases keep what they hold, the change list shows only the
+/// kustomization's old tag, and kustomize still renders the new image
+/// everywhere. Other images in those resources are still edited.
+#[test]
+fn a_kustomization_setting_the_image_leaves_its_resources_alone() {
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: ghcr.io/o/app:PLACEHOLDER\n      - name: proxy\n        image: ghcr.io/o/proxy:v1\n";
+    let dev_deployment = DEPLOYMENT.replace("app:v1", "app:PLACEHOLDER");
+    const DEV: [&str; 3] = ["ghcr.io/o/app:v8", "ghcr.io/o/app:v8", "ghcr.io/o/proxy:v2"];
+    const PROD: [&str; 1] = ["ghcr.io/o/app:v8"];
+    let files = [
+        ("base/deployment.yaml", DEPLOYMENT),
+        ("base/kustomization.yaml", "resources:\n- deployment.yaml\n"),
+        (
+            "overlays/dev/kustomization.yaml",
+            "resources:\n- deployment.yaml\n- ./migration-job.yaml\nimages:\n- name: ghcr.io/o/app\n  newTag: v7\n",
+        ),
+        ("overlays/dev/deployment.yaml", dev_deployment.as_str()),
+        ("overlays/dev/migration-job.yaml", JOB),
+        (
+            "overlays/prod/kustomization.yaml",
+            "resources:\n- ../../base\nimages:\n- name: ghcr.io/o/app\n  newTag: v1\n",
+        ),
+    ];
+    // (paths, expected stdout)
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--dir", "overlays/dev"],
+            "overlays/dev/kustomization.yaml:5:9: ghcr.io/o/app:v7 -> ghcr.io/o/app:v8\noverlays/dev/migration-job.yaml:13:16: ghcr.io/o/proxy:v1 -> ghcr.io/o/proxy:v2\n",
+        ),
+        // `paths: .` bumps every overlay that sets the image (see README),
+        // and still no resource or base.
+        (
+            &["--dir", "."],
+            "overlays/dev/kustomization.yaml:5:9: ghcr.io/o/app:v7 -> ghcr.io/o/app:v8\noverlays/dev/migration-job.yaml:13:16: ghcr.io/o/proxy:v1 -> ghcr.io/o/proxy:v2\noverlays/prod/kustomization.yaml:4:9: ghcr.io/o/app:v1 -> ghcr.io/o/app:v8\n",
+        ),
+        (
+            &["--dir", "overlays/prod", "--dir", "base"],
+            "overlays/prod/kustomization.yaml:4:9: ghcr.io/o/app:v1 -> ghcr.io/o/app:v8\n",
+        ),
+    ];
+    for (paths, want) in cases {
+        let tree = Tree::new(&files);
+        let mut args = paths.to_vec();
+        args.push("ghcr.io/o/app:v8");
+        if paths[1] != "overlays/prod" {
+            // (prod has no proxy: a SPEC found nowhere gets a new entry.)
+            args.push("ghcr.io/o/proxy:v2");
+        }
+        let out = tree.set_image(&args);
+        assert_eq!(out.status.code(), Some(0), "{paths:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), want, "{paths:?}");
+        assert_eq!(tree.read("overlays/dev/deployment.yaml"), dev_deployment);
+        assert_eq!(tree.read("base/deployment.yaml"), DEPLOYMENT);
+        assert!(
+            tree.read("overlays/dev/migration-job.yaml")
+                .contains("app:PLACEHOLDER")
+        );
+        // `kubectl kustomize` renders the new image in every resource.
+        let renders: &[(&str, &[&str])] = match paths[1] {
+            "overlays/dev" => &[("overlays/dev", &DEV)],
+            "." => &[("overlays/dev", &DEV), ("overlays/prod", &PROD)],
+            _ => &[("overlays/prod", &PROD)],
+        };
+        for (dir, want) in renders {
+            let rendered = kustomize_build(&tree.path(dir));
+            let images: Vec<&str> = rendered
+                .lines()
+                .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("image: "))
+                .collect();
+            assert_eq!(images, *want, "{paths:?} {dir}:\n{rendered}");
+        }
+    }
+}

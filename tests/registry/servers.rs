@@ -118,6 +118,12 @@ pub struct Registry {
 
 impl Registry {
     pub fn start(auth: Auth) -> Registry {
+        Self::start_for(auth, USER, PASSWORD)
+    }
+
+    /// With the token server accepting `user:password` (e.g. the
+    /// `oauth2accesstoken` login Google's registries take).
+    pub fn start_for(auth: Auth, user: &str, password: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let mut token_server = None;
@@ -155,7 +161,7 @@ impl Registry {
                     .arg(root.join("key.pem"))
                     .arg(root.join("cert.pem"))
                     .arg("test-issuer")
-                    .arg(format!("{USER}:{PASSWORD}"));
+                    .arg(format!("{user}:{password}"));
                 let mut server = Process::spawn(command, root, "tokenserver");
                 let token_addr = server.wait_for_address("token server");
                 token_server = Some(server);
