@@ -337,7 +337,13 @@ fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<Str
                 origin.url().ok().map(str::to_string)
             }),
     };
+    // A repository on this machine (a path, `file://`) is no GitHub
+    // repository: its last two path segments must not become a link.
+    let on_a_server = |r: &String| {
+        RemoteLocation::from_input(r, &options.context.server_url).is_ok_and(|l| !l.local)
+    };
     named
+        .filter(on_a_server)
         .as_deref()
         .and_then(crate::github::rest::owner_and_name)
         .map(|(owner, name)| format!("{owner}/{name}"))
