@@ -676,6 +676,81 @@ fn promotion_into_another_repository_over_file_reads_dev_there() {
     assert_eq!(git(&ci, &["status", "--porcelain"]), "?? README.md");
 }
 
+/// A push that moves the branch, with dev naming other images, while the
+/// promotion publishes: the retry reads dev on the new tip, and refuses to
+/// write images that were not verified.
+#[test]
+fn promotion_refuses_when_dev_changes_during_the_run() {
+    let s = Scenario::new();
+    let digest = s.registry.skopeo_digest("example-org/app:v1.1.0");
+    let addr = &s.registry.addr;
+    commit_to_remote(
+        &s,
+        "overlays/dev/kustomization.yaml",
+        &dev_overlay(&format!("{addr}/example-org/app:v1.1.0@{digest}")),
+    );
+    // The other push, ready on `next`; the remote's pre-receive hook moves
+    // main there once, while our push is being received.
+    let writer = s.dir.path().join("writer");
+    fs::write(
+        writer.join("overlays/dev/kustomization.yaml"),
+        dev_overlay(&format!("{addr}/example-org/app:latest@{digest}")),
+    )
+    .unwrap();
+    git(
+        &writer,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qam",
+            "dev moves",
+        ],
+    );
+    git(&writer, &["push", "-q", "origin", "HEAD:refs/heads/next"]);
+    let next = git(&s.remote(), &["rev-parse", "next"]);
+    let hook = s.remote().join("hooks/pre-receive");
+    fs::write(
+        &hook,
+        "#!/bin/sh\ncat >/dev/null\n[ -e \"$GIT_DIR/raced\" ] && exit 0\ntouch \"$GIT_DIR/raced\"\nenv -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES git update-ref refs/heads/main refs/heads/next\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let ci = s.dir.path().join("ci");
+    fs::create_dir_all(&ci).unwrap();
+    let url = format!("file://{}", s.remote().display());
+    let r = s.run_in(
+        &ci,
+        &["run"],
+        &[
+            ("repository", &url),
+            ("promote-from", "overlays/dev"),
+            ("promote-to", "overlays/prod"),
+        ],
+        &[],
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(
+        r.log().contains("error: promote-from changed during the run: overlays/dev on the new tip sets other images than the ones verified on the first tip; re-run"),
+        "{}",
+        r.log()
+    );
+    assert_eq!(r.get("attempts"), "2", "{}", r.log());
+    assert_eq!(
+        git(&s.remote(), &["rev-parse", "main"]),
+        next,
+        "only the other push landed"
+    );
+    assert!(
+        s.remote_file("overlays/prod/kustomization.yaml")
+            .contains("newTag: v0.9.0")
+    );
+}
+
 /// Promotion into another repository over git smart HTTP and over the API,
 /// in pull-request mode: the pull request is opened against the repository
 /// written, its branch holds dev's digest in prod, and a dev overlay naming
