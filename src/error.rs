@@ -70,6 +70,7 @@ impl From<crate::write_back::WriteBackError> for Error {
         use crate::write_back::WriteBackError;
         match e {
             WriteBackError::Edit(e) => Error::Edit(e),
+            WriteBackError::Promote(e) => *e,
             WriteBackError::Git(e) => Error::Git(e),
             WriteBackError::Api(e) => Error::ApiCommit(e),
             WriteBackError::Guard(e) => Error::Guard(e),
@@ -120,7 +121,7 @@ impl Error {
             Error::ApiCommit(e) => e.hint(),
             Error::Guard(e) => e.hint(),
             Error::Promote { .. } => Some(
-                "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the checked-out repository".into(),
+                "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the repository written (the checkout, or `repository`)".into(),
             ),
             Error::PromotedTag { image, tag, promoted, .. } => Some(format!(
                 "tag the promoted build first ({image}@{promoted} as {tag}), promote another tag, or set promote-digest-only: true to write the digest without a tag"

@@ -14,7 +14,7 @@ use crate::guard;
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
-use crate::write_back::{Tally, WriteBackResult};
+use crate::write_back::{Tally, WriteBackError, WriteBackResult};
 
 pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
 pub use crate::github::summary::{summary_markdown, write_summary};
@@ -75,122 +75,106 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         return Ok(outputs);
     }
 
-    let mut specs = match &config.promote {
-        Some((from, to)) => {
-            let stage = crate::progress::stage("Read the images to promote");
-            let started = Instant::now();
-            let specs = promotion_specs(config, workdir, from)?;
-            stage.done(
-                "promote",
-                started,
-                &format!("{} image(s) deployed in {}", specs.len(), from.display()),
-            );
-            for s in &specs {
-                print::line(
-                    Stream::Stderr,
-                    &format!(
-                        "  promote {} from {} to {}",
-                        print::value(&s.raw),
-                        from.display(),
-                        to.display()
-                    ),
-                );
-            }
-            specs
-        }
-        None => config.images.clone(),
+    let registry_options = RegistryOptions {
+        credentials: Credentials {
+            explicit: config.explicit_login(),
+            github_token: config.token.clone(),
+            google_access_token: google_token.clone(),
+            docker_config: true,
+        },
+        insecure_registries: config.insecure_registries.clone(),
+        wait: config.wait,
+        request_timeout: std::time::Duration::from_secs(30),
     };
-    if config.verify && !specs.is_empty() {
-        let stage = crate::progress::stage("Verify images in their registries");
-        let started = Instant::now();
-        let references = specs
-            .iter()
-            .map(ImageSpec::target_reference)
-            .collect::<Result<Vec<_>, _>>()?;
-        let options = RegistryOptions {
-            credentials: Credentials {
-                explicit: config.explicit_login(),
-                github_token: config.token.clone(),
-                google_access_token: google_token.clone(),
-                docker_config: true,
-            },
-            insecure_registries: config.insecure_registries.clone(),
-            wait: config.wait,
-            request_timeout: std::time::Duration::from_secs(30),
-        };
-        let resolved = rt.block_on(registry::resolve_all(
-            &options,
-            &references,
-            &config.platforms,
-            config.expected_digest.as_ref(),
-        ))?;
-        check_resolved(&resolved)?;
-        // A promoted tag must name the promoted build in the registry: the
-        // digest alone was looked up above.
-        let tags = match &config.promote {
-            Some(_) => rt.block_on(check_promoted_tags(
-                &options,
-                &references,
-                &config.platforms,
-            ))?,
-            None => vec![TagCheck::NotChecked; references.len()],
-        };
-        for ((r, check), reference) in resolved.iter().zip(&tags).zip(&references) {
-            let tag = r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
-            // Say what was looked up: a tag next to a digest is not checked
-            // unless it was.
-            let note = match check {
-                TagCheck::Same => " (the tag resolves to it too)".to_string(),
-                TagCheck::Other(other) => format!(" (the tag is {} there)", print::value(other)),
-                TagCheck::NotChecked if reference.tag.is_some() && reference.digest.is_some() => {
-                    " (looked up by digest; the tag was not checked)".to_string()
-                }
-                TagCheck::NotChecked => String::new(),
-            };
-            print::line(
-                Stream::Stderr,
-                &format!(
-                    "  {}/{}{tag} -> {}{note}",
-                    r.registry,
-                    r.repository,
-                    print::value(&r.digest)
-                ),
-            );
-        }
-        stage.done(
-            "verify",
-            started,
-            &format!("{} image(s) found", resolved.len()),
-        );
-        specs = settle_promoted_tags(config, specs, &references, &tags)?;
-        specs = pin_digests(&specs, &resolved)?;
-        outputs.registry = resolved;
-    }
-
+    let verifier = Verifier {
+        config,
+        rt: &rt,
+        options: &registry_options,
+    };
+    let in_place = config.mode == Mode::None && config.repository.is_none();
     let mut paths: Vec<PathBuf> = config.paths.clone();
     if let Some((_, to)) = &config.promote {
         paths = vec![to.clone()];
     }
-    let request = EditRequest {
-        specs: specs.clone(),
+    let request = |specs: Vec<ImageSpec>| EditRequest {
+        specs,
         values_paths: config.values_paths.clone(),
         allow_no_match: config.allow_no_match,
         max_file_size: edit::DEFAULT_MAX_FILE_SIZE,
     };
+    let mut specs: Vec<ImageSpec>;
     let report: EditReport;
-    if config.mode == Mode::None && config.repository.is_none() {
+    if in_place {
+        specs = match &config.promote {
+            Some(promote) => read_promotion(config, workdir, promote, Show::Stage)?,
+            None => config.images.clone(),
+        };
+        (specs, outputs.registry) = verifier.verify(specs, false)?;
         let stage = crate::progress::stage("Edit manifests");
         let started = Instant::now();
-        report = edit::apply(workdir, &paths, &request, !config.dry_run)?;
+        report = edit::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
         stage.done(
             "edit",
             started,
             &format!("{} change(s)", report.changes.len()),
         );
     } else {
+        if config.promote.is_none() {
+            (specs, outputs.registry) = verifier.verify(config.images.clone(), false)?;
+        } else {
+            specs = Vec::new();
+        }
         let stage = crate::progress::stage("Edit, commit and push");
         let started = Instant::now();
-        let result = write_back_stage(config, workdir, &paths, &request)?;
+        let result = match &config.promote {
+            // The images to promote are read on the tip being edited, in the
+            // repository written: verified on the first, and refused on a
+            // later one that sets others (never written unverified).
+            Some(promote) => {
+                let mut first: Option<Promotion> = None;
+                let result = {
+                    let mut edit_fn = |root: &Path| {
+                        let show = match first {
+                            None => Show::Inner,
+                            Some(_) => Show::Quiet,
+                        };
+                        let read = read_promotion(config, root, promote, show)
+                            .map_err(|e| WriteBackError::Promote(Box::new(e)))?;
+                        let verified = match &first {
+                            Some(p) if p.read == read => p.specs.clone(),
+                            Some(_) => {
+                                return Err(WriteBackError::PromoteSourceChanged {
+                                    from: promote.0.display().to_string(),
+                                });
+                            }
+                            None => {
+                                let (verified, registry) = verifier
+                                    .verify(read.clone(), true)
+                                    .map_err(|e| WriteBackError::Promote(Box::new(e)))?;
+                                first = Some(Promotion {
+                                    read,
+                                    specs: verified.clone(),
+                                    registry,
+                                });
+                                verified
+                            }
+                        };
+                        Ok(edit::apply(root, &paths, &request(verified), true)?)
+                    };
+                    write_back_stage(config, workdir, &mut edit_fn)?
+                };
+                if let Some(p) = first {
+                    specs = p.specs;
+                    outputs.registry = p.registry;
+                }
+                result
+            }
+            None => {
+                let request = request(specs.clone());
+                let mut edit_fn = |root: &Path| Ok(edit::apply(root, &paths, &request, true)?);
+                write_back_stage(config, workdir, &mut edit_fn)?
+            }
+        };
         stage.done(
             "write-back",
             started,
@@ -236,21 +220,19 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
 fn write_back_stage(
     config: &Config,
     workdir: &Path,
-    paths: &[PathBuf],
-    request: &EditRequest,
+    edit_fn: &mut crate::write_back::Edit<'_>,
 ) -> Result<WriteBackResult, Error> {
     let options = git::WriteBackOptions::from_env(workdir);
-    let mut edit_fn = |root: &Path| edit::apply(root, paths, request, true);
     let mut tally = Tally::default();
     let result = match config.commit_via {
         CommitVia::Api => api_commit::write_back_for_config(
             config,
             &Api::from_env(),
             &options,
-            &mut edit_fn,
+            edit_fn,
             &mut tally,
         ),
-        CommitVia::Git => git::write_back_counted(config, &options, &mut edit_fn, &mut tally),
+        CommitVia::Git => git::write_back_counted(config, &options, edit_fn, &mut tally),
     };
     if result.is_err()
         && let Some(file) = github::files::EnvFile::from_env("GITHUB_OUTPUT")
@@ -278,11 +260,6 @@ pub fn promotion_specs(
         from: from.display().to_string(),
         why,
     };
-    if config.repository.is_some() {
-        return Err(promote_err(
-            "promotion reads the source overlay from the checked-out repository; leave `repository` empty and check out the GitOps repository with actions/checkout".into(),
-        ));
-    }
     let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
     let mut specs: Vec<ImageSpec> = Vec::new();
     for d in &deployed {
@@ -330,6 +307,139 @@ pub fn promotion_specs(
         }
     }
     Ok(specs)
+}
+
+/// The images to promote as read on one tip, and as verified there.
+struct Promotion {
+    read: Vec<ImageSpec>,
+    specs: Vec<ImageSpec>,
+    registry: Vec<Resolved>,
+}
+
+/// How a read of the images to promote shows itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Show {
+    /// A stage of its own.
+    Stage,
+    /// Inside the write-back stage: the result lines only.
+    Inner,
+    /// Not at all (a later tip, compared with the first).
+    Quiet,
+}
+
+/// Reads the images deployed in `promote-from` under `root`.
+fn read_promotion(
+    config: &Config,
+    root: &Path,
+    (from, to): &(PathBuf, PathBuf),
+    show: Show,
+) -> Result<Vec<ImageSpec>, Error> {
+    let stage = match show {
+        Show::Quiet => return promotion_specs(config, root, from),
+        Show::Inner => crate::progress::inner_stage(),
+        Show::Stage => crate::progress::stage("Read the images to promote"),
+    };
+    let started = Instant::now();
+    let specs = promotion_specs(config, root, from)?;
+    stage.done(
+        "promote",
+        started,
+        &format!("{} image(s) deployed in {}", specs.len(), from.display()),
+    );
+    for s in &specs {
+        print::line(
+            Stream::Stderr,
+            &format!(
+                "  promote {} from {} to {}",
+                print::value(&s.raw),
+                from.display(),
+                to.display()
+            ),
+        );
+    }
+    Ok(specs)
+}
+
+/// The verify stage: what is needed to look the images up.
+struct Verifier<'a> {
+    config: &'a Config,
+    rt: &'a tokio::runtime::Runtime,
+    options: &'a RegistryOptions,
+}
+
+impl Verifier<'_> {
+    /// Looks `specs` up in their registries (when `verify` is on) and returns
+    /// them as they are to be written (digests pinned, promoted tags
+    /// settled), with what the registries said. `inner`: run inside another
+    /// stage.
+    fn verify(
+        &self,
+        specs: Vec<ImageSpec>,
+        inner: bool,
+    ) -> Result<(Vec<ImageSpec>, Vec<Resolved>), Error> {
+        let config = self.config;
+        if !config.verify || specs.is_empty() {
+            return Ok((specs, Vec::new()));
+        }
+        let title = "Verify images in their registries";
+        let stage = if inner {
+            crate::progress::inner_stage()
+        } else {
+            crate::progress::stage(title)
+        };
+        let started = Instant::now();
+        let references = specs
+            .iter()
+            .map(ImageSpec::target_reference)
+            .collect::<Result<Vec<_>, _>>()?;
+        let resolved = self.rt.block_on(registry::resolve_all(
+            self.options,
+            &references,
+            &config.platforms,
+            config.expected_digest.as_ref(),
+        ))?;
+        check_resolved(&resolved)?;
+        // A promoted tag must name the promoted build in the registry: the
+        // digest alone was looked up above.
+        let tags = match &config.promote {
+            Some(_) => self.rt.block_on(check_promoted_tags(
+                self.options,
+                &references,
+                &config.platforms,
+            ))?,
+            None => vec![TagCheck::NotChecked; references.len()],
+        };
+        for ((r, check), reference) in resolved.iter().zip(&tags).zip(&references) {
+            let tag = r.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
+            // Say what was looked up: a tag next to a digest is not checked
+            // unless it was.
+            let note = match check {
+                TagCheck::Same => " (the tag resolves to it too)".to_string(),
+                TagCheck::Other(other) => format!(" (the tag is {} there)", print::value(other)),
+                TagCheck::NotChecked if reference.tag.is_some() && reference.digest.is_some() => {
+                    " (looked up by digest; the tag was not checked)".to_string()
+                }
+                TagCheck::NotChecked => String::new(),
+            };
+            print::line(
+                Stream::Stderr,
+                &format!(
+                    "  {}/{}{tag} -> {}{note}",
+                    r.registry,
+                    r.repository,
+                    print::value(&r.digest)
+                ),
+            );
+        }
+        stage.done(
+            "verify",
+            started,
+            &format!("{} image(s) found", resolved.len()),
+        );
+        let specs = settle_promoted_tags(config, specs, &references, &tags)?;
+        let specs = pin_digests(&specs, &resolved)?;
+        Ok((specs, resolved))
+    }
 }
 
 /// What the registry says a promoted tag points at.

@@ -38,6 +38,15 @@ pub fn stage(title: &str) -> Stage {
     }
 }
 
+/// A stage run inside another: only its result line is shown (Actions
+/// groups do not nest, and one spinner is enough).
+pub fn inner_stage() -> Stage {
+    Stage {
+        _group: None,
+        spinner: None,
+    }
+}
+
 impl Stage {
     /// Prints the stage's one result line (after clearing the spinner, so the
     /// line is not torn by it).

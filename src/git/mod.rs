@@ -262,7 +262,8 @@ pub fn write_back_with(
     options: &WriteBackOptions,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
 ) -> Result<WriteBackResult, WriteBackError> {
-    write_back_counted(config, options, edit, &mut Tally::default())
+    let mut edit = |root: &Path| edit(root).map_err(WriteBackError::from);
+    write_back_counted(config, options, &mut edit, &mut Tally::default())
 }
 
 /// [`write_back_with`], counting attempts into `tally` (read on failure).
@@ -274,7 +275,7 @@ pub fn write_back_with(
 pub fn write_back_counted(
     config: &Config,
     options: &WriteBackOptions,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
     let written = written_repository(config, options);
@@ -290,7 +291,7 @@ fn write_back_as(
     options: &WriteBackOptions,
     written: Option<&str>,
     credential: &crate::github::app::WriteCredential,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
     let token = credential.secret();

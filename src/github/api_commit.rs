@@ -347,7 +347,8 @@ pub fn write_back(
         |r: &EditReport| crate::write_back::message::render(&options.message, r, &context);
     let plan = plan_for_options(options, &message);
     let mut transport = ApiTransport::new(target, options)?;
-    crate::write_back::run(&plan, &mut transport, edit, &mut Tally::default())
+    let mut edit = |root: &Path| edit(root).map_err(WriteBackError::from);
+    crate::write_back::run(&plan, &mut transport, &mut edit, &mut Tally::default())
 }
 
 /// Points `branch` at `oid`: creates it, or force-moves it.
@@ -400,7 +401,7 @@ pub fn write_back_for_config(
     config: &crate::config::Config,
     api: &Api,
     options: &crate::git::WriteBackOptions,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
     let rt = runtime()?;
@@ -432,7 +433,13 @@ pub fn write_back_for_config(
             branch,
             token: token.clone(),
         };
-        let mut api_options = ApiCommitOptions::new(config.paths.clone(), String::new(), 0);
+        // A promotion edits `promote-to` and reads `promote-from` on the
+        // same tip: both are downloaded.
+        let paths = match &config.promote {
+            Some((from, to)) => vec![to.clone(), from.clone()],
+            None => config.paths.clone(),
+        };
+        let mut api_options = ApiCommitOptions::new(paths, String::new(), 0);
         api_options.max_file_size = crate::edit::DEFAULT_MAX_FILE_SIZE;
         let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
         let render = |r: &EditReport| message.render(r);

@@ -181,6 +181,11 @@ pub struct Plan<'a> {
     pub pull_request: Option<pull_request::Plan>,
 }
 
+/// The edit the loop re-runs on each attempt's tip, in the transport's root.
+/// Its error is the loop's: a promotion's edit also fails when the source
+/// overlay cannot be read or verified on that tip.
+pub type Edit<'a> = dyn FnMut(&Path) -> Result<EditReport, WriteBackError> + 'a;
+
 /// Attempts made so far, readable after a failure (the `attempts` output is
 /// written on failure too).
 #[derive(Debug, Default, Clone, Copy)]
@@ -196,6 +201,14 @@ pub enum WriteBackError {
     Api(#[from] crate::github::api_commit::ApiCommitError),
     #[error(transparent)]
     Edit(#[from] EditError),
+    /// Reading or verifying the images to promote, on the tip being edited
+    /// (the pipeline's own error, unchanged).
+    #[error(transparent)]
+    Promote(Box<crate::error::Error>),
+    #[error(
+        "promote-from changed during the run: {from} on the new tip sets other images than the ones verified on the first tip; re-run"
+    )]
+    PromoteSourceChanged { from: String },
     #[error(transparent)]
     Guard(#[from] crate::guard::GuardError),
     #[error("commit message template: {0}")]
@@ -237,6 +250,10 @@ impl WriteBackError {
             WriteBackError::Edit(e) => e.hint(),
             WriteBackError::Guard(e) => e.hint(),
             WriteBackError::PullRequest(e) => e.hint(),
+            WriteBackError::Promote(e) => e.hint(),
+            WriteBackError::PromoteSourceChanged { .. } => Some(
+                "another push changed the source overlay while this run retried; nothing unverified was written: re-run to verify and promote what it holds now".into(),
+            ),
             WriteBackError::Template(_) => {
                 Some("fix `commit-message`; write `{{` for a literal brace".into())
             }
@@ -253,6 +270,10 @@ impl WriteBackError {
     pub fn edit_error(&self) -> Option<&EditError> {
         match self {
             WriteBackError::Edit(e) => Some(e),
+            WriteBackError::Promote(e) => match e.as_ref() {
+                crate::error::Error::Edit(e) => Some(e),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -309,7 +330,7 @@ pub fn plan_for<'a>(
 pub fn run(
     plan: &Plan<'_>,
     transport: &mut dyn Transport,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    edit: &mut Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
     let started = Instant::now();

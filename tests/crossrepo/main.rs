@@ -810,7 +810,8 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
                 Some(tag) => Ok(set_tags(root, FILE, &[(APP, tag)])),
                 None => Err(EditError::NoMatch {
                     images: vec!["typo/app".into()],
-                }),
+                }
+                .into()),
             },
             &mut gitops_bump::write_back::Tally::default(),
         )
@@ -889,7 +890,7 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
             &config,
             &api,
             &options,
-            edit,
+            &mut |root: &Path| edit(root).map_err(WriteBackError::from),
             &mut gitops_bump::write_back::Tally::default(),
         )
     };

@@ -12,6 +12,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[allow(dead_code)]
+#[path = "../crossrepo/cli.rs"]
+mod cli;
+#[allow(dead_code)]
+#[path = "../crossrepo/repo.rs"]
+mod repo;
+#[allow(dead_code)]
+#[path = "../crossrepo/server.rs"]
+mod server;
+
 use gitops_bump::github::files::parse_delimited;
 use servers::{Auth, Registry};
 
@@ -120,13 +130,24 @@ impl Scenario {
 
     /// Runs the binary the way the runner does: inputs as `INPUT_*`.
     fn run(&self, args: &[&str], inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+        self.run_in(&self.workspace(), args, inputs, env)
+    }
+
+    /// [`Scenario::run`] in `dir` (another repository's checkout).
+    fn run_in(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        inputs: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Run {
         let output_file = self.dir.path().join("github_output");
         let summary_file = self.dir.path().join("github_step_summary");
         fs::write(&output_file, "").unwrap();
         fs::write(&summary_file, "").unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(args)
-            .current_dir(self.workspace())
+            .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -537,6 +558,294 @@ fn promotion_of_an_image_that_is_not_deployed_fails_and_changes_nothing() {
     );
     assert_eq!(git(&s.remote(), &["rev-parse", "main"]), before);
     assert_eq!(git(&s.workspace(), &["status", "--porcelain"]), "");
+}
+
+/// A dev overlay (as in `examples/gitops-repo`) deploying `image`.
+fn dev_overlay(image: &str) -> String {
+    let (name, rest) = image.split_once(':').unwrap();
+    let (tag, digest) = rest.split_once('@').unwrap();
+    format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: app-dev\nresources:\n  - ../../base\nimages:\n  - name: app\n    newName: {name}\n    newTag: {tag}\n    digest: {digest}\n"
+    )
+}
+
+/// Commits `content` as `path` on the remote's main, through a clone.
+fn commit_to_remote(s: &Scenario, path: &str, content: &str) {
+    let clone = s.dir.path().join("writer");
+    let _ = fs::remove_dir_all(&clone);
+    let url = format!("file://{}", s.remote().display());
+    git(s.dir.path(), &["clone", "-q", &url, "writer"]);
+    fs::write(clone.join(path), content).unwrap();
+    git(&clone, &["add", "-A"]);
+    git(
+        &clone,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            "dev",
+        ],
+    );
+    git(&clone, &["push", "-q", "origin", "main"]);
+}
+
+/// Promotion in another repository than the checkout, pushed over
+/// `file://`: dev is read from the clone of the repository written, its
+/// images verified in the registry, and prod lands there; an image missing
+/// from the registry refuses with nothing pushed.
+#[test]
+fn promotion_into_another_repository_over_file_reads_dev_there() {
+    let s = Scenario::new();
+    let digest = s.registry.skopeo_digest("example-org/app:v1.1.0");
+    let image = format!("{}/example-org/app:v1.1.0@{digest}", s.registry.addr);
+    // The workflow's own repository: no overlays at all.
+    let ci = s.dir.path().join("ci");
+    fs::create_dir_all(&ci).unwrap();
+    git(&ci, &["init", "-q", "-b", "main"]);
+    fs::write(ci.join("README.md"), "# ci\n").unwrap();
+    let url = format!("file://{}", s.remote().display());
+    let promote = |s: &Scenario| {
+        s.run_in(
+            &ci,
+            &["run"],
+            &[
+                ("repository", &url),
+                ("promote-from", "overlays/dev"),
+                ("promote-to", "overlays/prod"),
+            ],
+            &[],
+        )
+    };
+
+    // Missing from the registry: refused before anything is pushed.
+    let missing = format!(
+        "{}/example-org/app:v9.9.9@sha256:{}",
+        s.registry.addr,
+        "1".repeat(64)
+    );
+    commit_to_remote(
+        &s,
+        "overlays/dev/kustomization.yaml",
+        &dev_overlay(&missing),
+    );
+    let before = git(&s.remote(), &["rev-parse", "main"]);
+    let r = promote(&s);
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(r.log().contains("example-org/app"), "{}", r.log());
+    assert!(
+        !r.log().contains("promotion reads the source overlay"),
+        "{}",
+        r.log()
+    );
+    assert_eq!(
+        git(&s.remote(), &["rev-parse", "main"]),
+        before,
+        "nothing pushed"
+    );
+    assert_eq!(r.get("changed"), "false", "{}", r.log());
+
+    // In the registry: prod gets dev's exact reference.
+    commit_to_remote(&s, "overlays/dev/kustomization.yaml", &dev_overlay(&image));
+    let r = promote(&s);
+    r.assert_ok();
+    assert_eq!(r.get("changed"), "true");
+    assert_eq!(r.get("files"), "overlays/prod/kustomization.yaml");
+    assert_eq!(r.get("digest"), digest);
+    assert_eq!(r.get("previous-tag"), "v0.9.0");
+    assert_eq!(
+        r.get("commit-sha"),
+        git(&s.remote(), &["rev-parse", "main"])
+    );
+    assert!(
+        r.log().contains(&format!(
+            "  promote app={image} from overlays/dev to overlays/prod"
+        )),
+        "{}",
+        r.log()
+    );
+    for overlay in ["overlays/prod", "overlays/dev"] {
+        let images = rendered_images(&s, overlay);
+        assert!(!images.is_empty(), "{overlay}");
+        assert!(images.iter().all(|i| *i == image), "{overlay}: {images:?}");
+    }
+    // The workflow's checkout is untouched.
+    assert!(!ci.join("overlays").exists());
+    assert_eq!(git(&ci, &["status", "--porcelain"]), "?? README.md");
+}
+
+/// A push that moves the branch, with dev naming other images, while the
+/// promotion publishes: the retry reads dev on the new tip, and refuses to
+/// write images that were not verified.
+#[test]
+fn promotion_refuses_when_dev_changes_during_the_run() {
+    let s = Scenario::new();
+    let digest = s.registry.skopeo_digest("example-org/app:v1.1.0");
+    let addr = &s.registry.addr;
+    commit_to_remote(
+        &s,
+        "overlays/dev/kustomization.yaml",
+        &dev_overlay(&format!("{addr}/example-org/app:v1.1.0@{digest}")),
+    );
+    // The other push, ready on `next`; the remote's pre-receive hook moves
+    // main there once, while our push is being received.
+    let writer = s.dir.path().join("writer");
+    fs::write(
+        writer.join("overlays/dev/kustomization.yaml"),
+        dev_overlay(&format!("{addr}/example-org/app:latest@{digest}")),
+    )
+    .unwrap();
+    git(
+        &writer,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qam",
+            "dev moves",
+        ],
+    );
+    git(&writer, &["push", "-q", "origin", "HEAD:refs/heads/next"]);
+    let next = git(&s.remote(), &["rev-parse", "next"]);
+    let hook = s.remote().join("hooks/pre-receive");
+    fs::write(
+        &hook,
+        "#!/bin/sh\ncat >/dev/null\n[ -e \"$GIT_DIR/raced\" ] && exit 0\ntouch \"$GIT_DIR/raced\"\nenv -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES git update-ref refs/heads/main refs/heads/next\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let ci = s.dir.path().join("ci");
+    fs::create_dir_all(&ci).unwrap();
+    let url = format!("file://{}", s.remote().display());
+    let r = s.run_in(
+        &ci,
+        &["run"],
+        &[
+            ("repository", &url),
+            ("promote-from", "overlays/dev"),
+            ("promote-to", "overlays/prod"),
+        ],
+        &[],
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.log());
+    assert!(
+        r.log().contains("error: promote-from changed during the run: overlays/dev on the new tip sets other images than the ones verified on the first tip; re-run"),
+        "{}",
+        r.log()
+    );
+    assert_eq!(r.get("attempts"), "2", "{}", r.log());
+    assert_eq!(
+        git(&s.remote(), &["rev-parse", "main"]),
+        next,
+        "only the other push landed"
+    );
+    assert!(
+        s.remote_file("overlays/prod/kustomization.yaml")
+            .contains("newTag: v0.9.0")
+    );
+}
+
+/// Promotion into another repository over git smart HTTP and over the API,
+/// in pull-request mode: the pull request is opened against the repository
+/// written, its branch holds dev's digest in prod, and a dev overlay naming
+/// an image missing from the registry pushes nothing and opens nothing.
+#[test]
+fn promotion_into_another_repository_opens_the_pull_request_there() {
+    let registry = registry_with_images();
+    let digest = registry.skopeo_digest("example-org/app:v1.1.0");
+    let image = format!("{}/example-org/app:v1.1.0@{digest}", registry.addr);
+    let missing = format!(
+        "{}/example-org/app:v9.9.9@sha256:{}",
+        registry.addr,
+        "1".repeat(64)
+    );
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops-repo");
+    let prod = fs::read_to_string(example.join("overlays/prod/kustomization.yaml")).unwrap();
+    let base = fs::read_to_string(example.join("base/kustomization.yaml")).unwrap();
+    for via in ["git", "api"] {
+        let server = server::FakeGitHub::start(server::Installation::default());
+        server.repo.commit(
+            "main",
+            &[
+                ("overlays/dev/kustomization.yaml", &dev_overlay(&missing)),
+                ("overlays/prod/kustomization.yaml", &prod),
+                ("base/kustomization.yaml", &base),
+            ],
+            "seed",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let promote = || {
+            cli::run_action(
+                &server,
+                dir.path(),
+                &["run"],
+                &[
+                    ("repository", "org/gitops"),
+                    ("token", server::STATIC_TOKEN),
+                    ("commit-via", via),
+                    ("mode", "pull-request"),
+                    ("promote-from", "overlays/dev"),
+                    ("promote-to", "overlays/prod"),
+                    ("insecure-registries", &registry.addr),
+                ],
+            )
+        };
+        let refs = server.repo.git(&["for-each-ref"]);
+        let r = promote();
+        assert_eq!(r.output.status.code(), Some(1), "{via}: {}", r.log());
+        assert!(r.stderr().contains("v9.9.9"), "{via}: {}", r.log());
+        assert_eq!(
+            server.repo.git(&["for-each-ref"]),
+            refs,
+            "{via}: nothing pushed"
+        );
+        assert_eq!(server.state()["pulls"], serde_json::json!([]), "{via}");
+
+        let main = server.repo.commit(
+            "main",
+            &[("overlays/dev/kustomization.yaml", &dev_overlay(&image))],
+            "dev",
+        );
+        let r = promote();
+        assert_eq!(r.output.status.code(), Some(0), "{via}: {}", r.log());
+        assert_eq!(r.get("changed"), "true", "{via}");
+        assert_eq!(r.get("digest"), digest, "{via}");
+        assert_eq!(r.get("files"), "overlays/prod/kustomization.yaml", "{via}");
+        assert_eq!(r.get("pull-request-number"), "1", "{via}");
+        assert_eq!(
+            r.get("pull-request-url"),
+            "https://github.com/org/gitops/pull/1",
+            "{via}"
+        );
+        let pulls = server.state()["pulls"].clone();
+        assert_eq!(pulls.as_array().unwrap().len(), 1, "{via}: {pulls}");
+        assert_eq!(pulls[0]["base"]["ref"], "main", "{via}");
+        let head = pulls[0]["head"]["ref"].as_str().unwrap().to_string();
+        assert_eq!(head, "gitops-bump/main/promote-overlays-prod", "{via}");
+        assert_eq!(server.repo.head(&head), r.get("commit-sha"), "{via}");
+        assert_eq!(server.repo.head("main"), main, "{via}: main is not written");
+        let kust = server.repo.show(&head, "overlays/prod/kustomization.yaml");
+        let lines: Vec<&str> = kust.lines().collect();
+        for want in [
+            format!("    newName: {}/example-org/app", registry.addr),
+            "    newTag: v1.1.0".to_string(),
+            format!("    digest: {digest}"),
+        ] {
+            assert!(lines.contains(&want.as_str()), "{via}: {want} in\n{kust}");
+        }
+        assert!(
+            r.summary
+                .contains(&format!("({}/org/gitops/commit/", server.url)),
+            "{via}: {}",
+            r.summary
+        );
+    }
 }
 
 /// A tiny OIDC request endpoint answering `{"value": JWT}` with the claims
