@@ -34,7 +34,7 @@ fi
 # One bump with the real CLI, as the action runs it (no registry check:
 # this measures the write-back). Prints outputs as key=value lines.
 bump() {  # URL FILE IMAGE TAG
-  env -u GITHUB_ACTIONS -u GITHUB_OUTPUT "INPUT_REPOSITORY=$1" "INPUT_PATHS=$2" "INPUT_IMAGES=$3:$4" \
+  env -u GITHUB_ACTIONS -u GITHUB_OUTPUT "INPUT_REPOSITORY=$1" "INPUT_INSECURE-GIT-ORIGINS=$1" "INPUT_PATHS=$2" "INPUT_IMAGES=$3:$4" \
     INPUT_VERIFY=false "INPUT_TOKEN=$TOKEN" "INPUT_MAX-ATTEMPTS=30" "$GITOPS_BUMP_BIN" run
 }
 
