@@ -541,10 +541,11 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         max_file_size: args.max_file_size,
     };
     let report = edit::apply(&root, &paths, &request, !args.check)?;
+    edit::print_warnings(&report.warnings);
     if args.json {
         print::json(
             Stream::Stdout,
-            &serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes }),
+            &serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes, "warnings": report.warnings }),
         );
     } else {
         for c in &report.changes {

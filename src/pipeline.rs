@@ -211,6 +211,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.pull_request_number = result.pull_request_number;
         report = result.report;
     }
+    edit::print_warnings(&report.warnings);
     outputs.changed = !report.files.is_empty();
     outputs.files = report.files.clone();
     outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);

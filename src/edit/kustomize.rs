@@ -489,6 +489,7 @@ fn append_entries(
                 splices: splice.take().into_iter().collect(),
                 claims: Vec::new(),
                 splice_elsewhere: !first,
+                warning: None,
             }
         })
         .collect())

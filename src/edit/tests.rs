@@ -612,8 +612,43 @@ fn argo_cd_applications() {
             &["app:v2"],
             "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n        helm:\n          valuesObject:\n            image: {repository: app, tag: v2}\n",
         ),
+        case(
+            "helm.parameters with only image.tag: the image named by an annotation",
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - name: image.tag\n        value: \"v1\" # pinned\n      - {name: worker.image.tag, value: v1}\n",
+            &["ghcr.io/o/app:v2"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - name: image.tag\n        value: \"v2\" # pinned\n      - {name: worker.image.tag, value: v1}\n",
+        ),
+        case(
+            "annotation with a prefix, digest parameter set too; ApplicationSet template metadata",
+            "appset.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    metadata:\n      annotations: {gitops-bump/worker.image: ghcr.io/o/worker}\n    spec:\n      sources:\n      - helm:\n          parameters:\n          - {name: worker.image.tag, value: v1}\n          - {name: worker.image.digest, value: \"\"}\n",
+            &["ghcr.io/o/worker:v2@{D2}"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    metadata:\n      annotations: {gitops-bump/worker.image: ghcr.io/o/worker}\n    spec:\n      sources:\n      - helm:\n          parameters:\n          - {name: worker.image.tag, value: v2}\n          - {name: worker.image.digest, value: \"{D2}\"}\n",
+        ),
+        case(
+            "an image.repository parameter wins over the annotation",
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/other}\n      - {name: image.tag, value: v1}\n",
+            &["ghcr.io/o/app:v2", "ghcr.io/o/other:v3"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/other}\n      - {name: image.tag, value: v3}\n",
+        ),
     ];
     run_cases(cases, &[], false);
+}
+
+#[test]
+fn argo_cd_tag_parameter_without_annotation_is_not_guessed() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: app\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.tag, value: v1}\n";
+    let out = edit_file(
+        "app.yaml",
+        app.as_bytes(),
+        &request(&["app:v2"], &[]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(out.new_bytes, None);
+    assert_eq!(out.matched, vec![false]);
 }
 
 #[test]
@@ -808,4 +843,46 @@ fn an_edit_that_would_not_read_back_is_refused() {
         err.to_string(),
         "refusing to write this edit: the value here would read back as \"app\", not \"app:v2\""
     );
+}
+
+#[test]
+fn a_digest_without_a_key_is_a_warning_naming_the_key() {
+    let cases = [
+        (
+            "values.yaml",
+            "image:\n  repository: ghcr.io/o/app\n  tag: v1\n",
+            "image:\n  repository: ghcr.io/o/app\n  tag: v2\n",
+            "this values map has no key `digest`; add the key `digest` (empty)",
+        ),
+        (
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/app}\n      - {name: image.tag, value: v1}\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/app}\n      - {name: image.tag, value: v2}\n",
+            "this `helm.parameters` list has no parameter `image.digest`; add the parameter `image.digest` (empty)",
+        ),
+    ];
+    let req = request(&[&format!("ghcr.io/o/app:v2@{D2}")], &[]);
+    for (file, input, want, message) in cases {
+        let out = edit_file(file, input.as_bytes(), &req, false).unwrap();
+        assert_eq!(out.new_bytes.as_deref(), Some(want.as_bytes()), "{file}");
+        assert_eq!(out.warnings.len(), 1, "{file}: {:?}", out.warnings);
+        let w = &out.warnings[0];
+        assert_eq!(
+            (w.file.as_str(), w.line),
+            (file, if file == "app.yaml" { 7 } else { 2 })
+        );
+        assert!(
+            w.message.contains(D2) && w.message.contains(message),
+            "{}",
+            w.message
+        );
+        // Idempotent, and the warning stays while the key is missing.
+        let again = edit_file(file, want.as_bytes(), &req, false).unwrap();
+        assert_eq!((again.new_bytes, again.warnings.len()), (None, 1), "{file}");
+    }
+    // With the key there is nothing to warn about.
+    let with_key = "image:\n  repository: ghcr.io/o/app\n  tag: v1\n  digest: \"\"\n";
+    let out = edit_file("values.yaml", with_key.as_bytes(), &req, false).unwrap();
+    assert!(out.warnings.is_empty());
+    assert!(out.new_bytes.is_some());
 }
