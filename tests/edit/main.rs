@@ -127,6 +127,28 @@ fn json_lists_changes() {
     assert_eq!(c["new"], format!("ghcr.io/o/app:v2@{D1}"));
 }
 
+/// A digest with no `digest` key to hold it: the tag is written, the
+/// digest is not, and a warning names the key to add (also in `--json`).
+#[test]
+fn a_digest_with_no_key_is_a_warning() {
+    let values = "image:\n  repository: ghcr.io/o/app\n  tag: v1\n";
+    let tree = Tree::new(&[("values.yaml", values)]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2@{D1}"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(tree.read("values.yaml"), values.replace("v1", "v2"));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "warning: values.yaml:2: the digest {D1} was not written: this values map has no key `digest`; add the key `digest` (empty) if the chart reads it, then run again\n"
+        )
+    );
+    let out = tree.set_image(&["--json", "ghcr.io/o/app:v2@{D1}"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v["changed"], false);
+    assert_eq!(v["warnings"][0]["line"], 2);
+    assert_eq!(v["warnings"][0]["file"], "values.yaml");
+}
+
 /// kustomize renders what we wrote: the overlay's Deployment gets the image.
 #[test]
 fn kustomize_renders_our_edit() {
