@@ -19,7 +19,8 @@
 //!   `spec.values` and kustomize `helmCharts[].valuesInline`.
 //! - `compose`: `services.*.image`.
 //! - `argocd`: Application/ApplicationSet `kustomize.images`,
-//!   `helm.parameters` and `helm.valuesObject`.
+//!   `helm.parameters` and `helm.valuesObject`; `image.tag` parameters alone
+//!   only for an image named by a `gitops-bump/image` annotation (opt-in).
 //! - `marker`: any scalar followed by `# {"$imagepolicy": "ns:name[:tag|:name|:digest]"}`
 //!   (Flux) or `# gitops-bump: NAME[:tag|:name|:digest]`.
 //!
