@@ -109,6 +109,27 @@ fn kustomization_images() {
             "images:\n- name: app\n  newTag: v2\n  newName: ghcr.io/o/app\n",
         ),
         case(
+            "a new tag removes tagSuffix, as kustomize edit set image does",
+            k,
+            "images:\n- name: app\n  tagSuffix: -debug # why\n  newName: ghcr.io/o/app\n",
+            &["app=*:v2"],
+            "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v2\n",
+        ),
+        case(
+            "`*` for the tag keeps tagSuffix (flow entry)",
+            k,
+            "images:\n- {name: app, tagSuffix: -debug}\n",
+            &["app:*@{D1}"],
+            "images:\n- {name: app, tagSuffix: -debug, digest: {D1}}\n",
+        ),
+        case(
+            "a digest alone removes tagSuffix (flow entry)",
+            k,
+            "images:\n- {name: app, newTag: v1, tagSuffix: -debug}\n",
+            &["app@{D1}"],
+            "images:\n- {name: app, digest: {D1}}\n",
+        ),
+        case(
             "dropping a first key keeps the dash",
             k,
             "images:\n- digest: {D1}\n  name: app\n",
