@@ -174,6 +174,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     let request = EditRequest {
         specs: specs.clone(),
         values_paths: config.values_paths.clone(),
+        image_kinds: config.image_kinds.clone(),
         allow_no_match: config.allow_no_match,
         max_file_size: edit::DEFAULT_MAX_FILE_SIZE,
     };

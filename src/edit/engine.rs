@@ -327,6 +327,7 @@ fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>
         return Ok(found);
     }
     found.extend(workload::find(ctx, root)?);
+    found.extend(workload::find_in_listed_kinds(ctx, root)?);
     found.extend(argocd::find(ctx, root)?);
     found.extend(helm::find_in_helm_release(ctx, root, kind)?);
     if !is_kubernetes_object(root, kind)? {

@@ -81,6 +81,9 @@ pub struct EditRequest {
     pub specs: Vec<ImageSpec>,
     /// Extra Helm values key paths holding an image (`app.image`).
     pub values_paths: Vec<String>,
+    /// Kinds (`AnalysisTemplate`, or `Service.serving.knative.dev` with its
+    /// API group) whose `image:` fields anywhere under `spec` are edited.
+    pub image_kinds: Vec<String>,
     /// Succeed even when a SPEC matches nothing.
     pub allow_no_match: bool,
     /// Files larger than this are an error (default 10 MiB).

@@ -10,6 +10,7 @@ fn request(specs: &[&str], values_paths: &[&str]) -> EditRequest {
     EditRequest {
         specs: specs.iter().map(|s| ImageSpec::parse(s).unwrap()).collect(),
         values_paths: values_paths.iter().map(|s| s.to_string()).collect(),
+        image_kinds: Vec::new(),
         allow_no_match: false,
         max_file_size: DEFAULT_MAX_FILE_SIZE,
     }
@@ -38,9 +39,14 @@ fn case(name: &'static str, file: &'static str, input: &str, specs: &[&str], wan
 }
 
 fn run_cases(cases: Vec<Case>, values_paths: &[&str], may_append: bool) {
+    run_cases_with(cases, values_paths, &[], may_append);
+}
+
+fn run_cases_with(cases: Vec<Case>, values_paths: &[&str], image_kinds: &[&str], may_append: bool) {
     for c in cases {
         let specs: Vec<&str> = c.specs.iter().map(String::as_str).collect();
-        let req = request(&specs, values_paths);
+        let mut req = request(&specs, values_paths);
+        req.image_kinds = image_kinds.iter().map(|k| k.to_string()).collect();
         let out = edit_file(c.file, c.input.as_bytes(), &req, may_append)
             .unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let got = out
@@ -906,4 +912,69 @@ fn a_digest_without_a_key_is_a_warning_naming_the_key() {
     let out = edit_file("values.yaml", with_key.as_bytes(), &req, false).unwrap();
     assert!(out.warnings.is_empty());
     assert!(out.new_bytes.is_some());
+}
+
+#[test]
+fn image_fields_of_listed_kinds() {
+    let analysis = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  annotations: {note: ghcr.io/o/app:v1}\nspec:\n  metrics:\n  - name: smoke\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              containers:\n              - name: t\n                image: ghcr.io/o/app:v1 # test\n";
+    let knative = "apiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n      - {image: \"ghcr.io/o/app:v1\"}\n";
+    let tekton = "apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  steps:\n  - name: build\n    image: ghcr.io/o/app:v1\n";
+    let config_map = "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: ghcr.io/o/app:v1\n";
+    let cases = vec![
+        case(
+            "AnalysisTemplate: image under spec, not the annotation",
+            "analysis.yaml",
+            analysis,
+            &["ghcr.io/o/app:v2"],
+            &analysis.replace("image: ghcr.io/o/app:v1", "image: ghcr.io/o/app:v2"),
+        ),
+        case(
+            "Knative Service listed with its API group",
+            "ksvc.yaml",
+            knative,
+            &["ghcr.io/o/app:v2"],
+            &knative.replace("app:v1", "app:v2"),
+        ),
+        case(
+            "Tekton Task steps",
+            "task.yaml",
+            tekton,
+            &["ghcr.io/o/app:v2"],
+            &tekton.replace("app:v1", "app:v2"),
+        ),
+        case(
+            "a core Service is not the Knative one",
+            "svc.yaml",
+            "apiVersion: v1\nkind: Service\nspec:\n  image: ghcr.io/o/app:v1\n",
+            &["ghcr.io/o/app:v2"],
+            "apiVersion: v1\nkind: Service\nspec:\n  image: ghcr.io/o/app:v1\n",
+        ),
+        case(
+            "a ConfigMap is never guessed at",
+            "cm.yaml",
+            config_map,
+            &["ghcr.io/o/app:v2"],
+            config_map,
+        ),
+    ];
+    run_cases_with(
+        cases,
+        &[],
+        &[
+            "AnalysisTemplate",
+            "Service.serving.knative.dev",
+            "Task",
+            "ConfigMap",
+        ],
+        false,
+    );
+    // Not listed: a CRD's `image:` is left alone.
+    let out = edit_file(
+        "task.yaml",
+        tekton.as_bytes(),
+        &request(&["ghcr.io/o/app:v2"], &[]),
+        false,
+    )
+    .unwrap();
+    assert_eq!((out.new_bytes, out.matched), (None, vec![false]));
 }
