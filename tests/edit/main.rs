@@ -149,6 +149,36 @@ fn a_digest_with_no_key_is_a_warning() {
     assert_eq!(v["warnings"][0]["file"], "values.yaml");
 }
 
+/// Without `--root`, a file outside the current directory is edited (as
+/// kustomize and yq do), by `..` or by an absolute path, and shown with its
+/// directory; `--root` still confines (see the bad input cases).
+#[test]
+fn a_file_outside_the_current_directory_is_edited_without_root() {
+    let values = "image: ghcr.io/o/app:v1\n";
+    let tree = Tree::new(&[("out/values.yaml", values), ("cwd/.keep", "")]);
+    let absolute = tree.path("out/values.yaml");
+    let shown = absolute.display().to_string();
+    for (arg, tag) in [("../out/values.yaml", "v2"), (shown.as_str(), "v3")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-bump"))
+            .args(["set-image", "--file", arg, &format!("ghcr.io/o/app:{tag}")])
+            .current_dir(tree.path("cwd"))
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_OUTPUT")
+            .output()
+            .expect("run gitops-bump");
+        assert_eq!(out.status.code(), Some(0), "{arg}: {}", stderr(&out));
+        assert_eq!(
+            tree.read("out/values.yaml"),
+            format!("image: ghcr.io/o/app:{tag}\n")
+        );
+        assert!(
+            stdout(&out).starts_with(&format!("{shown}:1:8: ")),
+            "{arg}: {}",
+            stdout(&out)
+        );
+    }
+}
+
 /// kustomize renders what we wrote: the overlay's Deployment gets the image.
 #[test]
 fn kustomize_renders_our_edit() {
@@ -250,13 +280,25 @@ fn bad_input_fails_with_a_location_and_writes_nothing() {
         ),
         (
             vec![],
-            vec!["--file", "../outside.yaml", "ghcr.io/o/app:v2"],
-            "error: ../outside.yaml: the path leaves the root directory",
+            vec![
+                "--root",
+                ".",
+                "--file",
+                "../outside.yaml",
+                "ghcr.io/o/app:v2",
+            ],
+            "/../outside.yaml: the path leaves the root directory",
         ),
         (
             vec![],
-            vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            vec!["--root", ".", "--file", "/etc/hostname", "ghcr.io/o/app:v2"],
             "error: /etc/hostname: the path leaves the root directory",
+        ),
+        (
+            vec![],
+            // Without --root a file outside the current directory is read.
+            vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            "error: no manifest refers to ghcr.io/o/app",
         ),
         (
             vec![],
@@ -282,7 +324,12 @@ fn bad_input_fails_with_a_location_and_writes_nothing() {
         let out = tree.set_image(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.starts_with(want), "{args:?}:\n{err}");
+        // A path `--root` made absolute starts with the temporary directory.
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            err.starts_with(want) || (first.starts_with("error: /") && first.ends_with(want)),
+            "{args:?}:\n{err}"
+        );
         assert!(err.contains("\nhint: "), "{args:?}: no hint:\n{err}");
         assert_eq!(tree.snapshot(), before, "{args:?}: something was written");
     }
