@@ -134,19 +134,22 @@ pub struct Warning {
     pub message: String,
 }
 
-/// Prints warnings on stderr as `warning: file:line: message` and, in
-/// Actions, as `::warning file=…,line=…::` annotations (both escape the
+/// Prints warnings on stderr as `warning: file:line: message`, or in
+/// Actions as `::warning file=…,line=…::` annotations (both escape the
 /// foreign text they carry).
 pub fn print_warnings(warnings: &[Warning]) {
     for w in warnings {
+        if crate::github::in_actions() {
+            crate::github::annotate(
+                &crate::github::Annotation::new(crate::github::Level::Warning, w.message.clone())
+                    .at(w.file.clone(), w.line, 1)
+                    .titled("gitops-bump"),
+            );
+            continue;
+        }
         crate::print::line(
             crate::print::Stream::Stderr,
             &format!("warning: {}:{}: {}", w.file, w.line, w.message),
-        );
-        crate::github::annotate(
-            &crate::github::Annotation::new(crate::github::Level::Warning, w.message.clone())
-                .at(w.file.clone(), w.line, 1)
-                .titled("gitops-bump"),
         );
     }
 }

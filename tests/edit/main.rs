@@ -147,6 +147,20 @@ fn a_digest_with_no_key_is_a_warning() {
     assert_eq!(v["changed"], false);
     assert_eq!(v["warnings"][0]["line"], 2);
     assert_eq!(v["warnings"][0]["file"], "values.yaml");
+    // In Actions, an annotation on the line instead.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-bump"))
+        .args(["set-image", "--check", &format!("ghcr.io/o/app:v2@{D1}")])
+        .current_dir(tree.root())
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .expect("run gitops-bump");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains(&format!("::warning title=gitops-bump,file=values.yaml,line=2,col=1::the digest {D1} was not written")),
+        "{all}"
+    );
+    assert!(!all.contains("warning: values.yaml"), "{all}");
 }
 
 /// Without `--root`, a file outside the current directory is edited (as
@@ -177,6 +191,23 @@ fn a_file_outside_the_current_directory_is_edited_without_root() {
             stdout(&out)
         );
     }
+}
+
+/// `--image-kind` opts a custom resource kind in; without it the CRD's
+/// `image:` is not an image to us.
+#[test]
+fn image_kind_opts_a_crd_in() {
+    let task = "apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  steps:\n  - name: build\n    image: ghcr.io/o/app:v1\n";
+    let tree = Tree::new(&[("task.yaml", task)]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = tree.set_image(&["--image-kind", "Task.tekton.dev", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "task.yaml:6:12: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n"
+    );
+    assert_eq!(tree.read("task.yaml"), task.replace("app:v1", "app:v2"));
 }
 
 /// kustomize renders what we wrote: the overlay's Deployment gets the image.
