@@ -603,7 +603,11 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         allow_no_match: args.allow_no_match,
         max_file_size: args.max_file_size,
     };
-    let mut report = edit::apply(&root, &paths, &request, !args.check)?;
+    let mut report =
+        edit::apply(&root, &paths, &request, !args.check).map_err(|e| match &shown_under {
+            Some(base) => e.shown_under(base),
+            None => e,
+        })?;
     if let Some(base) = &shown_under {
         let shown = |file: &mut String| *file = base.join(&*file).display().to_string();
         report.files.iter_mut().for_each(shown);

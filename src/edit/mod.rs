@@ -260,6 +260,31 @@ pub enum EditError {
 }
 
 impl EditError {
+    /// The same error with its file shown under `base` (`set-image` on
+    /// paths outside the current directory shows them with their directory).
+    pub fn shown_under(mut self, base: &Path) -> Self {
+        use EditError::*;
+        match &mut self {
+            Yaml { file, .. }
+            | DuplicateKey { file, .. }
+            | Shape { file, .. }
+            | TooDeep { file, .. }
+            | ControlCharacter { file, .. }
+            | Unstable { file, .. }
+            | NotUtf8 { file, .. }
+            | NulByte { file, .. }
+            | InvalidValue { file, .. }
+            | PathOutsideRoot { path: file }
+            | SymlinkOutsideRoot { path: file }
+            | NotARegularFile { path: file, .. }
+            | NotFound { path: file }
+            | TooLarge { path: file, .. }
+            | Io { path: file, .. } => *file = base.join(&*file).display().to_string(),
+            NoMatch { .. } => {}
+        }
+        self
+    }
+
     pub fn location(&self) -> Option<Location> {
         use EditError::*;
         match self {

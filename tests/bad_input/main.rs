@@ -820,7 +820,7 @@ fn set_image_cases() -> Vec<Case> {
             set(&["--file", "/dev/zero", "ghcr.io/org/app:v9"]),
             FAILURE,
             "is a device, not a file or directory",
-            At::Text("zero"),
+            At::Text("/dev/zero"),
         ),
         Case::new(
             "set-image /dev/zero --root",
