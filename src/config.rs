@@ -286,6 +286,12 @@ pub const INPUTS: &[Input] = &[
         Split::CommasOrLines,
         "Extra Helm values key paths holding an image (e.g. app.image), comma or newline separated (`#` starts a comment)",
     ),
+    list(
+        "image-kinds",
+        "",
+        Split::CommasOrLines,
+        "Opt-in: kinds of custom resources whose `image:` fields anywhere under `spec` are edited (e.g. AnalysisTemplate, Task, ServingRuntime, or Service.serving.knative.dev with the API group), comma or newline separated (`#` starts a comment)",
+    ),
     input(
         "allow-no-match",
         "false",
@@ -427,6 +433,8 @@ pub struct Config {
     /// (digest alone) instead of failing the run.
     pub promote_digest_only: bool,
     pub values_paths: Vec<String>,
+    /// Kinds whose `image:` fields anywhere under `spec` are edited.
+    pub image_kinds: Vec<String>,
     pub allow_no_match: bool,
     pub dry_run: bool,
     /// Labels for pull requests.
@@ -893,6 +901,7 @@ impl Config {
             promote_tag: None,
             promote_digest_only: raw.boolean("promote-digest-only")?,
             values_paths: raw.list("values-paths"),
+            image_kinds: raw.list("image-kinds"),
             allow_no_match: raw.boolean("allow-no-match")?,
             dry_run: raw.boolean("dry-run")?,
             labels: raw.list("labels"),
@@ -1591,6 +1600,7 @@ mod tests {
                 "access-token-scopes",
                 "docker-registries",
                 "values-paths",
+                "image-kinds",
                 "labels"
             ]
         );

@@ -1,6 +1,6 @@
 //! CLI entry: parse, run, render errors, exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
@@ -48,7 +48,7 @@ enum Command {
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
     #[command(
-        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them.\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both."
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, Argo CD image.tag only  metadata.annotations: {gitops-bump/image: ghcr.io/o/app}\n                                 + helm.parameters: [{name: image.tag, value: v1}]\n  opt-in, CRD image: fields      --image-kind Task   (every image: under spec of a Task;\n                                 KIND.GROUP for one API group: Service.serving.knative.dev)\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them. Without --root a path outside the\ncurrent directory is edited too (set-image --file /tmp/values.yaml app:v2).\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last;\nan existing tagSuffix is removed, as kustomize does, except with `*` for the tag\n(app:*@sha256:…), which keeps it.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both. A digest with no `digest` key (Helm values) or\n`image.digest` parameter (Argo CD) is not written: a warning names the key to add."
     )]
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
@@ -82,14 +82,19 @@ struct SetImageArgs {
     /// Extra Helm values key path holding an image (repeatable), e.g. app.image.
     #[arg(long = "values-path", value_name = "KEY.PATH")]
     values_paths: Vec<String>,
+    /// Also edit every `image:` under `spec` of objects of this kind
+    /// (repeatable), e.g. AnalysisTemplate or Service.serving.knative.dev.
+    #[arg(long = "image-kind", value_name = "KIND[.GROUP]")]
+    image_kinds: Vec<String>,
     /// Succeed even when an image matches nothing.
     #[arg(long)]
     allow_no_match: bool,
     /// Refuse files larger than this many bytes.
     #[arg(long, default_value_t = edit::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
-    /// Root the paths must stay inside (default: the current directory).
-    /// Paths are still relative to the current directory.
+    /// Root the paths must stay inside (default: the current directory, or
+    /// the directory holding the paths typed outside it). Paths are still
+    /// relative to the current directory.
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
     /// NAME[=NEWNAME][:TAG][@DIGEST]
@@ -506,6 +511,53 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
     Ok(exit::OK)
 }
 
+/// Without `--root`, paths typed outside the current directory (an
+/// absolute `--file /tmp/values.yaml`, or `../other/`) are edited, as
+/// kustomize and yq users expect: the root becomes the deepest directory
+/// holding them all (links leading out of it are still refused). `None`
+/// when every path is inside the current directory, the usual root. `run`
+/// (the action) always keeps the repository as its root.
+fn root_for_outside_paths(cwd: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> Option<PathBuf> {
+    let holders: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            let f = normalize(&cwd.join(f));
+            f.parent().map_or(f.clone(), Path::to_path_buf)
+        })
+        .chain(dirs.iter().map(|d| normalize(&cwd.join(d))))
+        .collect();
+    // A path into the current directory through a link is inside it; a
+    // link inside it leading out stays for the walk to refuse.
+    let real_cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+    let inside = |h: &PathBuf| {
+        h.starts_with(cwd) || std::fs::canonicalize(h).is_ok_and(|real| real.starts_with(&real_cwd))
+    };
+    if holders.iter().all(inside) {
+        return None;
+    }
+    let mut base = holders.first()?.clone();
+    for h in &holders[1..] {
+        while !h.starts_with(&base) && base.pop() {}
+    }
+    Some(base)
+}
+
+/// `a/./b/../c` → `a/c`, without touching the disk.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn set_image(args: SetImageArgs) -> Result<i32, Error> {
     let specs = args
         .specs
@@ -513,8 +565,11 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         .map(|s| ImageSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
     let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
-    let mut paths = args.files;
-    paths.extend(args.dirs);
+    let mut paths = args.files.clone();
+    paths.extend(args.dirs.iter().cloned());
+    // Set when the paths lie outside the current directory: the root the
+    // changes are shown under.
+    let mut shown_under: Option<PathBuf> = None;
     let root = match args.root {
         // `--root` only confines: paths are still typed relative to the
         // current directory, as for every other command.
@@ -529,7 +584,14 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
             }
             root
         }
-        None => cwd,
+        None => match root_for_outside_paths(&cwd, &args.files, &args.dirs) {
+            Some(base) => {
+                paths = paths.iter().map(|p| normalize(&cwd.join(p))).collect();
+                shown_under = Some(base.clone());
+                base
+            }
+            None => cwd,
+        },
     };
     if paths.is_empty() {
         paths.push(PathBuf::from("."));
@@ -537,14 +599,26 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
     let request = EditRequest {
         specs,
         values_paths: args.values_paths,
+        image_kinds: args.image_kinds,
         allow_no_match: args.allow_no_match,
         max_file_size: args.max_file_size,
     };
-    let report = edit::apply(&root, &paths, &request, !args.check)?;
+    let mut report =
+        edit::apply(&root, &paths, &request, !args.check).map_err(|e| match &shown_under {
+            Some(base) => e.shown_under(base),
+            None => e,
+        })?;
+    if let Some(base) = &shown_under {
+        let shown = |file: &mut String| *file = base.join(&*file).display().to_string();
+        report.files.iter_mut().for_each(shown);
+        report.changes.iter_mut().for_each(|c| shown(&mut c.file));
+        report.warnings.iter_mut().for_each(|w| shown(&mut w.file));
+    }
+    edit::print_warnings(&report.warnings);
     if args.json {
         print::json(
             Stream::Stdout,
-            &serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes }),
+            &serde_json::json!({ "changed": !report.files.is_empty(), "files": report.files, "changes": report.changes, "warnings": report.warnings }),
         );
     } else {
         for c in &report.changes {

@@ -99,6 +99,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     let request = |specs: Vec<ImageSpec>| EditRequest {
         specs,
         values_paths: config.values_paths.clone(),
+        image_kinds: config.image_kinds.clone(),
         allow_no_match: config.allow_no_match,
         max_file_size: edit::DEFAULT_MAX_FILE_SIZE,
     };
@@ -195,6 +196,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.pull_request_number = result.pull_request_number;
         report = result.report;
     }
+    edit::print_warnings(&report.warnings);
     outputs.changed = !report.files.is_empty();
     outputs.files = report.files.clone();
     outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);

@@ -7,6 +7,12 @@
 //!   the sibling `<prefix>tag`/`<prefix>digest` parameters are set like Helm
 //!   values; parameters named `image`, `*.image` or a `values-path` hold a
 //!   full reference;
+//! - `helm.parameters` holding only `<prefix>tag` (and `<prefix>digest`),
+//!   the repository being in the chart's values: opt-in, by an annotation
+//!   on the Application naming the image, `gitops-bump/image: ghcr.io/o/app`
+//!   for `image.tag`, `gitops-bump/<prefix>` for `<prefix>.tag`. The
+//!   annotation is never edited (a rename cannot be written there); a
+//!   `<prefix>repository` parameter, when present, wins over it;
 //! - `helm.valuesObject`, searched like a values file.
 //!
 //! Existing strings and parameters are edited; none is added.
@@ -41,6 +47,17 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
     let Some(spec) = spec else {
         return Ok(found);
     };
+    let mut metadata: Vec<&Node<'_>> = root.get("metadata")?.into_iter().collect();
+    if let Some(template) = root
+        .get("spec")?
+        .map(|s| s.get("template"))
+        .transpose()?
+        .flatten()
+        && let Some(meta) = template.get("metadata")?
+    {
+        metadata.push(meta);
+    }
+    let annotated = annotated_images(&metadata)?;
     let mut sources: Vec<&Node<'_>> = spec.get("source")?.into_iter().collect();
     if let Some(list) = spec.get("sources")? {
         sources.extend(list.items().unwrap_or_default());
@@ -55,7 +72,11 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
         }
         if let Some(helm) = source.get("helm")? {
             if let Some(params) = helm.get("parameters")? {
-                found.extend(parameters(ctx, params.items().unwrap_or_default())?);
+                found.extend(parameters(
+                    ctx,
+                    params.items().unwrap_or_default(),
+                    &annotated,
+                )?);
             }
             if let Some(values) = helm.get("valuesObject")? {
                 let mut in_values = Vec::new();
@@ -147,13 +168,47 @@ fn kustomize_image(
             .collect(),
         claims: vec![node.start.byte],
         splice_elsewhere: false,
+        warning: None,
     }))
 }
 
+/// The annotation naming the image whose parts are in `helm.parameters`
+/// when no `<prefix>repository` parameter names it: `gitops-bump/image`
+/// for `image.tag`/`image.digest`, `gitops-bump/<prefix>` for
+/// `<prefix>.tag` (`gitops-bump/backend.image` for `backend.image.tag`).
+const ANNOTATION_PREFIX: &str = "gitops-bump/";
+
+/// `(parameter prefix, image name)` from the Application's annotations
+/// (and, for an ApplicationSet, its template's).
+fn annotated_images(metadata: &[&Node<'_>]) -> Result<Vec<(String, String)>, Problem> {
+    let mut out = Vec::new();
+    for meta in metadata {
+        let Some(annotations) = meta.get("annotations")? else {
+            continue;
+        };
+        for (key, value) in annotations.entries().unwrap_or_default() {
+            if let (Some(key), Some(value)) = (key.as_str(), value.as_str())
+                && let Some(prefix) = key.strip_prefix(ANNOTATION_PREFIX)
+                && !prefix.is_empty()
+            {
+                out.push((format!("{prefix}."), value.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One `helm.parameters` entry: its name, value node and flow style.
+type Param<'n, 'a> = (&'n str, &'n Node<'a>, bool);
+
 /// `helm.parameters`: `[{name, value}]`.
-fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, Problem> {
+fn parameters(
+    ctx: &Context<'_, '_>,
+    params: &[Node<'_>],
+    annotated: &[(String, String)],
+) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
-    let mut named = Vec::new();
+    let mut named: Vec<Param<'_, '_>> = Vec::new();
     for p in params {
         if let (Some(name), Some(value)) = (p.get_str("name")?, p.get("value")?) {
             named.push((name, value, p.is_flow()));
@@ -181,70 +236,99 @@ fn parameters(ctx: &Context<'_, '_>, params: &[Node<'_>]) -> Result<Vec<Found>, 
             Some(r) => format!("{r}/{repository}"),
             None => repository.to_string(),
         };
-        let Some(spec_index) = matching_spec(&ctx.request.specs, &full_name) else {
+        let name_param = registry.is_none().then_some((*value, *in_flow));
+        found.extend(parts(ctx, &named, prefix, full_name, value, name_param));
+    }
+    // The image named by an annotation, for a prefix without a repository
+    // parameter: only the tag and digest parameters are there to edit.
+    for (prefix, image) in annotated {
+        if param(&format!("{prefix}repository")).is_some() {
             continue;
-        };
-        let spec = &ctx.request.specs[spec_index];
-        let tag_param = param(&format!("{prefix}tag"));
-        let digest_param = param(&format!("{prefix}digest"));
-        let present = |p: Option<&(&str, &Node<'_>, bool)>| {
-            p.and_then(|(_, v, _)| v.as_str())
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        let (old_tag, old_digest) = (present(tag_param), present(digest_param));
-        let (new_tag, new_digest) = helm::pair_values(
-            spec,
-            old_tag.as_deref(),
-            old_digest.as_deref(),
-            digest_param.is_some(),
-        );
-        // Parameters are edited, never added: without a tag parameter the
-        // tag stays what the chart says.
-        let new_tag = if tag_param.is_some() {
-            new_tag
-        } else {
-            old_tag.clone()
-        };
-        let mut splices = Vec::new();
-        let new_name = super::image::bumped_name(spec, &full_name);
-        if registry.is_none() {
-            splices.extend(text::set_scalar(ctx.text, value, &new_name, *in_flow));
         }
-        if let Some((_, node, flow)) = tag_param {
-            splices.extend(text::set_scalar(
-                ctx.text,
-                node,
-                new_tag.as_deref().unwrap_or(""),
-                *flow,
-            ));
+        let anchor = param(&format!("{prefix}tag")).or_else(|| param(&format!("{prefix}digest")));
+        if let Some((_, node, _)) = anchor {
+            found.extend(parts(ctx, &named, prefix, image.clone(), node, None));
         }
-        if let Some((_, node, flow)) = digest_param {
-            splices.extend(text::set_scalar(
-                ctx.text,
-                node,
-                new_digest.as_deref().unwrap_or(""),
-                *flow,
-            ));
-        }
-        let old = Written {
-            name: full_name,
-            tag: old_tag,
-            digest: old_digest,
-        };
-        let new = Written {
-            name: new_name,
-            tag: new_tag,
-            digest: new_digest,
-        };
-        found.push(Found::written(
-            spec_index,
-            TargetKind::ArgoCd,
-            value,
-            old,
-            new,
-            splices,
-        ));
     }
     Ok(found)
+}
+
+/// The `<prefix>tag`/`<prefix>digest` parameters of the image `full_name`
+/// set like Helm values, and its name rewritten in `name_param` if given.
+fn parts(
+    ctx: &Context<'_, '_>,
+    named: &[Param<'_, '_>],
+    prefix: &str,
+    full_name: String,
+    anchor: &Node<'_>,
+    name_param: Option<(&Node<'_>, bool)>,
+) -> Option<Found> {
+    let param = |n: &str| named.iter().find(|(name, _, _)| *name == n);
+    let spec_index = matching_spec(&ctx.request.specs, &full_name)?;
+    let spec = &ctx.request.specs[spec_index];
+    let tag_param = param(&format!("{prefix}tag"));
+    let digest_param = param(&format!("{prefix}digest"));
+    let present = |p: Option<&Param<'_, '_>>| {
+        p.and_then(|(_, v, _)| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (old_tag, old_digest) = (present(tag_param), present(digest_param));
+    let (new_tag, new_digest) = helm::pair_values(
+        spec,
+        old_tag.as_deref(),
+        old_digest.as_deref(),
+        digest_param.is_some(),
+    );
+    // Parameters are edited, never added: without a tag parameter the
+    // tag stays what the chart says.
+    let new_tag = if tag_param.is_some() {
+        new_tag
+    } else {
+        old_tag.clone()
+    };
+    let mut splices = Vec::new();
+    // A name with nowhere to be written (an annotated image) stays.
+    let new_name = match name_param {
+        Some((node, in_flow)) => {
+            let new_name = super::image::bumped_name(spec, &full_name);
+            splices.extend(text::set_scalar(ctx.text, node, &new_name, in_flow));
+            new_name
+        }
+        None => full_name.clone(),
+    };
+    if let Some((_, node, flow)) = tag_param {
+        splices.extend(text::set_scalar(
+            ctx.text,
+            node,
+            new_tag.as_deref().unwrap_or(""),
+            *flow,
+        ));
+    }
+    if let Some((_, node, flow)) = digest_param {
+        splices.extend(text::set_scalar(
+            ctx.text,
+            node,
+            new_digest.as_deref().unwrap_or(""),
+            *flow,
+        ));
+    }
+    let old = Written {
+        name: full_name,
+        tag: old_tag,
+        digest: old_digest,
+    };
+    let new = Written {
+        name: new_name,
+        tag: new_tag,
+        digest: new_digest,
+    };
+    let mut found = Found::written(spec_index, TargetKind::ArgoCd, anchor, old, new, splices);
+    found.warning = helm::unwritten_digest(
+        spec,
+        digest_param.is_some(),
+        &format!("parameter `{prefix}digest`"),
+        "`helm.parameters` list",
+    );
+    Some(found)
 }

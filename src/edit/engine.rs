@@ -8,7 +8,8 @@ use super::image::Written;
 use super::text::{self, Splice};
 use super::yaml::{self, Node, Pos, Problem, ProblemKind};
 use super::{
-    Change, EditError, EditRequest, TargetKind, argocd, compose, helm, kustomize, marker, workload,
+    Change, EditError, EditRequest, TargetKind, Warning, argocd, compose, helm, kustomize, marker,
+    workload,
 };
 
 const BOM: &str = "\u{feff}";
@@ -33,6 +34,9 @@ pub struct Found {
     /// The edit is made by another `Found`'s splice (new kustomize entries
     /// appended together).
     pub splice_elsewhere: bool,
+    /// Something the user should know although the edit is made (a digest
+    /// with no key to hold it), reported at `pos`.
+    pub warning: Option<String>,
 }
 
 impl Found {
@@ -59,6 +63,7 @@ impl Found {
             splices,
             claims: vec![at.start.byte],
             splice_elsewhere: false,
+            warning: None,
         }
     }
 
@@ -93,6 +98,7 @@ impl Found {
             splices,
             claims: vec![node.start.byte],
             splice_elsewhere: false,
+            warning: None,
         }
     }
 }
@@ -120,6 +126,8 @@ pub struct FileEdit {
     pub changes: Vec<Change>,
     /// Per SPEC: whether this file refers to the image at all.
     pub matched: Vec<bool>,
+    /// What was not written, and why (a digest with nowhere to go).
+    pub warnings: Vec<Warning>,
 }
 
 /// Edits one file. `file` is the path shown in changes and errors;
@@ -146,6 +154,7 @@ pub fn edit_file(
         mut splices,
         changes,
         matched,
+        warnings,
     } = plan(file, body, request, may_append)?;
     let new_bytes = if splices.is_empty() {
         None
@@ -161,6 +170,7 @@ pub fn edit_file(
         new_bytes,
         changes,
         matched,
+        warnings,
     })
 }
 
@@ -210,6 +220,7 @@ struct Plan {
     changes: Vec<Change>,
     /// Per SPEC: whether the text refers to its image.
     matched: Vec<bool>,
+    warnings: Vec<Warning>,
 }
 
 /// Plans the request's changes to one text (no BOM).
@@ -239,12 +250,20 @@ fn plan(
     let mut claimed = HashSet::new();
     let mut splices: Vec<Splice> = Vec::new();
     let mut changes = Vec::new();
+    let mut warnings = Vec::new();
     for f in found {
         if f.claims.iter().any(|c| claimed.contains(c)) {
             continue;
         }
         claimed.extend(f.claims.iter().copied());
         matched[f.spec] = true;
+        if let Some(message) = &f.warning {
+            warnings.push(Warning {
+                file: file.to_string(),
+                line: f.pos.line,
+                message: message.clone(),
+            });
+        }
         // Only what is written is reported: a part with nowhere to go (a
         // chart without a `digest` key) is not a change.
         if f.splices.is_empty() && !f.splice_elsewhere {
@@ -295,6 +314,7 @@ fn plan(
         splices,
         changes,
         matched,
+        warnings,
     })
 }
 
@@ -307,6 +327,7 @@ fn find_in_document(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>
         return Ok(found);
     }
     found.extend(workload::find(ctx, root)?);
+    found.extend(workload::find_in_listed_kinds(ctx, root)?);
     found.extend(argocd::find(ctx, root)?);
     found.extend(helm::find_in_helm_release(ctx, root, kind)?);
     if !is_kubernetes_object(root, kind)? {

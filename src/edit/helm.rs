@@ -12,7 +12,9 @@
 //! - a new digest alone empties the `tag` key, but only when there is a
 //!   `digest` key to hold it; charts without one keep their tag;
 //! - a `digest` key is never created (a chart that does not read it would
-//!   silently ignore it); a missing `tag` key is added when a tag is set.
+//!   silently ignore it): a SPEC's digest with no key is reported as a
+//!   warning naming the key to add; a missing `tag` key is added when a tag
+//!   is set.
 
 use super::TargetKind;
 use super::engine::{Context, Found, find_reference};
@@ -268,9 +270,28 @@ fn find_in_map(
         tag: new_tag,
         digest: new_digest,
     };
-    Ok(Some(Found::written(
-        spec_index, kind, repo_node, old, new, splices,
-    )))
+    let mut found = Found::written(spec_index, kind, repo_node, old, new, splices);
+    found.warning = unwritten_digest(spec, digest_node.is_some(), "key `digest`", "values map");
+    Ok(Some(found))
+}
+
+/// The warning for a SPEC's digest with nowhere to go: the map (or the
+/// parameter list) has no place for it, and one is never created because a
+/// chart that does not read it would silently ignore it.
+pub fn unwritten_digest(
+    spec: &ImageSpec,
+    has_place: bool,
+    place: &str,
+    container: &str,
+) -> Option<String> {
+    if has_place {
+        return None;
+    }
+    spec.new_digest().map(|d| {
+        format!(
+            "the digest {d} was not written: this {container} has no {place}; add the {place} (empty) if the chart reads it, then run again"
+        )
+    })
 }
 
 /// `ghcr.io/org/app` → (`ghcr.io`, `org/app`); a name without a registry

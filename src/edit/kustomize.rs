@@ -21,7 +21,9 @@
 //! - the file is not re-serialized: entries keep their order, comments and
 //!   quoting, and a new entry is appended last (kustomize sorts by name and
 //!   rewrites the whole file);
-//! - `NAME:TAG@DIGEST` sets both `newTag` and `digest`.
+//! - `NAME:TAG@DIGEST` sets both `newTag` and `digest`;
+//! - an existing `tagSuffix` is removed like kustomize removes it (the entry
+//!   is replaced), but kept when the SPEC keeps the tag with `*`.
 
 use super::TargetKind;
 use super::engine::{Context, Found};
@@ -35,7 +37,8 @@ use crate::spec::{Field, ImageSpec};
 const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The fields of an `images:` entry we write, in the order we write them.
-const FIELDS: [&str; 3] = ["newName", "newTag", "digest"];
+/// `tagSuffix` is only ever kept or removed, never written.
+const FIELDS: [&str; 4] = ["newName", "newTag", "digest", "tagSuffix"];
 
 pub fn is_kustomization_file(file_name: &str) -> bool {
     FILE_NAMES.contains(&file_name)
@@ -162,17 +165,28 @@ pub fn image_entries<'n, 'a>(images: Option<&'n Node<'a>>) -> Result<&'n [Node<'
 }
 
 /// The entry's fields after the SPEC, as `(key, value)`; `None` = absent.
+///
+/// An existing `tagSuffix` is removed, as `kustomize edit set image` does
+/// (it replaces the whole entry; kustomize ignores the suffix anyway once
+/// `newTag` or `digest` is set), except with `*` for the tag: the suffix is
+/// part of the tag that `*` keeps.
 fn desired_fields(
     spec: &ImageSpec,
     item: &Node<'_>,
     via_new_name: bool,
-) -> Result<[(&'static str, Option<String>); 3], Problem> {
+) -> Result<[(&'static str, Option<String>); 4], Problem> {
     let new_name = match (&spec.new_name, via_new_name) {
         (None, true) => Some(Field::Keep),
         (other, _) => other.clone(),
     };
-    let parts = [new_name, spec.tag.clone(), spec_digest_as_string(spec)];
-    let mut out: [(&'static str, Option<String>); 3] = Default::default();
+    let tag_suffix = matches!(spec.tag, Some(Field::Keep)).then_some(Field::Keep);
+    let parts = [
+        new_name,
+        spec.tag.clone(),
+        spec_digest_as_string(spec),
+        tag_suffix,
+    ];
+    let mut out: [(&'static str, Option<String>); 4] = Default::default();
     for (slot, (key, part)) in out.iter_mut().zip(FIELDS.into_iter().zip(parts)) {
         *slot = (key, kustomize_field(part, item.get_str(key)?));
     }
@@ -489,6 +503,7 @@ fn append_entries(
                 splices: splice.take().into_iter().collect(),
                 claims: Vec::new(),
                 splice_elsewhere: !first,
+                warning: None,
             }
         })
         .collect())

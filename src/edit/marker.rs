@@ -168,6 +168,7 @@ fn edit_site(
             .collect(),
         claims: vec![node.start.byte],
         splice_elsewhere: false,
+        warning: None,
     }))
 }
 

@@ -19,7 +19,8 @@
 //!   `spec.values` and kustomize `helmCharts[].valuesInline`.
 //! - `compose`: `services.*.image`.
 //! - `argocd`: Application/ApplicationSet `kustomize.images`,
-//!   `helm.parameters` and `helm.valuesObject`.
+//!   `helm.parameters` and `helm.valuesObject`; `image.tag` parameters alone
+//!   only for an image named by a `gitops-bump/image` annotation (opt-in).
 //! - `marker`: any scalar followed by `# {"$imagepolicy": "ns:name[:tag|:name|:digest]"}`
 //!   (Flux) or `# gitops-bump: NAME[:tag|:name|:digest]`.
 //!
@@ -80,6 +81,9 @@ pub struct EditRequest {
     pub specs: Vec<ImageSpec>,
     /// Extra Helm values key paths holding an image (`app.image`).
     pub values_paths: Vec<String>,
+    /// Kinds (`AnalysisTemplate`, or `Service.serving.knative.dev` with its
+    /// API group) whose `image:` fields anywhere under `spec` are edited.
+    pub image_kinds: Vec<String>,
     /// Succeed even when a SPEC matches nothing.
     pub allow_no_match: bool,
     /// Files larger than this are an error (default 10 MiB).
@@ -120,12 +124,44 @@ pub struct Change {
     pub new_digest: Option<String>,
 }
 
+/// Something the edit could not do as asked although it did the rest (a
+/// digest with no key to hold it): shown to the user, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// Path relative to the edit root, `/`-separated.
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Prints warnings on stderr as `warning: file:line: message`, or in
+/// Actions as `::warning file=…,line=…::` annotations (both escape the
+/// foreign text they carry).
+pub fn print_warnings(warnings: &[Warning]) {
+    for w in warnings {
+        if crate::github::in_actions() {
+            crate::github::annotate(
+                &crate::github::Annotation::new(crate::github::Level::Warning, w.message.clone())
+                    .at(w.file.clone(), w.line, 1)
+                    .titled("gitops-bump"),
+            );
+            continue;
+        }
+        crate::print::line(
+            crate::print::Stream::Stderr,
+            &format!("warning: {}:{}: {}", w.file, w.line, w.message),
+        );
+    }
+}
+
 /// The result of editing a set of files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EditReport {
     pub changes: Vec<Change>,
     /// Files whose bytes changed, relative to the root, sorted.
     pub files: Vec<String>,
+    /// In file order, each once.
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +260,31 @@ pub enum EditError {
 }
 
 impl EditError {
+    /// The same error with its file shown under `base` (`set-image` on
+    /// paths outside the current directory shows them with their directory).
+    pub fn shown_under(mut self, base: &Path) -> Self {
+        use EditError::*;
+        match &mut self {
+            Yaml { file, .. }
+            | DuplicateKey { file, .. }
+            | Shape { file, .. }
+            | TooDeep { file, .. }
+            | ControlCharacter { file, .. }
+            | Unstable { file, .. }
+            | NotUtf8 { file, .. }
+            | NulByte { file, .. }
+            | InvalidValue { file, .. }
+            | PathOutsideRoot { path: file }
+            | SymlinkOutsideRoot { path: file }
+            | NotARegularFile { path: file, .. }
+            | NotFound { path: file }
+            | TooLarge { path: file, .. }
+            | Io { path: file, .. } => *file = base.join(&*file).display().to_string(),
+            NoMatch { .. } => {}
+        }
+        self
+    }
+
     pub fn location(&self) -> Option<Location> {
         use EditError::*;
         match self {
@@ -305,6 +366,7 @@ pub fn apply(
     // Per candidate: the edited bytes, when they changed, and the changes.
     let mut edited: Vec<Option<Vec<u8>>> = vec![None; candidates.len()];
     let mut per_file: Vec<Vec<Change>> = vec![Vec::new(); candidates.len()];
+    let mut warnings: Vec<Vec<Warning>> = vec![Vec::new(); candidates.len()];
     // Kustomizations that set an image: (candidate, SPECs matched, resources).
     let mut covering: Vec<(usize, Vec<bool>, Vec<String>)> = Vec::new();
     let mut kustomizations: Vec<(usize, Vec<String>)> = Vec::new();
@@ -348,6 +410,7 @@ pub fn apply(
             covering.push((n, edit.matched.clone(), resources));
         }
         per_file[n] = edit.changes;
+        warnings[n] = edit.warnings;
         *slot = edit.new_bytes;
     }
     // A kustomization whose `images:` sets an image is the source of truth
@@ -361,6 +424,7 @@ pub fn apply(
         let keep: Vec<usize> = (0..request.specs.len()).filter(|i| !covered[*i]).collect();
         edited[n] = None;
         per_file[n].clear();
+        warnings[n].clear();
         if keep.is_empty() {
             continue;
         }
@@ -376,9 +440,11 @@ pub fn apply(
         )?;
         let edit = edit_file(&candidates[n].display, &buffer, &narrowed, false)?;
         per_file[n] = edit.changes;
+        warnings[n] = edit.warnings;
         edited[n] = edit.new_bytes;
     }
     report.changes.extend(per_file.into_iter().flatten());
+    report.warnings.extend(warnings.into_iter().flatten());
     append_unmatched(
         &root_dir,
         &candidates,

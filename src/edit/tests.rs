@@ -10,6 +10,7 @@ fn request(specs: &[&str], values_paths: &[&str]) -> EditRequest {
     EditRequest {
         specs: specs.iter().map(|s| ImageSpec::parse(s).unwrap()).collect(),
         values_paths: values_paths.iter().map(|s| s.to_string()).collect(),
+        image_kinds: Vec::new(),
         allow_no_match: false,
         max_file_size: DEFAULT_MAX_FILE_SIZE,
     }
@@ -38,9 +39,14 @@ fn case(name: &'static str, file: &'static str, input: &str, specs: &[&str], wan
 }
 
 fn run_cases(cases: Vec<Case>, values_paths: &[&str], may_append: bool) {
+    run_cases_with(cases, values_paths, &[], may_append);
+}
+
+fn run_cases_with(cases: Vec<Case>, values_paths: &[&str], image_kinds: &[&str], may_append: bool) {
     for c in cases {
         let specs: Vec<&str> = c.specs.iter().map(String::as_str).collect();
-        let req = request(&specs, values_paths);
+        let mut req = request(&specs, values_paths);
+        req.image_kinds = image_kinds.iter().map(|k| k.to_string()).collect();
         let out = edit_file(c.file, c.input.as_bytes(), &req, may_append)
             .unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let got = out
@@ -107,6 +113,27 @@ fn kustomization_images() {
             "images:\n- name: app\n  newTag: v1\n",
             &["app=ghcr.io/o/app:v2"],
             "images:\n- name: app\n  newTag: v2\n  newName: ghcr.io/o/app\n",
+        ),
+        case(
+            "a new tag removes tagSuffix, as kustomize edit set image does",
+            k,
+            "images:\n- name: app\n  tagSuffix: -debug # why\n  newName: ghcr.io/o/app\n",
+            &["app=*:v2"],
+            "images:\n- name: app\n  newName: ghcr.io/o/app\n  newTag: v2\n",
+        ),
+        case(
+            "`*` for the tag keeps tagSuffix (flow entry)",
+            k,
+            "images:\n- {name: app, tagSuffix: -debug}\n",
+            &["app:*@{D1}"],
+            "images:\n- {name: app, tagSuffix: -debug, digest: {D1}}\n",
+        ),
+        case(
+            "a digest alone removes tagSuffix (flow entry)",
+            k,
+            "images:\n- {name: app, newTag: v1, tagSuffix: -debug}\n",
+            &["app@{D1}"],
+            "images:\n- {name: app, digest: {D1}}\n",
         ),
         case(
             "dropping a first key keeps the dash",
@@ -612,8 +639,43 @@ fn argo_cd_applications() {
             &["app:v2"],
             "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    spec:\n      source:\n        helm:\n          valuesObject:\n            image: {repository: app, tag: v2}\n",
         ),
+        case(
+            "helm.parameters with only image.tag: the image named by an annotation",
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - name: image.tag\n        value: \"v1\" # pinned\n      - {name: worker.image.tag, value: v1}\n",
+            &["ghcr.io/o/app:v2"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - name: image.tag\n        value: \"v2\" # pinned\n      - {name: worker.image.tag, value: v1}\n",
+        ),
+        case(
+            "annotation with a prefix, digest parameter set too; ApplicationSet template metadata",
+            "appset.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    metadata:\n      annotations: {gitops-bump/worker.image: ghcr.io/o/worker}\n    spec:\n      sources:\n      - helm:\n          parameters:\n          - {name: worker.image.tag, value: v1}\n          - {name: worker.image.digest, value: \"\"}\n",
+            &["ghcr.io/o/worker:v2@{D2}"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  template:\n    metadata:\n      annotations: {gitops-bump/worker.image: ghcr.io/o/worker}\n    spec:\n      sources:\n      - helm:\n          parameters:\n          - {name: worker.image.tag, value: v2}\n          - {name: worker.image.digest, value: \"{D2}\"}\n",
+        ),
+        case(
+            "an image.repository parameter wins over the annotation",
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/other}\n      - {name: image.tag, value: v1}\n",
+            &["ghcr.io/o/app:v2", "ghcr.io/o/other:v3"],
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  annotations:\n    gitops-bump/image: ghcr.io/o/app\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/other}\n      - {name: image.tag, value: v3}\n",
+        ),
     ];
     run_cases(cases, &[], false);
+}
+
+#[test]
+fn argo_cd_tag_parameter_without_annotation_is_not_guessed() {
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: app\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.tag, value: v1}\n";
+    let out = edit_file(
+        "app.yaml",
+        app.as_bytes(),
+        &request(&["app:v2"], &[]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(out.new_bytes, None);
+    assert_eq!(out.matched, vec![false]);
 }
 
 #[test]
@@ -808,4 +870,111 @@ fn an_edit_that_would_not_read_back_is_refused() {
         err.to_string(),
         "refusing to write this edit: the value here would read back as \"app\", not \"app:v2\""
     );
+}
+
+#[test]
+fn a_digest_without_a_key_is_a_warning_naming_the_key() {
+    let cases = [
+        (
+            "values.yaml",
+            "image:\n  repository: ghcr.io/o/app\n  tag: v1\n",
+            "image:\n  repository: ghcr.io/o/app\n  tag: v2\n",
+            "this values map has no key `digest`; add the key `digest` (empty)",
+        ),
+        (
+            "app.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/app}\n      - {name: image.tag, value: v1}\n",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/o/app}\n      - {name: image.tag, value: v2}\n",
+            "this `helm.parameters` list has no parameter `image.digest`; add the parameter `image.digest` (empty)",
+        ),
+    ];
+    let req = request(&[&format!("ghcr.io/o/app:v2@{D2}")], &[]);
+    for (file, input, want, message) in cases {
+        let out = edit_file(file, input.as_bytes(), &req, false).unwrap();
+        assert_eq!(out.new_bytes.as_deref(), Some(want.as_bytes()), "{file}");
+        assert_eq!(out.warnings.len(), 1, "{file}: {:?}", out.warnings);
+        let w = &out.warnings[0];
+        assert_eq!(
+            (w.file.as_str(), w.line),
+            (file, if file == "app.yaml" { 7 } else { 2 })
+        );
+        assert!(
+            w.message.contains(D2) && w.message.contains(message),
+            "{}",
+            w.message
+        );
+        // Idempotent, and the warning stays while the key is missing.
+        let again = edit_file(file, want.as_bytes(), &req, false).unwrap();
+        assert_eq!((again.new_bytes, again.warnings.len()), (None, 1), "{file}");
+    }
+    // With the key there is nothing to warn about.
+    let with_key = "image:\n  repository: ghcr.io/o/app\n  tag: v1\n  digest: \"\"\n";
+    let out = edit_file("values.yaml", with_key.as_bytes(), &req, false).unwrap();
+    assert!(out.warnings.is_empty());
+    assert!(out.new_bytes.is_some());
+}
+
+#[test]
+fn image_fields_of_listed_kinds() {
+    let analysis = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  annotations: {note: ghcr.io/o/app:v1}\nspec:\n  metrics:\n  - name: smoke\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              containers:\n              - name: t\n                image: ghcr.io/o/app:v1 # test\n";
+    let knative = "apiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n      - {image: \"ghcr.io/o/app:v1\"}\n";
+    let tekton = "apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  steps:\n  - name: build\n    image: ghcr.io/o/app:v1\n";
+    let config_map = "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: ghcr.io/o/app:v1\n";
+    let cases = vec![
+        case(
+            "AnalysisTemplate: image under spec, not the annotation",
+            "analysis.yaml",
+            analysis,
+            &["ghcr.io/o/app:v2"],
+            &analysis.replace("image: ghcr.io/o/app:v1", "image: ghcr.io/o/app:v2"),
+        ),
+        case(
+            "Knative Service listed with its API group",
+            "ksvc.yaml",
+            knative,
+            &["ghcr.io/o/app:v2"],
+            &knative.replace("app:v1", "app:v2"),
+        ),
+        case(
+            "Tekton Task steps",
+            "task.yaml",
+            tekton,
+            &["ghcr.io/o/app:v2"],
+            &tekton.replace("app:v1", "app:v2"),
+        ),
+        case(
+            "a core Service is not the Knative one",
+            "svc.yaml",
+            "apiVersion: v1\nkind: Service\nspec:\n  image: ghcr.io/o/app:v1\n",
+            &["ghcr.io/o/app:v2"],
+            "apiVersion: v1\nkind: Service\nspec:\n  image: ghcr.io/o/app:v1\n",
+        ),
+        case(
+            "a ConfigMap is never guessed at",
+            "cm.yaml",
+            config_map,
+            &["ghcr.io/o/app:v2"],
+            config_map,
+        ),
+    ];
+    run_cases_with(
+        cases,
+        &[],
+        &[
+            "AnalysisTemplate",
+            "Service.serving.knative.dev",
+            "Task",
+            "ConfigMap",
+        ],
+        false,
+    );
+    // Not listed: a CRD's `image:` is left alone.
+    let out = edit_file(
+        "task.yaml",
+        tekton.as_bytes(),
+        &request(&["ghcr.io/o/app:v2"], &[]),
+        false,
+    )
+    .unwrap();
+    assert_eq!((out.new_bytes, out.matched), (None, vec![false]));
 }

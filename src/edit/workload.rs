@@ -1,7 +1,8 @@
 //! Kubernetes workloads: the `image:` of `containers`, `initContainers` and
 //! `ephemeralContainers` in a Pod template, and nothing else (a ConfigMap, an
 //! annotation or an env value that merely contains the image is never
-//! touched). `kind: List` items are searched too.
+//! touched). `kind: List` items are searched too. Kinds the user lists
+//! (`image-kinds`) have every `image:` under `spec` edited.
 
 use super::TargetKind;
 use super::engine::{Context, Found, find_reference};
@@ -94,6 +95,64 @@ fn images_in_workload<'n, 'a>(
             if let Some(image) = container.get("image")? {
                 found.push((image, container.is_flow()));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Opt-in (`image-kinds`): every string `image:` anywhere under `spec` of an
+/// object whose kind the user listed (`AnalysisTemplate`, or with its API
+/// group, `Service.serving.knative.dev`). Custom resources put images in
+/// places we cannot know (Argo Workflows `container.image`, Tekton
+/// `steps[].image`, KServe `containers[].image`); only the user can say a
+/// kind's `image:` fields are images, so nothing is guessed.
+pub fn find_in_listed_kinds(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+    let mut found = Vec::new();
+    if ctx.request.image_kinds.is_empty() {
+        return Ok(found);
+    }
+    let Some(kind) = root.get_str("kind")? else {
+        return Ok(found);
+    };
+    let group = root
+        .get_str("apiVersion")?
+        .and_then(|v| v.rsplit_once('/'))
+        .map_or("", |(group, _)| group);
+    let listed = ctx.request.image_kinds.iter().any(|k| {
+        k == kind
+            || k.split_once('.')
+                .is_some_and(|(k, g)| k == kind && g == group)
+    });
+    if !listed {
+        return Ok(found);
+    }
+    if let Some(spec) = root.get("spec")? {
+        images_anywhere(ctx, spec, &mut found)?;
+    }
+    Ok(found)
+}
+
+fn images_anywhere(
+    ctx: &Context<'_, '_>,
+    node: &Node<'_>,
+    found: &mut Vec<Found>,
+) -> Result<(), Problem> {
+    if let Some(entries) = node.entries() {
+        for (key, value) in entries {
+            if key.as_str() == Some("image") && value.resolved().as_str().is_some() {
+                found.extend(find_reference(
+                    ctx,
+                    value,
+                    TargetKind::Workload,
+                    node.is_flow(),
+                ));
+            } else {
+                images_anywhere(ctx, value, found)?;
+            }
+        }
+    } else if let Some(items) = node.items() {
+        for item in items {
+            images_anywhere(ctx, item, found)?;
         }
     }
     Ok(())

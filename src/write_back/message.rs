@@ -230,6 +230,7 @@ mod tests {
                 change("ghcr.io/org/worker", "1.0", "1.1", None),
             ],
             files: vec!["apps/app.yaml".into()],
+            warnings: Vec::new(),
         };
         let context = GitHubContext {
             server_url: "https://git.example.test".into(),

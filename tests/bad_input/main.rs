@@ -802,15 +802,29 @@ fn set_image_cases() -> Vec<Case> {
             At::Text("invalid image spec \"\""),
         ),
         Case::new(
-            "set-image file outside",
-            set(&["--file", "../outside/secret.yaml", "ghcr.io/org/app:v9"]),
+            "set-image file outside --root",
+            set(&[
+                "--root",
+                ".",
+                "--file",
+                "../outside/secret.yaml",
+                "ghcr.io/org/app:v9",
+            ]),
             FAILURE,
             "the path leaves the root directory",
             At::Text("../outside/secret.yaml"),
         ),
         Case::new(
-            "set-image /dev/zero",
+            // Without --root a path outside is edited, but a device never.
+            "set-image /dev/zero without --root",
             set(&["--file", "/dev/zero", "ghcr.io/org/app:v9"]),
+            FAILURE,
+            "is a device, not a file or directory",
+            At::Text("/dev/zero"),
+        ),
+        Case::new(
+            "set-image /dev/zero --root",
+            set(&["--root", ".", "--file", "/dev/zero", "ghcr.io/org/app:v9"]),
             FAILURE,
             "the path leaves the root directory",
             At::Text("/dev/zero"),

@@ -30,6 +30,7 @@ fn request(spec: &str) -> EditRequest {
     EditRequest {
         specs: vec![ImageSpec::parse(spec).expect("valid spec")],
         values_paths: Vec::new(),
+        image_kinds: Vec::new(),
         allow_no_match: true,
         max_file_size: gitops_bump::edit::DEFAULT_MAX_FILE_SIZE,
     }

@@ -64,5 +64,9 @@ pub fn set_tags(root: &Path, file: &str, images: &[(&str, &str)]) -> EditReport 
         std::fs::write(&path, out).unwrap();
         vec![file.to_string()]
     };
-    EditReport { changes, files }
+    EditReport {
+        changes,
+        files,
+        warnings: Vec::new(),
+    }
 }

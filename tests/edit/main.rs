@@ -127,6 +127,89 @@ fn json_lists_changes() {
     assert_eq!(c["new"], format!("ghcr.io/o/app:v2@{D1}"));
 }
 
+/// A digest with no `digest` key to hold it: the tag is written, the
+/// digest is not, and a warning names the key to add (also in `--json`).
+#[test]
+fn a_digest_with_no_key_is_a_warning() {
+    let values = "image:\n  repository: ghcr.io/o/app\n  tag: v1\n";
+    let tree = Tree::new(&[("values.yaml", values)]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2@{D1}"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(tree.read("values.yaml"), values.replace("v1", "v2"));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "warning: values.yaml:2: the digest {D1} was not written: this values map has no key `digest`; add the key `digest` (empty) if the chart reads it, then run again\n"
+        )
+    );
+    let out = tree.set_image(&["--json", "ghcr.io/o/app:v2@{D1}"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v["changed"], false);
+    assert_eq!(v["warnings"][0]["line"], 2);
+    assert_eq!(v["warnings"][0]["file"], "values.yaml");
+    // In Actions, an annotation on the line instead.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-bump"))
+        .args(["set-image", "--check", &format!("ghcr.io/o/app:v2@{D1}")])
+        .current_dir(tree.root())
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .expect("run gitops-bump");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains(&format!("::warning title=gitops-bump,file=values.yaml,line=2,col=1::the digest {D1} was not written")),
+        "{all}"
+    );
+    assert!(!all.contains("warning: values.yaml"), "{all}");
+}
+
+/// Without `--root`, a file outside the current directory is edited (as
+/// kustomize and yq do), by `..` or by an absolute path, and shown with its
+/// directory; `--root` still confines (see the bad input cases).
+#[test]
+fn a_file_outside_the_current_directory_is_edited_without_root() {
+    let values = "image: ghcr.io/o/app:v1\n";
+    let tree = Tree::new(&[("out/values.yaml", values), ("cwd/.keep", "")]);
+    let absolute = tree.path("out/values.yaml");
+    let shown = absolute.display().to_string();
+    for (arg, tag) in [("../out/values.yaml", "v2"), (shown.as_str(), "v3")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gitops-bump"))
+            .args(["set-image", "--file", arg, &format!("ghcr.io/o/app:{tag}")])
+            .current_dir(tree.path("cwd"))
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_OUTPUT")
+            .output()
+            .expect("run gitops-bump");
+        assert_eq!(out.status.code(), Some(0), "{arg}: {}", stderr(&out));
+        assert_eq!(
+            tree.read("out/values.yaml"),
+            format!("image: ghcr.io/o/app:{tag}\n")
+        );
+        assert!(
+            stdout(&out).starts_with(&format!("{shown}:1:8: ")),
+            "{arg}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+/// `--image-kind` opts a custom resource kind in; without it the CRD's
+/// `image:` is not an image to us.
+#[test]
+fn image_kind_opts_a_crd_in() {
+    let task = "apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  steps:\n  - name: build\n    image: ghcr.io/o/app:v1\n";
+    let tree = Tree::new(&[("task.yaml", task)]);
+    let out = tree.set_image(&["ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = tree.set_image(&["--image-kind", "Task.tekton.dev", "ghcr.io/o/app:v2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "task.yaml:6:12: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n"
+    );
+    assert_eq!(tree.read("task.yaml"), task.replace("app:v1", "app:v2"));
+}
+
 /// kustomize renders what we wrote: the overlay's Deployment gets the image.
 #[test]
 fn kustomize_renders_our_edit() {
@@ -228,13 +311,25 @@ fn bad_input_fails_with_a_location_and_writes_nothing() {
         ),
         (
             vec![],
-            vec!["--file", "../outside.yaml", "ghcr.io/o/app:v2"],
-            "error: ../outside.yaml: the path leaves the root directory",
+            vec![
+                "--root",
+                ".",
+                "--file",
+                "../outside.yaml",
+                "ghcr.io/o/app:v2",
+            ],
+            "/../outside.yaml: the path leaves the root directory",
         ),
         (
             vec![],
-            vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            vec!["--root", ".", "--file", "/etc/hostname", "ghcr.io/o/app:v2"],
             "error: /etc/hostname: the path leaves the root directory",
+        ),
+        (
+            vec![],
+            // Without --root a file outside the current directory is read.
+            vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            "error: no manifest refers to ghcr.io/o/app",
         ),
         (
             vec![],
@@ -260,7 +355,12 @@ fn bad_input_fails_with_a_location_and_writes_nothing() {
         let out = tree.set_image(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.starts_with(want), "{args:?}:\n{err}");
+        // A path `--root` made absolute starts with the temporary directory.
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            err.starts_with(want) || (first.starts_with("error: /") && first.ends_with(want)),
+            "{args:?}:\n{err}"
+        );
         assert!(err.contains("\nhint: "), "{args:?}: no hint:\n{err}");
         assert_eq!(tree.snapshot(), before, "{args:?}: something was written");
     }

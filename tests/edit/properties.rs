@@ -8,6 +8,7 @@ fn request(spec: &str) -> EditRequest {
     EditRequest {
         specs: vec![ImageSpec::parse(spec).expect("valid spec")],
         values_paths: vec![],
+        image_kinds: vec![],
         allow_no_match: true,
         max_file_size: DEFAULT_MAX_FILE_SIZE,
     }
