@@ -88,15 +88,21 @@ fn thirty_two_concurrent_runs_all_land() {
     for round in 1..=ROUNDS {
         let before = git(&repo.remote(), &["rev-list", "--count", "main"]);
         let tag = format!("r{round}");
-        let children: Vec<_> = (0..PROCESSES)
+        // One waiting thread per process, so each time-to-land is that
+        // process's own (waiting in order would report the slowest so far).
+        let round_started = Instant::now();
+        let waiters: Vec<_> = (0..PROCESSES)
             .map(|i| {
                 let output = repo.dir.path().join(format!("runner{i}/output.txt"));
-                (i, Instant::now(), output, spawn_run(&repo, &url, i, &tag))
+                let child = spawn_run(&repo, &url, i, &tag);
+                std::thread::spawn(move || {
+                    let out = child.wait_with_output().expect("wait");
+                    (i, round_started.elapsed(), output, out)
+                })
             })
             .collect();
-        for (i, started, output, child) in children {
-            let out = child.wait_with_output().expect("wait");
-            let took = started.elapsed();
+        for waiter in waiters {
+            let (i, took, output, out) = waiter.join().expect("waiter");
             assert!(
                 out.status.success(),
                 "round {round}, process {i}: {}",
