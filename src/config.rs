@@ -194,7 +194,7 @@ pub const INPUTS: &[Input] = &[
     input(
         "expected-digest",
         "",
-        "Digest the first image's tag must resolve to (e.g. docker/build-push-action's digest output)",
+        "Digest the first image's tag must resolve to (e.g. docker/build-push-action's digest output); with `wait`, a moving tag is polled until it does",
     ),
     list(
         "insecure-registries",

@@ -264,7 +264,13 @@ impl RegistryError {
             RegistryError::InsecureRedirect { .. } => "gitops-bump never follows a redirect from HTTPS to HTTP; fix the registry's (or its proxy's) redirect".to_string(),
             RegistryError::BodyTooLarge { .. } => "a registry answer this large is not a manifest, token or error; check the registry (or the proxy in front of it)".to_string(),
             RegistryError::UnsupportedChallenge { .. } => "use a registry that supports Basic or Bearer token authentication".to_string(),
-            RegistryError::ExpectedDigestMismatch { .. } => "the tag was pushed again since `expected-digest` was computed: pass the digest from this build's push step, or drop `expected-digest`".to_string(),
+            RegistryError::ExpectedDigestMismatch { reference, expected, .. } => {
+                let name = reference.split(['@']).next().unwrap_or(reference);
+                let name = name.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or(name, |(n, _)| n);
+                format!(
+                    "the tag points at another build than this one's push: if this push is not visible in the registry yet, set `wait` (e.g. 2m) and the tag is polled until it points here; if a newer build has moved the tag since, a moving tag cannot name this build: bump by digest instead (`{name}@{expected}`)"
+                )
+            }
             RegistryError::MissingPlatforms { .. } => "build the image for the missing platforms (docker/build-push-action `platforms:`), or change the `platforms` input".to_string(),
             RegistryError::BadResponse { .. } => "this registry does not follow the OCI distribution API here; report it with the output of `gitops-bump -v resolve REF`".to_string(),
             RegistryError::DockerConfig { .. } => "fix or remove the file, or point DOCKER_CONFIG at a valid one".to_string(),
@@ -312,17 +318,44 @@ pub async fn resolve_all(
         .into_iter()
         .flatten()
         .collect::<Result<Vec<_>, _>>()?;
-    if let (Some(expected), Some(first), Some(reference)) =
-        (expected, resolved.first(), references.first())
-        && first.digest != expected.as_str()
-    {
-        return Err(RegistryError::ExpectedDigestMismatch {
-            reference: reference.to_string(),
-            expected: expected.to_string(),
-            found: first.digest.clone(),
-        });
+    let mut resolved = resolved;
+    if let (Some(expected), Some(reference)) = (expected, references.first()) {
+        resolved[0] =
+            wait_for_expected(&client, reference, platforms, expected, &resolved[0]).await?;
     }
     Ok(resolved)
+}
+
+/// A moving tag (`latest`, a branch name) that does not point at this
+/// build's digest yet: the push may not be visible yet (a registry that
+/// replicates, a CDN), which `wait` covers by polling; or a newer build
+/// moved the tag since, which no waiting fixes and the error says so.
+async fn wait_for_expected(
+    client: &Client,
+    reference: &Reference,
+    platforms: &[String],
+    expected: &Digest,
+    first: &Resolved,
+) -> Result<Resolved, RegistryError> {
+    let started = Instant::now();
+    let mut current = first.clone();
+    let mut poll = 0;
+    while current.digest != expected.as_str() {
+        let remaining = client.wait().saturating_sub(started.elapsed());
+        if remaining.is_zero() {
+            return Err(RegistryError::ExpectedDigestMismatch {
+                reference: reference.to_string(),
+                expected: expected.to_string(),
+                found: current.digest,
+            });
+        }
+        let delay = retry::Backoff::WAIT.delay(poll).min(remaining);
+        debug!(reference = %reference, ?delay, "tag not at the expected digest yet; waiting");
+        tokio::time::sleep(delay).await;
+        poll += 1;
+        current = resolve_one(client, reference, platforms).await?;
+    }
+    Ok(current)
 }
 
 /// A manifest the registry has: what `HEAD` (or `GET`) said about it.

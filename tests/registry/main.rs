@@ -475,6 +475,45 @@ fn waits_for_an_image_pushed_while_polling() {
 }
 
 #[test]
+fn a_moving_tag_is_polled_until_it_points_at_this_builds_push() {
+    // `expected-digest` is this build's digest; the tag (`latest`) still
+    // points at the previous build until our push becomes visible.
+    let registry = Registry::start(Auth::Anonymous);
+    registry.push("single", "team/app:latest", &[]);
+    registry.push("multi", "team/app:next", &["--all", "--preserve-digests"]);
+    let previous = registry.skopeo_digest("team/app:latest");
+    let ours = registry.skopeo_digest("team/app:next");
+    let reference = format!("{}/team/app:latest", registry.addr);
+    let mut options = options(&registry.insecure(), Credentials::default());
+
+    // Not waiting: the mismatch at once, with both ways out.
+    let err = resolve(&options, std::slice::from_ref(&reference), &[], Some(&ours)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{reference} resolves to {previous}, but the expected digest is {ours}")
+    );
+    assert_eq!(
+        err.hint().unwrap(),
+        format!(
+            "the tag points at another build than this one's push: if this push is not visible in the registry yet, set `wait` (e.g. 2m) and the tag is polled until it points here; if a newer build has moved the tag since, a moving tag cannot name this build: bump by digest instead (`{}/team/app@{ours}`)",
+            registry.addr
+        )
+    );
+
+    // Waiting while the push lands: the tag is polled until it is ours.
+    options.wait = Duration::from_secs(60);
+    let resolved = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1500));
+            registry.push("multi", "team/app:latest", &["--all", "--preserve-digests"]);
+        });
+        resolve(&options, std::slice::from_ref(&reference), &[], Some(&ours))
+    })
+    .unwrap();
+    assert_eq!(resolved[0].digest, ours);
+}
+
+#[test]
 fn plain_http_is_used_only_for_listed_registries() {
     let registry = Registry::start(Auth::Anonymous);
     registry.push("single", "team/app:v1", &[]);
