@@ -333,12 +333,17 @@ fn impersonation_hint(
     let principal_set = provider.repository_principal_set(repository);
     if status == 403 || status_text.contains("PERMISSION_DENIED") {
         format!(
-            "the federated identity may not impersonate {service_account}: grant it \
-             `roles/iam.workloadIdentityUser` with `gcloud iam service-accounts \
-             add-iam-policy-binding {service_account} --role=roles/iam.workloadIdentityUser \
-             --member='{principal_set}'` (the provider must map `attribute.repository = \
-             assertion.repository`). Also check that the service account exists and that the \
-             IAM Credentials API is enabled; IAM changes take a few minutes to apply."
+            "the federated identity may not impersonate {service_account}. This job's token \
+             presented sub={} and repository={}; a binding matches it only if its member is \
+             that subject (`principal://…/subject/<sub>`) or a set containing it, such as \
+             `{principal_set}`. Grant it `roles/iam.workloadIdentityUser` with `gcloud iam \
+             service-accounts add-iam-policy-binding {service_account} \
+             --role=roles/iam.workloadIdentityUser --member='{principal_set}'` (the provider \
+             must map `attribute.repository = assertion.repository`). Also check that the \
+             service account exists and that the IAM Credentials API is enabled; IAM changes \
+             take a few minutes to apply.",
+            crate::print::value(claims.sub.as_deref().unwrap_or("(none)")),
+            crate::print::value(claims.repository.as_deref().unwrap_or("(none)")),
         )
     } else if status == 404 || status_text.contains("NOT_FOUND") {
         format!(

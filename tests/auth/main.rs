@@ -462,6 +462,7 @@ fn impersonation_errors_name_the_missing_binding() {
                 "HTTP 403 PERMISSION_DENIED",
                 "roles/iam.workloadIdentityUser",
                 "principalSet://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/attribute.repository/octo/app",
+                "This job's token presented sub=repo:octo/app:ref:refs/heads/main and repository=octo/app; a binding matches it only if its member is that subject",
             ],
         ),
         (
