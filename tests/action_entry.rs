@@ -236,14 +236,14 @@ fn post_step_removes_only_the_credentials_file_it_can_prove_ours() {
         ),
         (
             "a file outside RUNNER_TEMP",
-            "work/important.txt",
+            "workspace/important.txt",
             true,
             true,
             false,
         ),
         (
             "our name outside RUNNER_TEMP",
-            "work/OURS",
+            "workspace/OURS",
             true,
             true,
             false,
@@ -264,7 +264,7 @@ fn post_step_removes_only_the_credentials_file_it_can_prove_ours() {
         ),
         (
             "escaping RUNNER_TEMP with ..",
-            "temp/../work/OURS",
+            "temp/../workspace/OURS",
             true,
             true,
             false,
@@ -276,7 +276,7 @@ fn post_step_removes_only_the_credentials_file_it_can_prove_ours() {
     for (what, name, with_digest, with_temp, removed) in cases {
         let root = tempfile::tempdir().unwrap();
         let temp = root.path().join("temp");
-        let work = root.path().join("work");
+        let work = root.path().join("workspace");
         fs::create_dir_all(&temp).unwrap();
         fs::create_dir_all(&work).unwrap();
         let victim = work.join("important.txt");
@@ -397,7 +397,7 @@ fn post_step_removes_only_the_docker_config_it_can_prove_ours() {
         ),
         (
             "our directory name outside RUNNER_TEMP",
-            "work/DIR/config.json",
+            "workspace/DIR/config.json",
             true,
             false,
             "its directory is not directly inside RUNNER_TEMP",
@@ -420,7 +420,7 @@ fn post_step_removes_only_the_docker_config_it_can_prove_ours() {
     for (what, name, right_digest, removed, reason) in cases {
         let root = tempfile::tempdir().unwrap();
         let temp = root.path().join("temp");
-        let work = root.path().join("work");
+        let work = root.path().join("workspace");
         fs::create_dir_all(&temp).unwrap();
         fs::create_dir_all(&work).unwrap();
         let (name, extra) = match name.split_once('+') {
