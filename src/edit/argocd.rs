@@ -313,16 +313,8 @@ fn parts(
             *flow,
         ));
     }
-    let old = Written {
-        name: full_name,
-        tag: old_tag,
-        digest: old_digest,
-    };
-    let new = Written {
-        name: new_name,
-        tag: new_tag,
-        digest: new_digest,
-    };
+    let old = Written::from_parts(full_name, old_tag, old_digest);
+    let new = Written::from_parts(new_name, new_tag, new_digest);
     let mut found = Found::written(spec_index, TargetKind::ArgoCd, anchor, old, new, splices);
     found.warning = helm::unwritten_digest(
         spec,

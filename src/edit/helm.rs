@@ -260,16 +260,8 @@ fn find_in_map(
             in_flow,
         ));
     }
-    let old = Written {
-        name: full_name,
-        tag: old_tag,
-        digest: old_digest,
-    };
-    let new = Written {
-        name: new_name,
-        tag: new_tag,
-        digest: new_digest,
-    };
+    let old = Written::from_parts(full_name, old_tag, old_digest);
+    let new = Written::from_parts(new_name, new_tag, new_digest);
     let mut found = Found::written(spec_index, kind, repo_node, old, new, splices);
     found.warning = unwritten_digest(spec, digest_node.is_some(), "key `digest`", "values map");
     Ok(Some(found))

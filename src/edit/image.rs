@@ -14,6 +14,12 @@ pub struct Written {
 }
 
 impl Written {
+    /// An image value kept in separate fields (a chart's `repository`,
+    /// `tag` and `digest` keys, Argo CD's `image.*` parameters).
+    pub fn from_parts(name: String, tag: Option<String>, digest: Option<String>) -> Written {
+        Written { name, tag, digest }
+    }
+
     /// Splits a valid reference; `None` when the text is not one.
     pub fn parse(text: &str) -> Option<(Written, ImageName)> {
         let parsed = Reference::parse(text).ok()?;
