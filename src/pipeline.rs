@@ -3,21 +3,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::actions;
 use crate::config::{CommitVia, Config, Mode, TokenFormat};
 use crate::edit::{self, EditReport, EditRequest};
 use crate::error::Error;
 use crate::git;
-use crate::github;
-use crate::github::api_commit;
-use crate::github::rest::Api;
+use crate::github_api::rest::Api;
 use crate::guard;
+use crate::outputs::{Outputs, image_outputs};
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
+use crate::write_back::api;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
-
-pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
-pub use crate::github::summary::{summary_markdown, write_summary};
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
@@ -206,8 +204,8 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             Stream::Stderr,
             &format!("  {}:{}:{} {old} -> {new}", c.file, c.line, c.column),
         );
-        github::annotate(
-            &github::Annotation::new(github::Level::Notice, format!("{old} -> {new}"))
+        actions::annotate(
+            &actions::Annotation::new(actions::Level::Notice, format!("{old} -> {new}"))
                 .at(c.file.clone(), c.line, c.column)
                 .titled(format!("gitops-bump: {}", c.image)),
         );
@@ -227,17 +225,13 @@ fn write_back_stage(
     let options = git::WriteBackOptions::from_env(workdir);
     let mut tally = Tally::default();
     let result = match config.commit_via {
-        CommitVia::Api => api_commit::write_back_for_config(
-            config,
-            &Api::from_env(),
-            &options,
-            edit_fn,
-            &mut tally,
-        ),
+        CommitVia::Api => {
+            api::write_back_for_config(config, &Api::from_env(), &options, edit_fn, &mut tally)
+        }
         CommitVia::Git => git::write_back_counted(config, &options, edit_fn, &mut tally),
     };
     if result.is_err()
-        && let Some(file) = github::files::EnvFile::from_env("GITHUB_OUTPUT")
+        && let Some(file) = actions::files::EnvFile::from_env("GITHUB_OUTPUT")
     {
         let entries = [
             ("changed".to_string(), "false".to_string()),

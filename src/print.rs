@@ -99,7 +99,7 @@ pub fn value(text: &str) -> String {
 }
 
 fn in_actions() -> bool {
-    crate::github::in_actions()
+    crate::actions::in_actions()
 }
 
 /// Prints `text` as one line: a line break inside it is foreign and is

@@ -139,9 +139,9 @@ pub struct Warning {
 /// foreign text they carry).
 pub fn print_warnings(warnings: &[Warning]) {
     for w in warnings {
-        if crate::github::in_actions() {
-            crate::github::annotate(
-                &crate::github::Annotation::new(crate::github::Level::Warning, w.message.clone())
+        if crate::actions::in_actions() {
+            crate::actions::annotate(
+                &crate::actions::Annotation::new(crate::actions::Level::Warning, w.message.clone())
                     .at(w.file.clone(), w.line, 1)
                     .titled("gitops-bump"),
             );
@@ -338,7 +338,7 @@ impl EditError {
             InvalidValue { .. } => "the value would be passed on to the step outputs, the log and the job summary; fix it in the manifest by hand (nothing was written, committed or pushed)".into(),
             NoMatch { .. } => format!(
                 "check the image name for typos (names match after normalization: nginx = docker.io/library/nginx), add a marker comment, or {}",
-                if crate::github::in_actions() {
+                if crate::actions::in_actions() {
                     format!("set {}", crate::config::setting("allow-no-match", "true"))
                 } else {
                     "pass --allow-no-match (`gitops-bump run`: --allow-no-match true)".into()

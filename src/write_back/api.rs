@@ -40,8 +40,8 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Api, RestError, url_component};
 use crate::edit::{EditError, EditReport};
+use crate::github_api::rest::{Api, RestError, url_component};
 use crate::guard::{self, RunId};
 use crate::secret::Secret;
 use crate::write_back::message::GitHubContext;
@@ -60,7 +60,7 @@ pub enum ApiCommitError {
     #[error(transparent)]
     Rest(#[from] RestError),
     #[error(transparent)]
-    App(#[from] super::app::AppError),
+    App(#[from] crate::github_api::app::AppError),
     #[error("{0}")]
     Setup(String),
     #[error("branch {branch} does not exist in {repository}")]
@@ -377,7 +377,7 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
     if status != reqwest::StatusCode::UNPROCESSABLE_ENTITY
         && status != reqwest::StatusCode::NOT_FOUND
     {
-        return Err(super::rest::status_error(&what, status, &body).into());
+        return Err(crate::github_api::rest::status_error(&what, status, &body).into());
     }
     target
         .api
@@ -394,7 +394,7 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
 
 /// `commit-via: api` for a run: resolves the repository (`repository`, else
 /// `GITHUB_REPOSITORY`) and branch (`branch`, else the default branch),
-/// authenticates with [`super::app::with_write_credential`] (an App
+/// authenticates with [`crate::github_api::app::with_write_credential`] (an App
 /// installation token when `app-id` is set, revoked at the end; else
 /// `token`) and runs the write-back loop through the API.
 pub fn write_back_for_config(
@@ -411,13 +411,13 @@ pub fn write_back_for_config(
         .or_else(|| options.context.repository.clone())
         .filter(|r| !r.is_empty())
         .ok_or_else(|| ApiCommitError::Setup("no repository to commit to".into()))?;
-    let (owner, repo) = super::rest::owner_and_name(&repository).ok_or_else(|| {
+    let (owner, repo) = crate::github_api::rest::owner_and_name(&repository).ok_or_else(|| {
         ApiCommitError::Setup(format!(
             "repository {repository:?} is not owner/name or a GitHub URL"
         ))
     })?;
     let written = format!("{owner}/{repo}");
-    super::app::with_write_credential(config, api, Some(&written), |credential| {
+    crate::github_api::app::with_write_credential(config, api, Some(&written), |credential| {
         let token = credential
             .secret()
             .cloned()
@@ -514,7 +514,7 @@ async fn branch_head(target: &ApiTarget) -> Result<String, ApiCommitError> {
         });
     }
     if !status.is_success() {
-        return Err(super::rest::status_error(&what, status, &body).into());
+        return Err(crate::github_api::rest::status_error(&what, status, &body).into());
     }
     body["object"]["sha"]
         .as_str()

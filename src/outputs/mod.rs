@@ -1,15 +1,20 @@
 //! The outputs stage: what a run reports as step outputs, and writing them
-//! to `GITHUB_OUTPUT` (or printing them outside Actions).
+//! to `GITHUB_OUTPUT` (or printing them outside Actions); the job summary
+//! is [`summary`].
+
+pub mod summary;
 
 use serde::Serialize;
 
-use super::EnvFile;
+use crate::actions::EnvFile;
 use crate::edit::Change;
 use crate::error::Error;
 use crate::print::{self, Stream};
 use crate::registry::Resolved;
 use crate::secret::Secret;
 use crate::spec::{Field, ImageSpec};
+
+pub use summary::{summary_markdown, write_summary};
 
 /// One image's entry in the `images` output.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

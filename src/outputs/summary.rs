@@ -1,8 +1,8 @@
 //! The job summary (`GITHUB_STEP_SUMMARY`): one table row per image, the
 //! changed lines, and the commit or pull request.
 
-use super::EnvFile;
-use super::outputs::Outputs;
+use super::Outputs;
+use crate::actions::EnvFile;
 use crate::error::Error;
 use crate::print;
 
@@ -160,9 +160,9 @@ mod markdown;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::outputs::ImageOutput;
-    use crate::github::outputs::image_outputs;
-    use crate::github::outputs::tests::change;
+    use crate::outputs::ImageOutput;
+    use crate::outputs::image_outputs;
+    use crate::outputs::tests::change;
     use crate::spec::ImageSpec;
 
     #[test]
