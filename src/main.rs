@@ -439,11 +439,8 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
     if let Some(project) = &stage.project_id {
         entries.push(("project-id".to_string(), project.clone()));
     }
-    if !entries.is_empty()
-        && let Some(out) = actions::EnvFile::from_env("GITHUB_OUTPUT")
-    {
-        out.append_entries(&entries)
-            .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
+    if !entries.is_empty() {
+        gitops_bump::outputs::append_to_step(&entries)?;
     }
     let summary = AuthSummary::new(&stage, google);
     if args.json {

@@ -3,14 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::actions;
 use crate::config::{CommitVia, Config, Mode, TokenFormat};
 use crate::edit::{self, EditReport, EditRequest};
 use crate::error::Error;
 use crate::git;
 use crate::github_api::rest::Api;
 use crate::guard;
-use crate::outputs::{Outputs, image_outputs};
+use crate::outputs::{self, Outputs};
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
@@ -195,22 +194,8 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         report = result.report;
     }
     edit::print_warnings(&report.warnings);
-    outputs.changed = !report.files.is_empty();
-    outputs.files = report.files.clone();
-    outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);
-    for c in &report.changes {
-        let (old, new) = (print::value(&c.old), print::value(&c.new));
-        print::line(
-            Stream::Stderr,
-            &format!("  {}:{}:{} {old} -> {new}", c.file, c.line, c.column),
-        );
-        actions::annotate(
-            &actions::Annotation::new(actions::Level::Notice, format!("{old} -> {new}"))
-                .at(c.file.clone(), c.line, c.column)
-                .titled(format!("gitops-bump: {}", c.image)),
-        );
-    }
-    outputs.changes = report.changes;
+    outputs::show_changes(&report.changes);
+    outputs.record_edit(&specs, report);
     Ok(outputs)
 }
 
@@ -230,15 +215,8 @@ fn write_back_stage(
         }
         CommitVia::Git => git::write_back_counted(config, &options, edit_fn, &mut tally),
     };
-    if result.is_err()
-        && let Some(file) = actions::files::EnvFile::from_env("GITHUB_OUTPUT")
-    {
-        let entries = [
-            ("changed".to_string(), "false".to_string()),
-            ("attempts".to_string(), tally.attempts.to_string()),
-        ];
-        file.append_entries(&entries)
-            .map_err(|e| Error::io(format!("writing outputs to {}", file.path().display()), e))?;
+    if result.is_err() {
+        outputs::emit_failed(tally.attempts)?;
     }
     Ok(result?)
 }
