@@ -11,7 +11,7 @@ use crate::actions;
 
 /// A running stage; closes its group or clears its spinner when dropped.
 pub struct Stage {
-    _group: Option<actions::commands::Group>,
+    _group: Option<actions::Group>,
     spinner: Option<ProgressBar>,
 }
 

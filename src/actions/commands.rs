@@ -7,8 +7,6 @@ use std::io::{self, Write};
 use super::in_actions;
 use super::text;
 
-pub use super::text::{escape_data, escape_property};
-
 /// Writes `::add-mask::` lines for a secret. Each line of a multi-line value
 /// is masked on its own: the runner matches masks line by line.
 pub fn write_mask(out: &mut impl Write, value: &str) -> io::Result<()> {

@@ -10,11 +10,11 @@
 //! writes; the test below holds it to that). The GitHub API client is
 //! another thing, in `github_api/`.
 
-pub mod commands;
+mod commands;
 pub mod files;
-pub mod text;
+pub(crate) mod text;
 
-pub use commands::{Annotation, Level, annotate, group, mask};
+pub use commands::{Annotation, Group, Level, annotate, group, mask};
 pub use files::{EnvFile, write_delimited};
 
 /// True when running as a GitHub Actions step.

@@ -2,7 +2,7 @@
 //! to `GITHUB_OUTPUT` (or printing them outside Actions); the job summary
 //! is [`summary`].
 
-pub mod summary;
+mod summary;
 
 use serde::Serialize;
 
@@ -14,7 +14,7 @@ use crate::registry::Resolved;
 use crate::secret::Secret;
 use crate::spec::{Field, ImageSpec};
 
-pub use summary::{summary_markdown, write_summary};
+pub use summary::write_summary;
 
 /// One image's entry in the `images` output.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Outputs {
     /// Records what the edit changed, as applied on the tip that was
     /// finally written: the files, each image's old and new values, and
     /// every edited scalar.
-    pub fn record_edit(&mut self, specs: &[ImageSpec], report: EditReport) {
+    pub(crate) fn record_edit(&mut self, specs: &[ImageSpec], report: EditReport) {
         self.changed = !report.files.is_empty();
         self.files = report.files;
         self.images = image_outputs(specs, &report.changes, &self.registry);
@@ -162,7 +162,7 @@ impl Outputs {
 /// After a failed write-back the attempts made are still written to
 /// `GITHUB_OUTPUT` (with `changed: false`); outside Actions the error is
 /// what is shown.
-pub fn emit_failed(attempts: u32) -> Result<(), Error> {
+pub(crate) fn emit_failed(attempts: u32) -> Result<(), Error> {
     let entries = [
         ("changed".to_string(), "false".to_string()),
         ("attempts".to_string(), attempts.to_string()),
@@ -182,7 +182,7 @@ pub fn append_to_step(entries: &[(String, String)]) -> Result<(), Error> {
 
 /// Shows each edited scalar: a line on stderr, and in Actions a notice
 /// annotation on the file and line.
-pub fn show_changes(changes: &[Change]) {
+pub(crate) fn show_changes(changes: &[Change]) {
     for c in changes {
         let (old, new) = (print::value(&c.old), print::value(&c.new));
         print::line(
@@ -209,7 +209,7 @@ fn is_http_url(url: &str) -> bool {
 
 /// Builds per-image outputs from the SPECs, the changes made and what the
 /// registry said.
-pub fn image_outputs(
+pub(crate) fn image_outputs(
     specs: &[ImageSpec],
     changes: &[Change],
     resolved: &[Resolved],

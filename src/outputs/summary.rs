@@ -32,7 +32,7 @@ fn cell(v: Option<&String>) -> String {
 /// ([`print::code_span`]), so no value can leave its cell or become a link,
 /// an image or HTML; the only links are the commit's and the pull
 /// request's, and only when they have the shape GitHub gives them.
-pub fn summary_markdown(outputs: &Outputs) -> String {
+pub(crate) fn summary_markdown(outputs: &Outputs) -> String {
     let mut md = String::from("### gitops-bump\n\n");
     if !outputs.changed {
         md.push_str("Nothing to change: every image is already up to date.\n\n");

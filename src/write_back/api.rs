@@ -50,7 +50,7 @@ use crate::write_back::{
 };
 
 /// The blobs API's per-file limit.
-pub const BLOB_API_MAX_SIZE: u64 = 100 * 1024 * 1024;
+pub(crate) const BLOB_API_MAX_SIZE: u64 = 100 * 1024 * 1024;
 
 /// GitHub's answer when `expectedHeadOid` is not the branch head.
 const HEAD_MOVED: &str = "Expected branch to point to";
@@ -201,7 +201,7 @@ impl ApiCommitOptions {
 /// downloaded at the branch head into a temporary directory, and the edit
 /// is committed with `createCommitOnBranch`, whose `expectedHeadOid` is the
 /// compare-and-swap.
-pub struct ApiTransport {
+pub(crate) struct ApiTransport {
     target: ApiTarget,
     paths: Vec<String>,
     max_file_size: u64,
@@ -802,7 +802,7 @@ async fn create_commit(
 /// The run recorded by the newest bump commit for `image` among the commits
 /// that changed `file`, read through `GET /repos/{o}/{r}/commits?path=…`
 /// (one page of 100: older bumps than that are not consulted).
-pub async fn last_bumped_run(
+pub(crate) async fn last_bumped_run(
     target: &ApiTarget,
     head: &str,
     file: &str,
