@@ -14,6 +14,7 @@ use crate::guard;
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
+use crate::workspace;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
 
 pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
@@ -113,7 +114,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         (specs, outputs.registry) = verifier.verify(specs, false)?;
         let stage = crate::progress::stage("Edit manifests");
         let started = Instant::now();
-        report = edit::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
+        report = workspace::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
         stage.done(
             "edit",
             started,
@@ -160,7 +161,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
                                 verified
                             }
                         };
-                        Ok(edit::apply(root, &paths, &request(verified), true)?)
+                        Ok(workspace::apply(root, &paths, &request(verified), true)?)
                     };
                     write_back_stage(config, workdir, &mut edit_fn)?
                 };
@@ -172,7 +173,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             }
             None => {
                 let request = request(specs.clone());
-                let mut edit_fn = |root: &Path| Ok(edit::apply(root, &paths, &request, true)?);
+                let mut edit_fn = |root: &Path| Ok(workspace::apply(root, &paths, &request, true)?);
                 write_back_stage(config, workdir, &mut edit_fn)?
             }
         };
@@ -196,7 +197,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.pull_request_number = result.pull_request_number;
         report = result.report;
     }
-    edit::print_warnings(&report.warnings);
+    workspace::print_warnings(&report.warnings);
     outputs.changed = !report.files.is_empty();
     outputs.files = report.files.clone();
     outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);
@@ -262,7 +263,7 @@ pub fn promotion_specs(
         from: from.display().to_string(),
         why,
     };
-    let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
+    let deployed = workspace::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
     let mut specs: Vec<ImageSpec> = Vec::new();
     for d in &deployed {
         let spec = ImageSpec::parse(&d.spec())
