@@ -68,7 +68,8 @@ pub use deployed::{DeployedImage, images_in_file};
 pub use engine::{FileEdit, check_values, edit_file};
 pub use error::{EditError, EditProblem, Located};
 pub use prefilter::{Prefilter, names_none};
-/// What the shell needs to know of kustomizations to walk and cover them.
+/// What the shell asks of kustomizations: which files are ones (walking),
+/// and which resources one lists (for [`covered_by_kustomizations`]).
 pub use targets::kustomize::{is_kustomization_file, local_resources};
 
 use crate::spec::ImageSpec;
