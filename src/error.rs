@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),
     #[error(transparent)]
-    Edit(#[from] crate::edit::EditError),
+    Edit(#[from] crate::workspace::WorkspaceError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]

@@ -22,6 +22,7 @@ pub mod retry;
 pub mod secret;
 pub mod spec;
 pub mod template;
+pub mod workspace;
 pub mod write_back;
 
 pub use error::Error;

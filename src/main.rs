@@ -12,6 +12,7 @@ use gitops_bump::error::{Error, exit};
 use gitops_bump::print::{self, Stream};
 use gitops_bump::reference::Reference;
 use gitops_bump::spec::ImageSpec;
+use gitops_bump::workspace;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -601,7 +602,7 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         max_file_size: args.max_file_size,
     };
     let mut report =
-        edit::apply(&root, &paths, &request, !args.check).map_err(|e| match &shown_under {
+        workspace::apply(&root, &paths, &request, !args.check).map_err(|e| match &shown_under {
             Some(base) => e.shown_under(base),
             None => e,
         })?;
@@ -611,7 +612,7 @@ fn set_image(args: SetImageArgs) -> Result<i32, Error> {
         report.changes.iter_mut().for_each(|c| shown(&mut c.file));
         report.warnings.iter_mut().for_each(|w| shown(&mut w.file));
     }
-    edit::print_warnings(&report.warnings);
+    workspace::print_warnings(&report.warnings);
     if args.json {
         print::json(
             Stream::Stdout,

@@ -13,6 +13,7 @@ use crate::outputs::{self, Outputs};
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
+use crate::workspace;
 use crate::write_back::api;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
 
@@ -110,7 +111,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         (specs, outputs.registry) = verifier.verify(specs, false)?;
         let stage = crate::progress::stage("Edit manifests");
         let started = Instant::now();
-        report = edit::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
+        report = workspace::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
         stage.done(
             "edit",
             started,
@@ -157,7 +158,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
                                 verified
                             }
                         };
-                        Ok(edit::apply(root, &paths, &request(verified), true)?)
+                        Ok(workspace::apply(root, &paths, &request(verified), true)?)
                     };
                     write_back_stage(config, workdir, &mut edit_fn)?
                 };
@@ -169,7 +170,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             }
             None => {
                 let request = request(specs.clone());
-                let mut edit_fn = |root: &Path| Ok(edit::apply(root, &paths, &request, true)?);
+                let mut edit_fn = |root: &Path| Ok(workspace::apply(root, &paths, &request, true)?);
                 write_back_stage(config, workdir, &mut edit_fn)?
             }
         };
@@ -193,7 +194,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.pull_request_number = result.pull_request_number;
         report = result.report;
     }
-    edit::print_warnings(&report.warnings);
+    workspace::print_warnings(&report.warnings);
     outputs::show_changes(&report.changes);
     outputs.record_edit(&specs, report);
     Ok(outputs)
@@ -234,7 +235,7 @@ pub fn promotion_specs(
         from: from.display().to_string(),
         why,
     };
-    let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
+    let deployed = workspace::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
     let mut specs: Vec<ImageSpec> = Vec::new();
     for d in &deployed {
         let spec = ImageSpec::parse(&d.spec())

@@ -33,9 +33,10 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository, ResetType};
 
 use crate::config::{Config, Mode};
-use crate::edit::{EditError, EditReport};
+use crate::edit::EditReport;
 use crate::guard::{self, RunId};
 use crate::secret::Secret;
+use crate::workspace::WorkspaceError;
 use crate::write_back::{
     Destination, Publish, Tally, Tip, Transport, WriteBackError, WriteBackResult,
 };
@@ -260,7 +261,7 @@ impl WriteBackOptions {
 pub fn write_back_with(
     config: &Config,
     options: &WriteBackOptions,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>,
 ) -> Result<WriteBackResult, WriteBackError> {
     let mut edit = |root: &Path| edit(root).map_err(WriteBackError::from);
     write_back_counted(config, options, &mut edit, &mut Tally::default())

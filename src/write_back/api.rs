@@ -40,10 +40,11 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::edit::{EditError, EditReport};
+use crate::edit::EditReport;
 use crate::github_api::rest::{Api, RestError, url_component};
 use crate::guard::{self, RunId};
 use crate::secret::Secret;
+use crate::workspace::WorkspaceError;
 use crate::write_back::message::GitHubContext;
 use crate::write_back::{
     Destination, Plan, Publish, RetryBudget, Tally, Tip, Transport, WriteBackError, WriteBackResult,
@@ -337,7 +338,7 @@ fn plan_for_options<'a>(
 pub fn write_back(
     target: &ApiTarget,
     options: &ApiCommitOptions,
-    edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>,
+    edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>,
 ) -> Result<WriteBackResult, WriteBackError> {
     let context = GitHubContext {
         run: options.run,

@@ -40,11 +40,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode};
-use crate::edit::{EditError, EditReport};
+use crate::edit::EditReport;
 use crate::guard::{self, RunId};
 use crate::print::{self, Stream};
 use crate::retry::Backoff;
 use crate::secret::Secret;
+use crate::workspace::WorkspaceError;
 use message::GitHubContext;
 
 /// What the write-back did.
@@ -201,7 +202,7 @@ pub enum WriteBackError {
     #[error(transparent)]
     Api(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]
-    Edit(#[from] EditError),
+    Edit(#[from] WorkspaceError),
     /// Reading or verifying the images to promote, on the tip being edited
     /// (the pipeline's own error, unchanged).
     #[error(transparent)]
@@ -268,7 +269,7 @@ impl WriteBackError {
     }
 
     /// The YAML location of an edit error, wherever it came from.
-    pub fn edit_error(&self) -> Option<&EditError> {
+    pub fn edit_error(&self) -> Option<&WorkspaceError> {
         match self {
             WriteBackError::Edit(e) => Some(e),
             WriteBackError::Promote(e) => match e.as_ref() {

@@ -12,11 +12,12 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use gitops_bump::config::{GitHubApp, Mode};
-use gitops_bump::edit::{EditError, EditReport};
+use gitops_bump::edit::EditReport;
 use gitops_bump::github_api::app::{self, AppError};
 use gitops_bump::github_api::rest::Api;
 use gitops_bump::guard::{self, LastBump, RunId};
 use gitops_bump::secret::Secret;
+use gitops_bump::workspace::WorkspaceError;
 use gitops_bump::write_back::api::{ApiCommitOptions, ApiTarget};
 use gitops_bump::write_back::{self, WriteBackError, WriteBackResult};
 
@@ -167,8 +168,8 @@ fn app_token_is_revoked_on_drop_when_the_edit_fails() {
     let failing = write_back::api::write_back(
         &target(&server, token.secret().clone()),
         &options("chore: bump"),
-        &mut |_: &Path| -> Result<EditReport, EditError> {
-            Err(EditError::NoMatch {
+        &mut |_: &Path| -> Result<EditReport, WorkspaceError> {
+            Err(WorkspaceError::NoMatch {
                 images: vec!["typo/app".into()],
             })
         },
@@ -808,7 +809,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
             &options,
             &mut |root: &Path| match tag {
                 Some(tag) => Ok(set_tags(root, FILE, &[(APP, tag)])),
-                None => Err(EditError::NoMatch {
+                None => Err(WorkspaceError::NoMatch {
                     images: vec!["typo/app".into()],
                 }
                 .into()),
@@ -872,28 +873,29 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let api = Api::new(&server.url);
     let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
     options.context.api_url = server.url.clone();
-    let pull_request = |tag: &str, edit: &mut dyn FnMut(&Path) -> Result<EditReport, EditError>| {
-        let mut raw = gitops_bump::config::RawInputs::default();
-        for (k, v) in [
-            ("images", format!("ghcr.io/org/app:{tag}")),
-            ("paths", "apps/prod".into()),
-            ("repository", "org/gitops".into()),
-            ("commit-via", "api".into()),
-            ("mode", "pull-request".into()),
-            ("token", STATIC_TOKEN.into()),
-            ("commit-message", "chore: bump {summary}".into()),
-        ] {
-            raw.set(k, v);
-        }
-        let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
-        write_back::api::write_back_for_config(
-            &config,
-            &api,
-            &options,
-            &mut |root: &Path| edit(root).map_err(WriteBackError::from),
-            &mut write_back::Tally::default(),
-        )
-    };
+    let pull_request =
+        |tag: &str, edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>| {
+            let mut raw = gitops_bump::config::RawInputs::default();
+            for (k, v) in [
+                ("images", format!("ghcr.io/org/app:{tag}")),
+                ("paths", "apps/prod".into()),
+                ("repository", "org/gitops".into()),
+                ("commit-via", "api".into()),
+                ("mode", "pull-request".into()),
+                ("token", STATIC_TOKEN.into()),
+                ("commit-message", "chore: bump {summary}".into()),
+            ] {
+                raw.set(k, v);
+            }
+            let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
+            write_back::api::write_back_for_config(
+                &config,
+                &api,
+                &options,
+                &mut |root: &Path| edit(root).map_err(WriteBackError::from),
+                &mut write_back::Tally::default(),
+            )
+        };
     let main_before = server.repo.head("main");
     // (new tag, title, base moves first?)
     let rounds = [
