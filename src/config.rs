@@ -337,6 +337,48 @@ pub const INPUTS: &[Input] = &[
         "true",
         "Never replace a newer value (semver order, else workflow run order); false allows rollbacks",
     ),
+    // The wait for the deploy (src/deploy/): after the push.
+    input(
+        "argocd-server",
+        "",
+        "Argo CD API server URL (https://argocd.example.com): after the push, ask it to refresh the Applications and wait until they run this commit, healthy",
+    ),
+    secret(
+        "argocd-token",
+        "Argo CD API token whose account may `get` the Applications (RBAC `applications, get`)",
+    ),
+    list(
+        "argocd-applications",
+        "",
+        Split::CommasOrLines,
+        "Argo CD Applications to wait on (NAME or NAMESPACE/NAME), comma or newline separated (`#` starts a comment)",
+    ),
+    input(
+        "argocd-selector",
+        "",
+        "Instead of argocd-applications: a label selector for the Applications to wait on (e.g. app.kubernetes.io/part-of=shop)",
+    ),
+    input(
+        "argocd-refresh",
+        "normal",
+        "How to nudge Argo CD right after the push: normal (re-read git), hard (also drop the manifest cache) or none (wait for its next poll)",
+    ),
+    list(
+        "deploy-statuses",
+        "",
+        Split::CommasOrLines,
+        "Commit status contexts / check run names to wait on, `*` as wildcard (Flux: kustomization/NAME/*), comma or newline separated (`#` starts a comment); uses `token`",
+    ),
+    input(
+        "deploy-timeout",
+        "5m",
+        "How long to wait for the deploy after the push (added to `timeout`); then the step fails naming the last state seen",
+    ),
+    input(
+        "deploy-poll-interval",
+        "5s",
+        "How often to ask Argo CD / GitHub while waiting for the deploy",
+    ),
 ];
 
 /// Where a run writes its result.
@@ -444,6 +486,8 @@ pub struct Config {
     pub newer_wins: bool,
     /// The whole run's time limit.
     pub timeout: Duration,
+    /// The wait for the deploy after the push, when asked for.
+    pub deploy: Option<crate::deploy::DeployWait>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -909,6 +953,7 @@ impl Config {
             commit_via,
             newer_wins: raw.boolean("newer-wins")?,
             timeout,
+            deploy: crate::deploy::DeployWait::from_raw(raw)?,
         })
     }
 
@@ -1601,7 +1646,9 @@ mod tests {
                 "docker-registries",
                 "values-paths",
                 "image-kinds",
-                "labels"
+                "labels",
+                "argocd-applications",
+                "deploy-statuses"
             ]
         );
         for i in INPUTS.iter().filter(|i| i.split != Split::None) {

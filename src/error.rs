@@ -27,6 +27,9 @@ pub enum Error {
     ApiCommit(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]
     Guard(#[from] crate::guard::GuardError),
+    /// Shared: the outputs keep the failure until they are written.
+    #[error(transparent)]
+    Deploy(std::sync::Arc<crate::deploy::DeployError>),
     #[error("cannot promote from {from}: {why}")]
     Promote { from: String, why: String },
     #[error(
@@ -79,6 +82,12 @@ impl From<crate::write_back::WriteBackError> for Error {
     }
 }
 
+impl From<crate::deploy::DeployError> for Error {
+    fn from(e: crate::deploy::DeployError) -> Self {
+        Error::Deploy(std::sync::Arc::new(e))
+    }
+}
+
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -120,6 +129,7 @@ impl Error {
             ),
             Error::ApiCommit(e) => e.hint(),
             Error::Guard(e) => e.hint(),
+            Error::Deploy(e) => e.hint(),
             Error::Promote { .. } => Some(
                 "promote-from must name the overlay (a kustomization or workload files) that sets the images, inside the repository written (the checkout, or `repository`)".into(),
             ),

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod auth;
 pub mod cleanup;
 pub mod config;
+pub mod deploy;
 pub mod edit;
 pub mod error;
 pub mod git;

@@ -64,6 +64,21 @@ enum Command {
     Promote(PromoteArgs),
     /// The keyless auth stage on its own.
     Auth(AuthArgs),
+    /// Wait until a pushed commit is deployed and healthy (Argo CD, or
+    /// commit statuses / check runs such as Flux's).
+    #[command(
+        after_help = "Examples:\n  gitops-bump wait --commit 4f1c2d… --argocd-server https://argocd.example.com --argocd-applications guestbook   # token: $GITOPS_BUMP_ARGOCD_TOKEN\n  gitops-bump wait --commit 4f1c2d… --repository org/gitops --deploy-statuses 'kustomization/apps/*'            # token: $GITOPS_BUMP_TOKEN\n\nFirst asks Argo CD to refresh each Application (argocd-refresh: normal), so it does not wait for its next\ngit poll, then polls until each one is Synced to the commit (or to a newer commit containing it) and\nHealthy. Fails on Degraded, on a failed sync, or after --deploy-timeout, naming the last state seen.\nOutputs (GITHUB_OUTPUT, else printed): deployed, health, synced-revision, seconds-to-synced, seconds-to-healthy."
+    )]
+    Wait(WaitArgs),
+}
+
+#[derive(Args)]
+struct WaitArgs {
+    /// The pushed commit to wait for (a full commit id, e.g. the bump's commit-sha output).
+    #[arg(long, value_name = "SHA")]
+    commit: String,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args)]
@@ -391,7 +406,17 @@ fn dispatch(command: Command) -> Result<i32, Error> {
         Command::Auth(AuthArgs {
             provider: AuthProvider::Google(args),
         }) => auth_google(args),
+        Command::Wait(args) => wait_for_deploy(args),
     }
+}
+
+/// `gitops-bump wait`: the wait stage alone, for a commit pushed earlier
+/// (another job, or a merged pull request).
+fn wait_for_deploy(args: WaitArgs) -> Result<i32, Error> {
+    let wait = gitops_bump::deploy::command_wait(&args.run.raw)?;
+    start_watchdog(wait.timeout + std::time::Duration::from_secs(60));
+    gitops_bump::deploy::command(&wait, &args.run.raw, &args.commit)?;
+    Ok(exit::OK)
 }
 
 /// Ends the process when the run outlives `limit`. libgit2 waits forever
@@ -498,13 +523,25 @@ fn promote(args: PromoteArgs) -> Result<i32, Error> {
 
 /// Runs the pipeline in the current directory and reports its outputs.
 fn run_pipeline(config: &Config) -> Result<i32, Error> {
-    start_watchdog(config.timeout);
+    // The wait for the deploy has its own bound, on top of the run's.
+    start_watchdog(
+        config.timeout
+            + config
+                .deploy
+                .as_ref()
+                .map_or(Default::default(), |d| d.timeout),
+    );
     let workdir =
         std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
     let outputs = gitops_bump::pipeline::run(config, &workdir)?;
     outputs.emit(false)?;
     if !config.auth_only() {
         gitops_bump::outputs::write_summary(&outputs)?;
+    }
+    // A failed wait fails the step after the outputs are written: the
+    // commit is pushed either way.
+    if let Some(failure) = outputs.deploy.and_then(|d| d.failure) {
+        return Err(Error::Deploy(failure));
     }
     Ok(exit::OK)
 }

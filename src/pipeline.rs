@@ -17,7 +17,7 @@ use crate::workspace;
 use crate::write_back::api;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -197,6 +197,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     workspace::print_warnings(&report.warnings);
     outputs::show_changes(&report.changes);
     outputs.record_edit(&specs, report);
+    outputs.deploy = crate::deploy::after_write_back(config, &outputs, workdir, &rt);
     Ok(outputs)
 }
 

@@ -51,6 +51,8 @@ pub struct Outputs {
     /// The Google project later steps get (`project-id` input or the
     /// service account's project); the output is set only when known.
     pub project_id: Option<String>,
+    /// What the wait for the deploy saw, when one was asked for.
+    pub deploy: Option<crate::deploy::DeployOutcome>,
 }
 
 impl Outputs {
@@ -116,6 +118,9 @@ impl Outputs {
         }
         if let Some(p) = &self.project_id {
             out.push(("project-id".to_string(), p.clone()));
+        }
+        if let Some(d) = &self.deploy {
+            out.extend(d.report.entries());
         }
         out
     }

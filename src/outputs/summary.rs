@@ -108,6 +108,9 @@ pub(crate) fn summary_markdown(outputs: &Outputs) -> String {
             )),
         }
     }
+    if let Some(d) = &outputs.deploy {
+        md.push_str(&d.report.summary_markdown());
+    }
     md
 }
 
