@@ -489,6 +489,8 @@ fn readme_scenarios_are_the_linted_example_files() {
         "raw-manifests.yml",
         "compose-stacks.yml",
         "many-services.yml",
+        "wait-argocd.yml",
+        "wait-flux.yml",
     ];
     for file in scenarios {
         let text = fs::read_to_string(repo_file(&format!("examples/workflows/{file}"))).unwrap();
