@@ -180,6 +180,11 @@ fn local_inputs(server: &FakeGitHub, registry: &Registry) -> Vec<(String, String
     ]
 }
 
+/// The lines of `text` that hold `needle`.
+fn count(text: &str, needle: &str) -> usize {
+    text.lines().filter(|l| l.contains(needle)).count()
+}
+
 /// The lines of a manifest, indentation trimmed (to find `newTag: v1`).
 fn entry_lines(kustomization: &str) -> Vec<&str> {
     kustomization.lines().map(str::trim).collect()
@@ -1534,4 +1539,60 @@ fn promotion_refuses_when_dev_changes_during_the_run_over_smart_http() {
         server.repo.path.join("raced").exists(),
         "our first push reached the server's hook"
     );
+}
+
+/// An image deployed in dev without a digest is promoted by its tag with a
+/// warning, said once per run: a lost race (another push lands while ours
+/// is received) reads dev again on the new tip, silently.
+#[test]
+fn the_no_digest_promotion_warning_is_said_once_across_a_retry() {
+    let (registry, server, image, digest) = registry_and_github("single", "v1.1.0");
+    seed_with_dev(&server, &dev_overlay(&image, "v1.1.0", None));
+    let next = race_once(&server, &[("README.md", "# gitops\n")]);
+    let action = ActionDir::new(false);
+    let env = github_env(&server, "org/gitops");
+    let local = local_inputs(&server, &registry);
+    let job = job(&env, &[]);
+    let workspace = job.path("workspace");
+    checkout(&server, &workspace);
+    let step = job.step(
+        &action,
+        &workspace,
+        ("push", &push_event("org/gitops", &sha_of("warn"))),
+        &with_local(
+            &[
+                ("token", STATIC_TOKEN),
+                ("promote-from", "overlays/dev"),
+                ("promote-to", "overlays/prod"),
+            ],
+            &local,
+        ),
+        &[],
+    );
+    step.assert_ok();
+    assert_eq!(step.get("attempts"), "2", "a lost race: {}", step.log());
+    assert_eq!(step.get("changed"), "true");
+    let head = server.repo.head("main");
+    assert_eq!(
+        server.repo.git(&["rev-parse", &format!("{head}^")]),
+        next,
+        "on top of the other push"
+    );
+    let prod = server.repo.show(&head, "overlays/prod/kustomization.yaml");
+    assert!(entry_lines(&prod).contains(&"newTag: v1.1.0"), "{prod}");
+    assert!(
+        entry_lines(&prod).contains(&format!("digest: {digest}").as_str()),
+        "{prod}"
+    );
+    let warning = format!(
+        "warning: app={image}:v1.1.0 in overlays/dev/kustomization.yaml:7 has no digest; promoting the tag only"
+    );
+    let log = format!("{}{}", step.stdout(), step.stderr());
+    assert_eq!(
+        count(&log, "has no digest; promoting the tag only"),
+        1,
+        "once per run:\n{}",
+        step.log()
+    );
+    assert_eq!(count(&step.stderr(), &warning), 1, "{}", step.log());
 }
