@@ -640,10 +640,7 @@ fn a_release_promotes_into_a_separate_gitops_repository_as_a_pull_request() {
     let prod = "apps/app/overlays/prod/kustomization.yaml";
     for (path, content) in &mut files {
         if path == dev {
-            *content = content.replace("ghcr.io/example-org/app", &image).replace(
-                "newTag: v1.0.0",
-                &format!("newTag: 4f1c2e9\n    digest: {digest}"),
-            );
+            *content = dev_overlay(&image, "4f1c2e9", Some(&digest));
         }
     }
     let main = seed(&server, &files);
