@@ -642,8 +642,9 @@ pub fn self_trigger_reason(
 /// The caller sets `changed=false` and the `skipped-reason` output.
 pub fn announce_skip(reason: &str) {
     crate::print::line(crate::print::Stream::Stderr, &format!("skipped: {reason}"));
-    crate::github::annotate(
-        &crate::github::Annotation::new(crate::github::Level::Notice, reason).titled("gitops-bump"),
+    crate::actions::annotate(
+        &crate::actions::Annotation::new(crate::actions::Level::Notice, reason)
+            .titled("gitops-bump"),
     );
 }
 

@@ -7,17 +7,15 @@ use crate::config::{CommitVia, Config, Mode, TokenFormat};
 use crate::edit::{self, EditReport, EditRequest};
 use crate::error::Error;
 use crate::git;
-use crate::github;
-use crate::github::api_commit;
-use crate::github::rest::Api;
+use crate::github_api::rest::Api;
 use crate::guard;
+use crate::outputs::{self, Outputs};
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
+use crate::workspace;
+use crate::write_back::api;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
-
-pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
-pub use crate::github::summary::{summary_markdown, write_summary};
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
@@ -113,7 +111,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         (specs, outputs.registry) = verifier.verify(specs, false)?;
         let stage = crate::progress::stage("Edit manifests");
         let started = Instant::now();
-        report = edit::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
+        report = workspace::apply(workdir, &paths, &request(specs.clone()), !config.dry_run)?;
         stage.done(
             "edit",
             started,
@@ -160,7 +158,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
                                 verified
                             }
                         };
-                        Ok(edit::apply(root, &paths, &request(verified), true)?)
+                        Ok(workspace::apply(root, &paths, &request(verified), true)?)
                     };
                     write_back_stage(config, workdir, &mut edit_fn)?
                 };
@@ -172,7 +170,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             }
             None => {
                 let request = request(specs.clone());
-                let mut edit_fn = |root: &Path| Ok(edit::apply(root, &paths, &request, true)?);
+                let mut edit_fn = |root: &Path| Ok(workspace::apply(root, &paths, &request, true)?);
                 write_back_stage(config, workdir, &mut edit_fn)?
             }
         };
@@ -196,23 +194,9 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         outputs.pull_request_number = result.pull_request_number;
         report = result.report;
     }
-    edit::print_warnings(&report.warnings);
-    outputs.changed = !report.files.is_empty();
-    outputs.files = report.files.clone();
-    outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);
-    for c in &report.changes {
-        let (old, new) = (print::value(&c.old), print::value(&c.new));
-        print::line(
-            Stream::Stderr,
-            &format!("  {}:{}:{} {old} -> {new}", c.file, c.line, c.column),
-        );
-        github::annotate(
-            &github::Annotation::new(github::Level::Notice, format!("{old} -> {new}"))
-                .at(c.file.clone(), c.line, c.column)
-                .titled(format!("gitops-bump: {}", c.image)),
-        );
-    }
-    outputs.changes = report.changes;
+    workspace::print_warnings(&report.warnings);
+    outputs::show_changes(&report.changes);
+    outputs.record_edit(&specs, report);
     Ok(outputs)
 }
 
@@ -227,24 +211,13 @@ fn write_back_stage(
     let options = git::WriteBackOptions::from_env(workdir);
     let mut tally = Tally::default();
     let result = match config.commit_via {
-        CommitVia::Api => api_commit::write_back_for_config(
-            config,
-            &Api::from_env(),
-            &options,
-            edit_fn,
-            &mut tally,
-        ),
+        CommitVia::Api => {
+            api::write_back_for_config(config, &Api::from_env(), &options, edit_fn, &mut tally)
+        }
         CommitVia::Git => git::write_back_counted(config, &options, edit_fn, &mut tally),
     };
-    if result.is_err()
-        && let Some(file) = github::files::EnvFile::from_env("GITHUB_OUTPUT")
-    {
-        let entries = [
-            ("changed".to_string(), "false".to_string()),
-            ("attempts".to_string(), tally.attempts.to_string()),
-        ];
-        file.append_entries(&entries)
-            .map_err(|e| Error::io(format!("writing outputs to {}", file.path().display()), e))?;
+    if result.is_err() {
+        outputs::emit_failed(tally.attempts)?;
     }
     Ok(result?)
 }
@@ -277,7 +250,7 @@ fn read_promotion_specs(
         from: from.display().to_string(),
         why,
     };
-    let deployed = edit::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
+    let deployed = workspace::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
     let mut specs: Vec<ImageSpec> = Vec::new();
     let mut warnings = Vec::new();
     for d in &deployed {

@@ -1,12 +1,12 @@
 //! What is deployed: the image references currently set in kustomizations
 //! and workloads, for `promote` (copy what runs in one overlay to another).
 
-use std::path::{Path, PathBuf};
-
-use super::engine::{decode, problem_error};
+use super::TargetKind;
+use super::engine::decode;
+use super::error::{self, EditError};
 use super::image::Written;
+use super::targets::{kustomize, workload};
 use super::yaml::{self, Node};
-use super::{DEFAULT_MAX_FILE_SIZE, EditError, TargetKind, kustomize, walk, workload};
 
 /// One image reference found in a file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -39,24 +39,12 @@ impl DeployedImage {
     }
 }
 
-/// Lists the images set in kustomizations and workloads under `paths`.
-pub fn read_images(root: &Path, paths: &[PathBuf]) -> Result<Vec<DeployedImage>, EditError> {
-    let mut out = Vec::new();
-    let mut buffer = Vec::new();
-    let root_dir = walk::Root::open(root)?;
-    for candidate in walk::collect(root, paths)? {
-        super::read_candidate(&root_dir, &candidate, DEFAULT_MAX_FILE_SIZE, &mut buffer)?;
-        out.extend(images_in_file(&candidate.display, &buffer)?);
-    }
-    Ok(out)
-}
-
 /// The images set in one file's bytes.
 pub fn images_in_file(file: &str, bytes: &[u8]) -> Result<Vec<DeployedImage>, EditError> {
     let text = decode(file, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let file_name = file.rsplit('/').next().unwrap_or(file);
-    let located = |p| problem_error(file, p);
+    let located = |p| error::located(file, p);
     let mut out = Vec::new();
     for doc in yaml::parse(text).map_err(located)? {
         let root = &doc.root;

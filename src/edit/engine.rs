@@ -4,119 +4,14 @@
 
 use std::collections::HashSet;
 
-use super::image::Written;
+use super::error::{self, EditError, EditProblem, Located};
+use super::target::{Context, Found};
+use super::targets::{argocd, compose, helm, kustomize, marker, workload};
 use super::text::{self, Splice};
-use super::yaml::{self, Node, Pos, Problem, ProblemKind};
-use super::{
-    Change, EditError, EditRequest, TargetKind, Warning, argocd, compose, helm, kustomize, marker,
-    workload,
-};
+use super::yaml::{self, Node, Problem};
+use super::{Change, EditRequest, Warning};
 
 const BOM: &str = "\u{feff}";
-
-/// What one target found for one SPEC at one place.
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub spec: usize,
-    pub kind: TargetKind,
-    pub pos: Pos,
-    pub old: String,
-    pub new: String,
-    pub old_tag: Option<String>,
-    pub old_digest: Option<String>,
-    pub new_name: Option<String>,
-    pub new_tag: Option<String>,
-    pub new_digest: Option<String>,
-    pub splices: Vec<Splice>,
-    /// Start bytes of the scalars this target answers for, so a scalar is
-    /// edited by one target only (markers first).
-    pub claims: Vec<usize>,
-    /// The edit is made by another `Found`'s splice (new kustomize entries
-    /// appended together).
-    pub splice_elsewhere: bool,
-    /// Something the user should know although the edit is made (a digest
-    /// with no key to hold it), reported at `pos`.
-    pub warning: Option<String>,
-}
-
-impl Found {
-    /// An image at `at` going from `old` to `new` through `splices`.
-    pub fn written(
-        spec: usize,
-        kind: TargetKind,
-        at: &Node<'_>,
-        old: Written,
-        new: Written,
-        splices: Vec<Splice>,
-    ) -> Self {
-        Found {
-            spec,
-            kind,
-            pos: at.start,
-            old: old.render(),
-            new: new.render(),
-            old_tag: old.tag,
-            old_digest: old.digest,
-            new_name: Some(new.name.clone()),
-            new_tag: new.tag.clone(),
-            new_digest: new.digest.clone(),
-            splices,
-            claims: vec![at.start.byte],
-            splice_elsewhere: false,
-            warning: None,
-        }
-    }
-
-    /// A full reference replaced by another.
-    pub fn reference(
-        text: &str,
-        spec: usize,
-        kind: TargetKind,
-        node: &Node<'_>,
-        old: &Written,
-        new: &Written,
-        in_flow: bool,
-    ) -> Self {
-        let old_text = old.render();
-        let new_text = new.render();
-        let splices = if old_text == new_text {
-            Vec::new()
-        } else {
-            vec![text::replace_scalar(text, node, &new_text, in_flow)]
-        };
-        Found {
-            spec,
-            kind,
-            pos: node.start,
-            old_tag: old.tag.clone(),
-            old_digest: old.digest.clone(),
-            new_name: Some(new.name.clone()),
-            new_tag: new.tag.clone(),
-            new_digest: new.digest.clone(),
-            old: old_text,
-            new: new_text,
-            splices,
-            claims: vec![node.start.byte],
-            splice_elsewhere: false,
-            warning: None,
-        }
-    }
-}
-
-/// What a target needs to know besides the document.
-pub struct Context<'r, 't> {
-    pub text: &'t str,
-    pub request: &'r EditRequest,
-    /// The file's base name.
-    pub file_name: &'t str,
-    /// A kustomization the user pointed at (directly or as the one in a
-    /// given directory): a missing `images:` entry is appended there.
-    pub may_append: bool,
-    pub line_break: &'static str,
-    /// Whether the file has a setter marker at all (checked once per file,
-    /// not once per document).
-    pub has_markers: bool,
-}
 
 /// The outcome for one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,12 +78,7 @@ fn check_stable(
     may_append: bool,
     changes: &[Change],
 ) -> Result<(), EditError> {
-    let unstable = |line, col, what| EditError::Unstable {
-        file: file.to_string(),
-        line,
-        col,
-        what,
-    };
+    let unstable = |line, col, what| Located::new(file, line, col, EditProblem::Unstable { what });
     match plan(file, edited, request, may_append) {
         Ok(again) => match again.changes.first() {
             None => Ok(()),
@@ -239,7 +129,7 @@ fn plan(
         line_break: text::line_break(body),
         has_markers: marker::present(body),
     };
-    let located = |p: Problem| problem_error(file, p);
+    let located = |p: Problem| error::located(file, p);
     let mut found = Vec::new();
     yaml::for_each_document(body, |root| {
         found.extend(find_in_document(&ctx, &root)?);
@@ -282,16 +172,21 @@ fn plan(
             .flatten()
             .find(|v| v.chars().any(char::is_control))
         {
-            return Err(EditError::ControlCharacter {
-                file: file.to_string(),
-                line: f.pos.line,
-                col: f.pos.col,
-                // Escaped, then cut like any foreign value in a message.
-                value: format!(
-                    "\"{}\"",
-                    crate::print::cut(&value.escape_default().to_string(), crate::print::MAX_VALUE)
-                ),
-            });
+            return Err(Located::new(
+                file,
+                f.pos.line,
+                f.pos.col,
+                EditProblem::ControlCharacter {
+                    // Escaped, then cut like any foreign value in a message.
+                    value: format!(
+                        "\"{}\"",
+                        crate::print::cut(
+                            &value.escape_default().to_string(),
+                            crate::print::MAX_VALUE
+                        )
+                    ),
+                },
+            ));
         }
         splices.extend(f.splices.iter().cloned());
         changes.push(Change {
@@ -370,71 +265,55 @@ pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
     };
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, col) = at(e.valid_up_to());
-        EditError::NotUtf8 {
-            file: file.to_string(),
-            line,
-            col,
-        }
+        Located::new(file, line, col, EditProblem::NotUtf8)
     })?;
     if let Some(offset) = memchr::memchr(0, bytes) {
         let (line, col) = at(offset);
-        return Err(EditError::NulByte {
-            file: file.to_string(),
-            line,
-            col,
-        });
+        return Err(Located::new(file, line, col, EditProblem::NulByte));
     }
     Ok(text)
 }
 
-pub fn problem_error(file: &str, p: Problem) -> EditError {
-    let file = file.to_string();
-    let (line, col) = (p.pos.line, p.pos.col);
-    match p.what {
-        ProblemKind::Syntax(message) => EditError::Yaml {
-            file,
-            line,
-            col,
-            message,
-        },
-        ProblemKind::TooDeep => EditError::TooDeep {
-            file,
-            line,
-            col,
-            limit: yaml::MAX_DEPTH,
-        },
-        ProblemKind::DuplicateKey { key, first_line } => EditError::DuplicateKey {
-            file,
-            line,
-            col,
-            key,
-            first_line,
-        },
-        ProblemKind::Shape { expected, found } => EditError::Shape {
-            file,
-            line,
-            col,
-            expected,
-            found,
-        },
+/// Refuses a change whose values, read from the file, are not what they
+/// claim to be (a tag holding a newline and a workflow command, say): they
+/// become step outputs, log lines and summary cells.
+pub fn check_values(c: &Change) -> Result<(), EditError> {
+    use crate::print::{MAX_VALUE, cut};
+    use crate::reference::{Digest, ImageName, check_tag};
+    let refuse = |what, value: &str, why: String| {
+        Located::new(
+            c.file.clone(),
+            c.line,
+            c.column,
+            EditProblem::InvalidValue {
+                what,
+                value: cut(value, MAX_VALUE).into_owned(),
+                why: cut(&why, 4 * MAX_VALUE).into_owned(),
+            },
+        )
+    };
+    if c.file.chars().any(crate::print::is_hidden) {
+        return Err(refuse(
+            "path",
+            &c.file,
+            format!("{:?} contains a control character or line break", c.file),
+        ));
     }
-}
-
-/// A scalar holding a full image reference: the change the SPEC naming it
-/// makes, if any SPEC names it.
-pub fn find_reference(
-    ctx: &Context<'_, '_>,
-    node: &Node<'_>,
-    kind: TargetKind,
-    in_flow: bool,
-) -> Option<Found> {
-    // `image: *img` edits the anchored `&img ghcr.io/o/app:v1`.
-    let node = node.resolved();
-    let value = node.as_str()?;
-    let (old, _) = Written::parse(value)?;
-    let spec = super::image::matching_spec(&ctx.request.specs, &old.name)?;
-    let new = super::image::bump_reference(&ctx.request.specs[spec], &old);
-    Some(Found::reference(
-        ctx.text, spec, kind, node, &old, &new, in_flow,
-    ))
+    let present = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    for tag in [present(&c.old_tag), present(&c.new_tag)]
+        .into_iter()
+        .flatten()
+    {
+        check_tag(&tag).map_err(|e| refuse("tag", &tag, e.to_string()))?;
+    }
+    for digest in [present(&c.old_digest), present(&c.new_digest)]
+        .into_iter()
+        .flatten()
+    {
+        Digest::parse(&digest).map_err(|e| refuse("digest", &digest, e.to_string()))?;
+    }
+    if let Some(name) = present(&c.new_name) {
+        ImageName::parse(&name).map_err(|e| refuse("image name", &name, e.to_string()))?;
+    }
+    Ok(())
 }

@@ -605,7 +605,7 @@ fn kustomization_shapes_are_checked() {
     for (input, message, (line, col)) in cases {
         let e = edit_file("kustomization.yaml", input, &req, true).unwrap_err();
         assert_eq!(e.to_string(), message);
-        let l = e.location().unwrap();
+        let l = &e.at;
         assert_eq!(
             (l.file.as_str(), l.line, l.col),
             ("kustomization.yaml", line, col)
@@ -813,9 +813,8 @@ fn bad_input_is_located() {
     for (name, input, message, at) in cases {
         let e = edit_file("p.yaml", input, &req, false).expect_err(name);
         assert!(e.to_string().starts_with(message), "{name}: {e}");
-        let loc = e.location();
-        assert_eq!(loc.map(|l| (l.line, l.col)), at, "{name}: {e}");
-        assert!(e.hint().is_some(), "{name}");
+        assert_eq!(Some((e.at.line, e.at.col)), at, "{name}: {e}");
+        assert!(!e.error.hint().is_empty(), "{name}");
     }
     let e = edit_file("kustomization.yaml", b"- a\n- b\n", &req, true).unwrap_err();
     assert_eq!(
@@ -863,7 +862,7 @@ fn an_edit_that_would_not_read_back_is_refused() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, EditError::Unstable { line: 1, .. }),
+        matches!((&err.error, err.at.line), (EditProblem::Unstable { .. }, 1)),
         "{err:?}"
     );
     assert_eq!(

@@ -32,6 +32,7 @@
 //! the newer-wins guard, and swap the branch; the message, trailers, guard,
 //! retry budget and pull request are decided here, once.
 
+pub mod api;
 pub mod message;
 pub mod pull_request;
 
@@ -39,11 +40,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Mode};
-use crate::edit::{EditError, EditReport};
+use crate::edit::EditReport;
 use crate::guard::{self, RunId};
 use crate::print::{self, Stream};
 use crate::retry::Backoff;
 use crate::secret::Secret;
+use crate::workspace::WorkspaceError;
 use message::GitHubContext;
 
 /// What the write-back did.
@@ -198,9 +200,9 @@ pub enum WriteBackError {
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
-    Api(#[from] crate::github::api_commit::ApiCommitError),
+    Api(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]
-    Edit(#[from] EditError),
+    Edit(#[from] WorkspaceError),
     /// Reading or verifying the images to promote, on the tip being edited
     /// (the pipeline's own error, unchanged).
     #[error(transparent)]
@@ -236,8 +238,8 @@ pub enum WriteBackError {
     },
 }
 
-impl From<crate::github::app::AppError> for WriteBackError {
-    fn from(e: crate::github::app::AppError) -> Self {
+impl From<crate::github_api::app::AppError> for WriteBackError {
+    fn from(e: crate::github_api::app::AppError) -> Self {
         WriteBackError::Api(e.into())
     }
 }
@@ -267,7 +269,7 @@ impl WriteBackError {
     }
 
     /// The YAML location of an edit error, wherever it came from.
-    pub fn edit_error(&self) -> Option<&EditError> {
+    pub fn edit_error(&self) -> Option<&WorkspaceError> {
         match self {
             WriteBackError::Edit(e) => Some(e),
             WriteBackError::Promote(e) => match e.as_ref() {

@@ -691,3 +691,58 @@ fn a_kustomization_setting_the_image_leaves_its_resources_alone() {
         }
     }
 }
+
+/// The edit core is pure by construction: nothing under `src/edit/` reads
+/// the file system, the environment, a process or the network (nor calls
+/// into the Actions module, which reads the environment), so the git
+/// write-back can re-run an edit on a new tip and get the same answer. The
+/// shell that reads and writes files is `src/workspace/`.
+#[test]
+fn the_edit_core_touches_no_file_system_or_environment() {
+    const FORBIDDEN: [&str; 11] = [
+        "std::fs",
+        "std::env",
+        "fs::",
+        "File::",
+        "env::var",
+        "std::io",
+        "std::process",
+        "std::net",
+        "cap_std",
+        "crate::github",
+        "crate::config",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/edit");
+    let mut dirs = vec![root.clone()];
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/edit is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    // Guards against a walk that finds nothing and so proves nothing.
+    assert!(
+        files.iter().any(|f| f.ends_with("targets/kustomize.rs")) && files.len() >= 15,
+        "{files:?}"
+    );
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a source file");
+        for (n, line) in text.lines().enumerate() {
+            for word in FORBIDDEN.iter().filter(|w| line.contains(*w)) {
+                let shown = file.strip_prefix(&root).unwrap_or(file).display();
+                found.push(format!("src/edit/{shown}:{}: {word}", n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "I/O in the pure core:\n{}",
+        found.join("\n")
+    );
+}

@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use gitops_bump::config::{Config, RawInputs};
-use gitops_bump::edit::{Change, EditError, EditReport, TargetKind};
+use gitops_bump::edit::{Change, EditReport, TargetKind};
 use gitops_bump::git::{GitHubContext, WriteBackOptions};
+use gitops_bump::workspace::WorkspaceError;
 
 #[allow(dead_code)]
 #[path = "../support/git.rs"]
@@ -177,7 +178,7 @@ impl Bump {
 }
 
 /// The edit: a pure function of the files under `root`, like the real engine.
-pub fn apply_bumps(root: &Path, bumps: &[Bump]) -> Result<EditReport, EditError> {
+pub fn apply_bumps(root: &Path, bumps: &[Bump]) -> Result<EditReport, WorkspaceError> {
     let mut report = EditReport::default();
     for bump in bumps {
         let path = root.join(&bump.file);

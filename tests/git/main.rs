@@ -1020,7 +1020,7 @@ fn giving_up_and_failing_edits_push_nothing_of_ours() {
     let tip = origin.tip("main");
     let cfg = config(&[("repository", &url), ("token", GIT_TOKEN)]);
     let mut edit = |_: &Path| {
-        Err(gitops_bump::edit::EditError::NoMatch {
+        Err(gitops_bump::workspace::WorkspaceError::NoMatch {
             images: vec!["typo/app".into()],
         })
     };

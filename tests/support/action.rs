@@ -213,8 +213,9 @@ impl Job {
         let borrowed: Vec<(&str, &str)> =
             envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let output = action.run(&borrowed, workspace);
-        let read =
-            |p: &Path| gitops_bump::github::files::parse_delimited(&fs::read_to_string(p).unwrap());
+        let read = |p: &Path| {
+            gitops_bump::actions::files::parse_delimited(&fs::read_to_string(p).unwrap())
+        };
         let env = read(&env_file);
         self.exported.lock().unwrap().extend(env.iter().cloned());
         Step {

@@ -4,9 +4,9 @@
 //! touched). `kind: List` items are searched too. Kinds the user lists
 //! (`image-kinds`) have every `image:` under `spec` edited.
 
-use super::TargetKind;
-use super::engine::{Context, Found, find_reference};
-use super::yaml::{Node, Problem};
+use crate::edit::TargetKind;
+use crate::edit::target::{Context, Found, find_reference};
+use crate::edit::yaml::{Node, Problem};
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 

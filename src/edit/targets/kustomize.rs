@@ -25,13 +25,13 @@
 //! - an existing `tagSuffix` is removed like kustomize removes it (the entry
 //!   is replaced), but kept when the SPEC keeps the tag with `*`.
 
-use super::TargetKind;
-use super::engine::{Context, Found};
-use super::image::{
+use crate::edit::TargetKind;
+use crate::edit::image::{
     Written, kustomize_field, name_matches, name_or_rename_matches, spec_digest_as_string,
 };
-use super::text::{self, Splice};
-use super::yaml::{Node, Problem};
+use crate::edit::target::{Context, Found};
+use crate::edit::text::{self, Splice};
+use crate::edit::yaml::{Node, Problem};
 use crate::spec::{Field, ImageSpec};
 
 const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -49,7 +49,7 @@ pub fn is_kustomization_file(file_name: &str) -> bool {
 /// out. A file that does not parse has none.
 pub fn local_resources(text: &str) -> Vec<String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Ok(docs) = super::yaml::parse(text) else {
+    let Ok(docs) = crate::edit::yaml::parse(text) else {
         return Vec::new();
     };
     let Some(Ok(Some(list))) = docs.first().map(|d| d.root.get("resources")) else {
@@ -488,7 +488,7 @@ fn append_entries(
             Found {
                 spec: *spec,
                 kind: TargetKind::Kustomization,
-                pos: super::yaml::Pos {
+                pos: crate::edit::yaml::Pos {
                     byte: splice.as_ref().map_or(0, |s| s.start),
                     line,
                     col,

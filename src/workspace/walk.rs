@@ -5,15 +5,15 @@
 //! A symlinked manifest whose target is inside the root is edited at its
 //! target, and reported (and so committed) under the target's path; the
 //! link itself is never replaced. Reads and writes then go through
-//! [`Root`], a directory handle, so a directory swapped for a link between
+//! [`Root`](super::root::Root), a directory handle, so a directory swapped for a link between
 //! the walk and the write cannot lead them outside the root.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use super::EditError;
-use super::kustomize::is_kustomization_file;
+use super::WorkspaceError;
+use crate::edit::is_kustomization_file;
 
 /// A file to consider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,8 @@ pub fn is_manifest_name(name: &str) -> bool {
 }
 
 /// Resolves `paths` (relative to `root`, or absolute inside it) to files.
-pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditError> {
-    let root_real = fs::canonicalize(root).map_err(|source| EditError::Io {
+pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, WorkspaceError> {
+    let root_real = fs::canonicalize(root).map_err(|source| WorkspaceError::Io {
         path: root.display().to_string(),
         action: "resolving the root directory",
         source,
@@ -46,12 +46,12 @@ pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditErr
         let relative = relative_inside(root, &root_real, given)?;
         let display = display_path(&relative);
         let joined = root_real.join(&relative);
-        let meta = fs::symlink_metadata(&joined).map_err(|_| EditError::NotFound {
+        let meta = fs::symlink_metadata(&joined).map_err(|_| WorkspaceError::NotFound {
             path: display.clone(),
         })?;
         let real = resolve_inside(&root_real, &joined, &display)?;
         let meta = if meta.file_type().is_symlink() {
-            fs::metadata(&real).map_err(|source| EditError::Io {
+            fs::metadata(&real).map_err(|source| WorkspaceError::Io {
                 path: display.clone(),
                 action: "reading",
                 source,
@@ -70,7 +70,7 @@ pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, EditErr
                 explicit: true,
             });
         } else {
-            return Err(EditError::NotARegularFile {
+            return Err(WorkspaceError::NotARegularFile {
                 path: display,
                 what: special_kind(&meta),
             });
@@ -105,8 +105,8 @@ impl Collected {
 
 /// The given path relative to the root, with `.` and `..` resolved
 /// lexically; leaving the root is an error before anything is read.
-fn relative_inside(root: &Path, root_real: &Path, given: &Path) -> Result<PathBuf, EditError> {
-    let outside = || EditError::PathOutsideRoot {
+fn relative_inside(root: &Path, root_real: &Path, given: &Path) -> Result<PathBuf, WorkspaceError> {
+    let outside = || WorkspaceError::PathOutsideRoot {
         path: given.display().to_string(),
     };
     let spelled_through_links;
@@ -152,14 +152,14 @@ fn real_parent(path: &Path) -> Option<PathBuf> {
 }
 
 /// The real path of `path`, which must stay inside the root.
-fn resolve_inside(root_real: &Path, path: &Path, display: &str) -> Result<PathBuf, EditError> {
-    let real = fs::canonicalize(path).map_err(|source| EditError::Io {
+fn resolve_inside(root_real: &Path, path: &Path, display: &str) -> Result<PathBuf, WorkspaceError> {
+    let real = fs::canonicalize(path).map_err(|source| WorkspaceError::Io {
         path: display.to_string(),
         action: "resolving",
         source,
     })?;
     if !real.starts_with(root_real) {
-        return Err(EditError::SymlinkOutsideRoot {
+        return Err(WorkspaceError::SymlinkOutsideRoot {
             path: display.to_string(),
         });
     }
@@ -172,114 +172,6 @@ fn target_display(root_real: &Path, real: &Path, given: String) -> String {
     match real.strip_prefix(root_real) {
         Ok(relative) => display_path(relative),
         Err(_) => given,
-    }
-}
-
-/// The root directory as an open handle. Paths are resolved beneath it
-/// (cap-std: no `..` or link leads out), so the files the walk found are
-/// read and replaced inside the root even if a directory on the way is
-/// swapped for a link to somewhere else afterwards.
-pub struct Root {
-    dir: cap_std::fs::Dir,
-    real: PathBuf,
-}
-
-impl Root {
-    pub fn open(root: &Path) -> Result<Root, EditError> {
-        let io = |source| EditError::Io {
-            path: root.display().to_string(),
-            action: "opening the root directory",
-            source,
-        };
-        let real = fs::canonicalize(root).map_err(io)?;
-        let dir =
-            cap_std::fs::Dir::open_ambient_dir(&real, cap_std::ambient_authority()).map_err(io)?;
-        Ok(Root { dir, real })
-    }
-
-    /// `real` relative to the root (candidates' real paths are inside it).
-    fn relative<'p>(&self, real: &'p Path) -> &'p Path {
-        real.strip_prefix(&self.real).unwrap_or(real)
-    }
-
-    /// Opens a candidate for reading, beneath the root.
-    pub fn open_file(&self, candidate: &Candidate) -> std::io::Result<fs::File> {
-        Ok(self.dir.open(self.relative(&candidate.real))?.into_std())
-    }
-
-    /// Replaces every file with its new bytes: all temporary files first
-    /// (next to each file, with its permissions), then all renames, so a
-    /// failure while writing leaves every original intact. `pending` holds
-    /// (real path, display path, bytes).
-    pub fn replace_all(&self, pending: &[(PathBuf, String, Vec<u8>)]) -> Result<(), EditError> {
-        use std::io::Write;
-        let mut staged = Staged::default();
-        for (n, (real, display, bytes)) in pending.iter().enumerate() {
-            let io = |action, source| EditError::Io {
-                path: display.clone(),
-                action,
-                source,
-            };
-            let relative = self.relative(real);
-            let name = relative
-                .file_name()
-                .map(PathBuf::from)
-                .ok_or_else(|| io("writing", std::io::ErrorKind::InvalidInput.into()))?;
-            let dir = match relative.parent().filter(|p| !p.as_os_str().is_empty()) {
-                Some(parent) => self.dir.open_dir(parent),
-                None => self.dir.try_clone(),
-            }
-            .map_err(|e| io("opening the directory", e))?;
-            let perms = dir
-                .symlink_metadata(&name)
-                .map_err(|e| io("reading permissions", e))?;
-            if !perms.is_file() {
-                return Err(EditError::NotARegularFile {
-                    path: display.clone(),
-                    what: "no longer a regular file",
-                });
-            }
-            let tmp = PathBuf::from(format!(".gitops-bump-{}-{n}.tmp", std::process::id()));
-            let mut file = dir
-                .open_with(
-                    &tmp,
-                    cap_std::fs::OpenOptions::new().write(true).create_new(true),
-                )
-                .map_err(|e| io("creating a temporary file", e))?;
-            staged
-                .files
-                .push((dir.try_clone().map_err(|e| io("writing", e))?, tmp.clone()));
-            file.write_all(bytes).map_err(|e| io("writing", e))?;
-            file.set_permissions(perms.permissions())
-                .map_err(|e| io("setting permissions", e))?;
-            file.sync_all().map_err(|e| io("writing", e))?;
-            staged.renames.push((dir, tmp, name, display.clone()));
-        }
-        for (dir, tmp, name, display) in staged.renames.drain(..) {
-            dir.rename(&tmp, &dir, &name)
-                .map_err(|source| EditError::Io {
-                    path: display.clone(),
-                    action: "replacing",
-                    source,
-                })?;
-        }
-        staged.files.clear();
-        Ok(())
-    }
-}
-
-/// Temporary files not yet renamed; removed if the write stops early.
-#[derive(Default)]
-struct Staged {
-    files: Vec<(cap_std::fs::Dir, PathBuf)>,
-    renames: Vec<(cap_std::fs::Dir, PathBuf, PathBuf, String)>,
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        for (dir, tmp) in &self.files {
-            let _ = dir.remove_file(tmp);
-        }
     }
 }
 
@@ -325,7 +217,7 @@ fn walk_dir(
     relative: &Path,
     real: &Path,
     out: &mut Collected,
-) -> Result<(), EditError> {
+) -> Result<(), WorkspaceError> {
     let given_dir = real.to_path_buf();
     let mut ignores: Vec<Ignore> = Vec::new();
     // Patterns from the root down to the given directory apply too.
@@ -343,14 +235,14 @@ fn walk_dir(
         if !rel_dir.as_os_str().is_empty() {
             load_ignore(&real_dir, &rel_dir, &mut ignores);
         }
-        let read = fs::read_dir(&real_dir).map_err(|source| EditError::Io {
+        let read = fs::read_dir(&real_dir).map_err(|source| WorkspaceError::Io {
             path: display_path(&rel_dir),
             action: "listing",
             source,
         })?;
         let mut entries: Vec<(String, fs::FileType)> = Vec::new();
         for entry in read {
-            let entry = entry.map_err(|source| EditError::Io {
+            let entry = entry.map_err(|source| WorkspaceError::Io {
                 path: display_path(&rel_dir),
                 action: "listing",
                 source,
@@ -359,7 +251,7 @@ fn walk_dir(
             if name.starts_with('.') {
                 continue;
             }
-            let file_type = entry.file_type().map_err(|source| EditError::Io {
+            let file_type = entry.file_type().map_err(|source| WorkspaceError::Io {
                 path: display_path(&rel_dir.join(&name)),
                 action: "reading",
                 source,

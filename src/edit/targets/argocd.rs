@@ -17,12 +17,12 @@
 //!
 //! Existing strings and parameters are edited; none is added.
 
-use super::TargetKind;
-use super::engine::{Context, Found, find_reference};
 use super::helm;
-use super::image::{Written, kustomize_field, matching_spec, spec_digest_as_string};
-use super::text;
-use super::yaml::{Node, Problem};
+use crate::edit::TargetKind;
+use crate::edit::image::{Written, kustomize_field, matching_spec, spec_digest_as_string};
+use crate::edit::target::{Context, Found, find_reference};
+use crate::edit::text;
+use crate::edit::yaml::{Node, Problem};
 use crate::spec::Field;
 
 pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
@@ -291,7 +291,7 @@ fn parts(
     // A name with nowhere to be written (an annotated image) stays.
     let new_name = match name_param {
         Some((node, in_flow)) => {
-            let new_name = super::image::bumped_name(spec, &full_name);
+            let new_name = crate::edit::image::bumped_name(spec, &full_name);
             splices.extend(text::set_scalar(ctx.text, node, &new_name, in_flow));
             new_name
         }

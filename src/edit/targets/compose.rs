@@ -1,8 +1,8 @@
 //! docker-compose / Compose Specification files: `services.*.image`.
 
-use super::TargetKind;
-use super::engine::{Context, Found, find_reference};
-use super::yaml::{Node, Problem};
+use crate::edit::TargetKind;
+use crate::edit::target::{Context, Found, find_reference};
+use crate::edit::yaml::{Node, Problem};
 
 pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();

@@ -16,11 +16,11 @@
 //!   warning naming the key to add; a missing `tag` key is added when a tag
 //!   is set.
 
-use super::TargetKind;
-use super::engine::{Context, Found, find_reference};
-use super::image::{Written, bumped_name, matching_spec};
-use super::text::{self, Splice};
-use super::yaml::{Node, Problem};
+use crate::edit::TargetKind;
+use crate::edit::image::{Written, bumped_name, matching_spec};
+use crate::edit::target::{Context, Found, find_reference};
+use crate::edit::text::{self, Splice};
+use crate::edit::yaml::{Node, Problem};
 use crate::spec::{Field, ImageSpec};
 
 pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {

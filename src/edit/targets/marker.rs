@@ -14,11 +14,11 @@
 //! A part alone changes only when the SPEC sets it (`*` and absent parts
 //! leave it as it is).
 
-use super::TargetKind;
-use super::engine::{Context, Found};
-use super::image::{Written, bump_reference, matching_spec};
-use super::text;
-use super::yaml::{Node, Problem};
+use crate::edit::TargetKind;
+use crate::edit::image::{Written, bump_reference, matching_spec};
+use crate::edit::target::{Context, Found};
+use crate::edit::text;
+use crate::edit::yaml::{Node, Problem};
 use crate::reference::ImageName;
 use crate::spec::Field;
 
