@@ -774,18 +774,27 @@ impl Transport for GitTransport {
         };
         let local_ref = format!("refs/heads/{remote_branch}");
         let (id, diff) = match to {
-            Destination::Branch => self.commit(parent, report, message, Some(&local_ref))?,
+            Destination::Branch => {
+                let committed = self.commit(parent, report, message, Some(&local_ref))?;
+                // Point HEAD at the branch (it may have been detached) and
+                // stage the files so the checkout is clean whatever happens
+                // next.
+                repo.set_head(&local_ref).map_err(GitError::Commit)?;
+                stage(repo, &report.files)?;
+                committed
+            }
             Destination::PullRequestBranch(_) => {
                 let (id, diff) = self.commit(parent, report, message, None)?;
                 repo.reference(&local_ref, id, true, "gitops-bump: pull request branch")
                     .map_err(GitError::Commit)?;
+                // The change lives on the pull-request branch only: the
+                // checkout stays on the base branch, as the base is on the
+                // remote, so a second bump in the same job starts from the
+                // base again instead of stacking on this one.
+                restore(repo, &report.files)?;
                 (id, diff)
             }
         };
-        // Point HEAD at the branch (it may have been detached) and stage
-        // the files so the checkout is clean whatever happens next.
-        repo.set_head(&local_ref).map_err(GitError::Commit)?;
-        stage(repo, &report.files)?;
         let outcome = remote::push(
             repo,
             &self.workspace.location,
