@@ -19,11 +19,9 @@ use crate::write_back::{Tally, WriteBackError, WriteBackResult};
 pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
 pub use crate::github::summary::{summary_markdown, write_summary};
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))
+/// The process's one runtime ([`crate::http::runtime`]).
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
+    crate::http::runtime().map_err(|e| Error::io("starting the async runtime", e))
 }
 
 /// Runs the whole pipeline for a validated config.
@@ -88,7 +86,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     };
     let verifier = Verifier {
         config,
-        rt: &rt,
+        rt,
         options: &registry_options,
     };
     let in_place = config.mode == Mode::None && config.repository.is_none();
