@@ -418,11 +418,8 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         }
         .into());
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
-    let stage = rt.block_on(auth::run_stage(&config, &StageEnv::from_env()))?;
+    let stage = gitops_bump::http::block_on(auth::run_stage(&config, &StageEnv::from_env()))
+        .map_err(|e| Error::io("starting the async runtime", e))??;
     let Some(google) = &stage.google else {
         return Err(Error::NotImplemented("auth without a provider"));
     };
@@ -712,16 +709,13 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
         wait,
         request_timeout: std::time::Duration::from_secs(30),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
-    let resolved = rt.block_on(gitops_bump::registry::resolve_all(
+    let resolved = gitops_bump::http::block_on(gitops_bump::registry::resolve_all(
         &options,
         &references,
         &args.platforms,
         None,
-    ))?;
+    ))
+    .map_err(|e| Error::io("starting the async runtime", e))??;
     for (r, reference) in resolved.iter().zip(&references) {
         if args.json {
             print::json(Stream::Stdout, &serde_json::to_value(r).unwrap_or_default());

@@ -17,11 +17,9 @@ use crate::workspace;
 use crate::write_back::api;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))
+/// The process's one runtime ([`crate::http::runtime`]).
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
+    crate::http::runtime().map_err(|e| Error::io("starting the async runtime", e))
 }
 
 /// Runs the whole pipeline for a validated config.
@@ -86,7 +84,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     };
     let verifier = Verifier {
         config,
-        rt: &rt,
+        rt,
         options: &registry_options,
     };
     let in_place = config.mode == Mode::None && config.repository.is_none();

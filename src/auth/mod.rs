@@ -375,13 +375,15 @@ fn impersonation_hint(
     }
 }
 
-/// One HTTP client for the three calls, with timeouts and a bounded retry
-/// on transport errors and 5xx/429 answers.
+/// The process's HTTP client for the three calls, with a timeout on each
+/// and a bounded retry on transport errors and 5xx/429 answers.
 #[derive(Debug, Clone)]
 pub struct Http {
     pub client: reqwest::Client,
     pub attempts: u32,
     pub retry_delay: Duration,
+    /// Bounds each request, connecting included.
+    pub timeout: Duration,
 }
 
 /// A received answer: status and body text.
@@ -393,20 +395,15 @@ pub struct Answer {
 
 impl Http {
     pub fn new(timeout: Duration) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
-            .redirect(crate::http::redirect_policy())
-            .build()
-            .map_err(|source| AuthError::Http {
-                what: "building the HTTP client",
-                source,
-            })?;
+        let client = crate::http::client().map_err(|source| AuthError::Http {
+            what: "building the HTTP client",
+            source,
+        })?;
         Ok(Http {
             client,
             attempts: 3,
             retry_delay: Duration::from_millis(300),
+            timeout,
         })
     }
 
@@ -418,7 +415,7 @@ impl Http {
     ) -> Result<Answer, AuthError> {
         let mut attempt = 1;
         loop {
-            let outcome = match build().send().await {
+            let outcome = match crate::http::send(build().timeout(self.timeout)).await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     match crate::http::read_body(response, crate::http::MAX_AUTH_BODY).await {

@@ -145,27 +145,15 @@ impl ApiTarget {
     fn repository(&self) -> String {
         format!("{}/{}", self.owner, self.repo)
     }
-
-    /// The same target with a new HTTP client: a reqwest client's pooled
-    /// connections belong to the runtime that opened them, so each runtime
-    /// gets its own.
-    fn with_own_client(&self) -> ApiTarget {
-        ApiTarget {
-            api: Api::new(self.api.base()),
-            ..self.clone()
-        }
-    }
 }
 
-/// The current-thread runtime the blocking entry points run on.
-fn runtime() -> Result<tokio::runtime::Runtime, ApiCommitError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ApiCommitError::Io {
-            context: "starting the async runtime".into(),
-            source,
-        })
+/// The process's runtime ([`crate::http::runtime`]), which the blocking
+/// entry points run on.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, ApiCommitError> {
+    crate::http::runtime().map_err(|source| ApiCommitError::Io {
+        context: "starting the async runtime".into(),
+        source,
+    })
 }
 
 /// How to commit.
@@ -206,7 +194,7 @@ pub(crate) struct ApiTransport {
     target: ApiTarget,
     paths: Vec<String>,
     max_file_size: u64,
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     /// The files of the current attempt.
     files: Option<tempfile::TempDir>,
     root: PathBuf,
@@ -215,7 +203,7 @@ pub(crate) struct ApiTransport {
 impl ApiTransport {
     pub fn new(target: &ApiTarget, options: &ApiCommitOptions) -> Result<Self, ApiCommitError> {
         Ok(ApiTransport {
-            target: target.with_own_client(),
+            target: target.clone(),
             paths: normalise_paths(&options.paths)?,
             max_file_size: options.max_file_size,
             runtime: runtime()?,
