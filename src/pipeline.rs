@@ -68,10 +68,8 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         return Ok(outputs);
     }
 
-    if let Some(reason) =
-        guard::self_trigger_reason(guard::TriggerCommit::from_env()?.as_ref(), config)
-    {
-        guard::announce_skip(&reason);
+    if let Some(reason) = guard::self_trigger(config)? {
+        announce_skip(&reason);
         outputs.skipped_reason = Some(reason);
         return Ok(outputs);
     }
@@ -187,7 +185,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             },
         );
         if let Some(reason) = &result.skipped_reason {
-            guard::announce_skip(reason);
+            announce_skip(reason);
         }
         outputs.skipped_reason = result.skipped_reason;
         outputs.commit_sha = result.commit_sha;
@@ -215,6 +213,13 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     }
     outputs.changes = report.changes;
     Ok(outputs)
+}
+
+/// Reports a run a guard stopped: a `::notice` in Actions and a line on
+/// stderr. The caller sets `changed=false` and the `skipped-reason` output.
+fn announce_skip(reason: &str) {
+    print::line(Stream::Stderr, &format!("skipped: {reason}"));
+    github::annotate(&github::Annotation::new(github::Level::Notice, reason).titled("gitops-bump"));
 }
 
 /// Commits and pushes the edit through the one write-back loop, over git

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 use super::rest::{Api, RestError, url_component};
 use crate::edit::EditReport;
-use crate::guard::{self, RunId};
+use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
 use crate::write_back::message::GitHubContext;
@@ -825,7 +825,7 @@ pub async fn last_bumped_run(
         .into_iter()
         .flatten()
         .filter_map(|c| c["commit"]["message"].as_str())
-        .find_map(|m| guard::bumped_by_run(m, image)))
+        .find_map(|m| crate::write_back::message::bumped_by_run(m, image)))
 }
 
 #[cfg(test)]
