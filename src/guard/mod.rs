@@ -206,4 +206,41 @@ mod tests {
         assert_eq!(RunId::from_lookup(env), Some(r("41.1")));
         assert_eq!(RunId::from_lookup(|_| None), None);
     }
+
+    /// The policies decide from plain values: nothing in them reads the
+    /// file system, the environment, a process, the network or git, reads
+    /// the config, or prints. The edge is [`self_trigger()`] above.
+    #[test]
+    fn the_policies_read_nothing_and_print_nothing() {
+        const FORBIDDEN: [&str; 14] = [
+            "std::fs",
+            "std::env",
+            "fs::",
+            "env::var",
+            "std::io",
+            "std::process",
+            "std::net",
+            "git2",
+            "crate::config",
+            "crate::github",
+            "crate::print",
+            "println!",
+            "eprintln!",
+            "tokio",
+        ];
+        let policies = [
+            ("semver.rs", include_str!("semver.rs")),
+            ("newer_wins.rs", include_str!("newer_wins.rs")),
+            ("self_trigger.rs", include_str!("self_trigger.rs")),
+        ];
+        let mut found = Vec::new();
+        for (file, text) in policies {
+            for (n, line) in text.lines().enumerate() {
+                for word in FORBIDDEN.iter().filter(|w| line.contains(*w)) {
+                    found.push(format!("src/guard/{file}:{}: {word}", n + 1));
+                }
+            }
+        }
+        assert!(found.is_empty(), "I/O in a policy:\n{}", found.join("\n"));
+    }
 }

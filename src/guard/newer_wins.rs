@@ -209,4 +209,135 @@ mod tests {
         assert!(needs_history(v(Some("abc"), None), v(Some("1.0.1"), None)));
         assert!(!needs_history(v(Some("abc"), None), v(Some("abc"), None)));
     }
+
+    /// `stale_reason` over an edit, without a repository: the history is a
+    /// closure that records what it was asked.
+    #[test]
+    fn stale_reasons_ask_history_only_when_tags_cannot_decide() {
+        let change = |image: &str, file: &str, old: &str, new: &str| Change {
+            file: file.into(),
+            line: 1,
+            column: 1,
+            kind: crate::edit::TargetKind::Workload,
+            image: image.into(),
+            old: format!("{image}:{old}"),
+            new: format!("{image}:{new}"),
+            old_tag: Some(old.into()),
+            old_digest: None,
+            new_name: None,
+            new_tag: Some(new.into()),
+            new_digest: None,
+        };
+        let run = |s| RunId::parse(s);
+        struct Case {
+            name: &'static str,
+            changes: Vec<Change>,
+            this_run: Option<RunId>,
+            /// The run that last bumped each (file, image), as history has it.
+            history: &'static [(&'static str, &'static str, &'static str)],
+            /// (file, image) pairs history is asked about, in order.
+            asked: &'static [(&'static str, &'static str)],
+            /// The skip reason names this value, when the run is stale.
+            skip: Option<&'static str>,
+        }
+        let cases = [
+            Case {
+                name: "semantic versions decide without history",
+                changes: vec![change("app", "a.yaml", "v1.3.0", "v1.2.0")],
+                this_run: run("50"),
+                history: &[("a.yaml", "app", "99.1")],
+                asked: &[],
+                skip: Some("already at v1.3.0"),
+            },
+            Case {
+                name: "an unknown run never reads history",
+                changes: vec![change("app", "a.yaml", "3f2a9c1", "b71e002")],
+                this_run: None,
+                history: &[("a.yaml", "app", "99.1")],
+                asked: &[],
+                skip: None,
+            },
+            Case {
+                name: "shas read the run that wrote the file",
+                changes: vec![change("app", "a.yaml", "3f2a9c1", "b71e002")],
+                this_run: run("50"),
+                history: &[("a.yaml", "app", "51.1")],
+                asked: &[("a.yaml", "app")],
+                skip: Some("workflow run 51.1, newer than this run 50.1"),
+            },
+            Case {
+                name: "no bump in history is no evidence",
+                changes: vec![change("app", "a.yaml", "3f2a9c1", "b71e002")],
+                this_run: run("50"),
+                history: &[],
+                asked: &[("a.yaml", "app")],
+                skip: None,
+            },
+            Case {
+                name: "unchanged values are not asked about",
+                changes: vec![
+                    change("app", "a.yaml", "abc", "abc"),
+                    change("worker", "b.yaml", "3f2a9c1", "b71e002"),
+                ],
+                this_run: run("50"),
+                history: &[("b.yaml", "worker", "49.1")],
+                asked: &[("b.yaml", "worker")],
+                skip: None,
+            },
+            Case {
+                name: "the first stale change stops the walk",
+                changes: vec![
+                    change("app", "a.yaml", "3f2a9c1", "b71e002"),
+                    change("worker", "b.yaml", "1f0e0d1", "2a9b8c7"),
+                    change("api", "c.yaml", "0a1b2c3", "4d5e6f7"),
+                ],
+                this_run: run("50"),
+                history: &[
+                    ("a.yaml", "app", "49.1"),
+                    ("b.yaml", "worker", "50.2"),
+                    ("c.yaml", "api", "60.1"),
+                ],
+                asked: &[("a.yaml", "app"), ("b.yaml", "worker")],
+                skip: Some("worker was last bumped by workflow run 50.2"),
+            },
+        ];
+        let mut failures = Vec::new();
+        for case in cases {
+            let mut asked = Vec::new();
+            let got = stale_reason::<()>(&case.changes, case.this_run, |c| {
+                asked.push((c.file.clone(), c.image.clone()));
+                Ok(case
+                    .history
+                    .iter()
+                    .find(|(f, i, _)| *f == c.file && *i == c.image)
+                    .and_then(|(_, _, r)| RunId::parse(r)))
+            })
+            .unwrap();
+            let want_asked: Vec<(String, String)> = case
+                .asked
+                .iter()
+                .map(|(f, i)| (f.to_string(), i.to_string()))
+                .collect();
+            let skip_ok = match (&got, case.skip) {
+                (None, None) => true,
+                (Some(reason), Some(needle)) => {
+                    reason.contains(needle) && reason.contains("newer-wins: false")
+                }
+                _ => false,
+            };
+            if asked != want_asked || !skip_ok {
+                failures.push(format!(
+                    "{}: asked {asked:?} (want {want_asked:?}), reason {got:?} (want {:?})",
+                    case.name, case.skip
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // An error reading history is the caller's error, unchanged.
+        let changes = [change("app", "a.yaml", "3f2a9c1", "b71e002")];
+        assert_eq!(
+            stale_reason(&changes, run("50"), |_| Err("gone")),
+            Err("gone")
+        );
+    }
 }
