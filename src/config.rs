@@ -504,7 +504,7 @@ impl RawInputs {
     pub fn set(&mut self, name: &str, value: String) {
         if let Some(i) = INPUTS.iter().find(|i| i.name == name) {
             if i.secret {
-                crate::github::mask(&value);
+                crate::actions::mask(&value);
             }
             self.values.insert(i.name, value);
         }
@@ -558,7 +558,7 @@ impl RawInputs {
 /// writes it inside Actions (`allow-no-match: true`), the flag elsewhere
 /// (`--allow-no-match true`).
 pub fn setting(name: &str, value: &str) -> String {
-    setting_for(crate::github::in_actions(), name, value)
+    setting_for(crate::actions::in_actions(), name, value)
 }
 
 fn setting_for(in_actions: bool, name: &str, value: &str) -> String {

@@ -1,6 +1,6 @@
 //! The top-level error: what failed, where, and how to fix it.
 
-use crate::github::{Annotation, Level};
+use crate::actions::{Annotation, Level};
 pub use crate::location::Location;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum Error {
     #[error("gave up after {} s (input `timeout`): the run did not finish", .0.as_secs())]
     TimedOut(std::time::Duration),
     #[error(transparent)]
-    ApiCommit(#[from] crate::github::api_commit::ApiCommitError),
+    ApiCommit(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]
     Guard(#[from] crate::guard::GuardError),
     #[error("cannot promote from {from}: {why}")]

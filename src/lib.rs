@@ -1,16 +1,18 @@
 //! gitops-bump: verify a pushed container image and bump it in GitOps
 //! manifests with a race-safe, keyless git write-back.
 
+pub mod actions;
 pub mod auth;
 pub mod cleanup;
 pub mod config;
 pub mod edit;
 pub mod error;
 pub mod git;
-pub mod github;
+pub mod github_api;
 pub mod guard;
 pub mod http;
 pub mod location;
+pub mod outputs;
 pub mod pipeline;
 pub mod print;
 pub mod progress;

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
+use gitops_bump::actions;
 use gitops_bump::config::{Config, INPUTS, RawInputs};
 use gitops_bump::edit::{self, EditRequest};
 use gitops_bump::error::{Error, exit};
-use gitops_bump::github;
 use gitops_bump::print::{self, Stream};
 use gitops_bump::reference::Reference;
 use gitops_bump::spec::ImageSpec;
@@ -290,7 +290,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Some(command) => dispatch(command),
-        None if github::in_actions() => dispatch(Command::Run(RunArgs {
+        None if actions::in_actions() => dispatch(Command::Run(RunArgs {
             raw: RawInputs::from_env(),
         })),
         None => {
@@ -379,7 +379,7 @@ fn report(e: &Error) {
     if let Some(h) = e.hint() {
         print::message(Stream::Stderr, "hint: ", &h);
     }
-    github::annotate(&e.annotation());
+    actions::annotate(&e.annotation());
 }
 
 fn dispatch(command: Command) -> Result<i32, Error> {
@@ -440,11 +440,8 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
     if let Some(project) = &stage.project_id {
         entries.push(("project-id".to_string(), project.clone()));
     }
-    if !entries.is_empty()
-        && let Some(out) = github::EnvFile::from_env("GITHUB_OUTPUT")
-    {
-        out.append_entries(&entries)
-            .map_err(|e| Error::io(format!("writing outputs to {}", out.path().display()), e))?;
+    if !entries.is_empty() {
+        gitops_bump::outputs::append_to_step(&entries)?;
     }
     let summary = AuthSummary::new(&stage, google);
     if args.json {
@@ -507,7 +504,7 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
     let outputs = gitops_bump::pipeline::run(config, &workdir)?;
     outputs.emit(false)?;
     if !config.auth_only() {
-        gitops_bump::pipeline::write_summary(&outputs)?;
+        gitops_bump::outputs::write_summary(&outputs)?;
     }
     Ok(exit::OK)
 }

@@ -7,18 +7,15 @@ use crate::config::{CommitVia, Config, Mode, TokenFormat};
 use crate::edit::{self, EditReport, EditRequest};
 use crate::error::Error;
 use crate::git;
-use crate::github;
-use crate::github::api_commit;
-use crate::github::rest::Api;
+use crate::github_api::rest::Api;
 use crate::guard;
+use crate::outputs::{self, Outputs};
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
 use crate::workspace;
+use crate::write_back::api;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult};
-
-pub use crate::github::outputs::{ImageOutput, Outputs, image_outputs};
-pub use crate::github::summary::{summary_markdown, write_summary};
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
@@ -69,7 +66,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
     }
 
     if let Some(reason) = guard::self_trigger(config)? {
-        announce_skip(&reason);
+        outputs::announce_skip(&reason);
         outputs.skipped_reason = Some(reason);
         return Ok(outputs);
     }
@@ -185,7 +182,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             },
         );
         if let Some(reason) = &result.skipped_reason {
-            announce_skip(reason);
+            outputs::announce_skip(reason);
         }
         outputs.skipped_reason = result.skipped_reason;
         outputs.commit_sha = result.commit_sha;
@@ -196,30 +193,9 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         report = result.report;
     }
     workspace::print_warnings(&report.warnings);
-    outputs.changed = !report.files.is_empty();
-    outputs.files = report.files.clone();
-    outputs.images = image_outputs(&specs, &report.changes, &outputs.registry);
-    for c in &report.changes {
-        let (old, new) = (print::value(&c.old), print::value(&c.new));
-        print::line(
-            Stream::Stderr,
-            &format!("  {}:{}:{} {old} -> {new}", c.file, c.line, c.column),
-        );
-        github::annotate(
-            &github::Annotation::new(github::Level::Notice, format!("{old} -> {new}"))
-                .at(c.file.clone(), c.line, c.column)
-                .titled(format!("gitops-bump: {}", c.image)),
-        );
-    }
-    outputs.changes = report.changes;
+    outputs::show_changes(&report.changes);
+    outputs.record_edit(&specs, report);
     Ok(outputs)
-}
-
-/// Reports a run a guard stopped: a `::notice` in Actions and a line on
-/// stderr. The caller sets `changed=false` and the `skipped-reason` output.
-fn announce_skip(reason: &str) {
-    print::line(Stream::Stderr, &format!("skipped: {reason}"));
-    github::annotate(&github::Annotation::new(github::Level::Notice, reason).titled("gitops-bump"));
 }
 
 /// Commits and pushes the edit through the one write-back loop, over git
@@ -233,24 +209,13 @@ fn write_back_stage(
     let options = git::WriteBackOptions::from_env(workdir);
     let mut tally = Tally::default();
     let result = match config.commit_via {
-        CommitVia::Api => api_commit::write_back_for_config(
-            config,
-            &Api::from_env(),
-            &options,
-            edit_fn,
-            &mut tally,
-        ),
+        CommitVia::Api => {
+            api::write_back_for_config(config, &Api::from_env(), &options, edit_fn, &mut tally)
+        }
         CommitVia::Git => git::write_back_counted(config, &options, edit_fn, &mut tally),
     };
-    if result.is_err()
-        && let Some(file) = github::files::EnvFile::from_env("GITHUB_OUTPUT")
-    {
-        let entries = [
-            ("changed".to_string(), "false".to_string()),
-            ("attempts".to_string(), tally.attempts.to_string()),
-        ];
-        file.append_entries(&entries)
-            .map_err(|e| Error::io(format!("writing outputs to {}", file.path().display()), e))?;
+    if result.is_err() {
+        outputs::emit_failed(tally.attempts)?;
     }
     Ok(result?)
 }

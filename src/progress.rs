@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::github;
+use crate::actions;
 
 /// A running stage; closes its group or clears its spinner when dropped.
 pub struct Stage {
-    _group: Option<github::commands::Group>,
+    _group: Option<actions::Group>,
     spinner: Option<ProgressBar>,
 }
 
 /// Starts showing `title`.
 pub fn stage(title: &str) -> Stage {
-    if github::in_actions() {
+    if actions::in_actions() {
         return Stage {
-            _group: Some(github::group(title)),
+            _group: Some(actions::group(title)),
             spinner: None,
         };
     }

@@ -53,7 +53,7 @@ impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         let value = value.into();
         remember(&value);
-        crate::github::mask(&value);
+        crate::actions::mask(&value);
         Secret(value)
     }
 

@@ -95,7 +95,7 @@ fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let outputs = fs::read_to_string(&out_file).unwrap();
-    let parsed = gitops_bump::github::files::parse_delimited(&outputs);
+    let parsed = gitops_bump::actions::files::parse_delimited(&outputs);
     let get = |k: &str| parsed.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(get("changed").as_deref(), Some("true"), "{outputs}");
     assert_eq!(get("previous-tag").as_deref(), Some("v1"), "{outputs}");

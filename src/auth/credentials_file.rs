@@ -20,7 +20,7 @@ use super::oidc::OidcRequest;
 use super::provider::WorkloadIdentityProvider;
 use super::sts::SUBJECT_TOKEN_TYPE;
 use super::{AuthError, Endpoints, impersonate};
-use crate::github::EnvFile;
+use crate::actions::EnvFile;
 
 /// The `GITHUB_STATE` key naming the file for the `post:` step.
 pub const STATE_KEY: &str = "credentials-file";

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::AuthError;
-use crate::github::EnvFile;
+use crate::actions::EnvFile;
 use crate::secret::Secret;
 
 /// The user name Google's registries take with an access token.

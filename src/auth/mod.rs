@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::actions::{self, Annotation, EnvFile, Level};
 use crate::config::{Config, GoogleAuth};
-use crate::github::{self, Annotation, EnvFile, Level};
 use crate::secret::Secret;
 
 pub use gate::{GateEnv, GateReport, check_gates, issuers as gate_issuers};
@@ -523,8 +523,8 @@ fn now_secs() -> u64 {
 
 /// Prints a notice: an annotation in Actions, a line on stderr elsewhere.
 fn notice(message: &str) {
-    if github::in_actions() {
-        github::annotate(&Annotation::new(Level::Notice, message).titled("gitops-bump"));
+    if actions::in_actions() {
+        actions::annotate(&Annotation::new(Level::Notice, message).titled("gitops-bump"));
     } else {
         crate::print::line(crate::print::Stream::Stderr, &format!("notice: {message}"));
     }
@@ -742,7 +742,7 @@ impl StageEnv {
                 .map(PathBuf::from),
             env_file: EnvFile::from_env("GITHUB_ENV"),
             state_file: EnvFile::from_env("GITHUB_STATE"),
-            in_actions: github::in_actions(),
+            in_actions: actions::in_actions(),
             docker_config: lookup("DOCKER_CONFIG")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),

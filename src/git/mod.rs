@@ -279,7 +279,7 @@ pub fn write_back_with(
 
 /// [`write_back_with`], counting attempts into `tally` (read on failure).
 ///
-/// The credential comes from [`crate::github::app::with_write_credential`],
+/// The credential comes from [`crate::github_api::app::with_write_credential`],
 /// the same helper the API write-back uses: with `app-id`, an installation
 /// token for the repository written (revoked at the end, also on failure),
 /// given to git as `x-access-token`; else `token`.
@@ -290,8 +290,8 @@ pub fn write_back_counted(
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
     let written = written_repository(config, options);
-    let api = crate::github::rest::Api::new(&options.context.api_url);
-    crate::github::app::with_write_credential(config, &api, written.as_deref(), |credential| {
+    let api = crate::github_api::rest::Api::new(&options.context.api_url);
+    crate::github_api::app::with_write_credential(config, &api, written.as_deref(), |credential| {
         write_back_as(config, options, written.as_deref(), credential, edit, tally)
             .map_err(|e| out_of_reach(e, credential, written.as_deref(), &options.context))
     })
@@ -301,7 +301,7 @@ fn write_back_as(
     config: &Config,
     options: &WriteBackOptions,
     written: Option<&str>,
-    credential: &crate::github::app::WriteCredential,
+    credential: &crate::github_api::app::WriteCredential,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
@@ -357,7 +357,7 @@ fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<Str
     named
         .filter(on_a_server)
         .as_deref()
-        .and_then(crate::github::rest::owner_and_name)
+        .and_then(crate::github_api::rest::owner_and_name)
         .map(|(owner, name)| format!("{owner}/{name}"))
         .or_else(|| options.context.repository.clone())
 }
@@ -367,7 +367,7 @@ fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<Str
 /// being used where it has no access: say so instead of the generic words.
 fn out_of_reach(
     error: WriteBackError,
-    credential: &crate::github::app::WriteCredential,
+    credential: &crate::github_api::app::WriteCredential,
     written: Option<&str>,
     context: &GitHubContext,
 ) -> WriteBackError {

@@ -71,7 +71,7 @@ impl WorkspaceError {
             Io { .. } => "check the file's permissions and the disk".into(),
             NoMatch { .. } => format!(
                 "check the image name for typos (names match after normalization: nginx = docker.io/library/nginx), add a marker comment, or {}",
-                if crate::github::in_actions() {
+                if crate::actions::in_actions() {
                     format!("set {}", crate::config::setting("allow-no-match", "true"))
                 } else {
                     "pass --allow-no-match (`gitops-bump run`: --allow-no-match true)".into()

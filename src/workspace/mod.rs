@@ -233,9 +233,9 @@ pub fn read_images(root: &Path, paths: &[PathBuf]) -> Result<Vec<DeployedImage>,
 /// foreign text they carry).
 pub fn print_warnings(warnings: &[Warning]) {
     for w in warnings {
-        if crate::github::in_actions() {
-            crate::github::annotate(
-                &crate::github::Annotation::new(crate::github::Level::Warning, w.message.clone())
+        if crate::actions::in_actions() {
+            crate::actions::annotate(
+                &crate::actions::Annotation::new(crate::actions::Level::Warning, w.message.clone())
                     .at(w.file.clone(), w.line, 1)
                     .titled("gitops-bump"),
             );

@@ -63,7 +63,7 @@ impl GitHubContext {
         GitHubContext {
             server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
             api_url: var("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::github::rest::DEFAULT_API_URL.into()),
+                .unwrap_or_else(|| crate::github_api::rest::DEFAULT_API_URL.into()),
             repository: var("GITHUB_REPOSITORY"),
             run_id: var("GITHUB_RUN_ID"),
             sha: var("GITHUB_SHA"),

@@ -32,6 +32,7 @@
 //! the newer-wins guard, and swap the branch; the message, trailers, guard,
 //! retry budget and pull request are decided here, once.
 
+pub mod api;
 pub mod message;
 pub mod pull_request;
 
@@ -199,7 +200,7 @@ pub enum WriteBackError {
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
     #[error(transparent)]
-    Api(#[from] crate::github::api_commit::ApiCommitError),
+    Api(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]
     Edit(#[from] WorkspaceError),
     /// Reading or verifying the images to promote, on the tip being edited
@@ -237,8 +238,8 @@ pub enum WriteBackError {
     },
 }
 
-impl From<crate::github::app::AppError> for WriteBackError {
-    fn from(e: crate::github::app::AppError) -> Self {
+impl From<crate::github_api::app::AppError> for WriteBackError {
+    fn from(e: crate::github_api::app::AppError) -> Self {
         WriteBackError::Api(e.into())
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::message::GitHubContext;
 use crate::edit::EditReport;
-use crate::github::rest::{Api, RestError, url_component};
+use crate::github_api::rest::{Api, RestError, url_component};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +165,7 @@ fn slug(s: &str) -> String {
 /// (directly or as the last two segments of a URL), else `GITHUB_REPOSITORY`.
 pub fn owner_and_name(repository: Option<&str>, context: &GitHubContext) -> Option<String> {
     repository
-        .and_then(crate::github::rest::owner_and_name)
+        .and_then(crate::github_api::rest::owner_and_name)
         .map(|(owner, name)| format!("{owner}/{name}"))
         .or_else(|| context.repository.clone())
 }

@@ -600,7 +600,7 @@ fn inside_actions_tokens_appear_only_in_mask_commands() {
         assert!(!unmasked.contains(&secret) && !ran.stderr.contains(&secret));
     }
     let written = std::fs::read_to_string(&output).unwrap();
-    let entries = gitops_bump::github::files::parse_delimited(&written);
+    let entries = gitops_bump::actions::files::parse_delimited(&written);
     assert_eq!(
         entries,
         vec![
@@ -705,7 +705,7 @@ fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
         }
         assert_eq!(file, want);
 
-        let env = gitops_bump::github::files::parse_delimited(
+        let env = gitops_bump::actions::files::parse_delimited(
             &std::fs::read_to_string(&runner.env_file).unwrap(),
         );
         let p = path.display().to_string();
@@ -723,7 +723,7 @@ fn the_credentials_file_is_private_exported_and_recorded_for_cleanup() {
             }
         }
         assert_eq!(env, want_env);
-        let state = gitops_bump::github::files::parse_delimited(
+        let state = gitops_bump::actions::files::parse_delimited(
             &std::fs::read_to_string(&runner.state_file).unwrap(),
         );
         let digest = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
@@ -909,7 +909,7 @@ fn the_exported_environment_matches_google_github_actions_auth() {
         let ran = run(cmd);
         assert_eq!(ran.code, 0, "{inputs:?}: {}", ran.stderr);
         let read = |p: &Path| {
-            gitops_bump::github::files::parse_delimited(
+            gitops_bump::actions::files::parse_delimited(
                 &std::fs::read_to_string(p).unwrap_or_default(),
             )
         };
@@ -963,7 +963,7 @@ fn gcloud_after_our_step_needs_no_project_flag() {
         .args(["--service-account", SA]);
     let ran = run(cmd);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let exported = gitops_bump::github::files::parse_delimited(
+    let exported = gitops_bump::actions::files::parse_delimited(
         &std::fs::read_to_string(&runner.env_file).unwrap(),
     );
     let config = tempfile::tempdir().unwrap();
@@ -1435,7 +1435,7 @@ fn auth_only_run_logs_docker_in_for_a_push() {
     );
 
     let read = |p: &Path| {
-        gitops_bump::github::files::parse_delimited(&std::fs::read_to_string(p).unwrap())
+        gitops_bump::actions::files::parse_delimited(&std::fs::read_to_string(p).unwrap())
     };
     let outputs = read(&output_file);
     assert!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gitops_bump::github::files::parse_delimited;
+use gitops_bump::actions::files::parse_delimited;
 
 use crate::server::FakeGitHub;
 

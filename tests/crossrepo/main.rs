@@ -14,14 +14,14 @@ use std::time::Duration;
 use gitops_bump::config::{GitHubApp, Mode};
 use gitops_bump::edit::EditReport;
 use gitops_bump::git::history::{self, LastBump};
-use gitops_bump::github::api_commit::{self, ApiCommitOptions, ApiTarget};
-use gitops_bump::github::app::{self, AppError};
-use gitops_bump::github::rest::Api;
+use gitops_bump::github_api::app::{self, AppError};
+use gitops_bump::github_api::rest::Api;
 use gitops_bump::guard::{self, RunId};
 use gitops_bump::secret::Secret;
 use gitops_bump::workspace::WorkspaceError;
+use gitops_bump::write_back::api::{ApiCommitOptions, ApiTarget};
 use gitops_bump::write_back::message::append_trailers;
-use gitops_bump::write_back::{WriteBackError, WriteBackResult};
+use gitops_bump::write_back::{self, WriteBackError, WriteBackResult};
 
 use edit::{kustomization, set_tags};
 use server::{
@@ -73,7 +73,7 @@ fn bump(
     tag: &str,
 ) -> Result<WriteBackResult, WriteBackError> {
     let tag = tag.to_string();
-    api_commit::write_back(target, options, &mut |root: &Path| {
+    write_back::api::write_back(target, options, &mut |root: &Path| {
         Ok(set_tags(root, FILE, &[(APP, &tag)]))
     })
 }
@@ -167,7 +167,7 @@ fn app_token_is_revoked_on_drop_when_the_edit_fails() {
             &app::permissions_for(Mode::Push),
         ))
         .unwrap();
-    let failing = api_commit::write_back(
+    let failing = write_back::api::write_back(
         &target(&server, token.secret().clone()),
         &options("chore: bump"),
         &mut |_: &Path| -> Result<EditReport, WorkspaceError> {
@@ -307,7 +307,7 @@ fn a_lost_race_reapplies_the_edit_on_the_new_head() {
     );
     let t = target(&server, Secret::new(STATIC_TOKEN));
     let mut calls = 0;
-    let out = api_commit::write_back(&t, &options("chore: bump app"), &mut |root: &Path| {
+    let out = write_back::api::write_back(&t, &options("chore: bump app"), &mut |root: &Path| {
         calls += 1;
         if calls == 1 {
             // Another pipeline lands between our read and our commit.
@@ -356,7 +356,7 @@ fn concurrent_api_bumpers_all_land() {
                     o.max_attempts = 40;
                     barrier.wait();
                     let tag = format!("new{i}");
-                    api_commit::write_back(&t, &o, &mut |root: &Path| {
+                    write_back::api::write_back(&t, &o, &mut |root: &Path| {
                         Ok(set_tags(root, FILE, &[(image.as_str(), tag.as_str())]))
                     })
                 })
@@ -809,7 +809,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
     options.context.repository = None;
     // One run: extra inputs, the tag to set (`None`: the edit fails).
     let bump_with = |extra: &[(&str, &str)], tag: Option<&str>| {
-        api_commit::write_back_for_config(
+        write_back::api::write_back_for_config(
             &config(extra),
             &api,
             &options,
@@ -820,7 +820,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
                 }
                 .into()),
             },
-            &mut gitops_bump::write_back::Tally::default(),
+            &mut write_back::Tally::default(),
         )
     };
 
@@ -894,12 +894,12 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
                 raw.set(k, v);
             }
             let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
-            api_commit::write_back_for_config(
+            write_back::api::write_back_for_config(
                 &config,
                 &api,
                 &options,
                 &mut |root: &Path| edit(root).map_err(WriteBackError::from),
-                &mut gitops_bump::write_back::Tally::default(),
+                &mut write_back::Tally::default(),
             )
         };
     let main_before = server.repo.head("main");
@@ -1035,7 +1035,7 @@ fn bench_api_write_back_against_git_push() {
         let one = |i: usize| {
             let tag = format!("{round}{i}");
             let image = images[i].clone();
-            api_commit::write_back(&t, &o, &mut |root: &Path| {
+            write_back::api::write_back(&t, &o, &mut |root: &Path| {
                 Ok(set_tags(root, FILE, &[(image.as_str(), tag.as_str())]))
             })
             .unwrap()

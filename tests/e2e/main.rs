@@ -22,7 +22,7 @@ mod repo;
 #[path = "../crossrepo/server.rs"]
 mod server;
 
-use gitops_bump::github::files::parse_delimited;
+use gitops_bump::actions::files::parse_delimited;
 use servers::{Auth, Registry};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");

@@ -1,9 +1,11 @@
 //! Load: 32 concurrent `gitops-bump run` processes push to one branch
-//! through the smart-HTTP remote, 3 rounds. Each process bumps its own
+//! through the smart-HTTP remote, 3 rounds, with default inputs (the retry
+//! budget is the default deadline, no attempt limit). Each process bumps its own
 //! image in its own file; every bump must land (no lost update, exactly one
 //! commit each) and the time to land is reported as p50/p95.
 //!
-//! Ignored in CI (it takes minutes on 2 cores); run it with
+//! Ignored by a plain `cargo test` (it takes minutes on 2 cores);
+//! scripts/test.sh, and so CI, runs it with `--ignored`. For the numbers:
 //! `cargo test --release --test load -- --ignored --nocapture`.
 
 #[allow(dead_code)]
@@ -53,7 +55,6 @@ fn spawn_run(repo: &Repo, url: &str, i: usize, tag: &str) -> std::process::Child
         .env("INPUT_IMAGES", format!("ghcr.io/org/svc{i}:{tag}"))
         .env("INPUT_VERIFY", "false")
         .env("INPUT_PATHS", format!("svc/{i}.yaml"))
-        .env("INPUT_MAX-ATTEMPTS", "100")
         .env("INPUT_TIMEOUT", "10m")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -72,17 +73,24 @@ fn thirty_two_concurrent_runs_all_land() {
     git(&repo.remote(), &["config", "http.receivepack", "true"]);
     let server = git_http(repo.dir.path());
     let url = server.url("remote.git");
-    // Baseline in the same run: one bump alone, no contention.
-    let solo_started = Instant::now();
-    let solo = spawn_run(&repo, &url, 0, "solo")
-        .wait_with_output()
-        .expect("wait");
-    let solo_time = solo_started.elapsed();
-    assert!(
-        solo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&solo.stderr)
-    );
+    // Baseline in the same run: one bump alone, no contention; the median
+    // of three, so one cold start does not set the scale.
+    let mut solos: Vec<Duration> = (0..3)
+        .map(|n| {
+            let started = Instant::now();
+            let solo = spawn_run(&repo, &url, 0, &format!("solo{n}"))
+                .wait_with_output()
+                .expect("wait");
+            assert!(
+                solo.status.success(),
+                "{}",
+                String::from_utf8_lossy(&solo.stderr)
+            );
+            started.elapsed()
+        })
+        .collect();
+    solos.sort();
+    let solo_time = solos[1];
     let mut all_times = Vec::new();
     let mut all_attempts = Vec::new();
     for round in 1..=ROUNDS {

@@ -116,7 +116,7 @@ fn describe(permissions: &[(&str, &str)]) -> String {
 
 /// Signs the App JWT: RS256, `iat` = now − 60 s, `exp` = `iat` + 10 min,
 /// `iss` = the App ID (or client ID).
-pub fn app_jwt(
+pub(crate) fn app_jwt(
     app_id: &str,
     private_key_pem: &Secret,
     now: SystemTime,
@@ -160,7 +160,7 @@ pub fn app_jwt(
 }
 
 /// Finds the App's installation on `owner/repo`.
-pub async fn installation_id(
+pub(crate) async fn installation_id(
     api: &Api,
     jwt: &Secret,
     owner: &str,
@@ -356,7 +356,7 @@ pub async fn installation_token(
 /// it commits (git or the API): an installation token minted for that one
 /// repository when `app-id` is set, else the `token` input.
 #[derive(Debug)]
-pub struct WriteCredential {
+pub(crate) struct WriteCredential {
     app: Option<InstallationToken>,
     token: Option<Secret>,
 }
@@ -381,7 +381,7 @@ impl WriteCredential {
 /// permissions the mode needs ([`permissions_for`]), revoked when `write`
 /// returns, also on failure; else the `token` input. One helper for both
 /// commit modes, so git and the API authenticate alike.
-pub fn with_write_credential<T, E: From<AppError>>(
+pub(crate) fn with_write_credential<T, E: From<AppError>>(
     config: &Config,
     api: &Api,
     repository: Option<&str>,

@@ -40,8 +40,8 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Api, RestError, url_component};
 use crate::edit::EditReport;
+use crate::github_api::rest::{Api, RestError, url_component};
 use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
@@ -51,7 +51,7 @@ use crate::write_back::{
 };
 
 /// The blobs API's per-file limit.
-pub const BLOB_API_MAX_SIZE: u64 = 100 * 1024 * 1024;
+pub(crate) const BLOB_API_MAX_SIZE: u64 = 100 * 1024 * 1024;
 
 /// GitHub's answer when `expectedHeadOid` is not the branch head.
 const HEAD_MOVED: &str = "Expected branch to point to";
@@ -61,7 +61,7 @@ pub enum ApiCommitError {
     #[error(transparent)]
     Rest(#[from] RestError),
     #[error(transparent)]
-    App(#[from] super::app::AppError),
+    App(#[from] crate::github_api::app::AppError),
     #[error("{0}")]
     Setup(String),
     #[error("branch {branch} does not exist in {repository}")]
@@ -202,7 +202,7 @@ impl ApiCommitOptions {
 /// downloaded at the branch head into a temporary directory, and the edit
 /// is committed with `createCommitOnBranch`, whose `expectedHeadOid` is the
 /// compare-and-swap.
-pub struct ApiTransport {
+pub(crate) struct ApiTransport {
     target: ApiTarget,
     paths: Vec<String>,
     max_file_size: u64,
@@ -378,7 +378,7 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
     if status != reqwest::StatusCode::UNPROCESSABLE_ENTITY
         && status != reqwest::StatusCode::NOT_FOUND
     {
-        return Err(super::rest::status_error(&what, status, &body).into());
+        return Err(crate::github_api::rest::status_error(&what, status, &body).into());
     }
     target
         .api
@@ -395,7 +395,7 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
 
 /// `commit-via: api` for a run: resolves the repository (`repository`, else
 /// `GITHUB_REPOSITORY`) and branch (`branch`, else the default branch),
-/// authenticates with [`super::app::with_write_credential`] (an App
+/// authenticates with [`crate::github_api::app::with_write_credential`] (an App
 /// installation token when `app-id` is set, revoked at the end; else
 /// `token`) and runs the write-back loop through the API.
 pub fn write_back_for_config(
@@ -412,13 +412,13 @@ pub fn write_back_for_config(
         .or_else(|| options.context.repository.clone())
         .filter(|r| !r.is_empty())
         .ok_or_else(|| ApiCommitError::Setup("no repository to commit to".into()))?;
-    let (owner, repo) = super::rest::owner_and_name(&repository).ok_or_else(|| {
+    let (owner, repo) = crate::github_api::rest::owner_and_name(&repository).ok_or_else(|| {
         ApiCommitError::Setup(format!(
             "repository {repository:?} is not owner/name or a GitHub URL"
         ))
     })?;
     let written = format!("{owner}/{repo}");
-    super::app::with_write_credential(config, api, Some(&written), |credential| {
+    crate::github_api::app::with_write_credential(config, api, Some(&written), |credential| {
         let token = credential
             .secret()
             .cloned()
@@ -515,7 +515,7 @@ async fn branch_head(target: &ApiTarget) -> Result<String, ApiCommitError> {
         });
     }
     if !status.is_success() {
-        return Err(super::rest::status_error(&what, status, &body).into());
+        return Err(crate::github_api::rest::status_error(&what, status, &body).into());
     }
     body["object"]["sha"]
         .as_str()
@@ -803,7 +803,7 @@ async fn create_commit(
 /// The run recorded by the newest bump commit for `image` among the commits
 /// that changed `file`, read through `GET /repos/{o}/{r}/commits?path=…`
 /// (one page of 100: older bumps than that are not consulted).
-pub async fn last_bumped_run(
+pub(crate) async fn last_bumped_run(
     target: &ApiTarget,
     head: &str,
     file: &str,
@@ -825,7 +825,7 @@ pub async fn last_bumped_run(
         .into_iter()
         .flatten()
         .filter_map(|c| c["commit"]["message"].as_str())
-        .find_map(|m| crate::write_back::message::bumped_by_run(m, image)))
+        .find_map(|m| super::message::bumped_by_run(m, image)))
 }
 
 #[cfg(test)]

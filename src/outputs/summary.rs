@@ -1,8 +1,8 @@
 //! The job summary (`GITHUB_STEP_SUMMARY`): one table row per image, the
 //! changed lines, and the commit or pull request.
 
-use super::EnvFile;
-use super::outputs::Outputs;
+use super::Outputs;
+use crate::actions::EnvFile;
 use crate::error::Error;
 use crate::print;
 
@@ -32,7 +32,7 @@ fn cell(v: Option<&String>) -> String {
 /// ([`print::code_span`]), so no value can leave its cell or become a link,
 /// an image or HTML; the only links are the commit's and the pull
 /// request's, and only when they have the shape GitHub gives them.
-pub fn summary_markdown(outputs: &Outputs) -> String {
+pub(crate) fn summary_markdown(outputs: &Outputs) -> String {
     let mut md = String::from("### gitops-bump\n\n");
     if !outputs.changed {
         md.push_str("Nothing to change: every image is already up to date.\n\n");
@@ -160,9 +160,9 @@ mod markdown;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::outputs::ImageOutput;
-    use crate::github::outputs::image_outputs;
-    use crate::github::outputs::tests::change;
+    use crate::outputs::ImageOutput;
+    use crate::outputs::image_outputs;
+    use crate::outputs::tests::change;
     use crate::spec::ImageSpec;
 
     #[test]

@@ -1,4 +1,5 @@
-//! Environment files: `GITHUB_OUTPUT`, `GITHUB_ENV` and `GITHUB_STEP_SUMMARY`.
+//! Environment files: `GITHUB_OUTPUT`, `GITHUB_ENV`, `GITHUB_STATE` and
+//! `GITHUB_STEP_SUMMARY`.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -29,7 +30,7 @@ pub struct EnvFile {
 
 impl EnvFile {
     /// The file named by `variable` (`GITHUB_OUTPUT`, `GITHUB_ENV`,
-    /// `GITHUB_STEP_SUMMARY`), if set and non-empty.
+    /// `GITHUB_STATE`, `GITHUB_STEP_SUMMARY`), if set and non-empty.
     pub fn from_env(variable: &str) -> Option<Self> {
         std::env::var_os(variable)
             .filter(|v| !v.is_empty())

@@ -183,7 +183,7 @@ impl Api {
 }
 
 /// The error for a non-2xx answer, with GitHub's own `message`.
-pub fn status_error(what: &str, status: StatusCode, body: &Value) -> RestError {
+pub(crate) fn status_error(what: &str, status: StatusCode, body: &Value) -> RestError {
     RestError::Status {
         what: what.to_string(),
         status: status.as_u16(),
@@ -197,7 +197,7 @@ pub fn status_error(what: &str, status: StatusCode, body: &Value) -> RestError {
 
 /// Percent-encodes `s` for a URL path or query value; `/` stays as it is
 /// (file paths, branch names).
-pub fn url_component(s: &str) -> String {
+pub(crate) fn url_component(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
@@ -210,7 +210,7 @@ pub fn url_component(s: &str) -> String {
 }
 
 /// See [`Api::graphql_url`].
-pub fn graphql_url(base: &str) -> String {
+pub(crate) fn graphql_url(base: &str) -> String {
     let base = base.trim_end_matches('/');
     match base.strip_suffix("/api/v3") {
         Some(host) => format!("{host}/api/graphql"),
@@ -220,7 +220,7 @@ pub fn graphql_url(base: &str) -> String {
 
 /// Splits `owner/name`, `https://HOST/owner/name(.git)` or
 /// `git@HOST:owner/name.git` into owner and name.
-pub fn owner_and_name(repository: &str) -> Option<(String, String)> {
+pub(crate) fn owner_and_name(repository: &str) -> Option<(String, String)> {
     let s = repository.trim().trim_end_matches('/');
     let s = s.strip_suffix(".git").unwrap_or(s);
     let path = if let Some((_, rest)) = s.split_once("://") {

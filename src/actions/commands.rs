@@ -1,19 +1,17 @@
 //! Workflow commands, written to stdout as `::name props::value` lines.
-//! Every line is built and written by [`crate::print`], which makes the
-//! text in it safe; this module only says which commands we send.
+//! Every line is built by [`text::command_line`], which makes the text in
+//! it safe; this module only says which commands we send.
 
 use std::io::{self, Write};
 
 use super::in_actions;
-use crate::print;
-
-pub use crate::print::{escape_data, escape_property};
+use super::text;
 
 /// Writes `::add-mask::` lines for a secret. Each line of a multi-line value
 /// is masked on its own: the runner matches masks line by line.
 pub fn write_mask(out: &mut impl Write, value: &str) -> io::Result<()> {
     for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        writeln!(out, "{}", print::mask_line(line))?;
+        writeln!(out, "{}", text::mask_line(line))?;
     }
     out.flush()
 }
@@ -101,7 +99,7 @@ impl Annotation {
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
         .collect();
-        print::command_line(self.level.command(), &props, &self.message)
+        text::command_line(self.level.command(), &props, &self.message)
     }
 }
 
@@ -109,8 +107,17 @@ impl Annotation {
 /// enough, so nothing is printed.
 pub fn annotate(annotation: &Annotation) {
     if in_actions() {
-        print::command(&annotation.command_line());
+        write_command(&annotation.command_line());
     }
+}
+
+/// Writes one command line to stdout; a closed pipe is not an error worth
+/// dying for.
+fn write_command(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = out
+        .write_all(format!("{line}\n").as_bytes())
+        .and_then(|()| out.flush());
 }
 
 /// A log group that closes when dropped. Outside Actions it prints the title
@@ -121,7 +128,7 @@ pub struct Group {
 
 pub fn group(title: &str) -> Group {
     if in_actions() {
-        print::command(&print::command_line("group", &[], &[title.to_string()]));
+        write_command(&text::command_line("group", &[], &[title.to_string()]));
         Group { active: true }
     } else {
         Group { active: false }
@@ -131,7 +138,7 @@ pub fn group(title: &str) -> Group {
 impl Drop for Group {
     fn drop(&mut self) {
         if self.active {
-            print::command("::endgroup::");
+            write_command("::endgroup::");
         }
     }
 }

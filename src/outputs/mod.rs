@@ -1,15 +1,20 @@
 //! The outputs stage: what a run reports as step outputs, and writing them
-//! to `GITHUB_OUTPUT` (or printing them outside Actions).
+//! to `GITHUB_OUTPUT` (or printing them outside Actions); the job summary
+//! is [`summary`].
+
+mod summary;
 
 use serde::Serialize;
 
-use super::EnvFile;
-use crate::edit::Change;
+use crate::actions::{self, Annotation, EnvFile, Level};
+use crate::edit::{Change, EditReport};
 use crate::error::Error;
 use crate::print::{self, Stream};
 use crate::registry::Resolved;
 use crate::secret::Secret;
 use crate::spec::{Field, ImageSpec};
+
+pub use summary::write_summary;
 
 /// One image's entry in the `images` output.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -115,6 +120,16 @@ impl Outputs {
         out
     }
 
+    /// Records what the edit changed, as applied on the tip that was
+    /// finally written: the files, each image's old and new values, and
+    /// every edited scalar.
+    pub(crate) fn record_edit(&mut self, specs: &[ImageSpec], report: EditReport) {
+        self.changed = !report.files.is_empty();
+        self.files = report.files;
+        self.images = image_outputs(specs, &report.changes, &self.registry);
+        self.changes = report.changes;
+    }
+
     /// Writes outputs to `GITHUB_OUTPUT`, or prints them (`key=value` or JSON).
     pub fn emit(&self, json: bool) -> Result<(), Error> {
         let entries = self.entries();
@@ -144,6 +159,51 @@ impl Outputs {
     }
 }
 
+/// After a failed write-back the attempts made are still written to
+/// `GITHUB_OUTPUT` (with `changed: false`); outside Actions the error is
+/// what is shown.
+pub(crate) fn emit_failed(attempts: u32) -> Result<(), Error> {
+    let entries = [
+        ("changed".to_string(), "false".to_string()),
+        ("attempts".to_string(), attempts.to_string()),
+    ];
+    append_to_step(&entries)
+}
+
+/// Appends `entries` to `GITHUB_OUTPUT` when it is set; nothing otherwise.
+pub fn append_to_step(entries: &[(String, String)]) -> Result<(), Error> {
+    match EnvFile::from_env("GITHUB_OUTPUT") {
+        Some(file) => file
+            .append_entries(entries)
+            .map_err(|e| Error::io(format!("writing outputs to {}", file.path().display()), e)),
+        None => Ok(()),
+    }
+}
+
+/// Shows each edited scalar: a line on stderr, and in Actions a notice
+/// annotation on the file and line.
+pub(crate) fn show_changes(changes: &[Change]) {
+    for c in changes {
+        let (old, new) = (print::value(&c.old), print::value(&c.new));
+        print::line(
+            Stream::Stderr,
+            &format!("  {}:{}:{} {old} -> {new}", c.file, c.line, c.column),
+        );
+        actions::annotate(
+            &Annotation::new(Level::Notice, format!("{old} -> {new}"))
+                .at(c.file.clone(), c.line, c.column)
+                .titled(format!("gitops-bump: {}", c.image)),
+        );
+    }
+}
+
+/// Reports a run a guard stopped: a `::notice` in Actions and a line on
+/// stderr. The caller sets `changed=false` and the `skipped-reason` output.
+pub(crate) fn announce_skip(reason: &str) {
+    print::line(Stream::Stderr, &format!("skipped: {reason}"));
+    actions::annotate(&Annotation::new(Level::Notice, reason).titled("gitops-bump"));
+}
+
 /// An `http(s)://` URL of printable ASCII without quotes, spaces, `<>`,
 /// backticks or `$`: what the GitHub API answers for a pull request. Any
 /// other answer is not passed on as an output.
@@ -156,7 +216,7 @@ fn is_http_url(url: &str) -> bool {
 
 /// Builds per-image outputs from the SPECs, the changes made and what the
 /// registry said.
-pub fn image_outputs(
+pub(crate) fn image_outputs(
     specs: &[ImageSpec],
     changes: &[Change],
     resolved: &[Resolved],
