@@ -223,18 +223,34 @@ fn write_back_stage(
 /// The SPECs that set, elsewhere, exactly the images deployed in `from`
 /// (`name=newName:tag@digest`). `images`, when given, selects which images to
 /// promote; a tag there (`app:v1.2.3`) retags while keeping the digest, which
-/// is how a release version is promoted without rebuilding.
+/// is how a release version is promoted without rebuilding. An image
+/// without a digest is promoted by its tag, with a warning.
 pub fn promotion_specs(
     config: &Config,
     workdir: &Path,
     from: &Path,
 ) -> Result<Vec<ImageSpec>, Error> {
+    let (specs, warnings) = read_promotion_specs(config, workdir, from)?;
+    for warning in warnings {
+        print::line(Stream::Stderr, &warning);
+    }
+    Ok(specs)
+}
+
+/// [`promotion_specs`] with its warnings returned, not printed: a retry
+/// reads `from` again on the new tip and must not repeat them.
+fn read_promotion_specs(
+    config: &Config,
+    workdir: &Path,
+    from: &Path,
+) -> Result<(Vec<ImageSpec>, Vec<String>), Error> {
     let promote_err = |why: String| Error::Promote {
         from: from.display().to_string(),
         why,
     };
     let deployed = workspace::read_images(workdir, std::slice::from_ref(&from.to_path_buf()))?;
     let mut specs: Vec<ImageSpec> = Vec::new();
+    let mut warnings = Vec::new();
     for d in &deployed {
         let spec = ImageSpec::parse(&d.spec())
             .map_err(|e| promote_err(format!("{}:{}: {e}", d.file, d.line)))?;
@@ -253,15 +269,12 @@ pub fn promotion_specs(
             spec.tag = Some(tag);
         }
         if spec.digest.is_none() {
-            print::line(
-                Stream::Stderr,
-                &format!(
-                    "warning: {} in {}:{} has no digest; promoting the tag only",
-                    print::value(&spec.raw),
-                    d.file,
-                    d.line
-                ),
-            );
+            warnings.push(format!(
+                "warning: {} in {}:{} has no digest; promoting the tag only",
+                print::value(&spec.raw),
+                d.file,
+                d.line
+            ));
         }
         spec.raw = spec.render();
         specs.push(spec);
@@ -279,7 +292,7 @@ pub fn promotion_specs(
             return Err(promote_err(format!("{} is not set there", wanted.name)));
         }
     }
-    Ok(specs)
+    Ok((specs, warnings))
 }
 
 /// The images to promote as read on one tip, and as verified there.
@@ -308,7 +321,8 @@ fn read_promotion(
     show: Show,
 ) -> Result<Vec<ImageSpec>, Error> {
     let stage = match show {
-        Show::Quiet => return promotion_specs(config, root, from),
+        // Read again after a lost race: said once, on the first tip.
+        Show::Quiet => return Ok(read_promotion_specs(config, root, from)?.0),
         Show::Inner => crate::progress::inner_stage(),
         Show::Stage => crate::progress::stage("Read the images to promote"),
     };
