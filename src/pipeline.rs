@@ -63,10 +63,8 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         return Ok(outputs);
     }
 
-    if let Some(reason) =
-        guard::self_trigger_reason(guard::TriggerCommit::from_env()?.as_ref(), config)
-    {
-        guard::announce_skip(&reason);
+    if let Some(reason) = guard::self_trigger(config)? {
+        outputs::announce_skip(&reason);
         outputs.skipped_reason = Some(reason);
         return Ok(outputs);
     }
@@ -182,7 +180,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             },
         );
         if let Some(reason) = &result.skipped_reason {
-            guard::announce_skip(reason);
+            outputs::announce_skip(reason);
         }
         outputs.skipped_reason = result.skipped_reason;
         outputs.commit_sha = result.commit_sha;

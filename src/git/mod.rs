@@ -26,6 +26,7 @@
 //! it is written to `.git/config`.
 
 pub mod commit;
+pub mod history;
 pub mod remote;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ use git2::{Oid, Repository, ResetType};
 
 use crate::config::{Config, Mode};
 use crate::edit::EditReport;
-use crate::guard::{self, RunId};
+use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
 use crate::write_back::{
@@ -158,6 +159,12 @@ pub enum GitError {
         workflow_repository: String,
         source: Box<GitError>,
     },
+    #[error("reading history of {file} for the newer-wins guard: {source}")]
+    History {
+        file: String,
+        #[source]
+        source: git2::Error,
+    },
 }
 
 fn remote_suffix(messages: &str) -> String {
@@ -232,6 +239,9 @@ impl GitError {
             }
             GitError::GitCli { .. } => {
                 "pushing to a repository on this machine runs git's own receive-pack (so its hooks run and the branch is swapped atomically): install git, or push over HTTPS"
+            }
+            GitError::History { .. } => {
+                "fetch more history (actions/checkout `fetch-depth: 0`), or set `newer-wins: false`"
             }
         };
         Some(hint.to_string())
@@ -721,7 +731,7 @@ impl Transport for GitTransport {
                 path: path.clone(),
                 source,
             })?;
-            return Ok(guard::last_bumped_run(&remote, start, file, image, HISTORY_LIMIT)?.run());
+            return Ok(history::last_bumped_run(&remote, start, file, image, HISTORY_LIMIT)?.run());
         }
         // Deepen a shallow copy until the walk reaches the bump, the root,
         // or the bound; the same authenticated fetch as the tip's.
@@ -734,8 +744,8 @@ impl Transport for GitTransport {
                     source,
                 }
             })?;
-            match guard::last_bumped_run(&repo, start, file, image, HISTORY_LIMIT)? {
-                guard::LastBump::Shallow if (self.depth as usize) < HISTORY_LIMIT => {
+            match history::last_bumped_run(&repo, start, file, image, HISTORY_LIMIT)? {
+                history::LastBump::Shallow if (self.depth as usize) < HISTORY_LIMIT => {
                     self.depth = (self.depth.max(25) * 4).min(HISTORY_LIMIT as u32);
                     remote::fetch_branch(
                         &self.workspace.repo,

@@ -197,6 +197,13 @@ pub(crate) fn show_changes(changes: &[Change]) {
     }
 }
 
+/// Reports a run a guard stopped: a `::notice` in Actions and a line on
+/// stderr. The caller sets `changed=false` and the `skipped-reason` output.
+pub(crate) fn announce_skip(reason: &str) {
+    print::line(Stream::Stderr, &format!("skipped: {reason}"));
+    actions::annotate(&Annotation::new(Level::Notice, reason).titled("gitops-bump"));
+}
+
 /// An `http(s)://` URL of printable ASCII without quotes, spaces, `<>`,
 /// backticks or `$`: what the GitHub API answers for a pull request. Any
 /// other answer is not passed on as an output.

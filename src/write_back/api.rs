@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 use crate::edit::EditReport;
 use crate::github_api::rest::{Api, RestError, url_component};
-use crate::guard::{self, RunId};
+use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
 use crate::write_back::message::GitHubContext;
@@ -813,7 +813,7 @@ pub(crate) async fn last_bumped_run(
         .into_iter()
         .flatten()
         .filter_map(|c| c["commit"]["message"].as_str())
-        .find_map(|m| guard::bumped_by_run(m, image)))
+        .find_map(|m| super::message::bumped_by_run(m, image)))
 }
 
 #[cfg(test)]
