@@ -124,11 +124,6 @@ impl RunId {
         })
     }
 
-    /// This run, from the runner's environment; `None` outside Actions.
-    pub fn from_env() -> Option<RunId> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<RunId> {
         let number = lookup("GITHUB_RUN_NUMBER")?;
         let attempt = lookup("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into());
@@ -586,14 +581,6 @@ impl TriggerCommit {
             author_email: text(&head["author"]["email"]),
             files,
         })
-    }
-
-    /// Reads the event file named by `GITHUB_EVENT_PATH`, when set.
-    pub fn from_env() -> Result<Option<TriggerCommit>, GuardError> {
-        match std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
-            Some(path) => Self::from_event_file(Path::new(&path)),
-            None => Ok(None),
-        }
     }
 
     /// Reads a runner event file (the JSON at `GITHUB_EVENT_PATH`).

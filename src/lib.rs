@@ -19,6 +19,7 @@ pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod retry;
+pub mod run_env;
 pub mod secret;
 pub mod spec;
 pub mod template;

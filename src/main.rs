@@ -11,6 +11,7 @@ use gitops_bump::edit::{self, EditRequest};
 use gitops_bump::error::{Error, exit};
 use gitops_bump::print::{self, Stream};
 use gitops_bump::reference::Reference;
+use gitops_bump::run_env::RunEnv;
 use gitops_bump::spec::ImageSpec;
 use gitops_bump::workspace;
 
@@ -409,7 +410,7 @@ fn start_watchdog(limit: std::time::Duration) {
 }
 
 fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
-    use gitops_bump::auth::{self, AuthSummary, StageEnv};
+    use gitops_bump::auth::{self, AuthSummary};
     let config = Config::for_auth(&args.run.raw)?;
     if config.google.is_none() {
         return Err(gitops_bump::config::ConfigError::Missing {
@@ -422,7 +423,7 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
-    let stage = rt.block_on(auth::run_stage(&config, &StageEnv::from_env()))?;
+    let stage = rt.block_on(auth::run_stage(&config, &RunEnv::from_env().auth()))?;
     let Some(google) = &stage.google else {
         return Err(Error::NotImplemented("auth without a provider"));
     };
@@ -501,10 +502,11 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
     start_watchdog(config.timeout);
     let workdir =
         std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
-    let outputs = gitops_bump::pipeline::run(config, &workdir)?;
+    let env = RunEnv::from_env();
+    let outputs = gitops_bump::pipeline::run(config, &env, &workdir)?;
     outputs.emit(false)?;
     if !config.auth_only() {
-        gitops_bump::outputs::write_summary(&outputs)?;
+        gitops_bump::outputs::write_summary(&outputs, &env.github)?;
     }
     Ok(exit::OK)
 }

@@ -12,6 +12,7 @@ use crate::guard;
 use crate::outputs::{self, Outputs};
 use crate::print::{self, Stream};
 use crate::registry::{self, Credentials, RegistryOptions, Resolved};
+use crate::run_env::RunEnv;
 use crate::spec::{Field, ImageSpec};
 use crate::workspace;
 use crate::write_back::api;
@@ -25,7 +26,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 /// Runs the whole pipeline for a validated config.
-pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
+pub fn run(config: &Config, env: &RunEnv, workdir: &Path) -> Result<Outputs, Error> {
     let rt = runtime()?;
     let mut outputs = Outputs::default();
 
@@ -37,10 +38,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             crate::progress::stage("Authenticate to Google (Workload Identity Federation)")
         });
         let started = Instant::now();
-        let stage = rt.block_on(crate::auth::run_stage(
-            config,
-            &crate::auth::StageEnv::from_env(),
-        ))?;
+        let stage = rt.block_on(crate::auth::run_stage(config, &env.auth()))?;
         outputs.project_id = stage.project_id.clone();
         if let (Some(google), Some(auth)) = (&config.google, stage.google) {
             if let Some(shown) = &shown {
@@ -65,9 +63,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
         return Ok(outputs);
     }
 
-    if let Some(reason) =
-        guard::self_trigger_reason(guard::TriggerCommit::from_env()?.as_ref(), config)
-    {
+    if let Some(reason) = guard::self_trigger_reason(env.trigger_commit()?.as_ref(), config) {
         guard::announce_skip(&reason);
         outputs.skipped_reason = Some(reason);
         return Ok(outputs);
@@ -160,7 +156,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
                         };
                         Ok(workspace::apply(root, &paths, &request(verified), true)?)
                     };
-                    write_back_stage(config, workdir, &mut edit_fn)?
+                    write_back_stage(config, env, workdir, &mut edit_fn)?
                 };
                 if let Some(p) = first {
                     specs = p.specs;
@@ -171,7 +167,7 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
             None => {
                 let request = request(specs.clone());
                 let mut edit_fn = |root: &Path| Ok(workspace::apply(root, &paths, &request, true)?);
-                write_back_stage(config, workdir, &mut edit_fn)?
+                write_back_stage(config, env, workdir, &mut edit_fn)?
             }
         };
         stage.done(
@@ -205,15 +201,20 @@ pub fn run(config: &Config, workdir: &Path) -> Result<Outputs, Error> {
 /// made are still written as the `attempts` output.
 fn write_back_stage(
     config: &Config,
+    env: &RunEnv,
     workdir: &Path,
     edit_fn: &mut crate::write_back::Edit<'_>,
 ) -> Result<WriteBackResult, Error> {
-    let options = git::WriteBackOptions::from_env(workdir);
+    let options = git::WriteBackOptions::new(workdir, env.github.clone());
     let mut tally = Tally::default();
     let result = match config.commit_via {
-        CommitVia::Api => {
-            api::write_back_for_config(config, &Api::from_env(), &options, edit_fn, &mut tally)
-        }
+        CommitVia::Api => api::write_back_for_config(
+            config,
+            &Api::new(&env.github.api_url),
+            &options,
+            edit_fn,
+            &mut tally,
+        ),
         CommitVia::Git => git::write_back_counted(config, &options, edit_fn, &mut tally),
     };
     if result.is_err() {

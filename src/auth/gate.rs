@@ -13,7 +13,7 @@
 //!
 //! Everything here is pure: the caller passes the event and the claims in.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -22,8 +22,8 @@ use super::AuthError;
 use super::oidc::Claims;
 use crate::config::{Config, Mode};
 
-/// The event facts the gates need, read once from `GITHUB_EVENT_NAME` and
-/// `GITHUB_EVENT_PATH`.
+/// The event facts the gates need, from the run's environment
+/// ([`crate::run_env::RunEnv::auth`]).
 #[derive(Debug, Clone, Default)]
 pub struct GateEnv {
     pub event_name: Option<String>,
@@ -38,32 +38,6 @@ pub struct GateEnv {
     pub repository: Option<String>,
     /// Issuers a token may come from (see [`issuers`]).
     pub issuers: Vec<String>,
-}
-
-impl GateEnv {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let event_name = lookup("GITHUB_EVENT_NAME").filter(|v| !v.is_empty());
-        let event_path = lookup("GITHUB_EVENT_PATH")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        let event_payload = event_path.as_deref().map(read_payload);
-        GateEnv {
-            event_name,
-            event_path,
-            event_payload,
-            claims: None,
-            audience: None,
-            repository: lookup("GITHUB_REPOSITORY").filter(|v| !v.is_empty()),
-            issuers: issuers(
-                lookup("GITOPS_BUMP_OIDC_ISSUER").as_deref(),
-                lookup("GITHUB_SERVER_URL").as_deref(),
-            ),
-        }
-    }
-
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
 }
 
 /// GitHub's OIDC issuer on github.com.
@@ -169,11 +143,6 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn read_payload(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// How the event was judged.

@@ -247,10 +247,12 @@ pub struct WriteBackOptions {
 }
 
 impl WriteBackOptions {
-    pub fn from_env(workdir: &Path) -> Self {
+    /// Writes back from `workdir` in the run described by `context`
+    /// ([`crate::run_env::RunEnv::github`]).
+    pub fn new(workdir: &Path, context: GitHubContext) -> Self {
         WriteBackOptions {
             workdir: workdir.to_path_buf(),
-            context: GitHubContext::from_env(),
+            context,
         }
     }
 }

@@ -51,19 +51,6 @@ pub struct GitHubContext {
 }
 
 impl GitHubContext {
-    pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        GitHubContext {
-            server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            api_url: var("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::github_api::rest::DEFAULT_API_URL.into()),
-            repository: var("GITHUB_REPOSITORY"),
-            run_id: var("GITHUB_RUN_ID"),
-            sha: var("GITHUB_SHA"),
-            run: crate::guard::RunId::from_env(),
-        }
-    }
-
     pub fn run_url(&self) -> Option<String> {
         match (&self.repository, &self.run_id) {
             (Some(repo), Some(run)) if !self.server_url.is_empty() => Some(format!(

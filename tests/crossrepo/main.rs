@@ -797,7 +797,10 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         gitops_bump::config::Config::from_raw(&raw).unwrap()
     };
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    let mut options = gitops_bump::git::WriteBackOptions::new(
+        Path::new("."),
+        gitops_bump::run_env::RunEnv::from_env().github,
+    );
     options.context.run = RunId::parse("70.1");
     options.context.api_url = server.url.clone();
     options.context.repository = None;
@@ -871,7 +874,10 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
 fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let server = seeded("v1.0.0");
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    let mut options = gitops_bump::git::WriteBackOptions::new(
+        Path::new("."),
+        gitops_bump::run_env::RunEnv::from_env().github,
+    );
     options.context.api_url = server.url.clone();
     let pull_request =
         |tag: &str, edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>| {
