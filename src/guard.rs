@@ -509,7 +509,7 @@ impl Credential {
     /// else the kind of `token` by its prefix. An installation token made by
     /// an earlier step (create-github-app-token) looks like `GITHUB_TOKEN`
     /// (`ghs_`), so with one of those keep `[skip ci]` in the message.
-    pub fn of(config: &crate::config::Config) -> Credential {
+    pub fn of(config: &crate::config::WriteBackOptions) -> Credential {
         if config.app.is_some() {
             return Credential::AppToken;
         }
@@ -614,10 +614,10 @@ pub fn is_self_trigger(
 /// it is our own bump (see [`is_self_trigger`]).
 pub fn self_trigger_reason(
     trigger: Option<&TriggerCommit>,
-    config: &crate::config::Config,
+    guards: &crate::config::GuardOptions,
 ) -> Option<String> {
     let trigger = trigger?;
-    is_self_trigger(trigger, &config.author_name, &config.author_email, &config.paths).then(|| {
+    is_self_trigger(trigger, &guards.author_name, &guards.author_email, &guards.paths).then(|| {
         format!(
             "this run was started by a bump commit from {} <{}> that only touched the configured paths; not bumping again (no CI loop)",
             trigger.author_name, trigger.author_email
@@ -925,7 +925,11 @@ mod tests {
             ),
         ];
         for (pairs, want) in cases {
-            assert_eq!(Credential::of(&config(&pairs)), want, "{pairs:?}");
+            assert_eq!(
+                Credential::of(&config(&pairs).write_back),
+                want,
+                "{pairs:?}"
+            );
         }
         let c = config(&[
             ("author-name", "bot"),
@@ -937,14 +941,14 @@ mod tests {
             author_email: "bot@example.com".into(),
             files: vec!["apps/prod/k.yaml".into()],
         };
-        let reason = self_trigger_reason(Some(&ours), &c).unwrap();
+        let reason = self_trigger_reason(Some(&ours), &c.guards).unwrap();
         assert!(reason.contains("bot <bot@example.com>"), "{reason}");
         let theirs = TriggerCommit {
             author_name: "alice".into(),
             ..ours.clone()
         };
-        assert_eq!(self_trigger_reason(Some(&theirs), &c), None);
-        assert_eq!(self_trigger_reason(None, &c), None);
+        assert_eq!(self_trigger_reason(Some(&theirs), &c.guards), None);
+        assert_eq!(self_trigger_reason(None, &c.guards), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use gitops_bump::actions;
-use gitops_bump::config::{Config, INPUTS, RawInputs};
+use gitops_bump::config::{Config, INPUTS, RawInputs, VerifyOptions};
 use gitops_bump::edit::{self, EditRequest};
 use gitops_bump::error::{Error, exit};
 use gitops_bump::print::{self, Stream};
@@ -131,14 +131,15 @@ struct ResolveArgs {
     #[arg(long)]
     parse_only: bool,
     /// Require these platforms in an index (os/arch[/variant], repeatable).
-    #[arg(long = "platform")]
+    #[arg(long = "platform", value_name = "OS/ARCH")]
     platforms: Vec<String>,
     /// Registries (host:port) allowed over plain HTTP (repeatable).
-    #[arg(long = "insecure-registry")]
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
     insecure_registries: Vec<String>,
-    /// Keep polling this long for a missing image (e.g. 90s).
-    #[arg(long, default_value = "0s")]
-    wait: String,
+    /// Keep polling this long for a missing image (e.g. 90s) [default: 0s].
+    /// The input `wait`.
+    #[arg(long, value_name = "DURATION")]
+    wait: Option<String>,
     #[arg(required = true, value_name = "REF")]
     references: Vec<String>,
 }
@@ -412,7 +413,7 @@ fn start_watchdog(limit: std::time::Duration) {
 fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
     use gitops_bump::auth::{self, AuthSummary};
     let config = Config::for_auth(&args.run.raw)?;
-    if config.google.is_none() {
+    if config.auth.google.is_none() {
         return Err(gitops_bump::config::ConfigError::Missing {
             input: "workload-identity-provider",
             why: "`auth google` exchanges the job's GitHub OIDC token through a workload identity provider",
@@ -423,16 +424,12 @@ fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
-    let stage = rt.block_on(auth::run_stage(&config, &RunEnv::from_env().auth()))?;
+    let stage = rt.block_on(auth::run_stage(&config.auth, &RunEnv::from_env().auth()))?;
     let Some(google) = &stage.google else {
         return Err(Error::NotImplemented("auth without a provider"));
     };
-    let wants_output = config
-        .google
-        .as_ref()
-        .is_some_and(|g| g.token_format == gitops_bump::config::TokenFormat::AccessToken);
     let mut entries = Vec::new();
-    if wants_output {
+    if config.outputs.access_token {
         entries.push((
             "access-token".to_string(),
             google.token.access_token.expose().to_string(),
@@ -491,8 +488,7 @@ fn promote(args: PromoteArgs) -> Result<i32, Error> {
     }
     let mut config = Config::from_raw(&raw)?;
     if let Some(tag) = args.tag {
-        Reference::parse(&format!("x:{tag}"))?;
-        config.promote_tag = Some(tag);
+        config.edit.retag_promoted(tag)?;
     }
     run_pipeline(&config)
 }
@@ -505,7 +501,7 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
     let env = RunEnv::from_env();
     let outputs = gitops_bump::pipeline::run(config, &env, &workdir)?;
     outputs.emit(false)?;
-    if !config.auth_only() {
+    if config.outputs.summary {
         gitops_bump::outputs::write_summary(&outputs, &env.github)?;
     }
     Ok(exit::OK)
@@ -678,42 +674,25 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
         }
         return Ok(exit::OK);
     }
-    let wait = gitops_bump::config::parse_duration(&args.wait).map_err(|why| {
-        gitops_bump::config::ConfigError::Invalid {
-            input: "wait",
-            value: args.wait.clone(),
-            why,
-        }
-    })?;
-    // The same credential inputs as the action (INPUT_REGISTRY-USERNAME, …),
-    // so `resolve` in a workflow step sees what the pipeline would.
-    let inputs = RawInputs::from_env();
-    let input = |name: &'static str| Some(inputs.get(name)).filter(|v| !v.is_empty());
-    let login = input("registry-username").zip(input("registry-password"));
-    let bound = Config::credentials_registry(
-        &inputs,
+    // The same inputs as the action (INPUT_REGISTRY-USERNAME, …), through
+    // the same builder, so `resolve` in a workflow step sees what the
+    // pipeline would; the flags win.
+    let mut raw = RawInputs::from_env();
+    if !args.platforms.is_empty() {
+        raw.set("platforms", args.platforms.join("\n"));
+    }
+    if !args.insecure_registries.is_empty() {
+        raw.set("insecure-registries", args.insecure_registries.join("\n"));
+    }
+    if let Some(wait) = args.wait {
+        raw.set("wait", wait);
+    }
+    let verify = VerifyOptions::from_raw(
+        &raw,
         references.iter().map(|r| r.name.registry.clone()),
         false,
-        login.is_some(),
     )?;
-    let explicit = login.zip(bound).map(|((username, password), registry)| {
-        gitops_bump::registry::ExplicitLogin {
-            registry,
-            username: username.to_string(),
-            password: gitops_bump::secret::Secret::new(password),
-        }
-    });
-    let options = gitops_bump::registry::RegistryOptions {
-        credentials: gitops_bump::registry::Credentials {
-            explicit,
-            github_token: input("token").map(gitops_bump::secret::Secret::new),
-            google_access_token: None,
-            docker_config: true,
-        },
-        insecure_registries: args.insecure_registries,
-        wait,
-        request_timeout: std::time::Duration::from_secs(30),
-    };
+    let options = verify.registry_options(None);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -721,7 +700,7 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
     let resolved = rt.block_on(gitops_bump::registry::resolve_all(
         &options,
         &references,
-        &args.platforms,
+        &verify.platforms,
         None,
     ))?;
     for (r, reference) in resolved.iter().zip(&references) {

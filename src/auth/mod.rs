@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::actions::{self, Annotation, EnvFile, Level};
-use crate::config::{Config, GoogleAuth};
+use crate::config::{AuthOptions, GoogleAuth};
 use crate::secret::Secret;
 
 pub use gate::{GateEnv, GateReport, check_gates, issuers as gate_issuers};
@@ -721,7 +721,7 @@ pub struct AuthStage {
 /// The whole stage, in order: the event gate (no network), the OIDC token
 /// (when the environment gate or Google needs it), the environment gate,
 /// Google authentication, the credentials file.
-pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, AuthError> {
+pub async fn run_stage(config: &AuthOptions, env: &StageEnv) -> Result<AuthStage, AuthError> {
     let mut gate_env = env.gate.clone();
     gate::check_event(config, &gate_env)?;
     let provider = match &config.google {

@@ -18,7 +18,7 @@ pub struct ConfigMessage<'a> {
 }
 
 impl<'a> ConfigMessage<'a> {
-    pub fn new(config: &'a crate::config::Config, context: &'a GitHubContext) -> Self {
+    pub fn new(config: &'a crate::config::WriteBackOptions, context: &'a GitHubContext) -> Self {
         ConfigMessage {
             template: &config.commit_message,
             context,

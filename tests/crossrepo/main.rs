@@ -769,7 +769,7 @@ fn a_run_started_by_our_own_bump_stops() {
         let event_path = dir.path().join(format!("event-{i}.json"));
         std::fs::write(&event_path, server.repo.push_event(&commit).to_string()).unwrap();
         let trigger = guard::TriggerCommit::from_event_file(&event_path).unwrap();
-        let reason = guard::self_trigger_reason(trigger.as_ref(), &config);
+        let reason = guard::self_trigger_reason(trigger.as_ref(), &config.guards);
         assert_eq!(reason.is_some(), stops, "case {i}: {reason:?}");
     }
     let missing = guard::TriggerCommit::from_event_file(&dir.path().join("none.json")).unwrap_err();
@@ -797,7 +797,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         gitops_bump::config::Config::from_raw(&raw).unwrap()
     };
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::new(
+    let mut options = gitops_bump::git::WriteBackSite::new(
         Path::new("."),
         gitops_bump::run_env::RunEnv::from_env().github,
     );
@@ -807,7 +807,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
     // One run: extra inputs, the tag to set (`None`: the edit fails).
     let bump_with = |extra: &[(&str, &str)], tag: Option<&str>| {
         write_back::api::write_back_for_config(
-            &config(extra),
+            &config(extra).write_back,
             &api,
             &options,
             &mut |root: &Path| match tag {
@@ -874,7 +874,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
 fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let server = seeded("v1.0.0");
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::new(
+    let mut options = gitops_bump::git::WriteBackSite::new(
         Path::new("."),
         gitops_bump::run_env::RunEnv::from_env().github,
     );
@@ -895,7 +895,7 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
             }
             let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
             write_back::api::write_back_for_config(
-                &config,
+                &config.write_back,
                 &api,
                 &options,
                 &mut |root: &Path| edit(root).map_err(WriteBackError::from),
