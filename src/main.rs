@@ -50,7 +50,7 @@ enum Command {
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
     #[command(
-        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, Argo CD image.tag only  metadata.annotations: {gitops-bump/image: ghcr.io/o/app}\n                                 + helm.parameters: [{name: image.tag, value: v1}]\n  opt-in, CRD image: fields      --image-kind Task   (every image: under spec of a Task;\n                                 KIND.GROUP for one API group: Service.serving.knative.dev)\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them. Without --root a path outside the\ncurrent directory is edited too (set-image --file /tmp/values.yaml app:v2).\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last;\nan existing tagSuffix is removed, as kustomize does, except with `*` for the tag\n(app:*@sha256:…), which keeps it.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both. A digest with no `digest` key (Helm values) or\n`image.digest` parameter (Argo CD) is not written: a warning names the key to add."
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-paths app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, Argo CD image.tag only  metadata.annotations: {gitops-bump/image: ghcr.io/o/app}\n                                 + helm.parameters: [{name: image.tag, value: v1}]\n  opt-in, CRD image: fields      --image-kinds Task  (every image: under spec of a Task;\n                                 KIND.GROUP for one API group: Service.serving.knative.dev)\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them. Without --root a path outside the\ncurrent directory is edited too (set-image --file /tmp/values.yaml app:v2).\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last;\nan existing tagSuffix is removed, as kustomize does, except with `*` for the tag\n(app:*@sha256:…), which keeps it.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both. A digest with no `digest` key (Helm values) or\n`image.digest` parameter (Argo CD) is not written: a warning names the key to add."
     )]
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
@@ -82,11 +82,15 @@ struct SetImageArgs {
     #[arg(long)]
     json: bool,
     /// Extra Helm values key path holding an image (repeatable), e.g. app.image.
-    #[arg(long = "values-path", value_name = "KEY.PATH")]
+    #[arg(long = "values-paths", alias = "values-path", value_name = "KEY.PATH")]
     values_paths: Vec<String>,
     /// Also edit every `image:` under `spec` of objects of this kind
     /// (repeatable), e.g. AnalysisTemplate or Service.serving.knative.dev.
-    #[arg(long = "image-kind", value_name = "KIND[.GROUP]")]
+    #[arg(
+        long = "image-kinds",
+        alias = "image-kind",
+        value_name = "KIND[.GROUP]"
+    )]
     image_kinds: Vec<String>,
     /// Succeed even when an image matches nothing.
     #[arg(long)]
@@ -130,11 +134,17 @@ struct ResolveArgs {
     /// Only parse and normalize; no network.
     #[arg(long)]
     parse_only: bool,
-    /// Require these platforms in an index (os/arch[/variant], repeatable).
-    #[arg(long = "platform", value_name = "OS/ARCH")]
+    /// Require these platforms in an index (os/arch[/variant]; repeatable,
+    /// or comma separated). The input `platforms`.
+    #[arg(long = "platforms", alias = "platform", value_name = "OS/ARCH")]
     platforms: Vec<String>,
-    /// Registries (host:port) allowed over plain HTTP (repeatable).
-    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    /// Registries (host:port) allowed over plain HTTP (repeatable, or comma
+    /// separated). The input `insecure-registries`.
+    #[arg(
+        long = "insecure-registries",
+        alias = "insecure-registry",
+        value_name = "HOST:PORT"
+    )]
     insecure_registries: Vec<String>,
     /// Keep polling this long for a missing image (e.g. 90s) [default: 0s].
     /// The input `wait`.
