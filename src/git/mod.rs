@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, ResetType};
 
-use crate::config::{Config, Mode};
+use crate::config::{Mode, WriteBackOptions};
 use crate::edit::EditReport;
 use crate::guard::RunId;
 use crate::secret::Secret;
@@ -248,19 +248,21 @@ impl GitError {
     }
 }
 
-/// Everything besides the config that a write-back depends on.
+/// Where a write-back happens: the checkout, and the run it belongs to.
 #[derive(Debug, Clone)]
-pub struct WriteBackOptions {
+pub struct WriteBackSite {
     /// The checkout to use when `repository` is unset (the current directory).
     pub workdir: PathBuf,
     pub context: GitHubContext,
 }
 
-impl WriteBackOptions {
-    pub fn from_env(workdir: &Path) -> Self {
-        WriteBackOptions {
+impl WriteBackSite {
+    /// Writes back from `workdir` in the run described by `context`
+    /// ([`crate::run_env::RunEnv::github`]).
+    pub fn new(workdir: &Path, context: GitHubContext) -> Self {
+        WriteBackSite {
             workdir: workdir.to_path_buf(),
-            context: GitHubContext::from_env(),
+            context,
         }
     }
 }
@@ -269,8 +271,8 @@ impl WriteBackOptions {
 /// pushes through the write-back loop. `edit` is called again on every
 /// retry, on the new tip.
 pub fn write_back_with(
-    config: &Config,
-    options: &WriteBackOptions,
+    config: &WriteBackOptions,
+    options: &WriteBackSite,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>,
 ) -> Result<WriteBackResult, WriteBackError> {
     let mut edit = |root: &Path| edit(root).map_err(WriteBackError::from);
@@ -284,8 +286,8 @@ pub fn write_back_with(
 /// token for the repository written (revoked at the end, also on failure),
 /// given to git as `x-access-token`; else `token`.
 pub fn write_back_counted(
-    config: &Config,
-    options: &WriteBackOptions,
+    config: &WriteBackOptions,
+    options: &WriteBackSite,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
@@ -298,8 +300,8 @@ pub fn write_back_counted(
 }
 
 fn write_back_as(
-    config: &Config,
-    options: &WriteBackOptions,
+    config: &WriteBackOptions,
+    options: &WriteBackSite,
     written: Option<&str>,
     credential: &crate::github_api::app::WriteCredential,
     edit: &mut crate::write_back::Edit<'_>,
@@ -319,7 +321,7 @@ fn write_back_as(
     }
     let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
     let render = |report: &EditReport| message.render(report);
-    let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+    let images: Vec<&str> = config.images.iter().map(String::as_str).collect();
     let plan = crate::write_back::plan_for(
         config,
         &options.context,
@@ -339,7 +341,7 @@ fn write_back_as(
 /// request and the summary's links): the `repository` input, else the
 /// checkout's `origin` (which may be another repository than the
 /// workflow's), else `GITHUB_REPOSITORY`.
-fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<String> {
+fn written_repository(config: &WriteBackOptions, options: &WriteBackSite) -> Option<String> {
     let named = match &config.repository {
         Some(repository) => Some(repository.clone()),
         None => Repository::discover(&options.workdir)
@@ -484,8 +486,8 @@ impl Drop for TempClone {
 
 impl Workspace {
     fn prepare(
-        config: &Config,
-        options: &WriteBackOptions,
+        config: &WriteBackOptions,
+        options: &WriteBackSite,
         token: Option<&Secret>,
     ) -> Result<Workspace, GitError> {
         match &config.repository {
@@ -634,7 +636,7 @@ struct GitTransport {
 }
 
 impl GitTransport {
-    fn new(workspace: Workspace, config: &Config) -> Result<GitTransport, GitError> {
+    fn new(workspace: Workspace, config: &WriteBackOptions) -> Result<GitTransport, GitError> {
         let root = workspace.root()?;
         Ok(GitTransport {
             workspace,

@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::rest::{Api, RestError, status_error};
-use crate::config::{Config, GitHubApp, Mode};
+use crate::config::{GitHubApp, Mode, WriteBackOptions};
 use crate::secret::Secret;
 
 /// GitHub refuses JWTs that live longer than 10 minutes.
@@ -387,7 +387,7 @@ impl WriteCredential {
 /// returns, also on failure; else the `token` input. One helper for both
 /// commit modes, so git and the API authenticate alike.
 pub(crate) fn with_write_credential<T, E: From<AppError>>(
-    config: &Config,
+    config: &WriteBackOptions,
     api: &Api,
     repository: Option<&str>,
     write: impl FnOnce(&WriteCredential) -> Result<T, E>,

@@ -78,15 +78,6 @@ impl Api {
         }
     }
 
-    /// `GITHUB_API_URL`, as the runner sets it, or the public API.
-    pub fn from_env() -> Api {
-        let base = std::env::var("GITHUB_API_URL")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        Api::new(&base)
-    }
-
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -126,11 +126,6 @@ impl RunId {
         })
     }
 
-    /// This run, from the runner's environment; `None` outside Actions.
-    pub fn from_env() -> Option<RunId> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<RunId> {
         let number = lookup("GITHUB_RUN_NUMBER")?;
         let attempt = lookup("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into());
@@ -142,23 +137,6 @@ impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.number, self.attempt)
     }
-}
-
-/// The self-trigger guard for this run: why it must stop instead of
-/// bumping, when the commit that started it is our own bump. The edge of
-/// the guard: it reads the event file named by `GITHUB_EVENT_PATH` (none
-/// outside Actions) and hands plain values to [`self_trigger_reason`].
-pub fn self_trigger(config: &crate::config::Config) -> Result<Option<String>, GuardError> {
-    let trigger = match std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
-        Some(path) => read_trigger_commit(Path::new(&path))?,
-        None => None,
-    };
-    Ok(self_trigger_reason(
-        trigger.as_ref(),
-        &config.author_name,
-        &config.author_email,
-        &config.paths,
-    ))
 }
 
 /// Reads the commit that started the run from a runner event file (the

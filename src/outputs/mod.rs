@@ -120,6 +120,21 @@ impl Outputs {
         out
     }
 
+    /// Records what the write-back did, and returns the edit as applied on
+    /// the tip that was finally written (see [`Outputs::record_edit`]).
+    pub(crate) fn record_write_back(
+        &mut self,
+        result: crate::write_back::WriteBackResult,
+    ) -> EditReport {
+        self.skipped_reason = result.skipped_reason;
+        self.commit_sha = result.commit_sha;
+        self.repository = result.repository;
+        self.attempts = result.attempts;
+        self.pull_request_url = result.pull_request_url;
+        self.pull_request_number = result.pull_request_number;
+        result.report
+    }
+
     /// Records what the edit changed, as applied on the tip that was
     /// finally written: the files, each image's old and new values, and
     /// every edited scalar.

@@ -387,9 +387,9 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
 /// installation token when `app-id` is set, revoked at the end; else
 /// `token`) and runs the write-back loop through the API.
 pub fn write_back_for_config(
-    config: &crate::config::Config,
+    config: &crate::config::WriteBackOptions,
     api: &Api,
-    options: &crate::git::WriteBackOptions,
+    options: &crate::git::WriteBackSite,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
@@ -424,15 +424,11 @@ pub fn write_back_for_config(
         };
         // A promotion edits `promote-to` and reads `promote-from` on the
         // same tip: both are downloaded.
-        let paths = match &config.promote {
-            Some((from, to)) => vec![to.clone(), from.clone()],
-            None => config.paths.clone(),
-        };
-        let mut api_options = ApiCommitOptions::new(paths, String::new(), 0);
+        let mut api_options = ApiCommitOptions::new(config.edited_paths.clone(), String::new(), 0);
         api_options.max_file_size = crate::edit::DEFAULT_MAX_FILE_SIZE;
         let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
         let render = |r: &EditReport| message.render(r);
-        let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+        let images: Vec<&str> = config.images.iter().map(String::as_str).collect();
         let plan = crate::write_back::plan_for(
             config,
             &options.context,

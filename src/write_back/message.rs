@@ -25,7 +25,7 @@ pub struct ConfigMessage<'a> {
 }
 
 impl<'a> ConfigMessage<'a> {
-    pub fn new(config: &'a crate::config::Config, context: &'a GitHubContext) -> Self {
+    pub fn new(config: &'a crate::config::WriteBackOptions, context: &'a GitHubContext) -> Self {
         ConfigMessage {
             template: &config.commit_message,
             context,
@@ -58,19 +58,6 @@ pub struct GitHubContext {
 }
 
 impl GitHubContext {
-    pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        GitHubContext {
-            server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            api_url: var("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::github_api::rest::DEFAULT_API_URL.into()),
-            repository: var("GITHUB_REPOSITORY"),
-            run_id: var("GITHUB_RUN_ID"),
-            sha: var("GITHUB_SHA"),
-            run: RunId::from_env(),
-        }
-    }
-
     pub fn run_url(&self) -> Option<String> {
         match (&self.repository, &self.run_id) {
             (Some(repo), Some(run)) if !self.server_url.is_empty() => Some(format!(
@@ -405,7 +392,7 @@ mod tests {
         let context = GitHubContext::default();
         for (pairs, want) in cases {
             let config = config(&pairs);
-            let message = ConfigMessage::new(&config, &context);
+            let message = ConfigMessage::new(&config.write_back, &context);
             assert_eq!(message.credential, want, "{pairs:?}");
         }
     }

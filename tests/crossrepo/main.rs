@@ -772,9 +772,9 @@ fn a_run_started_by_our_own_bump_stops() {
         let trigger = guard::read_trigger_commit(&event_path).unwrap();
         let reason = guard::self_trigger_reason(
             trigger.as_ref(),
-            &config.author_name,
-            &config.author_email,
-            &config.paths,
+            &config.guards.author_name,
+            &config.guards.author_email,
+            &config.guards.paths,
         );
         assert_eq!(reason.is_some(), stops, "case {i}: {reason:?}");
     }
@@ -803,14 +803,17 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         gitops_bump::config::Config::from_raw(&raw).unwrap()
     };
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    let mut options = gitops_bump::git::WriteBackSite::new(
+        Path::new("."),
+        gitops_bump::run_env::RunEnv::from_env().github,
+    );
     options.context.run = RunId::parse("70.1");
     options.context.api_url = server.url.clone();
     options.context.repository = None;
     // One run: extra inputs, the tag to set (`None`: the edit fails).
     let bump_with = |extra: &[(&str, &str)], tag: Option<&str>| {
         write_back::api::write_back_for_config(
-            &config(extra),
+            &config(extra).write_back,
             &api,
             &options,
             &mut |root: &Path| match tag {
@@ -877,7 +880,10 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
 fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let server = seeded("v1.0.0");
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    let mut options = gitops_bump::git::WriteBackSite::new(
+        Path::new("."),
+        gitops_bump::run_env::RunEnv::from_env().github,
+    );
     options.context.api_url = server.url.clone();
     let pull_request =
         |tag: &str, edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>| {
@@ -895,7 +901,7 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
             }
             let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
             write_back::api::write_back_for_config(
-                &config,
+                &config.write_back,
                 &api,
                 &options,
                 &mut |root: &Path| edit(root).map_err(WriteBackError::from),
