@@ -8,58 +8,14 @@ use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+#[allow(dead_code)]
+#[path = "support/action.rs"]
+mod action;
+
+use action::{ActionDir, BIN, hex};
 
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// A copy of `dist/` with our binary registered for linux-x64 in the manifest.
-struct ActionDir {
-    dir: tempfile::TempDir,
-}
-
-impl ActionDir {
-    fn new(tamper: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let dist = dir.path().join("dist");
-        fs::create_dir_all(dist.join("bin")).unwrap();
-        for f in ["index.js", "post.js"] {
-            fs::copy(repo_file(&format!("dist/{f}")), dist.join(f)).unwrap();
-        }
-        let bin = dist.join("bin/gitops-bump-linux-x64");
-        fs::copy(BIN, &bin).unwrap();
-        let mut sha = hex(&Sha256::digest(fs::read(&bin).unwrap()));
-        if tamper {
-            sha = sha.replace(&sha[..1], if sha.starts_with('0') { "1" } else { "0" });
-        }
-        let manifest = serde_json::json!({
-            "version": "test",
-            "binaries": { "linux-x64": { "file": "bin/gitops-bump-linux-x64", "sha256": sha } }
-        });
-        fs::write(dist.join("checksums.json"), manifest.to_string()).unwrap();
-        ActionDir { dir }
-    }
-
-    fn run(&self, envs: &[(&str, &str)], cwd: &Path) -> Output {
-        let mut cmd = Command::new("node");
-        cmd.arg(self.dir.path().join("dist/index.js"))
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("GITHUB_ACTIONS", "true")
-            .env("RUNNER_OS", "Linux")
-            .env("RUNNER_ARCH", "X64");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn text(o: &Output) -> String {

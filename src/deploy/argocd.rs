@@ -88,7 +88,8 @@ impl std::fmt::Display for AppName {
 
 /// The Argo CD API server at one URL, with one token.
 pub struct ArgoCd<'a> {
-    pub client: &'a reqwest::Client,
+    /// Bounds each request, connecting included.
+    pub request_timeout: Duration,
     pub server: String,
     pub token: &'a Secret,
 }
@@ -161,26 +162,24 @@ impl ArgoCd<'_> {
         url: &str,
         app: Option<&AppName>,
     ) -> Result<Value, DeployError> {
-        let response = self
-            .client
+        let unreachable = |why: String| DeployError::Unreachable {
+            what: what.to_string(),
+            server: self.server.clone(),
+            why,
+        };
+        let client = crate::http::client().map_err(|e| unreachable(e.to_string()))?;
+        let request = client
             .get(url)
             .bearer_auth(self.token.expose())
             .header("Accept", "application/json")
-            .send()
+            .timeout(self.request_timeout);
+        let response = crate::http::send(request)
             .await
-            .map_err(|e| DeployError::Unreachable {
-                what: what.to_string(),
-                server: self.server.clone(),
-                why: e.to_string(),
-            })?;
+            .map_err(|e| unreachable(e.to_string()))?;
         let status = response.status().as_u16();
         let body = crate::http::read_body(response, MAX_APP_BODY)
             .await
-            .map_err(|e| DeployError::Unreachable {
-                what: what.to_string(),
-                server: self.server.clone(),
-                why: e.to_string(),
-            })?;
+            .map_err(|e| unreachable(e.to_string()))?;
         let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let message = value["message"]
             .as_str()
@@ -412,18 +411,6 @@ pub fn judge(status: &AppStatus, ours: &str, contains: &mut Contains<'_>) -> Ver
             why: status.describe(),
         },
     }
-}
-
-/// The client for Argo CD calls: timeouts everywhere, no HTTPS → HTTP
-/// redirect.
-pub fn client(request_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(request_timeout)
-        .redirect(crate::http::redirect_policy())
-        .build()
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -14,165 +14,12 @@ mod stage;
 
 use std::time::{Duration, Instant};
 
-use crate::config::{ConfigError, RawInputs, parse_duration};
+use crate::config::WaitOptions;
 use crate::secret::Secret;
 
 pub use ancestry::GitAncestry;
 use argocd::{AppName, AppStatus, ArgoCd, Refresh};
-pub use stage::{DeployOutcome, after_write_back, command, command_wait, run as run_wait};
-
-/// The inputs this stage adds (rows of [`crate::config::INPUTS`]).
-pub const INPUT_NAMES: [&str; 8] = [
-    "argocd-server",
-    "argocd-token",
-    "argocd-applications",
-    "argocd-selector",
-    "argocd-refresh",
-    "deploy-statuses",
-    "deploy-timeout",
-    "deploy-poll-interval",
-];
-
-/// What to wait on; present only when `argocd-server` or
-/// `deploy-statuses` is set.
-#[derive(Debug, Clone)]
-pub struct DeployWait {
-    pub argocd: Option<ArgoTarget>,
-    /// Context / check-run name patterns on our commit.
-    pub statuses: Vec<String>,
-    pub timeout: Duration,
-    pub poll_interval: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct ArgoTarget {
-    /// The server URL without a trailing `/`.
-    pub server: String,
-    pub token: Secret,
-    pub applications: Vec<AppName>,
-    pub selector: Option<String>,
-    pub refresh: Refresh,
-}
-
-fn invalid(input: &'static str, value: &str, why: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        input,
-        value: value.to_string(),
-        why: why.into(),
-    }
-}
-
-fn duration(raw: &RawInputs, name: &'static str) -> Result<Duration, ConfigError> {
-    parse_duration(raw.get(name)).map_err(|why| invalid(name, raw.get(name), why))
-}
-
-/// Whether a token may travel to `url`: HTTPS, or plain HTTP on this
-/// machine's loopback (a port-forward to argocd-server, or a test).
-fn allowed_server(url: &str) -> Result<String, String> {
-    let url = url.trim().trim_end_matches('/');
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("a URL with credentials in it; give the token in `argocd-token`".into());
-    }
-    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match parsed.scheme() {
-        "https" => Ok(url.to_string()),
-        "http" if loopback => Ok(url.to_string()),
-        "http" => Err("the token would travel in clear over plain HTTP; use https:// (plain HTTP is allowed for 127.0.0.1 and localhost only, e.g. a `kubectl port-forward`)".into()),
-        other => Err(format!("scheme {other:?}; expected https://")),
-    }
-}
-
-impl DeployWait {
-    /// Reads the stage's inputs; `None` when no wait is asked for.
-    pub fn from_raw(raw: &RawInputs) -> Result<Option<DeployWait>, ConfigError> {
-        let value = |n: &'static str| Some(raw.get(n)).filter(|v| !v.is_empty());
-        let list = |n: &'static str| {
-            crate::config::INPUTS
-                .iter()
-                .find(|i| i.name == n)
-                .map(|i| i.split.apply(raw.get(n)))
-                .unwrap_or_default()
-        };
-        let statuses = list("deploy-statuses");
-        let argocd = match value("argocd-server") {
-            None => {
-                for dependent in ["argocd-token", "argocd-applications", "argocd-selector"] {
-                    if value(dependent).is_some() {
-                        return Err(ConfigError::Conflict {
-                            a: dependent,
-                            b: "argocd-server",
-                            why: "name the Argo CD server (https://argocd.example.com) to wait on Applications",
-                        });
-                    }
-                }
-                None
-            }
-            Some(server) => {
-                let server =
-                    allowed_server(server).map_err(|why| invalid("argocd-server", server, why))?;
-                let token = value("argocd-token").ok_or(ConfigError::Missing {
-                    input: "argocd-token",
-                    why: "an Argo CD API token (a project role or local account token with `applications, get` on the Applications; `argocd account generate-token`), from a secret",
-                })?;
-                let mut applications = Vec::new();
-                for a in list("argocd-applications") {
-                    applications.push(
-                        AppName::parse(&a)
-                            .map_err(|why| invalid("argocd-applications", &a, why))?,
-                    );
-                }
-                let selector = value("argocd-selector").map(str::to_string);
-                if applications.is_empty() == selector.is_none() {
-                    return Err(ConfigError::Conflict {
-                        a: "argocd-applications",
-                        b: "argocd-selector",
-                        why: "name the Applications to wait on, or give a label selector (e.g. app.kubernetes.io/part-of=shop), not both",
-                    });
-                }
-                let refresh = Refresh::parse(raw.get("argocd-refresh")).ok_or_else(|| {
-                    invalid(
-                        "argocd-refresh",
-                        raw.get("argocd-refresh"),
-                        "expected normal, hard or none",
-                    )
-                })?;
-                Some(ArgoTarget {
-                    server,
-                    token: Secret::new(token),
-                    applications,
-                    selector,
-                    refresh,
-                })
-            }
-        };
-        if argocd.is_none() && statuses.is_empty() {
-            return Ok(None);
-        }
-        let timeout = duration(raw, "deploy-timeout")?;
-        if timeout.is_zero() {
-            return Err(invalid(
-                "deploy-timeout",
-                raw.get("deploy-timeout"),
-                "must be at least 1s",
-            ));
-        }
-        let poll_interval = duration(raw, "deploy-poll-interval")?;
-        if poll_interval < Duration::from_millis(100) {
-            return Err(invalid(
-                "deploy-poll-interval",
-                raw.get("deploy-poll-interval"),
-                "must be at least 100ms",
-            ));
-        }
-        Ok(Some(DeployWait {
-            argocd,
-            statuses,
-            timeout,
-            poll_interval,
-        }))
-    }
-}
+pub use stage::{DeployOutcome, after_push, command};
 
 /// What one poll concluded for one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +98,8 @@ pub enum DeployError {
     },
     #[error("the wait needs {what}")]
     NeedsContext { what: &'static str },
+    #[error("starting the async runtime: {0}")]
+    Runtime(String),
 }
 
 fn message_part(m: &str) -> String {
@@ -287,7 +136,7 @@ impl DeployError {
             DeployError::Failed { target, .. } if target.starts_with("Application") => "the commit is pushed; fix the manifests (or roll back with a new bump) — Argo CD's UI and `argocd app get` show the same state".into(),
             DeployError::Failed { .. } => "the commit is pushed; the deployer reported a failure on it (see the status's details link on the commit)".into(),
             DeployError::TimedOut { .. } => "the commit is pushed. If the revision never changed, Argo CD did not see it: check the Application's source repo/targetRevision and that `argocd-refresh` is not `none`; if it is OutOfSync with no operation, enable automated sync; if it is Progressing, raise `deploy-timeout`. Flux posts statuses only on the commit it applied: a newer commit on the branch gets them instead".into(),
-            DeployError::NeedsContext { .. } => return None,
+            DeployError::NeedsContext { .. } | DeployError::Runtime(_) => return None,
         })
     }
 }
@@ -406,7 +255,7 @@ pub struct WaitContext<'a> {
 /// fails, or the deadline passes. On failure the report is still returned
 /// (for the outputs) with the error.
 pub async fn wait(
-    wait: &DeployWait,
+    wait: &WaitOptions,
     cx: &mut WaitContext<'_>,
 ) -> (DeployReport, Option<DeployError>) {
     let mut report = DeployReport::default();
@@ -426,19 +275,18 @@ pub async fn wait(
 }
 
 async fn wait_inner(
-    wait: &DeployWait,
+    wait: &WaitOptions,
     cx: &mut WaitContext<'_>,
     report: &mut DeployReport,
 ) -> Result<(), DeployError> {
     let deadline = Instant::now() + wait.timeout;
-    let client =
-        argocd::client(Duration::from_secs(30).min(wait.timeout.max(Duration::from_secs(1))));
+    let request_timeout = Duration::from_secs(30).min(wait.timeout.max(Duration::from_secs(1)));
     let mut targets: Vec<Target> = Vec::new();
     let argo = wait.argocd.as_ref().map(|a| {
         (
             a,
             ArgoCd {
-                client: &client,
+                request_timeout,
                 server: a.server.clone(),
                 token: &a.token,
             },
@@ -620,63 +468,6 @@ fn max_all(times: &[Option<f64>]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn raw(pairs: &[(&str, &str)]) -> RawInputs {
-        let mut raw = RawInputs::default();
-        for (k, v) in pairs {
-            raw.set(k, v.to_string());
-        }
-        raw
-    }
-
-    #[test]
-    fn inputs_are_checked_before_anything_runs() {
-        let server = ("argocd-server", "https://argocd.example.com");
-        let token = ("argocd-token", "argocd-test-token");
-        let apps = ("argocd-applications", "guestbook");
-        let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[server, apps], "input `argocd-token` is required"),
-            (&[server, token], "argocd-applications"),
-            (
-                &[server, token, apps, ("argocd-selector", "a=b")],
-                "not both",
-            ),
-            (
-                &[("argocd-server", "http://argocd.example.com"), token, apps],
-                "in clear",
-            ),
-            (
-                &[server, token, apps, ("argocd-refresh", "soft")],
-                "expected normal, hard or none",
-            ),
-            (
-                &[server, token, ("argocd-applications", "Guest_book")],
-                "Application name",
-            ),
-            (&[token], "argocd-server"),
-            (
-                &[server, token, apps, ("deploy-timeout", "0s")],
-                "at least 1s",
-            ),
-        ];
-        for (pairs, want) in cases {
-            let err = DeployWait::from_raw(&raw(pairs)).unwrap_err().to_string();
-            assert!(err.contains(want), "{pairs:?}: {err}");
-        }
-        assert!(DeployWait::from_raw(&raw(&[])).unwrap().is_none());
-        let w = DeployWait::from_raw(&raw(&[
-            ("argocd-server", "http://127.0.0.1:8080/"),
-            token,
-            ("argocd-applications", "a, team/b"),
-        ]))
-        .unwrap()
-        .unwrap();
-        let a = w.argocd.unwrap();
-        assert_eq!(a.server, "http://127.0.0.1:8080");
-        assert_eq!(a.applications.len(), 2);
-        assert_eq!(a.refresh, Refresh::Normal);
-        assert_eq!(w.timeout, Duration::from_secs(300));
-    }
 
     #[test]
     fn outputs_and_summary() {

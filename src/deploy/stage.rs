@@ -1,15 +1,18 @@
-//! The wait as a pipeline stage (after the write-back) and as the
+//! The wait as a pipeline stage (after the push) and as the
 //! `gitops-bump wait` command: what it waits on, and when it does not.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{DeployError, DeployReport, DeployWait, GitAncestry, WaitContext};
-use crate::config::{Config, ConfigError, Mode, RawInputs};
+use super::{DeployError, DeployReport, GitAncestry, WaitContext};
+use crate::config::{ConfigError, Mode, WaitOptions, WaitSite};
 use crate::git::remote::RemoteLocation;
 use crate::github_api::rest::Api;
 use crate::outputs::Outputs;
-use crate::secret::Secret;
+use crate::print::{self, Stream};
+use crate::progress::{self, Show};
+use crate::run_env::RunEnv;
 
 /// The wait's result, kept with the other outputs: a failed wait still
 /// reports the commit that was pushed.
@@ -19,127 +22,134 @@ pub struct DeployOutcome {
     pub failure: Option<Arc<DeployError>>,
 }
 
-/// Runs after the write-back when `config.deploy` is set; `None` when no
-/// wait was asked for.
-pub fn after_write_back(
-    config: &Config,
-    outputs: &Outputs,
-    workdir: &std::path::Path,
-    rt: &tokio::runtime::Runtime,
-) -> Option<DeployOutcome> {
-    let wait = config.deploy.as_ref()?;
-    let pushed_at = Instant::now();
-    let skip = |reason: &str| {
-        crate::actions::annotate(&crate::actions::Annotation::new(
-            crate::actions::Level::Notice,
-            format!("deploy not waited on: {reason}"),
-        ));
-        crate::print::line(
-            crate::print::Stream::Stderr,
-            &format!("deploy: not waited on: {reason}"),
-        );
-        Some(DeployOutcome {
-            report: DeployReport::skipped(reason),
-            failure: None,
-        })
-    };
-    if config.dry_run {
-        return skip("dry run, nothing was pushed");
+/// Why a run does not wait although a wait was asked for, or `None` when
+/// it does. Said as a notice and in the summary, never silently.
+pub fn not_waited_reason(wait: &WaitOptions, outputs: &Outputs) -> Option<String> {
+    if wait.dry_run {
+        return Some("dry run, nothing was pushed".into());
     }
-    match config.mode {
+    match wait.mode {
         Mode::PullRequest => {
-            return skip(
-                "pull-request mode: the commit reaches the deployed branch only when the pull request is merged; wait in a workflow on that push (`gitops-bump wait --commit <merge sha>`)",
-            );
+            let pr = outputs
+                .pull_request_number
+                .map_or("the pull request".to_string(), |n| {
+                    format!("pull request #{n}")
+                });
+            return Some(format!(
+                "pull-request mode does not wait: the commit reaches the deployed branch only when {pr} is merged; wait in a workflow on that push (`gitops-bump wait --commit <merge commit>`)"
+            ));
         }
-        Mode::None => return skip("mode: none pushes nothing"),
+        Mode::None => return Some("mode: none pushes nothing".into()),
         Mode::Push => {}
     }
-    let Some(commit) = outputs.commit_sha.as_deref() else {
-        return skip(match &outputs.skipped_reason {
-            Some(_) => "the bump was skipped, nothing was pushed",
-            None => "nothing to change, nothing was pushed",
-        });
+    match (&outputs.commit_sha, &outputs.skipped_reason) {
+        (Some(_), _) => None,
+        (None, Some(_)) => Some("the bump was skipped, nothing was pushed".into()),
+        (None, None) => Some("nothing to change, nothing was pushed".into()),
+    }
+}
+
+/// The wait stage of a run, right after the push.
+pub fn after_push(
+    wait: &WaitOptions,
+    env: &RunEnv,
+    outputs: &Outputs,
+    workdir: &Path,
+) -> DeployOutcome {
+    let pushed_at = Instant::now();
+    let commit = match (not_waited_reason(wait, outputs), &outputs.commit_sha) {
+        (None, Some(commit)) => commit,
+        (reason, _) => {
+            let reason = reason.unwrap_or_default();
+            crate::actions::annotate(
+                &crate::actions::Annotation::new(
+                    crate::actions::Level::Notice,
+                    format!("deploy not waited on: {reason}"),
+                )
+                .titled("gitops-bump"),
+            );
+            print::line(Stream::Stderr, &format!("deploy: not waited on: {reason}"));
+            return DeployOutcome {
+                report: DeployReport::skipped(reason),
+                failure: None,
+            };
+        }
     };
-    let location = remote_of(config, workdir);
-    let mut ancestry = GitAncestry::new(location, config.branch.clone(), config.token.clone());
-    let repository = outputs.repository.clone().or_else(|| {
-        std::env::var("GITHUB_REPOSITORY")
-            .ok()
-            .filter(|r| !r.is_empty())
-    });
+    let location = remote_of(&wait.site, env, workdir);
+    let mut ancestry =
+        GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
+    let repository = outputs
+        .repository
+        .clone()
+        .or_else(|| env.github.repository.clone());
     let (report, failure) = run(
         wait,
+        env,
         commit,
         pushed_at,
         repository.as_deref(),
-        config.token.as_ref(),
         &mut ancestry,
-        rt,
     );
-    Some(DeployOutcome {
+    DeployOutcome {
         report,
         failure: failure.map(Arc::new),
-    })
+    }
 }
 
-/// The remote the write-back wrote to, for ancestry checks.
-fn remote_of(config: &Config, workdir: &std::path::Path) -> Option<RemoteLocation> {
-    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
-    let location = match &config.repository {
-        Some(r) => RemoteLocation::from_input(r, &server).ok()?,
+/// The remote the commit was written to, for ancestry checks: `repository`,
+/// else the checkout's `origin`.
+fn remote_of(site: &WaitSite, env: &RunEnv, workdir: &Path) -> Option<RemoteLocation> {
+    let location = match &site.repository {
+        Some(r) => RemoteLocation::from_input(r, &env.github.server_url).ok()?,
         None => RemoteLocation::origin_of(&git2::Repository::discover(workdir).ok()?).ok()?,
     };
-    Some(location.allowing_insecure(&config.insecure_git_origins))
+    Some(location.allowing_insecure(&site.insecure_git_origins))
 }
 
 /// One wait, shown as a stage (a `::group::` in Actions, a spinner on a
 /// terminal).
-pub fn run(
-    wait: &DeployWait,
+fn run(
+    wait: &WaitOptions,
+    env: &RunEnv,
     commit: &str,
     pushed_at: Instant,
     repository: Option<&str>,
-    token: Option<&Secret>,
     ancestry: &mut GitAncestry,
-    rt: &tokio::runtime::Runtime,
 ) -> (DeployReport, Option<DeployError>) {
-    let stage = crate::progress::stage(&format!(
-        "Wait for the deploy of {}",
-        super::argocd::short(commit)
-    ));
-    let started = Instant::now();
-    let api = Api::from_env();
+    let api = Api::new(&env.github.api_url);
     let mut contains = |revision: &str, ours: &str| ancestry.contains(revision, ours);
     let mut cx = WaitContext {
         commit,
         pushed_at,
         repository,
-        github_token: token,
+        github_token: wait.site.token.as_ref(),
         api: &api,
         ancestry: &mut contains,
     };
-    let (report, failure) = rt.block_on(super::wait(wait, &mut cx));
-    let what = match (&failure, report.deployed) {
-        (None, true) => format!("healthy: {}", report.health),
-        (Some(DeployError::TimedOut { .. }), _) => "timed out".to_string(),
-        _ => format!("failed: {}", report.health),
-    };
-    stage.done("deploy", started, &what);
-    (report, failure)
-}
-
-/// The inputs of `gitops-bump wait`: a wait must be asked for.
-pub fn command_wait(raw: &RawInputs) -> Result<DeployWait, ConfigError> {
-    DeployWait::from_raw(raw)?.ok_or(ConfigError::Missing {
-        input: "argocd-server",
-        why: "say what to wait on: argocd-server with argocd-applications (or argocd-selector), and/or deploy-statuses",
-    })
+    let title = format!("Wait for the deploy of {}", super::argocd::short(commit));
+    let waited = progress::stage(
+        Show::Stage,
+        "deploy",
+        &title,
+        || {
+            crate::http::block_on(super::wait(wait, &mut cx))
+                .map_err(|e| DeployError::Runtime(e.to_string()))
+        },
+        |(report, failure)| match (failure, report.deployed) {
+            (None, true) => format!("healthy: {}", report.health),
+            (Some(DeployError::TimedOut { .. }), _) => "timed out".to_string(),
+            _ => format!("failed: {}", report.health),
+        },
+    );
+    match waited {
+        Ok(result) => result,
+        Err(e) => (DeployReport::default(), Some(e)),
+    }
 }
 
 /// `gitops-bump wait --commit SHA`: waits, then writes the outputs and the
 /// summary section (in Actions) or prints the outputs.
-pub fn command(wait: &DeployWait, raw: &RawInputs, commit: &str) -> Result<(), crate::Error> {
+pub fn command(wait: &WaitOptions, env: &RunEnv, commit: &str) -> Result<(), crate::Error> {
     let commit = commit.trim().to_ascii_lowercase();
     if !(matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err(ConfigError::Invalid {
@@ -151,35 +161,27 @@ pub fn command(wait: &DeployWait, raw: &RawInputs, commit: &str) -> Result<(), c
         }
         .into());
     }
-    let get = |n: &'static str| Some(raw.get(n)).filter(|v| !v.is_empty());
-    let token = get("token").map(Secret::new);
-    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
-    let location = match get("repository") {
-        Some(r) => RemoteLocation::from_input(r, &server).ok(),
-        None => git2::Repository::discover(".")
-            .ok()
-            .and_then(|repo| RemoteLocation::origin_of(&repo).ok()),
-    }
-    .map(|l| l.allowing_insecure(&raw_list(raw, "insecure-git-origins")));
-    let repository = get("repository")
-        .filter(|r| RemoteLocation::from_input(r, &server).is_ok_and(|l| !l.local))
+    let workdir = Path::new(".");
+    let location = remote_of(&wait.site, env, workdir);
+    // Statuses live on GitHub: `repository` when it names a GitHub
+    // repository, else the workflow's.
+    let repository = wait
+        .site
+        .repository
+        .as_deref()
+        .filter(|r| RemoteLocation::from_input(r, &env.github.server_url).is_ok_and(|l| !l.local))
         .and_then(crate::github_api::rest::owner_and_name)
         .map(|(o, n)| format!("{o}/{n}"))
-        .or_else(|| {
-            std::env::var("GITHUB_REPOSITORY")
-                .ok()
-                .filter(|r| !r.is_empty())
-        });
-    let mut ancestry = GitAncestry::new(location, get("branch").map(str::to_string), token.clone());
-    let rt = crate::pipeline::runtime()?;
+        .or_else(|| env.github.repository.clone());
+    let mut ancestry =
+        GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
     let (report, failure) = run(
         wait,
+        env,
         &commit,
         Instant::now(),
         repository.as_deref(),
-        token.as_ref(),
         &mut ancestry,
-        &rt,
     );
     let entries = report.entries();
     match crate::actions::EnvFile::from_env("GITHUB_OUTPUT") {
@@ -192,7 +194,7 @@ pub fn command(wait: &DeployWait, raw: &RawInputs, commit: &str) -> Result<(), c
         }
         None => {
             for (k, v) in &entries {
-                crate::print::line(crate::print::Stream::Stdout, &format!("{k}={v}"));
+                print::line(Stream::Stdout, &format!("{k}={v}"));
             }
         }
     }
@@ -200,12 +202,4 @@ pub fn command(wait: &DeployWait, raw: &RawInputs, commit: &str) -> Result<(), c
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
-}
-
-fn raw_list(raw: &RawInputs, name: &'static str) -> Vec<String> {
-    crate::config::INPUTS
-        .iter()
-        .find(|i| i.name == name)
-        .map(|i| i.split.apply(raw.get(name)))
-        .unwrap_or_default()
 }
