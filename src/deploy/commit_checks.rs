@@ -162,7 +162,7 @@ pub async fn fetch(
         Err(DeployError::GitHub {
             what: what.to_string(),
             status: Some(status.as_u16()),
-            message,
+            message: format!("GitHub answered {}: {message}", status.as_u16()),
         })
     };
     let combined = get(
