@@ -18,7 +18,8 @@
 # the ones it was minted with, `read_only_token` (optional) may only read,
 # the static one may do everything. Pushing (git receive-pack,
 # createCommitOnBranch, creating refs) needs `contents: write`, opening a
-# pull request `pull_requests: write`; otherwise 403.
+# pull request `pull_requests: write`; otherwise 403. Reading commit
+# statuses needs `statuses: read`, check runs `checks: read`.
 # Prints the listening port on stdout, then serves until killed.
 import base64, json, os, subprocess, sys, tempfile, threading, time, uuid
 sys.dont_write_bytecode = True
@@ -106,6 +107,14 @@ def may_write(t, permission):
     return t.get("permissions", {}).get(permission) == "write"
 
 
+def may_read(t, permission):
+    """Whether the token record `t` may read `permission` (statuses, checks):
+    a token minted with permissions has only those, as on GitHub."""
+    if t.get("static") and "permissions" not in t:
+        return True
+    return t.get("permissions", {}).get(permission) in ("read", "write")
+
+
 DENIED = {"message": "Resource not accessible by integration"}
 
 
@@ -189,6 +198,10 @@ class H(BaseHTTPRequestHandler):
         rest = parts[3:]
         if rest == []:
             return self.send(200, {"full_name": FULL, "default_branch": "main"})
+        if rest[:1] == ["commits"] and len(rest) == 3 and rest[2] in ("status", "statuses", "check-runs"):
+            if not may_read(token_ok(self.auth()), "checks" if rest[2] == "check-runs" else "statuses"):
+                return self.send(403, DENIED)
+            return self.commit_checks_get(rest[1], rest[2])
         if rest[:3] == ["git", "ref", "heads"]:
             ref = "refs/heads/" + "/".join(rest[3:])
             p = git("rev-parse", "--verify", "-q", ref, check=False)
@@ -300,6 +313,10 @@ class H(BaseHTTPRequestHandler):
                       "html_url": f"https://github.com/{FULL}/pull/{n}"}
                 STATE["pulls"].append(pr)
             return self.send(201, pr)
+        if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:4] in (["statuses"], ["check-runs"]):
+            if token_ok(self.auth()) is None:
+                return self.send(401, {"message": "Bad credentials"})
+            return self.commit_checks_post(parts[3:], self.body() or {})
         if u.path == "/graphql":
             record = token_ok(self.auth())
             if record is None:
@@ -337,6 +354,61 @@ class H(BaseHTTPRequestHandler):
                 return self.send(404, {"message": "Not Found"})
             return self.send(200, found)
         return self.send(404, {"message": "Not Found"})
+
+    # --- Commit statuses and check runs (what Flux's notification-controller
+    # and Argo CD notifications post; what the deploy wait reads). Real REST
+    # shapes: POST /repos/{o}/{r}/statuses/{sha}, POST /repos/{o}/{r}/check-runs,
+    # GET /repos/{o}/{r}/commits/{ref}/status (combined: the latest status per
+    # context), /statuses (all, newest first), /check-runs.
+    def commit_checks_post(self, rest, req):
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if rest[0] == "statuses" and len(rest) == 2:
+            if req.get("state") not in ("error", "failure", "pending", "success"):
+                return self.send(422, {"message": "Validation Failed"})
+            with LOCK:
+                made = {"id": len(STATE.setdefault("statuses", [])) + 1, "sha": rest[1],
+                        "state": req["state"], "context": req.get("context", "default"),
+                        "description": req.get("description"), "target_url": req.get("target_url"),
+                        "created_at": now, "updated_at": now}
+                STATE["statuses"].append(made)
+                save_state()
+            return self.send(201, made)
+        if rest == ["check-runs"]:
+            with LOCK:
+                made = {"id": len(STATE.setdefault("check_runs", [])) + 1, "head_sha": req.get("head_sha"),
+                        "name": req.get("name"), "status": req.get("status", "queued"),
+                        "conclusion": req.get("conclusion"), "output": req.get("output") or {"title": None},
+                        "started_at": now}
+                STATE["check_runs"].append(made)
+                save_state()
+            return self.send(201, made)
+        return self.send(404, {"message": "Not Found"})
+
+    def commit_checks_get(self, ref, what):
+        p = git("rev-parse", "--verify", "-q", ref + "^{commit}", check=False)
+        if p.returncode != 0:
+            return self.send(422, {"message": f"No commit found for SHA: {ref}"})
+        sha = p.stdout.decode().strip()
+        with LOCK:
+            mine = [s for s in STATE.get("statuses", []) if s["sha"] == sha][::-1]
+            runs = [r for r in STATE.get("check_runs", []) if r["head_sha"] == sha]
+        if what == "statuses":
+            return self.send(200, mine)
+        if what == "check-runs":
+            return self.send(200, {"total_count": len(runs), "check_runs": runs})
+        latest = {}
+        for s in mine:
+            latest.setdefault(s["context"], s)
+        states = [s["state"] for s in latest.values()]
+        if any(x in ("error", "failure") for x in states):
+            combined = "failure"
+        elif not states or "pending" in states:
+            combined = "pending"
+        else:
+            combined = "success"
+        return self.send(200, {"state": combined, "sha": sha, "total_count": len(latest),
+                               "statuses": list(latest.values()),
+                               "repository": {"full_name": FULL}})
 
     def do_DELETE(self):
         if self.path == "/installation/token":

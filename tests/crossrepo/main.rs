@@ -3,6 +3,7 @@
 //! through `createCommitOnBranch`, races, and the newer-wins guard.
 
 mod cli;
+mod deploy_statuses;
 mod edit;
 mod repo;
 mod server;

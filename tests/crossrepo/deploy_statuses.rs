@@ -1,0 +1,465 @@
+//! The wait for the deploy on commit statuses and check runs, as Flux's
+//! notification-controller (context `kustomization/<name>/<id>`) and Argo
+//! CD notifications post them, read from the fake GitHub API.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use gitops_bump::github_api::rest::Api;
+use gitops_bump::secret::Secret;
+
+use crate::cli::{Run, run_action};
+use crate::server::{FakeGitHub, READ_ONLY_TOKEN, STATIC_TOKEN};
+use crate::{APP, runtime, seeded};
+
+/// Posts as a deployer would (`POST /repos/org/gitops/statuses/{sha}` or
+/// `/check-runs`).
+fn post(server: &FakeGitHub, path: &str, body: Value) {
+    let api = Api::new(&server.url);
+    let (status, answer) = runtime()
+        .block_on(api.call(
+            "posting",
+            Method::POST,
+            path,
+            &Secret::new(STATIC_TOKEN),
+            Some(&body),
+        ))
+        .unwrap();
+    assert_eq!(status.as_u16(), 201, "{answer}");
+}
+
+fn status(server: &FakeGitHub, sha: &str, context: &str, state: &str, description: &str) {
+    post(
+        server,
+        &format!("/repos/org/gitops/statuses/{sha}"),
+        json!({"state": state, "context": context, "description": description,
+               "target_url": "https://flux.example.test/"}),
+    );
+}
+
+fn wait(server: &FakeGitHub, dir: &std::path::Path, sha: &str, extra: &[(&str, &str)]) -> Run {
+    let mut inputs: Vec<(&str, &str)> = vec![
+        ("repository", "org/gitops"),
+        ("token", STATIC_TOKEN),
+        ("deploy-statuses", "kustomization/apps/*"),
+        ("deploy-timeout", "10s"),
+        ("deploy-poll-interval", "100ms"),
+    ];
+    for (k, v) in extra {
+        inputs.retain(|(n, _)| n != k);
+        inputs.push((k, v));
+    }
+    run_action(server, dir, &["wait", "--commit", sha], &inputs)
+}
+
+fn assert_token_never_shown(run: &Run, token: &str) {
+    let stdout = String::from_utf8_lossy(&run.output.stdout);
+    let shown: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    let all = format!(
+        "{}\n{}\n{:?}\n{}",
+        shown.join("\n"),
+        run.stderr(),
+        run.outputs,
+        run.summary
+    );
+    assert!(!all.contains(token), "token shown:\n{}", run.log());
+}
+
+#[test]
+fn a_bump_waits_for_flux_to_report_the_pushed_commit_applied() {
+    let server = seeded("v1.0.0");
+    let before = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    std::thread::scope(|scope| {
+        // Flux: notices the new commit, reports progress, then success.
+        let flux = scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut head = before.clone();
+            while head == before {
+                assert!(Instant::now() < deadline, "the bump never landed");
+                std::thread::sleep(Duration::from_millis(50));
+                head = server.repo.head("main");
+            }
+            let context = "kustomization/apps/0c9c2e41";
+            status(&server, &head, context, "pending", "Progressing");
+            std::thread::sleep(Duration::from_millis(400));
+            status(
+                &server,
+                &head,
+                context,
+                "success",
+                "ReconciliationSucceeded",
+            );
+            head
+        });
+        let run = run_action(
+            &server,
+            dir.path(),
+            &["run"],
+            &[
+                ("images", &format!("{APP}:v2.0.0")),
+                ("verify", "false"),
+                ("paths", "apps/prod"),
+                ("repository", "org/gitops"),
+                ("token", STATIC_TOKEN),
+                ("deploy-statuses", "kustomization/apps/*"),
+                ("deploy-timeout", "20s"),
+                ("deploy-poll-interval", "100ms"),
+            ],
+        );
+        let head = flux.join().unwrap();
+        assert!(run.output.status.success(), "{}", run.log());
+        assert_eq!(run.get("commit-sha"), head);
+        assert_eq!(run.get("deployed"), "true");
+        assert_eq!(run.get("health"), "success");
+        assert_eq!(run.get("synced-revision"), head);
+        assert!(
+            run.stderr()
+                .contains("pending: kustomization/apps/0c9c2e41"),
+            "{}",
+            run.log()
+        );
+        assert!(
+            run.summary.contains("| true | `success` |"),
+            "{}",
+            run.summary
+        );
+        assert_token_never_shown(&run, STATIC_TOKEN);
+    });
+}
+
+#[test]
+fn a_failed_status_fails_the_wait_with_the_deployers_description() {
+    let server = seeded("v1.0.0");
+    let sha = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    status(&server, &sha, "ci/test", "failure", "not a deploy: ignored");
+    status(
+        &server,
+        &sha,
+        "kustomization/apps/0c9c2e41",
+        "pending",
+        "Progressing",
+    );
+    status(
+        &server,
+        &sha,
+        "kustomization/apps/0c9c2e41",
+        "failure",
+        "Health check failed after 30s: Deployment/dev/app",
+    );
+    let run = wait(&server, dir.path(), &sha, &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.log());
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!(
+            "error: commit statuses: a commit status or check run failed for commit {}",
+            &sha[..12]
+        )),
+        "{}",
+        run.log()
+    );
+    assert!(
+        err.contains(
+            "kustomization/apps/0c9c2e41: Health check failed after 30s: Deployment/dev/app"
+        ),
+        "{}",
+        run.log()
+    );
+    assert!(!err.contains("ci/test"), "{}", run.log());
+    assert_eq!(run.get("deployed"), "false");
+    assert_eq!(run.get("health"), "failure");
+}
+
+#[test]
+fn check_runs_count_and_a_pattern_nobody_reports_on_times_out() {
+    let server = seeded("v1.0.0");
+    let sha = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    post(
+        &server,
+        "/repos/org/gitops/check-runs",
+        json!({"name": "argocd/guestbook", "head_sha": sha, "status": "completed",
+               "conclusion": "success", "output": {"title": "Healthy", "summary": "synced"}}),
+    );
+    let run = wait(
+        &server,
+        dir.path(),
+        &sha,
+        &[("deploy-statuses", "argocd/*")],
+    );
+    assert!(run.output.status.success(), "{}", run.log());
+    assert_eq!(run.get("deployed"), "true");
+
+    let run = wait(
+        &server,
+        dir.path(),
+        &sha,
+        &[
+            ("deploy-statuses", "argocd/*, kustomization/apps/*"),
+            ("deploy-timeout", "1s"),
+        ],
+    );
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.log());
+    assert!(
+        run.stderr().contains(&format!(
+            "commit {} was not deployed within 1 s (input `deploy-timeout`); last seen: commit statuses: nothing reported yet for \"kustomization/apps/*\"",
+            &sha[..12]
+        )),
+        "{}",
+        run.log()
+    );
+    assert!(
+        run.stderr()
+            .contains("Flux posts statuses only on the commit it applied")
+    );
+}
+
+#[test]
+fn a_rejected_token_is_named_with_the_permissions_hint_and_never_shown() {
+    let server = seeded("v1.0.0");
+    let sha = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "ghs_revoked_token_for_statuses_0042";
+    let run = wait(&server, dir.path(), &sha, &[("token", wrong)]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.log());
+    assert!(
+        run.stderr()
+            .contains("error: reading the commit statuses: GitHub answered 401: Bad credentials"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        run.stderr().contains("hint: the token was rejected"),
+        "{}",
+        run.log()
+    );
+    assert_token_never_shown(&run, wrong);
+}
+
+#[test]
+fn an_error_status_or_a_failed_check_run_fails_the_wait() {
+    // (how the deployer reports, what the error names)
+    type Report = fn(&FakeGitHub, &str);
+    let cases: [(&str, Report, &str); 3] = [
+        (
+            "status error",
+            |s, sha| {
+                status(
+                    s,
+                    sha,
+                    "kustomization/apps/0c9c2e41",
+                    "error",
+                    "kustomize build failed",
+                )
+            },
+            "kustomization/apps/0c9c2e41: kustomize build failed",
+        ),
+        (
+            "check run failure",
+            |s, sha| {
+                post(
+                    s,
+                    "/repos/org/gitops/check-runs",
+                    json!({"name": "kustomization/apps/sync", "head_sha": sha, "status": "completed",
+                           "conclusion": "failure", "output": {"title": "Deployment/dev/app not ready"}}),
+                )
+            },
+            "kustomization/apps/sync: Deployment/dev/app not ready",
+        ),
+        (
+            "check run timed out",
+            |s, sha| {
+                post(
+                    s,
+                    "/repos/org/gitops/check-runs",
+                    json!({"name": "kustomization/apps/sync", "head_sha": sha, "status": "completed",
+                           "conclusion": "timed_out"}),
+                )
+            },
+            "kustomization/apps/sync: timed_out",
+        ),
+    ];
+    for (case, report, want) in cases {
+        let server = seeded("v1.0.0");
+        let sha = server.repo.head("main");
+        let dir = tempfile::tempdir().unwrap();
+        report(&server, &sha);
+        let run = wait(&server, dir.path(), &sha, &[]);
+        assert_eq!(run.output.status.code(), Some(1), "{case}: {}", run.log());
+        assert!(run.stderr().contains(want), "{case}: {}", run.log());
+        assert!(
+            run.stderr()
+                .contains("hint: the commit is pushed; the deployer reported a failure"),
+            "{case}: {}",
+            run.log()
+        );
+        assert_eq!(run.get("deployed"), "false", "{case}");
+        assert_eq!(run.get("health"), "failure", "{case}");
+        assert_token_never_shown(&run, STATIC_TOKEN);
+    }
+}
+
+#[test]
+fn every_pattern_must_succeed_and_other_contexts_are_ignored() {
+    let server = seeded("v1.0.0");
+    let sha = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    // Not ours: another kustomization failing, a CI status, a prefix that
+    // only looks like ours.
+    status(
+        &server,
+        &sha,
+        "kustomization/infra/77aa",
+        "failure",
+        "not ours",
+    );
+    status(&server, &sha, "ci/build", "error", "not a deploy");
+    status(
+        &server,
+        &sha,
+        "kustomization/apps-staging/1",
+        "failure",
+        "not ours either",
+    );
+    status(&server, &sha, "kustomization/apps/1", "success", "applied");
+    std::thread::scope(|scope| {
+        let late = scope.spawn(|| {
+            // The second pattern reports after the wait has started.
+            std::thread::sleep(Duration::from_millis(700));
+            status(
+                &server,
+                &sha,
+                "kustomization/db/9",
+                "pending",
+                "Progressing",
+            );
+            std::thread::sleep(Duration::from_millis(400));
+            status(&server, &sha, "kustomization/db/9", "success", "applied");
+        });
+        let run = wait(
+            &server,
+            dir.path(),
+            &sha,
+            &[(
+                "deploy-statuses",
+                "kustomization/apps/*\nkustomization/db/*  # the database",
+            )],
+        );
+        late.join().unwrap();
+        assert!(run.output.status.success(), "{}", run.log());
+        let err = run.stderr();
+        assert!(
+            err.contains("nothing reported yet for \"kustomization/db/*\""),
+            "{}",
+            run.log()
+        );
+        assert!(err.contains("pending: kustomization/db/9"), "{}", run.log());
+        for other in ["infra", "ci/build", "apps-staging"] {
+            assert!(!err.contains(other), "{other}: {}", run.log());
+        }
+        assert_eq!(run.get("deployed"), "true");
+        assert_eq!(run.get("health"), "success");
+        assert_eq!(run.get("synced-revision"), sha);
+        assert!(!run.get("seconds-to-healthy").is_empty());
+    });
+}
+
+#[test]
+fn a_token_without_statuses_read_gets_the_permissions_hint() {
+    let server = seeded("v1.0.0");
+    let sha = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    let run = wait(&server, dir.path(), &sha, &[("token", READ_ONLY_TOKEN)]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.log());
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "error: reading the commit statuses: GitHub answered 403: Resource not accessible by integration"
+        ),
+        "{}",
+        run.log()
+    );
+    assert!(
+        err.contains("hint: the token cannot read this repository's statuses: give the job `statuses: read` and `checks: read`"),
+        "{}",
+        run.log()
+    );
+    assert_eq!(run.get("deployed"), "false");
+    assert_token_never_shown(&run, READ_ONLY_TOKEN);
+}
+
+#[test]
+fn wait_refuses_a_commit_that_is_not_a_full_id_before_asking_anyone() {
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let before = server.requests().len();
+    let run = wait(&server, dir.path(), "abc123", &[]);
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.log());
+    assert!(
+        run.stderr()
+            .contains("input `commit` has an invalid value \"abc123\": expected a full commit id"),
+        "{}",
+        run.log()
+    );
+    assert_eq!(server.requests().len(), before);
+}
+
+/// Pull-request mode does not wait: the commit is on the pull request's
+/// branch, not the deployed one, and nothing deploys it until a merge the
+/// step cannot see. It says so (notice, log, summary) and succeeds.
+#[test]
+fn pull_request_mode_says_it_does_not_wait() {
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_action(
+        &server,
+        dir.path(),
+        &["run"],
+        &[
+            ("images", &format!("{APP}:v2.0.0")),
+            ("verify", "false"),
+            ("paths", "apps/prod"),
+            ("repository", "org/gitops"),
+            ("token", STATIC_TOKEN),
+            ("mode", "pull-request"),
+            ("deploy-statuses", "kustomization/apps/*"),
+            ("deploy-timeout", "2s"),
+        ],
+    );
+    assert!(run.output.status.success(), "{}", run.log());
+    assert_eq!(run.get("pull-request-number"), "1");
+    let said = "not waited on: pull-request mode does not wait: the commit reaches the deployed branch only when pull request #1 is merged; wait in a workflow on that push (`gitops-bump wait --commit <merge commit>`)";
+    let stdout = String::from_utf8_lossy(&run.output.stdout);
+    assert!(
+        run.stderr().contains(&format!("deploy: {said}")),
+        "{}",
+        run.log()
+    );
+    assert!(
+        stdout.contains(
+            "::notice title=gitops-bump::deploy not waited on: pull-request mode does not wait"
+        ),
+        "{}",
+        run.log()
+    );
+    assert!(
+        run.summary
+            .contains("Not waited on: ``pull-request mode does not wait"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.get("deployed"), "");
+    assert_eq!(run.get("health"), "skipped");
+    let asked = server
+        .requests()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap_or_default().contains("/commits/"))
+        .count();
+    assert_eq!(asked, 0, "no status was read");
+}
