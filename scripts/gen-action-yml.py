@@ -41,10 +41,10 @@ outputs=[("changed","`true` when a manifest changed (and, unless mode is none, w
 ("access-token","Google access token; only set when token-format is access_token"),
 ("project-id","Google Cloud project exported to later steps (project-id input, else the service-account's project); only set when known"),
 ("skipped-reason","Why nothing was bumped although images were given (newer-wins guard, self-trigger guard); empty otherwise"),
-("deployed","With argocd-server or deploy-statuses: `true` when the pushed commit (or a newer one containing it) runs Healthy, `false` when the wait failed or timed out; empty when not waited on (pull-request mode, dry run, nothing pushed)"),
+("deployed","With argocd-server or deploy-statuses: `true` when the pushed commit (or a newer one containing it) runs Healthy, `false` when the wait failed or timed out; empty when not waited on (pull-request mode without deploy-merge-timeout or not merged in time, dry run, nothing pushed)"),
 ("health","With a wait: the Argo CD health (Healthy, Degraded, Progressing...), success/failure/pending for commit statuses, `skipped` when not waited on"),
-("synced-revision","With a wait: the revision Argo CD synced (our commit-sha, or a newer commit containing it)"),
-("seconds-to-synced","With a wait: seconds from the push until every Application was synced to the commit"),
+("synced-revision","With a wait: the revision Argo CD synced (our commit-sha, the merge commit in pull-request mode, or a newer commit containing it)"),
+("seconds-to-synced","With a wait: seconds from the push (pull-request mode: from seeing the merge) until every Application was synced to the commit"),
 ("seconds-to-healthy","With a wait: seconds from the push until every Application was Healthy (and every matching status succeeded)"),
 ]
 out.append("outputs:")

@@ -528,13 +528,13 @@ fn promote(args: PromoteArgs) -> Result<i32, Error> {
 
 /// Runs the pipeline in the current directory and reports its outputs.
 fn run_pipeline(config: &Config) -> Result<i32, Error> {
-    // The wait for the deploy has its own bound, on top of the run's.
+    // The waits for the merge and the deploy have their own bounds, on top
+    // of the run's.
     start_watchdog(
         config.timeout
-            + config
-                .wait
-                .as_ref()
-                .map_or(Default::default(), |d| d.timeout),
+            + config.wait.as_ref().map_or(Default::default(), |w| {
+                w.timeout + w.merge_timeout.unwrap_or_default()
+            }),
     );
     let workdir =
         std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;

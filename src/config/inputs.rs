@@ -377,6 +377,11 @@ pub const INPUTS: &[Input] = &[
         "5s",
         "How often to ask Argo CD / GitHub while waiting for the deploy",
     ),
+    input(
+        "deploy-merge-timeout",
+        "",
+        "Pull-request mode: wait up to this long for the pull request to be merged (auto-merge, a quick review), then for the deploy of the merge commit; empty = pull-request mode does not wait",
+    ),
 ];
 
 /// Raw input values by name, before validation. Empty values count as unset,

@@ -24,6 +24,10 @@ pub struct WaitOptions {
     pub mode: Mode,
     /// A dry run pushes nothing to wait for.
     pub dry_run: bool,
+    /// Pull-request mode: how long to wait for the merge before waiting for
+    /// the deploy of the merge commit; `None`: pull-request mode does not
+    /// wait.
+    pub merge_timeout: Option<Duration>,
 }
 
 /// An Argo CD server and the Applications on it to wait on.
@@ -129,6 +133,10 @@ fn targets(
             "must be at least 100ms",
         ));
     }
+    let merge_timeout = match raw.optional("deploy-merge-timeout") {
+        None => None,
+        Some(_) => Some(raw.duration("deploy-merge-timeout")?).filter(|d| !d.is_zero()),
+    };
     Ok(Some(WaitOptions {
         argocd,
         statuses,
@@ -137,6 +145,7 @@ fn targets(
         site,
         mode,
         dry_run,
+        merge_timeout,
     }))
 }
 
@@ -278,8 +287,27 @@ mod tests {
         .unwrap();
         let w = c.wait.unwrap();
         assert_eq!(w.mode, Mode::PullRequest);
+        assert_eq!(w.merge_timeout, None);
         assert_eq!(w.statuses, vec!["kustomization/apps/*"]);
         assert_eq!(w.site.branch.as_deref(), Some("main"));
+        let c = Config::from_raw(&raw(&[
+            ("images", "ghcr.io/o/app:v1"),
+            ("mode", "pull-request"),
+            ("deploy-statuses", "kustomization/apps/*"),
+            ("deploy-merge-timeout", "15m"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.wait.unwrap().merge_timeout,
+            Some(Duration::from_secs(900))
+        );
+        let err = Config::from_raw(&raw(&[
+            ("images", "ghcr.io/o/app:v1"),
+            ("deploy-statuses", "kustomization/apps/*"),
+            ("deploy-merge-timeout", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("`deploy-merge-timeout`"), "{err}");
         let err = Config::from_raw(&raw(&[
             ("images", "ghcr.io/o/app:v1"),
             ("argocd-token", "t"),

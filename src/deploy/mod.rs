@@ -10,6 +10,7 @@
 mod ancestry;
 pub mod argocd;
 pub mod commit_checks;
+pub mod merge;
 mod stage;
 
 use std::time::{Duration, Instant};

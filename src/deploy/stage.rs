@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::merge::Merge;
 use super::{DeployError, DeployReport, GitAncestry, WaitContext};
 use crate::config::{ConfigError, Mode, WaitOptions, WaitSite};
 use crate::git::remote::RemoteLocation;
@@ -29,18 +30,23 @@ pub fn not_waited_reason(wait: &WaitOptions, outputs: &Outputs) -> Option<String
         return Some("dry run, nothing was pushed".into());
     }
     match wait.mode {
-        Mode::PullRequest => {
+        Mode::PullRequest if wait.merge_timeout.is_none() => {
             let pr = outputs
                 .pull_request_number
                 .map_or("the pull request".to_string(), |n| {
                     format!("pull request #{n}")
                 });
             return Some(format!(
-                "pull-request mode does not wait: the commit reaches the deployed branch only when {pr} is merged; wait in a workflow on that push (`gitops-bump wait --commit <merge commit>`)"
+                "pull-request mode does not wait: the commit reaches the deployed branch only when {pr} is merged; set `deploy-merge-timeout` to wait for the merge, or wait in a workflow on that push (`gitops-bump wait --commit <merge commit>`)"
             ));
         }
+        Mode::PullRequest
+            if outputs.commit_sha.is_some() && outputs.pull_request_number.is_none() =>
+        {
+            return Some("no pull request to wait on".into());
+        }
         Mode::None => return Some("mode: none pushes nothing".into()),
-        Mode::Push => {}
+        Mode::PullRequest | Mode::Push => {}
     }
     match (&outputs.commit_sha, &outputs.skipped_reason) {
         (Some(_), _) => None,
@@ -49,43 +55,76 @@ pub fn not_waited_reason(wait: &WaitOptions, outputs: &Outputs) -> Option<String
     }
 }
 
-/// The wait stage of a run, right after the push.
+/// The outcome of a run that does not wait, after saying why.
+fn not_waited(reason: String) -> DeployOutcome {
+    crate::actions::annotate(
+        &crate::actions::Annotation::new(
+            crate::actions::Level::Notice,
+            format!("deploy not waited on: {reason}"),
+        )
+        .titled("gitops-bump"),
+    );
+    print::line(Stream::Stderr, &format!("deploy: not waited on: {reason}"));
+    DeployOutcome {
+        report: DeployReport::skipped(reason),
+        failure: None,
+    }
+}
+
+/// The wait stage of a run, right after the push (or, in pull-request
+/// mode with `deploy-merge-timeout`, after the merge).
 pub fn after_push(
     wait: &WaitOptions,
     env: &RunEnv,
     outputs: &Outputs,
     workdir: &Path,
 ) -> DeployOutcome {
-    let pushed_at = Instant::now();
-    let commit = match (not_waited_reason(wait, outputs), &outputs.commit_sha) {
-        (None, Some(commit)) => commit,
-        (reason, _) => {
-            let reason = reason.unwrap_or_default();
-            crate::actions::annotate(
-                &crate::actions::Annotation::new(
-                    crate::actions::Level::Notice,
-                    format!("deploy not waited on: {reason}"),
-                )
-                .titled("gitops-bump"),
-            );
-            print::line(Stream::Stderr, &format!("deploy: not waited on: {reason}"));
-            return DeployOutcome {
-                report: DeployReport::skipped(reason),
-                failure: None,
-            };
-        }
-    };
-    let location = remote_of(&wait.site, env, workdir);
-    let mut ancestry =
-        GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
+    if let Some(reason) = not_waited_reason(wait, outputs) {
+        return not_waited(reason);
+    }
     let repository = outputs
         .repository
         .clone()
         .or_else(|| env.github.repository.clone());
+    let commit = match (wait.mode, wait.merge_timeout, outputs.pull_request_number) {
+        (Mode::PullRequest, Some(bound), Some(number)) => {
+            match merged_commit(wait, env, repository.as_deref(), number, bound) {
+                Ok(Merge::Merged(sha)) => sha,
+                Ok(Merge::Closed) => {
+                    return not_waited(format!(
+                        "pull request #{number} was closed without being merged"
+                    ));
+                }
+                Ok(Merge::Open) => {
+                    return not_waited(format!(
+                        "pull request #{number} was not merged within {} s (input `deploy-merge-timeout`); wait in a workflow on the merge's push (`gitops-bump wait --commit <merge commit>`)",
+                        bound.as_secs()
+                    ));
+                }
+                Err(e) => {
+                    return DeployOutcome {
+                        report: DeployReport {
+                            health: "unknown".into(),
+                            ..DeployReport::default()
+                        },
+                        failure: Some(Arc::new(e)),
+                    };
+                }
+            }
+        }
+        _ => match &outputs.commit_sha {
+            Some(commit) => commit.clone(),
+            None => return not_waited("nothing was pushed".into()),
+        },
+    };
+    let pushed_at = Instant::now();
+    let location = remote_of(&wait.site, env, workdir);
+    let mut ancestry =
+        GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
     let (report, failure) = run(
         wait,
         env,
-        commit,
+        &commit,
         pushed_at,
         repository.as_deref(),
         &mut ancestry,
@@ -94,6 +133,44 @@ pub fn after_push(
         report,
         failure: failure.map(Arc::new),
     }
+}
+
+/// Pull-request mode: waits, as a stage of its own, for the pull request
+/// to be merged.
+fn merged_commit(
+    wait: &WaitOptions,
+    env: &RunEnv,
+    repository: Option<&str>,
+    number: u64,
+    bound: std::time::Duration,
+) -> Result<Merge, DeployError> {
+    let (Some(repository), Some(token)) = (repository, wait.site.token.as_ref()) else {
+        return Err(DeployError::NeedsContext {
+            what: "the repository on GitHub and `token` to watch the pull request",
+        });
+    };
+    let api = Api::new(&env.github.api_url);
+    progress::stage(
+        Show::Stage,
+        "merge",
+        &format!("Wait for pull request #{number} to be merged"),
+        || {
+            crate::http::block_on(super::merge::wait_for_merge(
+                &api,
+                token,
+                repository,
+                number,
+                wait.poll_interval,
+                bound,
+            ))
+            .map_err(|e| DeployError::Runtime(e.to_string()))?
+        },
+        |merge| match merge {
+            Merge::Merged(sha) => format!("merged as {}", super::argocd::short(sha)),
+            Merge::Closed => "closed without being merged".into(),
+            Merge::Open => "still open".into(),
+        },
+    )
 }
 
 /// The remote the commit was written to, for ancestry checks: `repository`,

@@ -410,9 +410,10 @@ fn wait_refuses_a_commit_that_is_not_a_full_id_before_asking_anyone() {
     assert_eq!(server.requests().len(), before);
 }
 
-/// Pull-request mode does not wait: the commit is on the pull request's
-/// branch, not the deployed one, and nothing deploys it until a merge the
-/// step cannot see. It says so (notice, log, summary) and succeeds.
+/// Pull-request mode without `deploy-merge-timeout` does not wait: the
+/// commit is on the pull request's branch, not the deployed one, and
+/// nothing deploys it until a merge. It says so (notice, log, summary) and
+/// succeeds.
 #[test]
 fn pull_request_mode_says_it_does_not_wait() {
     let server = seeded("v1.0.0");
@@ -434,7 +435,7 @@ fn pull_request_mode_says_it_does_not_wait() {
     );
     assert!(run.output.status.success(), "{}", run.log());
     assert_eq!(run.get("pull-request-number"), "1");
-    let said = "not waited on: pull-request mode does not wait: the commit reaches the deployed branch only when pull request #1 is merged; wait in a workflow on that push (`gitops-bump wait --commit <merge commit>`)";
+    let said = "not waited on: pull-request mode does not wait: the commit reaches the deployed branch only when pull request #1 is merged; set `deploy-merge-timeout` to wait for the merge, or wait in a workflow on that push (`gitops-bump wait --commit <merge commit>`)";
     let stdout = String::from_utf8_lossy(&run.output.stdout);
     assert!(
         run.stderr().contains(&format!("deploy: {said}")),
@@ -462,4 +463,114 @@ fn pull_request_mode_says_it_does_not_wait() {
         .filter(|r| r["path"].as_str().unwrap_or_default().contains("/commits/"))
         .count();
     assert_eq!(asked, 0, "no status was read");
+}
+
+fn pull_request_inputs(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut inputs: Vec<(&str, String)> = vec![
+        ("images", format!("{APP}:v2.0.0")),
+        ("verify", "false".into()),
+        ("paths", "apps/prod".into()),
+        ("repository", "org/gitops".into()),
+        ("token", STATIC_TOKEN.into()),
+        ("mode", "pull-request".into()),
+        ("deploy-statuses", "kustomization/apps/*".into()),
+        ("deploy-timeout", "20s".into()),
+        ("deploy-poll-interval", "100ms".into()),
+    ];
+    for (k, v) in extra {
+        inputs.retain(|(n, _)| n != k);
+        inputs.push((k, v.to_string()));
+    }
+    inputs
+}
+
+/// With `deploy-merge-timeout`, pull-request mode waits for the merge (as
+/// auto-merge would do it), then for the deploy of the merge commit.
+#[test]
+fn pull_request_mode_waits_for_the_merge_then_for_the_deploy_of_the_merge_commit() {
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = pull_request_inputs(&[("deploy-merge-timeout", "20s")]);
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    std::thread::scope(|scope| {
+        let merger = scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while server.state()["pulls"].as_array().is_none_or(Vec::is_empty) {
+                assert!(Instant::now() < deadline, "no pull request was opened");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            let (status, merged) = runtime()
+                .block_on(Api::new(&server.url).call(
+                    "merging",
+                    Method::PUT,
+                    "/repos/org/gitops/pulls/1/merge",
+                    &Secret::new(STATIC_TOKEN),
+                    Some(&json!({})),
+                ))
+                .unwrap();
+            assert_eq!(status.as_u16(), 200, "{merged}");
+            let merge = merged["sha"].as_str().unwrap().to_string();
+            std::thread::sleep(Duration::from_millis(300));
+            status_on(&server, &merge, "success");
+            merge
+        });
+        let run = run_action(&server, dir.path(), &["run"], &inputs);
+        let merge = merger.join().unwrap();
+        assert!(run.output.status.success(), "{}", run.log());
+        assert_eq!(server.repo.head("main"), merge);
+        assert_ne!(
+            run.get("commit-sha"),
+            merge,
+            "the bump's commit is the branch's"
+        );
+        assert_eq!(run.get("deployed"), "true", "{}", run.log());
+        assert_eq!(run.get("synced-revision"), merge);
+        let err = run.stderr();
+        assert!(
+            err.contains("pull request #1: open; waiting up to 20 s for the merge"),
+            "{}",
+            run.log()
+        );
+        assert!(
+            err.contains(&format!("merge: merged as {}", &merge[..12])),
+            "{}",
+            run.log()
+        );
+        let stdout = String::from_utf8_lossy(&run.output.stdout);
+        assert!(
+            stdout.contains("::group::Wait for pull request #1 to be merged"),
+            "{}",
+            run.log()
+        );
+        assert_token_never_shown(&run, STATIC_TOKEN);
+    });
+}
+
+fn status_on(server: &FakeGitHub, sha: &str, state: &str) {
+    status(server, sha, "kustomization/apps/0c9c2e41", state, "applied");
+}
+
+#[test]
+fn a_pull_request_not_merged_within_the_bound_is_not_waited_on() {
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = pull_request_inputs(&[("deploy-merge-timeout", "1s")]);
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = run_action(&server, dir.path(), &["run"], &inputs);
+    assert!(run.output.status.success(), "{}", run.log());
+    assert!(
+        run.stderr().contains(
+            "deploy: not waited on: pull request #1 was not merged within 1 s (input `deploy-merge-timeout`)"
+        ),
+        "{}",
+        run.log()
+    );
+    assert_eq!(run.get("deployed"), "");
+    assert_eq!(run.get("health"), "skipped");
+    assert!(
+        run.summary.contains("was not merged within 1 s"),
+        "{}",
+        run.summary
+    );
 }

@@ -230,6 +230,8 @@ class H(BaseHTTPRequestHandler):
                 return self.send(404, {"message": "Not Found"})
             enc = base64.encodebytes(p.stdout).decode()  # wrapped lines, like GitHub
             return self.send(200, {"sha": rest[2], "size": len(p.stdout), "encoding": "base64", "content": enc})
+        if rest[:1] == ["pulls"] and len(rest) == 2:
+            return self.pull_get(rest[1])
         if rest == ["pulls"]:
             head = q.get("head", [""])[0]
             base = q.get("base", [""])[0]
@@ -345,7 +347,7 @@ class H(BaseHTTPRequestHandler):
             with LOCK:
                 for pr in STATE["pulls"]:
                     if str(pr["number"]) == rest[1]:
-                        pr.update({k: v for k, v in req.items() if k in ("title", "body")})
+                        pr.update({k: v for k, v in req.items() if k in ("title", "body", "state")})
                         found = pr
                         break
                 else:
@@ -354,6 +356,54 @@ class H(BaseHTTPRequestHandler):
                 return self.send(404, {"message": "Not Found"})
             return self.send(200, found)
         return self.send(404, {"message": "Not Found"})
+
+    # --- One pull request, and merging it as GitHub's merge button does
+    # (a merge commit on the base branch): GET /repos/{o}/{r}/pulls/{n},
+    # PUT /repos/{o}/{r}/pulls/{n}/merge.
+    def pull_get(self, number):
+        with LOCK:
+            found = [p for p in STATE["pulls"] if str(p["number"]) == number]
+        if not found:
+            return self.send(404, {"message": "Not Found"})
+        pr = dict(found[0])
+        pr.setdefault("merged", False)
+        pr.setdefault("merge_commit_sha", None)
+        return self.send(200, pr)
+
+    def do_PUT(self):
+        self.body()  # read it all: the connection is kept alive
+        parts = urlparse(self.path).path.strip("/").split("/")
+        record = token_ok(self.auth())
+        if parts[:3] != ["repos", CFG["owner"], CFG["repo"]] or record is None:
+            return self.send(401, {"message": "Bad credentials"})
+        rest = parts[3:]
+        if not (rest[:1] == ["pulls"] and len(rest) == 3 and rest[2] == "merge"):
+            return self.send(404, {"message": "Not Found"})
+        if not may_write(record, "contents"):
+            return self.send(403, DENIED)
+        with LOCK:
+            found = [p for p in STATE["pulls"] if str(p["number"]) == rest[1]]
+            if not found:
+                return self.send(404, {"message": "Not Found"})
+            pr = found[0]
+            if pr["state"] != "open":
+                return self.send(405, {"message": "Pull Request is not mergeable"})
+            base_ref, head_ref = "refs/heads/" + pr["base"]["ref"], "refs/heads/" + pr["head"]["ref"]
+            base = git("rev-parse", base_ref).stdout.decode().strip()
+            head = git("rev-parse", head_ref).stdout.decode().strip()
+            tree = git("merge-tree", "--write-tree", base, head, check=False)
+            if tree.returncode != 0:
+                return self.send(405, {"message": "Pull Request is not mergeable"})
+            tree = tree.stdout.decode().split()[0]
+            msg = f'Merge pull request #{pr["number"]} from {CFG["owner"]}/{pr["head"]["ref"]}'
+            merge = git("commit-tree", tree, "-p", base, "-p", head, "-m", msg,
+                        env={"GIT_AUTHOR_NAME": "GitHub", "GIT_AUTHOR_EMAIL": "noreply@github.com",
+                             "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+                        ).stdout.decode().strip()
+            git("update-ref", base_ref, merge, base)
+            pr.update({"state": "closed", "merged": True, "merge_commit_sha": merge})
+            save_state()
+        return self.send(200, {"sha": merge, "merged": True, "message": "Pull Request successfully merged"})
 
     # --- Commit statuses and check runs (what Flux's notification-controller
     # and Argo CD notifications post; what the deploy wait reads). Real REST
