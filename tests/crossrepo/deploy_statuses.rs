@@ -574,3 +574,46 @@ fn a_pull_request_not_merged_within_the_bound_is_not_waited_on() {
         run.summary
     );
 }
+
+#[test]
+fn a_pull_request_closed_without_merging_is_not_waited_on() {
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = pull_request_inputs(&[("deploy-merge-timeout", "20s")]);
+    let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while server.state()["pulls"].as_array().is_none_or(Vec::is_empty) {
+                assert!(Instant::now() < deadline, "no pull request was opened");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            let (status, answer) = runtime()
+                .block_on(Api::new(&server.url).call(
+                    "closing",
+                    Method::PATCH,
+                    "/repos/org/gitops/pulls/1",
+                    &Secret::new(STATIC_TOKEN),
+                    Some(&json!({"state": "closed"})),
+                ))
+                .unwrap();
+            assert_eq!(status.as_u16(), 200, "{answer}");
+        });
+        let run = run_action(&server, dir.path(), &["run"], &inputs);
+        assert!(run.output.status.success(), "{}", run.log());
+        assert!(
+            run.stderr()
+                .contains("deploy: not waited on: pull request #1 was closed without being merged"),
+            "{}",
+            run.log()
+        );
+        assert_eq!(run.get("deployed"), "");
+        assert_eq!(run.get("health"), "skipped");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the close ends the wait, not the bound"
+        );
+    });
+}
