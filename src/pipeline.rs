@@ -23,6 +23,9 @@ use crate::write_back::{Tally, WriteBackError, WriteBackResult, api};
 
 /// Runs the whole pipeline for a validated config.
 pub fn run(config: &Config, env: &RunEnv, workdir: &Path) -> Result<Outputs, Error> {
+    // The binary did this already; a caller of the library may not have.
+    // The config's secrets, made before, are masked now.
+    crate::secret::mask_with(crate::actions::mask);
     let rt = runtime()?;
     let auth = authenticate(rt, config, env)?;
     let mut outputs = Outputs {

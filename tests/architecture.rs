@@ -16,11 +16,6 @@ use std::path::{Path, PathBuf};
 /// entry (an arrow that no longer exists) fails the check too.
 const KNOWN_EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
-        "secret",
-        "actions",
-        "a Secret masks itself in the Actions log when it is made",
-    ),
-    (
         "write_back",
         "error",
         "WriteBackError::Promote carries the pipeline's error out of the edit",
