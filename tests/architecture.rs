@@ -7,6 +7,8 @@
 //! of every arrow in it. A circle means neither module can be read, tested
 //! or moved without the other; the fix is usually a small type or hook moved
 //! to the lower of the two.
+//!
+//! Also: the README's module map names the same top-level modules.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -432,6 +434,41 @@ fn no_import_circle_between_the_top_level_modules() {
         found.is_empty(),
         "import circles between the modules of src/:\n  {}",
         found.join("\n  ")
+    );
+}
+
+/// The module map in the README's "Development" section names every
+/// top-level module, and nothing that is gone.
+#[test]
+fn the_readme_maps_every_module() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Development")
+        .expect("a Development section")..];
+    let map_start = section.find("```text\nsrc/\n").expect("a module map") + 13;
+    let map = &section[map_start..];
+    let map = &map[..map.find("```").unwrap()];
+    // The map's first-level entries: two spaces, then `name.rs` or `name/`.
+    let mapped: BTreeSet<String> = map
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|entry| {
+            entry
+                .trim_end_matches('/')
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .filter(|name| name != "main" && name != "lib")
+        .collect();
+    let modules: BTreeSet<String> = modules(&root.join("src")).into_keys().collect();
+    let missing: Vec<&String> = modules.difference(&mapped).collect();
+    let gone: Vec<&String> = mapped.difference(&modules).collect();
+    assert!(
+        missing.is_empty() && gone.is_empty(),
+        "README module map: missing {missing:?}, gone {gone:?}"
     );
 }
 
