@@ -18,7 +18,7 @@ pub enum Error {
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
-    Git(#[from] crate::git::GitError),
+    Git(#[from] crate::write_back::git::GitError),
     #[error(transparent)]
     WriteBack(crate::write_back::WriteBackError),
     #[error("gave up after {} s (input `timeout`): the run did not finish", .0.as_secs())]
@@ -73,7 +73,10 @@ impl From<crate::write_back::WriteBackError> for Error {
         use crate::write_back::WriteBackError;
         match e {
             WriteBackError::Edit(e) => Error::Edit(e),
-            WriteBackError::Promote(e) => *e,
+            WriteBackError::Promote(e) => match e.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(e) => Error::WriteBack(WriteBackError::Promote(e)),
+            },
             WriteBackError::Git(e) => Error::Git(e),
             WriteBackError::Api(e) => Error::ApiCommit(e),
             WriteBackError::Guard(e) => Error::Guard(e),

@@ -8,7 +8,6 @@ pub mod config;
 pub mod deploy;
 pub mod edit;
 pub mod error;
-pub mod git;
 pub mod github_api;
 pub mod guard;
 pub mod http;

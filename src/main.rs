@@ -303,6 +303,9 @@ impl Args for RunArgs {
 }
 
 fn main() -> ExitCode {
+    // Before anything can make a secret (reading the inputs does): each one
+    // is masked in the Actions log the moment it exists.
+    gitops_bump::secret::mask_with(actions::mask);
     // Even a panic's message goes through the printer: it may quote input.
     std::panic::set_hook(Box::new(|info| {
         print::message(Stream::Stderr, "internal error: ", &info.to_string());
@@ -426,9 +429,25 @@ fn dispatch(command: Command) -> Result<i32, Error> {
 /// (another job, or a merged pull request).
 fn wait_for_deploy(args: WaitArgs) -> Result<i32, Error> {
     let wait = gitops_bump::config::WaitOptions::for_command(&args.run.raw)?;
+    let commit = gitops_bump::config::parse_commit(&args.commit)?;
     start_watchdog(wait.timeout + std::time::Duration::from_secs(60));
-    gitops_bump::deploy::command(&wait, &RunEnv::from_env(), &args.commit)?;
-    Ok(exit::OK)
+    let (report, failure) = gitops_bump::deploy::command(&wait, &RunEnv::from_env(), &commit);
+    let entries = report.entries();
+    if actions::EnvFile::from_env("GITHUB_OUTPUT").is_some() {
+        gitops_bump::outputs::append_to_step(&entries)?;
+        if let Some(file) = actions::EnvFile::from_env("GITHUB_STEP_SUMMARY") {
+            file.append_text(&format!("### gitops-bump\n{}", report.summary_markdown()))
+                .map_err(|e| Error::io("writing the job summary", e))?;
+        }
+    } else {
+        for (k, v) in &entries {
+            print::line(Stream::Stdout, &format!("{k}={v}"));
+        }
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(exit::OK),
+    }
 }
 
 /// Ends the process when the run outlives `limit`. libgit2 waits forever

@@ -8,7 +8,6 @@ use crate::auth::{self, AuthStage};
 use crate::config::{CommitVia, Config};
 use crate::edit::EditReport;
 use crate::error::Error;
-use crate::git;
 use crate::github_api::rest::Api;
 use crate::guard;
 use crate::outputs::{self, Outputs};
@@ -19,10 +18,14 @@ use crate::run_env::RunEnv;
 use crate::spec::ImageSpec;
 use crate::verify::Verifier;
 use crate::workspace;
-use crate::write_back::{Tally, WriteBackError, WriteBackResult, api};
+use crate::write_back::git;
+use crate::write_back::{Tally, WriteBackError, WriteBackResult, WriteBackSite, api};
 
 /// Runs the whole pipeline for a validated config.
 pub fn run(config: &Config, env: &RunEnv, workdir: &Path) -> Result<Outputs, Error> {
+    // The binary did this already; a caller of the library may not have.
+    // The config's secrets, made before, are masked now.
+    crate::secret::mask_with(crate::actions::mask);
     let rt = runtime()?;
     let auth = authenticate(rt, config, env)?;
     let mut outputs = Outputs {
@@ -68,7 +71,13 @@ pub fn run(config: &Config, env: &RunEnv, workdir: &Path) -> Result<Outputs, Err
     outputs::show_changes(&report.changes);
     outputs.record_edit(&specs, report);
     if let Some(wait) = &config.wait {
-        outputs.deploy = Some(crate::deploy::after_push(wait, env, &outputs, workdir));
+        let pushed = crate::deploy::Pushed {
+            commit_sha: outputs.commit_sha.as_deref(),
+            repository: outputs.repository.as_deref(),
+            pull_request_number: outputs.pull_request_number,
+            skipped: outputs.skipped_reason.is_some(),
+        };
+        outputs.deploy = Some(crate::deploy::after_push(wait, env, &pushed, workdir));
     }
     Ok(outputs)
 }
@@ -163,7 +172,7 @@ fn write_back(
         || match &edit.promote {
             Some((from, _)) => {
                 let mut promoted = |root: &Path| {
-                    let promote_err = |e| WriteBackError::Promote(Box::new(e));
+                    let promote_err = |e: Error| WriteBackError::Promote(Box::new(e));
                     let show = if first.is_none() {
                         Show::Inner
                     } else {
@@ -230,7 +239,7 @@ fn write_back_stage(
     edit: &mut crate::write_back::Edit<'_>,
 ) -> Result<WriteBackResult, Error> {
     let options = &config.write_back;
-    let site = git::WriteBackSite::new(workdir, env.github.clone());
+    let site = WriteBackSite::new(workdir, env.github.clone());
     let mut tally = Tally::default();
     let result = match options.commit_via {
         CommitVia::Api => {

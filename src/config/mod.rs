@@ -34,7 +34,7 @@ pub use inputs::{
 pub use outputs::OutputOptions;
 pub use parse::{parse_bool, parse_duration, project_of_service_account};
 pub use verify::{REGISTRY_REQUEST_TIMEOUT, VerifyOptions, credentials_registry};
-pub use wait::{ArgoTarget, WaitOptions, WaitSite};
+pub use wait::{AppName, ArgoTarget, Refresh, WaitOptions, WaitSite, parse_commit};
 pub use write_back::{CommitVia, GitHubApp, Mode, WriteBackOptions};
 
 /// The validated configuration of one run, in sections.

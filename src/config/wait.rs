@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::{ConfigError, Mode, RawInputs, WriteBackOptions};
-use crate::deploy::argocd::{AppName, Refresh};
 use crate::secret::Secret;
 
 /// What the wait stage is asked to do; present only when `argocd-server`
@@ -82,6 +81,19 @@ impl WaitOptions {
             why: "say what to wait on: argocd-server with argocd-applications (or argocd-selector), and/or deploy-statuses",
         })
     }
+}
+
+/// The commit `gitops-bump wait --commit` waits for: a full commit id.
+pub fn parse_commit(commit: &str) -> Result<String, ConfigError> {
+    let commit = commit.trim().to_ascii_lowercase();
+    if matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(commit);
+    }
+    Err(invalid(
+        "commit",
+        &commit,
+        "expected a full commit id (40 or 64 hex digits), e.g. the bump's commit-sha output",
+    ))
 }
 
 fn invalid(input: &'static str, value: &str, why: impl Into<String>) -> ConfigError {
@@ -201,6 +213,76 @@ fn allowed_server(url: &str) -> Result<String, String> {
     }
 }
 
+/// `refresh` query values Argo CD accepts; `None` skips the nudge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    None,
+    Normal,
+    Hard,
+}
+
+impl Refresh {
+    pub fn parse(s: &str) -> Option<Refresh> {
+        match s {
+            "none" | "false" => Some(Refresh::None),
+            "normal" | "true" => Some(Refresh::Normal),
+            "hard" => Some(Refresh::Hard),
+            _ => None,
+        }
+    }
+
+    /// The `refresh` query value; `None` for no nudge.
+    pub fn query(self) -> Option<&'static str> {
+        match self {
+            Refresh::None => None,
+            Refresh::Normal => Some("normal"),
+            Refresh::Hard => Some("hard"),
+        }
+    }
+}
+
+/// One Application: `name`, or `namespace/name` for an Application outside
+/// Argo CD's own namespace (the `appNamespace` query parameter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppName {
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl AppName {
+    pub fn parse(s: &str) -> Result<AppName, String> {
+        let valid = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 253
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        };
+        let (namespace, name) = match s.split_once('/') {
+            Some((ns, name)) => (Some(ns.to_string()), name),
+            None => (None, s),
+        };
+        if !valid(name) || namespace.as_deref().is_some_and(|ns| !valid(ns)) {
+            return Err(
+                "expected an Application name (lowercase letters, digits, `-`, `.`), or NAMESPACE/NAME"
+                    .into(),
+            );
+        }
+        Ok(AppName {
+            namespace,
+            name: name.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for AppName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}", self.name),
+            None => write!(f, "{}", self.name),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +396,20 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("`argocd-server`"), "{err}");
+    }
+
+    #[test]
+    fn application_names() {
+        let cases = [
+            ("guestbook", Ok("guestbook")),
+            ("team-a/guestbook", Ok("team-a/guestbook")),
+            ("Guestbook", Err(())),
+            ("a/b/c", Err(())),
+            ("", Err(())),
+        ];
+        for (input, want) in cases {
+            let got = AppName::parse(input).map(|a| a.to_string()).map_err(|_| ());
+            assert_eq!(got, want.map(str::to_string), "{input}");
+        }
     }
 }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use git2::{Oid, Repository};
 
-use crate::git::remote::{RemoteLocation, fetch};
 use crate::secret::Secret;
+use crate::write_back::git::remote::{RemoteLocation, fetch};
 
 /// Fetches the written branch on demand to compare commits.
 pub struct GitAncestry {

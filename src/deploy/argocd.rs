@@ -11,80 +11,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{DeployError, Observation, Verdict};
+pub use crate::config::{AppName, Refresh};
 use crate::secret::Secret;
 
 /// How much of an Application answer we read: a big app's status lists
 /// every resource, a few MiB at most.
 const MAX_APP_BODY: usize = 16 * 1024 * 1024;
-
-/// `refresh` query values Argo CD accepts; `None` skips the nudge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refresh {
-    None,
-    Normal,
-    Hard,
-}
-
-impl Refresh {
-    pub fn parse(s: &str) -> Option<Refresh> {
-        match s {
-            "none" | "false" => Some(Refresh::None),
-            "normal" | "true" => Some(Refresh::Normal),
-            "hard" => Some(Refresh::Hard),
-            _ => None,
-        }
-    }
-
-    fn query(self) -> Option<&'static str> {
-        match self {
-            Refresh::None => None,
-            Refresh::Normal => Some("normal"),
-            Refresh::Hard => Some("hard"),
-        }
-    }
-}
-
-/// One Application: `name`, or `namespace/name` for an Application outside
-/// Argo CD's own namespace (the `appNamespace` query parameter).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppName {
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl AppName {
-    pub fn parse(s: &str) -> Result<AppName, String> {
-        let valid = |p: &str| {
-            !p.is_empty()
-                && p.len() <= 253
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        };
-        let (namespace, name) = match s.split_once('/') {
-            Some((ns, name)) => (Some(ns.to_string()), name),
-            None => (None, s),
-        };
-        if !valid(name) || namespace.as_deref().is_some_and(|ns| !valid(ns)) {
-            return Err(
-                "expected an Application name (lowercase letters, digits, `-`, `.`), or NAMESPACE/NAME"
-                    .into(),
-            );
-        }
-        Ok(AppName {
-            namespace,
-            name: name.to_string(),
-        })
-    }
-}
-
-impl std::fmt::Display for AppName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{ns}/{}", self.name),
-            None => write!(f, "{}", self.name),
-        }
-    }
-}
 
 /// The Argo CD API server at one URL, with one token.
 pub struct ArgoCd<'a> {
@@ -498,20 +430,5 @@ mod tests {
                        "health": {"status": "Healthy"}}});
         let status = AppStatus::from_app(&v);
         assert_eq!(kind(&judge(&status, OURS, &mut |_| None)), "healthy");
-    }
-
-    #[test]
-    fn application_names() {
-        let cases = [
-            ("guestbook", Ok("guestbook")),
-            ("team-a/guestbook", Ok("team-a/guestbook")),
-            ("Guestbook", Err(())),
-            ("a/b/c", Err(())),
-            ("", Err(())),
-        ];
-        for (input, want) in cases {
-            let got = AppName::parse(input).map(|a| a.to_string()).map_err(|_| ());
-            assert_eq!(got, want.map(str::to_string), "{input}");
-        }
     }
 }

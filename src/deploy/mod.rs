@@ -20,7 +20,7 @@ use crate::secret::Secret;
 
 pub use ancestry::GitAncestry;
 use argocd::{AppName, AppStatus, ArgoCd, Refresh};
-pub use stage::{DeployOutcome, after_push, command};
+pub use stage::{DeployOutcome, Pushed, after_push, command, not_waited_reason};
 
 /// What one poll concluded for one target.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use super::merge::Merge;
 use super::{DeployError, DeployReport, GitAncestry, WaitContext};
-use crate::config::{ConfigError, Mode, WaitOptions, WaitSite};
-use crate::git::remote::RemoteLocation;
+use crate::config::{Mode, WaitOptions, WaitSite};
 use crate::github_api::rest::Api;
-use crate::outputs::Outputs;
 use crate::print::{self, Stream};
 use crate::progress::{self, Show};
 use crate::run_env::RunEnv;
+use crate::write_back::git::remote::RemoteLocation;
 
 /// The wait's result, kept with the other outputs: a failed wait still
 /// reports the commit that was pushed.
@@ -23,15 +22,28 @@ pub struct DeployOutcome {
     pub failure: Option<Arc<DeployError>>,
 }
 
+/// What the write-back left for the wait to watch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pushed<'a> {
+    /// The commit written (on the pull request's branch in pull-request
+    /// mode).
+    pub commit_sha: Option<&'a str>,
+    /// `owner/name` of the repository written, when on GitHub.
+    pub repository: Option<&'a str>,
+    pub pull_request_number: Option<u64>,
+    /// A guard skipped the bump.
+    pub skipped: bool,
+}
+
 /// Why a run does not wait although a wait was asked for, or `None` when
 /// it does. Said as a notice and in the summary, never silently.
-pub fn not_waited_reason(wait: &WaitOptions, outputs: &Outputs) -> Option<String> {
+pub fn not_waited_reason(wait: &WaitOptions, pushed: &Pushed<'_>) -> Option<String> {
     if wait.dry_run {
         return Some("dry run, nothing was pushed".into());
     }
     match wait.mode {
         Mode::PullRequest if wait.merge_timeout.is_none() => {
-            let pr = outputs
+            let pr = pushed
                 .pull_request_number
                 .map_or("the pull request".to_string(), |n| {
                     format!("pull request #{n}")
@@ -41,17 +53,17 @@ pub fn not_waited_reason(wait: &WaitOptions, outputs: &Outputs) -> Option<String
             ));
         }
         Mode::PullRequest
-            if outputs.commit_sha.is_some() && outputs.pull_request_number.is_none() =>
+            if pushed.commit_sha.is_some() && pushed.pull_request_number.is_none() =>
         {
             return Some("no pull request to wait on".into());
         }
         Mode::None => return Some("mode: none pushes nothing".into()),
         Mode::PullRequest | Mode::Push => {}
     }
-    match (&outputs.commit_sha, &outputs.skipped_reason) {
+    match (pushed.commit_sha, pushed.skipped) {
         (Some(_), _) => None,
-        (None, Some(_)) => Some("the bump was skipped, nothing was pushed".into()),
-        (None, None) => Some("nothing to change, nothing was pushed".into()),
+        (None, true) => Some("the bump was skipped, nothing was pushed".into()),
+        (None, false) => Some("nothing to change, nothing was pushed".into()),
     }
 }
 
@@ -76,17 +88,17 @@ fn not_waited(reason: String) -> DeployOutcome {
 pub fn after_push(
     wait: &WaitOptions,
     env: &RunEnv,
-    outputs: &Outputs,
+    pushed: &Pushed<'_>,
     workdir: &Path,
 ) -> DeployOutcome {
-    if let Some(reason) = not_waited_reason(wait, outputs) {
+    if let Some(reason) = not_waited_reason(wait, pushed) {
         return not_waited(reason);
     }
-    let repository = outputs
+    let repository = pushed
         .repository
-        .clone()
+        .map(str::to_string)
         .or_else(|| env.github.repository.clone());
-    let commit = match (wait.mode, wait.merge_timeout, outputs.pull_request_number) {
+    let commit = match (wait.mode, wait.merge_timeout, pushed.pull_request_number) {
         (Mode::PullRequest, Some(bound), Some(number)) => {
             match merged_commit(wait, env, repository.as_deref(), number, bound) {
                 Ok(Merge::Merged(sha)) => sha,
@@ -112,8 +124,8 @@ pub fn after_push(
                 }
             }
         }
-        _ => match &outputs.commit_sha {
-            Some(commit) => commit.clone(),
+        _ => match pushed.commit_sha {
+            Some(commit) => commit.to_string(),
             None => return not_waited("nothing was pushed".into()),
         },
     };
@@ -224,20 +236,14 @@ fn run(
     }
 }
 
-/// `gitops-bump wait --commit SHA`: waits, then writes the outputs and the
-/// summary section (in Actions) or prints the outputs.
-pub fn command(wait: &WaitOptions, env: &RunEnv, commit: &str) -> Result<(), crate::Error> {
-    let commit = commit.trim().to_ascii_lowercase();
-    if !(matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(ConfigError::Invalid {
-            input: "commit",
-            value: commit.clone(),
-            why:
-                "expected a full commit id (40 or 64 hex digits), e.g. the bump's commit-sha output"
-                    .into(),
-        }
-        .into());
-    }
+/// `gitops-bump wait --commit SHA`: the wait alone, for a commit pushed
+/// earlier (another job, or a merged pull request). The caller writes the
+/// outputs and turns the failure into the exit code.
+pub fn command(
+    wait: &WaitOptions,
+    env: &RunEnv,
+    commit: &str,
+) -> (DeployReport, Option<DeployError>) {
     let workdir = Path::new(".");
     let location = remote_of(&wait.site, env, workdir);
     // Statuses live on GitHub: `repository` when it names a GitHub
@@ -252,31 +258,12 @@ pub fn command(wait: &WaitOptions, env: &RunEnv, commit: &str) -> Result<(), cra
         .or_else(|| env.github.repository.clone());
     let mut ancestry =
         GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
-    let (report, failure) = run(
+    run(
         wait,
         env,
-        &commit,
+        commit,
         Instant::now(),
         repository.as_deref(),
         &mut ancestry,
-    );
-    let entries = report.entries();
-    match crate::actions::EnvFile::from_env("GITHUB_OUTPUT") {
-        Some(_) => {
-            crate::outputs::append_to_step(&entries)?;
-            if let Some(file) = crate::actions::EnvFile::from_env("GITHUB_STEP_SUMMARY") {
-                file.append_text(&format!("### gitops-bump\n{}", report.summary_markdown()))
-                    .map_err(|e| crate::Error::io("writing the job summary", e))?;
-            }
-        }
-        None => {
-            for (k, v) in &entries {
-                print::line(Stream::Stdout, &format!("{k}={v}"));
-            }
-        }
-    }
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    )
 }

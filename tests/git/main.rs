@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 use fixtures::*;
-use gitops_bump::git::{GitError, write_back_with};
 use gitops_bump::write_back::WriteBackError;
+use gitops_bump::write_back::git::{GitError, write_back_with};
 use servers::*;
 
 const APP: &str = "ghcr.io/org/app";
