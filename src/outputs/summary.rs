@@ -154,10 +154,6 @@ pub fn write_summary(outputs: &Outputs) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/markdown.rs"]
-mod markdown;
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::outputs::ImageOutput;
@@ -213,7 +209,7 @@ mod tests {
             ..Default::default()
         };
         let md = summary_markdown(&out);
-        let found = super::markdown::foreign_markup(&md, &|_| false);
+        let found = test_support::markdown::foreign_markup(&md, &|_| false);
         assert!(found.is_empty(), "{found:#?}\n{md}");
         // Still shown, as text.
         assert!(md.contains("[Approve production deploy](https://evil.example/approve)"));
@@ -238,7 +234,7 @@ mod tests {
         };
         let md = summary_markdown(&out);
         assert!(md.contains(&format!("[#12]({pr})")), "{md}");
-        let found = super::markdown::foreign_markup(&md, &|url| url == pr);
+        let found = test_support::markdown::foreign_markup(&md, &|url| url == pr);
         assert!(found.is_empty(), "{found:#?}");
     }
 

@@ -2,19 +2,14 @@
 //! OIDC/STS/IAM Credentials server, and gcloud reading the credentials file
 //! we write.
 
-mod server;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod servers;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use server::{
+use sha2::{Digest, Sha256};
+use test_support::google::{
     FakeGoogle, IMPERSONATED_EXPIRY, IMPERSONATED_TOKEN, REQUEST_TOKEN, Route, STS_TOKEN,
 };
-use sha2::{Digest, Sha256};
 
 const PROVIDER: &str =
     "projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov";
@@ -1400,7 +1395,7 @@ fn malformed_answers_are_reported_not_trusted() {
 /// token-auth registry. The `post:` step then removes the Docker config.
 #[test]
 fn auth_only_run_logs_docker_in_for_a_push() {
-    use servers::{Auth, Registry};
+    use test_support::registry::{Auth, Registry};
     let server = FakeGoogle::start();
     let registry = Registry::start_for(Auth::Token, "oauth2accesstoken", IMPERSONATED_TOKEN);
     let runner = Runner::new();
@@ -1492,7 +1487,10 @@ fn auth_only_run_logs_docker_in_for_a_push() {
             .output()
             .unwrap()
     };
-    let layout = format!("oci:{}:single", servers::layout().join("layout").display());
+    let layout = format!(
+        "oci:{}:single",
+        test_support::registry::layout().join("layout").display()
+    );
     let dest = format!("docker://{}/team/app:v1", registry.addr);
     let empty = runner.temp.join("empty.json");
     std::fs::write(&empty, r#"{"auths":{}}"#).unwrap();

@@ -2,10 +2,7 @@
 //! backed by a real bare git repository: App installation tokens, commits
 //! through `createCommitOnBranch`, races, and the newer-wins guard.
 
-mod cli;
 mod edit;
-mod repo;
-mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
@@ -22,9 +19,14 @@ use gitops_bump::write_back::api::{ApiCommitOptions, ApiTarget};
 use gitops_bump::write_back::{self, WriteBackError, WriteBackResult};
 
 use edit::{kustomization, set_tags};
-use server::{
-    APP_ID, FOREIGN_TOKEN, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO, STATIC_TOKEN,
+use test_support::action::run_action;
+use test_support::git::{git, git_with};
+use test_support::github::{
+    APP_ID, AppKey, FOREIGN_TOKEN, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO,
+    STATIC_TOKEN,
 };
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const FILE: &str = "apps/prod/kustomization.yaml";
 const APP: &str = "ghcr.io/org/app";
@@ -237,7 +239,7 @@ fn app_errors_name_the_installation_or_the_permission() {
         let other_dir;
         if case.wrong_key {
             other_dir = tempfile::tempdir().unwrap();
-            let other = server::AppKey::generate(other_dir.path(), "other");
+            let other = AppKey::generate(other_dir.path(), "other");
             credentials.private_key = Secret::new(other.private_pem);
         }
         let err: AppError = rt
@@ -565,20 +567,13 @@ fn newer_wins_skips_stale_runs_and_allows_rollbacks_when_off() {
 fn history_repo(dir: &Path) -> PathBuf {
     let work = dir.join("work");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&work)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let who = [
+            ("GIT_AUTHOR_NAME", "t"),
+            ("GIT_AUTHOR_EMAIL", "t@example.com"),
+            ("GIT_COMMITTER_NAME", "t"),
+            ("GIT_COMMITTER_EMAIL", "t@example.com"),
+        ];
+        git_with(&work, args, &who, None);
     };
     std::fs::create_dir_all(work.join("apps/prod")).unwrap();
     run(&["init", "-q", "-b", "main"]);
@@ -642,16 +637,16 @@ fn history_walk_finds_the_last_bump_of_the_image_in_the_file() {
             let clone = dir
                 .path()
                 .join(format!("clone-{depth}-{}", image.replace('/', "_")));
-            let out = std::process::Command::new("git")
-                .args(["clone", "-q", "--depth", &depth.to_string()])
-                .arg(format!("file://{}", work.display()))
-                .arg(&clone)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            git(
+                dir.path(),
+                &[
+                    "clone",
+                    "-q",
+                    "--depth",
+                    &depth.to_string(),
+                    &format!("file://{}", work.display()),
+                    clone.to_str().unwrap(),
+                ],
             );
             clone
         };
@@ -988,19 +983,13 @@ fn bench_api_write_back_against_git_push() {
         let started = std::time::Instant::now();
         let clone = dir.path().join(format!("clone{round}"));
         let git_cli = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .env("GIT_AUTHOR_NAME", "b")
-                .env("GIT_AUTHOR_EMAIL", "b@example.com")
-                .env("GIT_COMMITTER_NAME", "b")
-                .env("GIT_COMMITTER_EMAIL", "b@example.com")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let who = [
+                ("GIT_AUTHOR_NAME", "b"),
+                ("GIT_AUTHOR_EMAIL", "b@example.com"),
+                ("GIT_COMMITTER_NAME", "b"),
+                ("GIT_COMMITTER_EMAIL", "b@example.com"),
+            ];
+            git_with(dir.path(), args, &who, None);
         };
         let clone_s = clone.to_str().unwrap();
         git_cli(&[
@@ -1086,7 +1075,8 @@ fn the_app_writes_to_another_repository_in_both_commit_modes() {
     ] {
         let git_before = server.git_requests().len();
         let image = format!("{APP}:{tag}");
-        let r = cli::run_action(
+        let r = run_action(
+            BIN,
             &server,
             dir.path(),
             &["run"],
@@ -1171,7 +1161,8 @@ fn a_token_that_cannot_reach_the_repository_is_named_as_the_cause() {
     let server = seeded("v1.0.0");
     let head = server.repo.head("main");
     let dir = tempfile::tempdir().unwrap();
-    let r = cli::run_action(
+    let r = run_action(
+        BIN,
         &server,
         dir.path(),
         &["run"],

@@ -4,20 +4,17 @@
 //! `git fsck` passes on the remote), never hangs past its `timeout`, and a
 //! re-run completes the bump.
 
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod registry_servers;
-mod servers;
-
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use fixture::{Repo, git, run_bin};
-use servers::{GIT_TOKEN, fault_proxy, git_http};
+use test_support::fixture::Repo;
+use test_support::git::git_output;
+use test_support::git_http::{GIT_TOKEN, GitHttp, fault_proxy};
+use test_support::process::Server;
+use test_support::{bin, git, run_bin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 /// Generous bound on any single run; a run still going is killed and the
 /// test fails.
@@ -52,11 +49,7 @@ fn remote_tag(repo: &Repo, rev: &str) -> String {
 fn assert_old_or_new(repo: &Repo, old: &str, tag: &str, what: &str) -> bool {
     let settle = std::time::Instant::now();
     let fsck = loop {
-        let fsck = Command::new("git")
-            .args(["fsck", "--strict", "--no-dangling"])
-            .current_dir(repo.remote())
-            .output()
-            .expect("git fsck runs");
+        let fsck = git_output(&repo.remote(), &["fsck", "--strict", "--no-dangling"]);
         if fsck.status.success() || settle.elapsed() > Duration::from_secs(10) {
             break fsck;
         }
@@ -84,15 +77,15 @@ fn assert_old_or_new(repo: &Repo, old: &str, tag: &str, what: &str) -> bool {
 /// An HTTP-served repository and a fault proxy in front of it.
 struct HttpRemote {
     repo: Repo,
-    _git: servers::Script,
-    proxy: servers::Script,
+    _git: GitHttp,
+    proxy: Server,
 }
 
 impl HttpRemote {
     fn start(plan: &str, filter: &str) -> HttpRemote {
         let repo = Repo::seeded(&[]);
         git(&repo.remote(), &["config", "http.receivepack", "true"]);
-        let git_server = git_http(repo.dir.path());
+        let git_server = GitHttp::start(repo.dir.path());
         let proxy = fault_proxy(git_server.port, plan, filter, repo.dir.path());
         HttpRemote {
             repo,
@@ -113,7 +106,7 @@ impl HttpRemote {
         pairs.extend_from_slice(extra);
         let cwd = self.repo.dir.path().join("runner");
         std::fs::create_dir_all(&cwd).expect("mkdir");
-        run_bin(&cwd, &["run"], &inputs(&pairs), HANG)
+        run_bin(BIN, &cwd, &["run"], &inputs(&pairs), HANG)
     }
 }
 
@@ -236,7 +229,7 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
         .unwrap_or(50);
     let repo = Repo::seeded(&[]);
     git(&repo.remote(), &["config", "http.receivepack", "true"]);
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     git(
         &repo.wt(),
         &["remote", "set-url", "origin", &server.url("remote.git")],
@@ -253,13 +246,9 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
             ("token", GIT_TOKEN),
             ("insecure-git-origins", &origin),
         ]);
-        let mut cmd = Command::new(fixture::BIN);
+        let mut cmd = bin(BIN, repo.dir.path());
         cmd.current_dir(repo.wt())
             .arg("run")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", repo.dir.path())
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in &env {
@@ -276,7 +265,7 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
         } else {
             killed_before += 1;
         }
-        let out = run_bin(&repo.wt(), &["run"], &env, HANG);
+        let out = run_bin(BIN, &repo.wt(), &["run"], &env, HANG);
         assert_eq!(
             out.status.code(),
             Some(0),

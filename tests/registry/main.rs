@@ -2,8 +2,6 @@
 //! 127.0.0.1, with images pushed by skopeo from a deterministic OCI layout,
 //! in three setups: anonymous, htpasswd Basic, and token auth.
 
-mod servers;
-
 use std::time::Duration;
 
 use gitops_bump::reference::{Digest, Reference};
@@ -12,7 +10,7 @@ use gitops_bump::registry::{
     Resolved, resolve_all,
 };
 use gitops_bump::secret::Secret;
-use servers::{Auth, FaultProxy, PASSWORD, Registry, USER};
+use test_support::registry::{Auth, FaultProxy, PASSWORD, Registry, USER};
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::fixture::BIN;
-use crate::runner::read_env_file;
+use test_support::bin;
+use test_support::runner::read_env_file;
+
+use crate::BIN;
 
 /// One process to start: where it runs and what it is given on top of the
 /// base environment.
@@ -123,15 +125,11 @@ pub fn spawn(launch: &Launch, files: &Path, tmpdir: &Path) -> Running {
     let output = files.join("output.txt");
     let stderr = files.join("stderr.txt");
     let _ = std::fs::remove_file(&output);
-    let mut cmd = Command::new(BIN);
+    let mut cmd = bin(BIN, &home);
     cmd.current_dir(&launch.cwd)
         .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &home)
         .env("TMPDIR", tmpdir)
         .env("GITHUB_OUTPUT", &output)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr).expect("stderr file"));
     for (k, v) in &launch.env {

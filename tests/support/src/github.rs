@@ -1,14 +1,16 @@
-//! Starts fake_github.py on a free loopback port, backed by a real bare git
-//! repository, and stops it on drop.
+//! The one fake GitHub (servers/fake_github.py) on a free loopback port:
+//! the REST and GraphQL subset we call, backed by a real bare git
+//! repository it also serves over smart HTTP ([`FakeGitHub`]), or only the
+//! pull-request calls, for a repository served elsewhere
+//! ([`PullRequestApi`]). Stopped on drop.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::repo::BareRepo;
+use crate::bare_repo::BareRepo;
+use crate::process::{Server, server_script};
 
 pub const OWNER: &str = "org";
 pub const REPO: &str = "gitops";
@@ -69,8 +71,32 @@ impl Default for Installation {
     }
 }
 
+/// Starts fake_github.py with `config` (written to `dir`); its state file
+/// is `dir/state.json`.
+fn start_server(dir: &Path, mut config: Value) -> (Server, PathBuf) {
+    let state = dir.join("state.json");
+    config["state"] = json!(state);
+    let file = dir.join("config.json");
+    std::fs::write(&file, config.to_string()).expect("write config");
+    let server = Server::start(
+        &server_script("fake_github.py"),
+        &[file.to_str().expect("utf-8")],
+        dir,
+        "fake_github",
+    );
+    (server, state)
+}
+
+fn read_state(state: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(state).expect("state file")).expect("JSON")
+}
+
+fn list(state: &Value, key: &str) -> Vec<Value> {
+    state[key].as_array().cloned().unwrap_or_default()
+}
+
 pub struct FakeGitHub {
-    child: Child,
+    server: Server,
     pub url: String,
     pub repo: BareRepo,
     pub key: AppKey,
@@ -83,96 +109,108 @@ impl FakeGitHub {
         let dir = tempfile::tempdir().unwrap();
         let repo = BareRepo::init(&dir.path().join("gitops.git"));
         let key = AppKey::generate(dir.path(), "app");
-        let state = dir.path().join("state.json");
-        let config = dir.path().join("config.json");
-        std::fs::write(
-            &config,
-            json!({
-                "bare": repo.path,
-                "owner": OWNER,
-                "repo": REPO,
-                "app_id": APP_ID,
-                "public_key": key.public_path,
-                "installation_id": INSTALLATION_ID,
-                "installed": installation.installed,
-                "granted": installation.granted,
-                "static_token": STATIC_TOKEN,
-                "foreign_token": FOREIGN_TOKEN,
-                "state": state,
-            })
-            .to_string(),
-        )
-        .unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/crossrepo/fake_github.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let stdout = child.stdout.take().unwrap();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fake GitHub did not print its port: {line:?}")
+        let config = json!({
+            "bare": repo.path,
+            "owner": OWNER,
+            "repo": REPO,
+            "app_id": APP_ID,
+            "public_key": key.public_path,
+            "installation_id": INSTALLATION_ID,
+            "installed": installation.installed,
+            "granted": installation.granted,
+            "static_token": STATIC_TOKEN,
+            "foreign_token": FOREIGN_TOKEN,
         });
-        let server = FakeGitHub {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
+        let (server, state) = start_server(dir.path(), config);
+        FakeGitHub {
+            url: format!("http://{}", server.addr),
+            server,
             repo,
             key,
             state,
             _dir: dir,
-        };
-        server.wait_ready();
-        server
-    }
-
-    /// Bounded wait for the listening socket (the port is printed after bind,
-    /// so this normally succeeds at once).
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addr = self.url.trim_start_matches("http://").to_string();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "fake GitHub never accepted connections"
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// The server's record of tokens and requests.
     pub fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(&self.state).unwrap()).unwrap()
+        read_state(&self.state)
     }
 
     pub fn tokens(&self) -> Vec<Value> {
-        self.state()["tokens"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        list(&self.state(), "tokens")
     }
 
     /// The git smart-HTTP requests, with the user and token each carried.
     pub fn git_requests(&self) -> Vec<Value> {
-        self.state()["git"].as_array().cloned().unwrap_or_default()
+        list(&self.state(), "git")
     }
 
+    /// The API requests, oldest first: method, path, query, status,
+    /// headers (lowercase names) and JSON body of each.
     pub fn requests(&self) -> Vec<Value> {
-        self.state()["requests"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        list(&self.state(), "requests")
+    }
+
+    /// What the server printed (a Python traceback, if it failed).
+    pub fn log(&self) -> String {
+        self.server.process.log()
     }
 }
 
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// How the pull-request API answers.
+pub enum Answer {
+    /// As GitHub does when all is well.
+    Normally,
+    /// Every request with this status and "Resource not accessible by
+    /// integration".
+    Refuse(u16),
+    /// Only the call that creates a pull request, with this status and
+    /// GitHub's `message` (e.g. when Actions may not create them).
+    RefuseCreate(u16, &'static str),
+}
+
+/// The pull-request calls of the fake GitHub for `org/gitops`, whose git
+/// repository is served elsewhere; [`crate::git_http::GIT_TOKEN`] is the
+/// token it accepts. Its pull requests live at
+/// `https://git.example.test/org/gitops/pull/N`.
+pub struct PullRequestApi {
+    server: Server,
+    state: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PullRequestApi {
+    pub fn start(answer: Answer) -> PullRequestApi {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = json!({
+            "owner": OWNER,
+            "repo": REPO,
+            "static_token": crate::git_http::GIT_TOKEN,
+            "html_base": "https://git.example.test",
+        });
+        match answer {
+            Answer::Normally => {}
+            Answer::Refuse(status) => config["fail_status"] = json!(status),
+            Answer::RefuseCreate(status, message) => {
+                config["fail_status"] = json!(status);
+                config["create_refusal"] = json!(message);
+            }
+        }
+        let (server, state) = start_server(dir.path(), config);
+        PullRequestApi {
+            server,
+            state,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// Requests received so far, oldest first (see [`FakeGitHub::requests`]).
+    pub fn requests(&self) -> Vec<Value> {
+        list(&read_state(&self.state), "requests")
     }
 }

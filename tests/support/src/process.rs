@@ -1,89 +1,154 @@
-//! Child processes for the fault tests: the smart-HTTP git server from
-//! tests/git and the fault proxy from this directory. Output goes to files
-//! (no pipe can fill up); readiness is the first line, polled with a bound;
-//! each process is killed and reaped on drop.
+//! The one child-process guard. A server's output goes to files in its
+//! directory (no pipe can fill up and stall it); readiness is the address
+//! it prints, polled with a bound; the process is killed and reaped on drop
+//! (on this kind of machine nothing else reaps orphans).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const GIT_TOKEN: &str = "ghs_faults_token_0123456789";
+/// How long a server may take to print its address.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub struct Script {
-    child: Child,
-    pub port: u16,
-    pub log: PathBuf,
+/// The Python servers shipped with this crate (`tests/support/servers`).
+pub fn server_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("servers")
+        .join(name)
 }
 
-impl Script {
-    /// Starts `python3 script args…` and waits for the port it prints first
-    /// (`PORT` or `listening on 127.0.0.1:PORT`).
-    pub fn start(script: &str, args: &[&str], dir: &Path, name: &str) -> Script {
-        let log = dir.join(format!("{name}.log"));
-        let child = Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
-            .args(args)
+/// A child process that dies with its owner.
+pub struct Process {
+    child: Child,
+    name: String,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Process {
+    /// Starts `command` with stdin closed and stdout/stderr written to
+    /// `NAME.out` and `NAME.err` in `dir`.
+    pub fn spawn(mut command: Command, dir: &Path, name: &str) -> Process {
+        let stdout = dir.join(format!("{name}.out"));
+        let stderr = dir.join(format!("{name}.err"));
+        let child = command
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).expect("log file"))
-            .stderr(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
-            .expect("python3 starts");
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Process {
+            child,
+            name: name.to_string(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// `python3 script args…`, started like [`Process::spawn`].
+    pub fn python(script: &Path, args: &[&str], dir: &Path, name: &str) -> Process {
+        let mut command = Command::new("python3");
+        command.arg(script).args(args);
+        Process::spawn(command, dir, name)
+    }
+
+    /// Waits until the process has printed where it listens and returns
+    /// that `host:port`: `listening on 127.0.0.1:PORT` anywhere in its
+    /// output, or a first stdout line that is only a port.
+    pub fn wait_for_address(&mut self) -> String {
         let started = Instant::now();
-        let port = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(line) = text.lines().next().filter(|_| text.contains('\n')) {
-                let port = line.rsplit(':').next().unwrap_or(line).trim();
-                break port.parse().expect("a port on the first line");
+        while started.elapsed() < READY_TIMEOUT {
+            if let Some(addr) = self.printed_address() {
+                return addr;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "{script} did not start"
-            );
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited with {status}: {}", self.name, self.log());
+            }
             std::thread::sleep(Duration::from_millis(10));
-        };
-        Script { child, port, log }
+        }
+        panic!(
+            "{} did not start within {READY_TIMEOUT:?}: {}",
+            self.name,
+            self.log()
+        );
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
+    fn printed_address(&self) -> Option<String> {
+        for file in [&self.stdout, &self.stderr] {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if let Some(rest) = text.split("listening on ").nth(1) {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                if addr.contains(':') {
+                    return Some(addr);
+                }
+            }
+        }
+        let text = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        let (first, _) = text.split_once('\n')?;
+        let port: u16 = first.trim().parse().ok()?;
+        Some(format!("127.0.0.1:{port}"))
     }
 
-    /// The proxy's `REQ …` lines.
-    pub fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
+    /// Everything the process printed so far, stdout then stderr.
+    pub fn log(&self) -> String {
+        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        format!("{out}{err}")
+    }
+
+    /// The lines of its output that start with `prefix`, in order.
+    pub fn lines_starting_with(&self, prefix: &str) -> Vec<String> {
+        self.log()
             .lines()
-            .filter(|l| l.starts_with("REQ "))
+            .filter(|l| l.starts_with(prefix))
             .map(str::to_string)
             .collect()
     }
 }
 
-impl Drop for Script {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// `git http-backend` over every repository under `root`, Basic auth with
-/// [`GIT_TOKEN`].
-pub fn git_http(root: &Path) -> Script {
-    Script::start(
-        "tests/git/githttp.py",
-        &[root.to_str().expect("utf-8"), GIT_TOKEN],
-        root,
-        "githttp",
-    )
+/// A Python server from `servers/` (or any script path) that prints its
+/// address and then serves until dropped.
+pub struct Server {
+    pub process: Process,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    pub port: u16,
 }
 
-/// The fault proxy in front of `upstream` with `plan` for requests whose
-/// path contains `filter`.
-pub fn fault_proxy(upstream: u16, plan: &str, filter: &str, dir: &Path) -> Script {
-    Script::start(
-        "tests/faults/faultproxy.py",
-        &[&upstream.to_string(), plan, filter],
-        dir,
-        "faultproxy",
-    )
+impl Server {
+    /// Starts `python3 script args…` in `dir` and waits for its address.
+    pub fn start(script: &Path, args: &[&str], dir: &Path, name: &str) -> Server {
+        let mut process = Process::python(script, args, dir, name);
+        let addr = process.wait_for_address();
+        let port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{name} printed no port: {addr}"));
+        Server {
+            process,
+            addr,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    /// The `REQ …` lines a proxy or recorder logged, oldest first.
+    pub fn requests(&self) -> Vec<String> {
+        self.process.lines_starting_with("REQ ")
+    }
 }
