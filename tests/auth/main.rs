@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use test_support::google::{
     FakeGoogle, IMPERSONATED_EXPIRY, IMPERSONATED_TOKEN, REQUEST_TOKEN, Route, STS_TOKEN,
 };
+use test_support::{Case, check_cases};
 
 const PROVIDER: &str =
     "projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov";
@@ -255,20 +256,51 @@ fn impersonation_posts_scopes_lifetime_and_the_federated_bearer() {
     assert!(!ran.stderr.contains("org policy"), "{}", ran.stderr);
 }
 
+struct AudienceCase {
+    args: &'static [&'static str],
+    /// The OIDC audience requested starts with this.
+    audience: &'static str,
+    /// The lifetime asked of generateAccessToken, when it is called.
+    lifetime: Option<&'static str>,
+    /// Stderr must contain this.
+    note: &'static str,
+}
+
+impl Case for AudienceCase {
+    fn name(&self) -> String {
+        format!("{:?}", self.args)
+    }
+}
+
 #[test]
 fn audience_and_lifetime_inputs_change_what_is_sent() {
-    let cases: &[(&[&str], &str, Option<&str>, &str)] = &[
-        // (args, OIDC audience, generateAccessToken lifetime, stderr must contain)
-        (&[], "https://iam.googleapis.com/", None, ""),
-        (&["--audience", "my-aud"], "my-aud", None, ""),
-        (
-            &["--service-account", SA, "--access-token-lifetime", "2h"],
-            "https://iam.googleapis.com/",
-            Some("7200s"),
-            "constraints/iam.allowServiceAccountCredentialLifetimeExtension",
-        ),
+    let cases = [
+        AudienceCase {
+            args: &[],
+            audience: "https://iam.googleapis.com/",
+            lifetime: None,
+            note: "",
+        },
+        AudienceCase {
+            args: &["--audience", "my-aud"],
+            audience: "my-aud",
+            lifetime: None,
+            note: "",
+        },
+        AudienceCase {
+            args: &["--service-account", SA, "--access-token-lifetime", "2h"],
+            audience: "https://iam.googleapis.com/",
+            lifetime: Some("7200s"),
+            note: "constraints/iam.allowServiceAccountCredentialLifetimeExtension",
+        },
     ];
-    for (args, audience, lifetime, note) in cases {
+    check_cases(cases, |case| {
+        let AudienceCase {
+            args,
+            audience,
+            lifetime,
+            note,
+        } = case;
         let server = FakeGoogle::start();
         let ran = auth_google(&server, args);
         assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
@@ -290,71 +322,98 @@ fn audience_and_lifetime_inputs_change_what_is_sent() {
             ran.stdout
         );
         assert_no_secrets(&server, &ran);
+    });
+}
+
+/// A Google error body as Google sends it, and what the user must see.
+struct StsErrorCase {
+    what: &'static str,
+    status: u16,
+    body: &'static str,
+    /// Stderr must contain each of these.
+    shown: &'static [&'static str],
+}
+
+impl Case for StsErrorCase {
+    fn name(&self) -> String {
+        self.what.to_string()
     }
 }
 
-/// Google's error bodies as Google sends them, and what the user must see.
 #[test]
 fn sts_errors_become_actionable_messages() {
-    let cases: &[(u16, &str, &[&str])] = &[
-        (
-            400,
-            r#"{"error":"invalid_grant","error_description":"The audience in ID Token [https://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov] does not match the expected audience."}"#,
-            &[
+    let cases = [
+        StsErrorCase {
+            what: "audience mismatch",
+            status: 400,
+            body: r#"{"error":"invalid_grant","error_description":"The audience in ID Token [https://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov] does not match the expected audience."}"#,
+            shown: &[
                 "The audience in ID Token [https://iam.googleapis.com/projects/123456",
                 "HTTP 400, invalid_grant",
                 "allowed audiences",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_target","error_description":"The target service indicated by the \"audience\" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "pool or provider missing",
+            status: 400,
+            body: r#"{"error":"invalid_target","error_description":"The target service indicated by the \"audience\" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist."}"#,
+            shown: &[
                 "The target service indicated by the \"audience\" parameters is invalid",
                 "pool `gh-pool` or provider `gh-prov` does not exist in project 123456",
                 "providers describe gh-prov --workload-identity-pool=gh-pool",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "attribute condition",
+            status: 400,
+            body: r#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
+            shown: &[
                 "The given credential is rejected by the attribute condition.",
                 "repository=octo/app ref=refs/heads/main environment=(none) event_name=push sub=repo:octo/app:ref:refs/heads/main",
                 "attributeCondition",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "subject too long",
+            status: 400,
+            body: r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
+            shown: &[
                 "exceeds the 127 bytes limit",
                 "Map `google.subject` to a shorter claim",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_grant","error_description":"The issuer in ID Token https://ghe.example/_services/token does not match the expected ones: https://token.actions.githubusercontent.com/"}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "issuer mismatch",
+            status: 400,
+            body: r#"{"error":"invalid_grant","error_description":"The issuer in ID Token https://ghe.example/_services/token does not match the expected ones: https://token.actions.githubusercontent.com/"}"#,
+            shown: &[
                 "The issuer in ID Token",
                 "https://token.actions.githubusercontent.com",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_request","error_description":"Invalid value for \"audience\". This value should be the full resource name of the Identity Provider."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "audience not a resource name",
+            status: 400,
+            body: r#"{"error":"invalid_request","error_description":"Invalid value for \"audience\". This value should be the full resource name of the Identity Provider."}"#,
+            shown: &[
                 "Invalid value for \"audience\"",
                 "STS expects the audience `//iam.googleapis.com/projects/123456",
             ],
-        ),
-        (
-            401,
-            "<html>not json</html>",
-            &["HTTP 401", "<html>not json</html>"],
-        ),
+        },
+        StsErrorCase {
+            what: "not JSON",
+            status: 401,
+            body: "<html>not json</html>",
+            shown: &["HTTP 401", "<html>not json</html>"],
+        },
     ];
-    for (status, body, wants) in cases {
+    check_cases(cases, |case| {
+        let StsErrorCase {
+            status,
+            body,
+            shown: wants,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         server.script(Route::Sts, *status, *body);
         let ran = auth_google(&server, &["--service-account", SA]);
@@ -376,7 +435,7 @@ fn sts_errors_become_actionable_messages() {
             "4xx is not retried"
         );
         assert_no_secrets(&server, &ran);
-    }
+    });
 }
 
 #[test]
@@ -399,12 +458,47 @@ fn an_overlong_subject_is_measured_in_the_hint() {
     );
 }
 
+/// STS answers queued before the normal ones, and what the run does.
+struct RetryCase {
+    /// How many answers STS gives before it answers normally.
+    queued: usize,
+    code: i32,
+    /// OIDC token fetches.
+    fetches: usize,
+    /// STS calls.
+    exchanges: usize,
+}
+
+impl Case for RetryCase {
+    fn name(&self) -> String {
+        format!("{} queued", self.queued)
+    }
+}
+
 #[test]
 fn a_stale_token_is_replaced_once_then_reported() {
     let stale = r#"{"error":"invalid_grant","error_description":"ID Token issued at 1713260741 is stale to sign-in."}"#;
-    // (stale answers queued, exit code, OIDC fetches, STS calls)
-    let cases = [(1, 0, 2, 2), (2, 1, 2, 2)];
-    for (stale_answers, code, fetches, exchanges) in cases {
+    let cases = [
+        RetryCase {
+            queued: 1,
+            code: 0,
+            fetches: 2,
+            exchanges: 2,
+        },
+        RetryCase {
+            queued: 2,
+            code: 1,
+            fetches: 2,
+            exchanges: 2,
+        },
+    ];
+    check_cases(cases, |case| {
+        let &RetryCase {
+            queued: stale_answers,
+            code,
+            fetches,
+            exchanges,
+        } = case;
         let server = FakeGoogle::start();
         for _ in 0..stale_answers {
             server.script(Route::Sts, 400, stale);
@@ -424,13 +518,48 @@ fn a_stale_token_is_replaced_once_then_reported() {
             assert!(ran.stderr.contains("NTP"), "{}", ran.stderr);
         }
         assert_no_secrets(&server, &ran);
+    });
+}
+
+struct ServerErrorCase {
+    /// 503 answers queued at STS.
+    failures: usize,
+    code: i32,
+    /// STS calls.
+    calls: usize,
+}
+
+impl Case for ServerErrorCase {
+    fn name(&self) -> String {
+        format!("{} failures", self.failures)
     }
 }
 
 #[test]
 fn server_errors_are_retried_a_bounded_number_of_times() {
-    // (503 answers queued at STS, exit code, STS calls)
-    for (failures, code, calls) in [(1, 0, 2), (2, 0, 3), (3, 1, 3)] {
+    let cases = [
+        ServerErrorCase {
+            failures: 1,
+            code: 0,
+            calls: 2,
+        },
+        ServerErrorCase {
+            failures: 2,
+            code: 0,
+            calls: 3,
+        },
+        ServerErrorCase {
+            failures: 3,
+            code: 1,
+            calls: 3,
+        },
+    ];
+    check_cases(cases, |case| {
+        let &ServerErrorCase {
+            failures,
+            code,
+            calls,
+        } = case;
         let server = FakeGoogle::start();
         for _ in 0..failures {
             server.script(Route::Sts, 503, r#"{"error":"unavailable"}"#);
@@ -438,6 +567,23 @@ fn server_errors_are_retried_a_bounded_number_of_times() {
         let ran = auth_google(&server, &[]);
         assert_eq!(ran.code, code, "{}", ran.stderr);
         assert_eq!(server.requests_to(Route::Sts).len(), calls);
+    });
+}
+
+/// An IAM Credentials error body, and what the user must see.
+struct ImpersonationErrorCase {
+    what: &'static str,
+    status: u16,
+    body: &'static str,
+    /// Arguments after `--service-account SA`.
+    extra: &'static [&'static str],
+    /// Stderr must contain each of these.
+    shown: &'static [&'static str],
+}
+
+impl Case for ImpersonationErrorCase {
+    fn name(&self) -> String {
+        self.what.to_string()
     }
 }
 
@@ -447,47 +593,58 @@ fn impersonation_errors_name_the_missing_binding() {
     let not_found = r#"{"error":{"code":404,"message":"Not found; Gaia id not found for email deployer@proj.iam.gserviceaccount.com","status":"NOT_FOUND"}}"#;
     let lifetime = r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}"#;
     let skew = r#"{"error":{"code":400,"message":"The access token lifetime cannot exceed 3600 seconds.","status":"INVALID_ARGUMENT"}}"#;
-    let cases: &[(u16, &str, &[&str], &[&str])] = &[
-        (
-            403,
-            denied,
-            &[],
-            &[
+    let cases = [
+        ImpersonationErrorCase {
+            what: "permission denied",
+            status: 403,
+            body: denied,
+            extra: &[],
+            shown: &[
                 "Permission 'iam.serviceAccounts.getAccessToken' denied on resource",
                 "HTTP 403 PERMISSION_DENIED",
                 "roles/iam.workloadIdentityUser",
                 "principalSet://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/attribute.repository/octo/app",
                 "This job's token presented sub=repo:octo/app:ref:refs/heads/main and repository=octo/app; a binding matches it only if its member is that subject",
             ],
-        ),
-        (
-            404,
-            not_found,
-            &[],
-            &["Gaia id not found", "does not exist"],
-        ),
-        (
-            400,
-            skew,
-            &[],
-            &[
+        },
+        ImpersonationErrorCase {
+            what: "no such service account",
+            status: 404,
+            body: not_found,
+            extra: &[],
+            shown: &["Gaia id not found", "does not exist"],
+        },
+        ImpersonationErrorCase {
+            what: "clock skew",
+            status: 400,
+            body: skew,
+            extra: &[],
+            shown: &[
                 "The access token lifetime cannot exceed 3600 seconds.",
                 "a lifetime of 3600s is within the 1h limit, so this is clock skew",
                 "NTP",
                 "set `--access-token-lifetime 3300s`",
             ],
-        ),
-        (
-            400,
-            lifetime,
-            &["--access-token-lifetime", "3h"],
-            &[
+        },
+        ImpersonationErrorCase {
+            what: "lifetime over the limit",
+            status: 400,
+            body: lifetime,
+            extra: &["--access-token-lifetime", "3h"],
+            shown: &[
                 "Request contains an invalid argument.",
                 "lower `access-token-lifetime` to 3600s",
             ],
-        ),
+        },
     ];
-    for (status, body, extra, wants) in cases {
+    check_cases(cases, |case| {
+        let ImpersonationErrorCase {
+            status,
+            body,
+            extra,
+            shown: wants,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         server.script(Route::GenerateAccessToken, *status, *body);
         let mut args = vec!["--service-account", SA];
@@ -502,7 +659,7 @@ fn impersonation_errors_name_the_missing_binding() {
             );
         }
         assert_no_secrets(&server, &ran);
-    }
+    });
 }
 
 #[test]

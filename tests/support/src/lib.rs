@@ -11,6 +11,7 @@
 pub mod action;
 pub mod bare_repo;
 pub mod bin;
+pub mod cases;
 pub mod fixture;
 pub mod git;
 pub mod git_http;
@@ -22,5 +23,6 @@ pub mod registry;
 pub mod runner;
 
 pub use bin::{bin, run_bin};
+pub use cases::{Case, check_cases};
 pub use git::git;
 pub use process::{Process, Server};
