@@ -88,7 +88,7 @@ count() { grep -c "$1" "$2" || true; }
 
 # One counted gitops-bump run.
 access_before=$(wc -l <"$T/reg.out"); tokens_before=$(count 'TOKEN REQ' "$T/token.err")
-"$BIN" resolve --insecure-registry "$REG" "${REFS[@]}" >"$T/resolved.txt"
+"$BIN" resolve --insecure-registry "$REG" --insecure-registry "$TOKEN_ADDR" "${REFS[@]}" >"$T/resolved.txt"
 sleep 0.2   # let the registry flush its access log
 # The registry writes its access log to stdout; keep only our requests.
 tail -n +"$((access_before + 1))" "$T/reg.out" | grep '"gitops-bump/' >"$T/access.log" || true
@@ -108,7 +108,7 @@ done
 
 ours=(); theirs=()
 for _ in $(seq 1 "$ROUNDS"); do
-  s=$(now_ms); "$BIN" resolve --insecure-registry "$REG" "${REFS[@]}" >/dev/null; e=$(now_ms)
+  s=$(now_ms); "$BIN" resolve --insecure-registry "$REG" --insecure-registry "$TOKEN_ADDR" "${REFS[@]}" >/dev/null; e=$(now_ms)
   ours+=($((e - s)))
   s=$(now_ms)
   for ref in "${REFS[@]}"; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-# Regenerates action.yml inputs/outputs from the INPUTS table in src/config.rs.
+# Regenerates action.yml inputs/outputs from the INPUTS table in src/config/inputs.rs.
 # Run from the repository root after changing an input; tests check they agree.
 import re
-src=open('src/config.rs').read()
+src=open('src/config/inputs.rs').read()
 consts=dict(re.findall(r'pub const (\w+): &str = "((?:[^"\\]|\\.)*)";',src))
 start=src.index('pub const INPUTS')
 body=src[start:src.index('\n];',start)]

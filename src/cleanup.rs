@@ -5,8 +5,8 @@
 //! else should read; Rust runs no destructor when the process exits, so
 //! the directories are registered here and removed before exiting.
 //!
-//! The signal listener starts with the first registration, on its own
-//! thread, so runs that create no temporary clone pay nothing for it.
+//! The signal listener starts with the first registration, so runs that
+//! create no temporary clone pay nothing for it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
@@ -41,41 +41,37 @@ pub fn remove_all() {
     }
 }
 
-/// Waits for SIGINT, SIGTERM or SIGHUP on a thread of its own; on the
-/// first, removes the directories and exits with 128 + the signal number,
-/// as a shell reports a process ended by that signal.
+/// Waits for SIGINT, SIGTERM or SIGHUP as a task of the process's runtime,
+/// whose worker thread runs it while the main thread is busy in libgit2;
+/// on the first, removes the directories and exits with 128 + the signal
+/// number, as a shell reports a process ended by that signal.
 fn start_listener() {
-    let spawned = std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(|| {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                    signal(SignalKind::hangup()),
-                ) else {
-                    return;
-                };
-                let number = tokio::select! {
-                    _ = int.recv() => 2,
-                    _ = term.recv() => 15,
-                    _ = hup.recv() => 1,
-                };
-                remove_all();
-                crate::print::line(
-                    crate::print::Stream::Stderr,
-                    "gitops-bump: stopped by a signal; the temporary clone was removed",
-                );
-                std::process::exit(128 + number);
-            });
-        });
     // Without the listener the directories are still removed on drop.
-    drop(spawned);
+    let Ok(runtime) = crate::http::runtime() else {
+        return;
+    };
+    // Registered here, not in the task: a signal that arrives right after
+    // this returns is already ours.
+    let _guard = runtime.enter();
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    runtime.spawn(async move {
+        let number = tokio::select! {
+            _ = int.recv() => 2,
+            _ = term.recv() => 15,
+            _ = hup.recv() => 1,
+        };
+        remove_all();
+        crate::print::line(
+            crate::print::Stream::Stderr,
+            "gitops-bump: stopped by a signal; the temporary clone was removed",
+        );
+        std::process::exit(128 + number);
+    });
 }

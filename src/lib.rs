@@ -16,12 +16,15 @@ pub mod outputs;
 pub mod pipeline;
 pub mod print;
 pub mod progress;
+pub mod promote;
 pub mod reference;
 pub mod registry;
 pub mod retry;
+pub mod run_env;
 pub mod secret;
 pub mod spec;
 pub mod template;
+pub mod verify;
 pub mod workspace;
 pub mod write_back;
 

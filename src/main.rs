@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use gitops_bump::actions;
-use gitops_bump::config::{Config, INPUTS, RawInputs};
+use gitops_bump::config::{Config, INPUTS, RawInputs, VerifyOptions};
 use gitops_bump::edit::{self, EditRequest};
 use gitops_bump::error::{Error, exit};
 use gitops_bump::print::{self, Stream};
 use gitops_bump::reference::Reference;
+use gitops_bump::run_env::RunEnv;
 use gitops_bump::spec::ImageSpec;
 use gitops_bump::workspace;
 
@@ -49,7 +50,7 @@ enum Command {
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
     #[command(
-        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-path app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, Argo CD image.tag only  metadata.annotations: {gitops-bump/image: ghcr.io/o/app}\n                                 + helm.parameters: [{name: image.tag, value: v1}]\n  opt-in, CRD image: fields      --image-kind Task   (every image: under spec of a Task;\n                                 KIND.GROUP for one API group: Service.serving.knative.dev)\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them. Without --root a path outside the\ncurrent directory is edited too (set-image --file /tmp/values.yaml app:v2).\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last;\nan existing tagSuffix is removed, as kustomize does, except with `*` for the tag\n(app:*@sha256:…), which keeps it.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both. A digest with no `digest` key (Helm values) or\n`image.digest` parameter (Argo CD) is not written: a warning names the key to add."
+        after_help = "Examples:\n  gitops-bump set-image --dir overlays/dev ghcr.io/org/app:v1.2.3\n  gitops-bump set-image --file values.yaml app=ghcr.io/org/app:*@sha256:…\n  gitops-bump set-image --check --dir . app:v2     # exit 3 if something would change\n\nSPEC is NAME[=NEWNAME][:TAG][@DIGEST]; `*` keeps the existing part.\n\nEdits, byte for byte (only the edited scalars change):\n  kustomization images:          - {name: ghcr.io/o/app, newTag: v1}\n  kustomize helmCharts values    valuesInline: {image: {repository: ghcr.io/o/app, tag: v1}}\n  workload containers            image: ghcr.io/o/app:v1   (Pod, Deployment, …, CronJob, Rollout)\n  Helm values maps               {registry?, repository|image, tag|version, digest?}\n  Helm values strings            image: ghcr.io/o/app:v1   sidecarImage: ghcr.io/o/app:v1\n  Helm values key paths          --values-paths app.image\n  Flux HelmRelease               spec.values, searched like a values file\n  compose                        services.web.image: ghcr.io/o/app:v1\n  Argo CD Application(Set)       kustomize.images, helm.parameters, helm.valuesObject\n  opt-in, Argo CD image.tag only  metadata.annotations: {gitops-bump/image: ghcr.io/o/app}\n                                 + helm.parameters: [{name: image.tag, value: v1}]\n  opt-in, CRD image: fields      --image-kinds Task  (every image: under spec of a Task;\n                                 KIND.GROUP for one API group: Service.serving.knative.dev)\n  opt-in, any CRD field          image: ghcr.io/o/app:v1 # gitops-bump: ghcr.io/o/app\nA values file may have its own `kind:` (an object has apiVersion, or metadata/spec).\nA kustomization whose `images:` sets the image is the source of truth: the files\nit lists under `resources:` (and its bases) are left alone for that image.\nA directory like `.` edits every overlay that uses the image: name the overlay.\nThe same SPEC twice is a no-op, renames included. Paths are relative to the\ncurrent directory; --root only confines them. Without --root a path outside the\ncurrent directory is edited too (set-image --file /tmp/values.yaml app:v2).\n\nDifferences from `kustomize edit set image`: names match after normalization\n(nginx == docker.io/library/nginx) and files keep their spelling; an entry whose\nnewName matches is edited too; entries are not re-sorted, a new one goes last;\nan existing tagSuffix is removed, as kustomize does, except with `*` for the tag\n(app:*@sha256:…), which keeps it.\nIn workloads a new tag drops a stale digest, a new digest drops the tag, and\nNAME:TAG@DIGEST writes both. A digest with no `digest` key (Helm values) or\n`image.digest` parameter (Argo CD) is not written: a warning names the key to add."
     )]
     SetImage(SetImageArgs),
     /// Resolve image references to digests in their registries.
@@ -81,11 +82,15 @@ struct SetImageArgs {
     #[arg(long)]
     json: bool,
     /// Extra Helm values key path holding an image (repeatable), e.g. app.image.
-    #[arg(long = "values-path", value_name = "KEY.PATH")]
+    #[arg(long = "values-paths", alias = "values-path", value_name = "KEY.PATH")]
     values_paths: Vec<String>,
     /// Also edit every `image:` under `spec` of objects of this kind
     /// (repeatable), e.g. AnalysisTemplate or Service.serving.knative.dev.
-    #[arg(long = "image-kind", value_name = "KIND[.GROUP]")]
+    #[arg(
+        long = "image-kinds",
+        alias = "image-kind",
+        value_name = "KIND[.GROUP]"
+    )]
     image_kinds: Vec<String>,
     /// Succeed even when an image matches nothing.
     #[arg(long)]
@@ -129,15 +134,22 @@ struct ResolveArgs {
     /// Only parse and normalize; no network.
     #[arg(long)]
     parse_only: bool,
-    /// Require these platforms in an index (os/arch[/variant], repeatable).
-    #[arg(long = "platform")]
+    /// Require these platforms in an index (os/arch[/variant]; repeatable,
+    /// or comma separated). The input `platforms`.
+    #[arg(long = "platforms", alias = "platform", value_name = "OS/ARCH")]
     platforms: Vec<String>,
-    /// Registries (host:port) allowed over plain HTTP (repeatable).
-    #[arg(long = "insecure-registry")]
+    /// Registries (host:port) allowed over plain HTTP (repeatable, or comma
+    /// separated). The input `insecure-registries`.
+    #[arg(
+        long = "insecure-registries",
+        alias = "insecure-registry",
+        value_name = "HOST:PORT"
+    )]
     insecure_registries: Vec<String>,
-    /// Keep polling this long for a missing image (e.g. 90s).
-    #[arg(long, default_value = "0s")]
-    wait: String,
+    /// Keep polling this long for a missing image (e.g. 90s) [default: 0s].
+    /// The input `wait`.
+    #[arg(long, value_name = "DURATION")]
+    wait: Option<String>,
     #[arg(required = true, value_name = "REF")]
     references: Vec<String>,
 }
@@ -409,29 +421,23 @@ fn start_watchdog(limit: std::time::Duration) {
 }
 
 fn auth_google(args: AuthGoogleArgs) -> Result<i32, Error> {
-    use gitops_bump::auth::{self, AuthSummary, StageEnv};
+    use gitops_bump::auth::{self, AuthSummary};
     let config = Config::for_auth(&args.run.raw)?;
-    if config.google.is_none() {
+    if config.auth.google.is_none() {
         return Err(gitops_bump::config::ConfigError::Missing {
             input: "workload-identity-provider",
             why: "`auth google` exchanges the job's GitHub OIDC token through a workload identity provider",
         }
         .into());
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
-    let stage = rt.block_on(auth::run_stage(&config, &StageEnv::from_env()))?;
+    let stage =
+        gitops_bump::http::block_on(auth::run_stage(&config.auth, &RunEnv::from_env().auth()))
+            .map_err(|e| Error::io("starting the async runtime", e))??;
     let Some(google) = &stage.google else {
         return Err(Error::NotImplemented("auth without a provider"));
     };
-    let wants_output = config
-        .google
-        .as_ref()
-        .is_some_and(|g| g.token_format == gitops_bump::config::TokenFormat::AccessToken);
     let mut entries = Vec::new();
-    if wants_output {
+    if config.outputs.access_token {
         entries.push((
             "access-token".to_string(),
             google.token.access_token.expose().to_string(),
@@ -490,8 +496,7 @@ fn promote(args: PromoteArgs) -> Result<i32, Error> {
     }
     let mut config = Config::from_raw(&raw)?;
     if let Some(tag) = args.tag {
-        Reference::parse(&format!("x:{tag}"))?;
-        config.promote_tag = Some(tag);
+        config.edit.retag_promoted(tag)?;
     }
     run_pipeline(&config)
 }
@@ -501,10 +506,11 @@ fn run_pipeline(config: &Config) -> Result<i32, Error> {
     start_watchdog(config.timeout);
     let workdir =
         std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
-    let outputs = gitops_bump::pipeline::run(config, &workdir)?;
+    let env = RunEnv::from_env();
+    let outputs = gitops_bump::pipeline::run(config, &env, &workdir)?;
     outputs.emit(false)?;
-    if !config.auth_only() {
-        gitops_bump::outputs::write_summary(&outputs)?;
+    if config.outputs.summary {
+        gitops_bump::outputs::write_summary(&outputs, &env.github)?;
     }
     Ok(exit::OK)
 }
@@ -676,52 +682,32 @@ fn resolve(args: ResolveArgs) -> Result<i32, Error> {
         }
         return Ok(exit::OK);
     }
-    let wait = gitops_bump::config::parse_duration(&args.wait).map_err(|why| {
-        gitops_bump::config::ConfigError::Invalid {
-            input: "wait",
-            value: args.wait.clone(),
-            why,
-        }
-    })?;
-    // The same credential inputs as the action (INPUT_REGISTRY-USERNAME, …),
-    // so `resolve` in a workflow step sees what the pipeline would.
-    let inputs = RawInputs::from_env();
-    let input = |name: &'static str| Some(inputs.get(name)).filter(|v| !v.is_empty());
-    let login = input("registry-username").zip(input("registry-password"));
-    let bound = Config::credentials_registry(
-        &inputs,
+    // The same inputs as the action (INPUT_REGISTRY-USERNAME, …), through
+    // the same builder, so `resolve` in a workflow step sees what the
+    // pipeline would; the flags win.
+    let mut raw = RawInputs::from_env();
+    if !args.platforms.is_empty() {
+        raw.set("platforms", args.platforms.join("\n"));
+    }
+    if !args.insecure_registries.is_empty() {
+        raw.set("insecure-registries", args.insecure_registries.join("\n"));
+    }
+    if let Some(wait) = args.wait {
+        raw.set("wait", wait);
+    }
+    let verify = VerifyOptions::from_raw(
+        &raw,
         references.iter().map(|r| r.name.registry.clone()),
         false,
-        login.is_some(),
     )?;
-    let explicit = login.zip(bound).map(|((username, password), registry)| {
-        gitops_bump::registry::ExplicitLogin {
-            registry,
-            username: username.to_string(),
-            password: gitops_bump::secret::Secret::new(password),
-        }
-    });
-    let options = gitops_bump::registry::RegistryOptions {
-        credentials: gitops_bump::registry::Credentials {
-            explicit,
-            github_token: input("token").map(gitops_bump::secret::Secret::new),
-            google_access_token: None,
-            docker_config: true,
-        },
-        insecure_registries: args.insecure_registries,
-        wait,
-        request_timeout: std::time::Duration::from_secs(30),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
-    let resolved = rt.block_on(gitops_bump::registry::resolve_all(
+    let options = verify.registry_options(None);
+    let resolved = gitops_bump::http::block_on(gitops_bump::registry::resolve_all(
         &options,
         &references,
-        &args.platforms,
+        &verify.platforms,
         None,
-    ))?;
+    ))
+    .map_err(|e| Error::io("starting the async runtime", e))??;
     for (r, reference) in resolved.iter().zip(&references) {
         if args.json {
             print::json(Stream::Stdout, &serde_json::to_value(r).unwrap_or_default());

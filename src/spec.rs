@@ -124,6 +124,73 @@ impl ImageSpec {
         })
     }
 
+    /// The SPEC that sets exactly these parts, as a file has them (what
+    /// `promote` reads): each part is checked as [`ImageSpec::parse`] checks
+    /// it, without going through text, so a tag holding `@` or a name
+    /// holding `:` is refused rather than read as another part. `raw` is
+    /// the text the SPEC renders to, which errors quote.
+    pub fn from_parts(
+        name: &str,
+        new_name: Option<&str>,
+        tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> Result<Self, SpecError> {
+        let mut raw = name.to_string();
+        for (sep, part) in [('=', new_name), (':', tag), ('@', digest)] {
+            if let Some(part) = part {
+                raw.push(sep);
+                raw.push_str(part);
+            }
+        }
+        let shape = |why| SpecError::Shape {
+            spec: raw.clone(),
+            why,
+        };
+        let wrap = |source| SpecError::Reference {
+            spec: raw.clone(),
+            source,
+        };
+        if name.is_empty() {
+            return Err(shape("NAME is empty"));
+        }
+        if new_name.is_some_and(str::is_empty) {
+            return Err(shape("NEWNAME after `=` is empty"));
+        }
+        let name_part = |n: &str| {
+            if n.contains(['=', '@']) || n.rsplit('/').next().is_some_and(|last| last.contains(':'))
+            {
+                return Err(shape("unexpected text after the name"));
+            }
+            ImageName::parse(n).map_err(wrap)
+        };
+        let matcher = name_part(name)?;
+        if let Some(n) = new_name {
+            name_part(n)?;
+        }
+        if let Some(t) = tag {
+            // Validate through the reference grammar so messages match.
+            let parsed =
+                Reference::parse(&format!("x:{t}")).map_err(|e| wrap(retarget(e, &raw)))?;
+            if parsed.digest.is_some() || parsed.tag.as_deref() != Some(t) {
+                return Err(shape("unexpected text after the name"));
+            }
+        }
+        let digest = match digest {
+            Some(d) => Some(Field::Set(
+                Digest::parse(d).map_err(|e| wrap(retarget(e, &raw)))?,
+            )),
+            None => None,
+        };
+        Ok(ImageSpec {
+            name: name.to_string(),
+            matcher,
+            new_name: new_name.map(|n| Field::Set(n.to_string())),
+            tag: tag.map(|t| Field::Set(t.to_string())),
+            digest,
+            raw,
+        })
+    }
+
     /// The SPEC in its text form (`name=newName:tag@digest`, `*` for a kept
     /// part): what `raw` becomes after a SPEC is built in code.
     pub fn render(&self) -> String {
@@ -322,5 +389,36 @@ mod tests {
             s.target_reference().unwrap().to_string(),
             "docker.io/library/nginx:1"
         );
+    }
+
+    /// An image as a file has it becomes the SPEC its text would parse to,
+    /// and a part that would read as another part is refused.
+    #[test]
+    fn parts_make_the_spec_their_text_parses_to() {
+        type Parts<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let good: &[Parts] = &[
+            ("nginx", None, None, None),
+            ("ghcr.io/o/app", None, Some("v1.2.3"), None),
+            ("app", Some("ghcr.io/o/app"), Some("v1"), Some(D)),
+            ("localhost:5000/o/app", None, None, Some(D)),
+            ("app", Some("reg.example:5000/o/app"), None, None),
+        ];
+        for &(name, new_name, tag, digest) in good {
+            let spec = ImageSpec::from_parts(name, new_name, tag, digest).unwrap();
+            assert_eq!(spec, ImageSpec::parse(&spec.raw).unwrap(), "{name}");
+        }
+        let bad: &[Parts] = &[
+            ("", None, Some("v1"), None),
+            ("app", Some(""), None, None),
+            ("app:v1", None, Some("v2"), None),
+            ("app", None, Some("v1@sha256:00"), None),
+            ("app", None, Some("Bad Tag"), None),
+            ("app", None, None, Some("sha256:beef")),
+            ("app", Some("a=b"), None, None),
+        ];
+        for &(name, new_name, tag, digest) in bad {
+            let err = ImageSpec::from_parts(name, new_name, tag, digest).unwrap_err();
+            assert!(err.to_string().starts_with("invalid image spec"), "{err}");
+        }
     }
 }

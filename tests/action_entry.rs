@@ -8,58 +8,12 @@ use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
+use test_support::action::{ActionDir, hex};
+
 const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// A copy of `dist/` with our binary registered for linux-x64 in the manifest.
-struct ActionDir {
-    dir: tempfile::TempDir,
-}
-
-impl ActionDir {
-    fn new(tamper: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let dist = dir.path().join("dist");
-        fs::create_dir_all(dist.join("bin")).unwrap();
-        for f in ["index.js", "post.js"] {
-            fs::copy(repo_file(&format!("dist/{f}")), dist.join(f)).unwrap();
-        }
-        let bin = dist.join("bin/gitops-bump-linux-x64");
-        fs::copy(BIN, &bin).unwrap();
-        let mut sha = hex(&Sha256::digest(fs::read(&bin).unwrap()));
-        if tamper {
-            sha = sha.replace(&sha[..1], if sha.starts_with('0') { "1" } else { "0" });
-        }
-        let manifest = serde_json::json!({
-            "version": "test",
-            "binaries": { "linux-x64": { "file": "bin/gitops-bump-linux-x64", "sha256": sha } }
-        });
-        fs::write(dist.join("checksums.json"), manifest.to_string()).unwrap();
-        ActionDir { dir }
-    }
-
-    fn run(&self, envs: &[(&str, &str)], cwd: &Path) -> Output {
-        let mut cmd = Command::new("node");
-        cmd.arg(self.dir.path().join("dist/index.js"))
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("GITHUB_ACTIONS", "true")
-            .env("RUNNER_OS", "Linux")
-            .env("RUNNER_ARCH", "X64");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn text(o: &Output) -> String {
@@ -73,7 +27,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     let kust = work.path().join("kustomization.yaml");
     fs::write(
@@ -113,7 +67,7 @@ fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
 
 #[test]
 fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     let o = action.run(
         &[
@@ -135,7 +89,7 @@ fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
 /// command line, the flag.
 #[test]
 fn the_no_match_hint_names_the_input_in_actions_and_the_flag_elsewhere() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     fs::write(
         work.path().join("pod.yaml"),
@@ -171,7 +125,7 @@ fn the_no_match_hint_names_the_input_in_actions_and_the_flag_elsewhere() {
 
 #[test]
 fn entry_refuses_a_binary_whose_checksum_does_not_match() {
-    let action = ActionDir::new(true);
+    let action = ActionDir::new(BIN, true);
     let work = tempfile::tempdir().unwrap();
     let o = action.run(&[("INPUT_IMAGES", "a:v1")], work.path());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -184,7 +138,7 @@ fn entry_refuses_a_binary_whose_checksum_does_not_match() {
 
 #[test]
 fn entry_explains_a_missing_platform_binary() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     let cases = [
         (("RUNNER_OS", "macOS"), "no binary for macos-x64"),

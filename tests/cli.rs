@@ -62,6 +62,69 @@ fn help_version_and_usage_errors_have_documented_exit_codes() {
     }
 }
 
+/// Every command spells a flag like the input it sets; the older singular
+/// spellings are still accepted, unlisted.
+#[test]
+fn flags_are_named_like_their_inputs_and_old_spellings_still_work() {
+    let cases: &[(&[&str], &[&str], &[&str])] = &[
+        (
+            &["resolve", "--help"],
+            &["--platforms", "--insecure-registries", "--wait"],
+            &["--platform ", "--insecure-registry "],
+        ),
+        (
+            &["set-image", "--help"],
+            &["--values-paths", "--image-kinds"],
+            &["--values-path ", "--image-kind "],
+        ),
+    ];
+    for (args, listed, unlisted) in cases {
+        let o = run(args, &[]);
+        let help = all(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {help}");
+        for flag in *listed {
+            assert!(help.contains(flag), "{args:?} lists {flag}: {help}");
+        }
+        for flag in *unlisted {
+            assert!(!help.contains(flag), "{args:?} hides {flag}: {help}");
+        }
+    }
+    // Validated before any network call, naming the input, whichever spelling.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "resolve",
+                "--insecure-registry",
+                "localhost:5000",
+                "--wait",
+                "soon",
+                "nginx",
+            ],
+            "input `wait`",
+        ),
+        (
+            &["resolve", "--platform", "amd64", "nginx"],
+            "input `platforms` has an invalid value \"amd64\"",
+        ),
+        (
+            &[
+                "resolve",
+                "--platforms",
+                "linux/amd64",
+                "--wait",
+                "x",
+                "nginx",
+            ],
+            "input `wait`",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run(args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", all(&o));
+        assert!(all(&o).contains(needle), "{args:?}: {}", all(&o));
+    }
+}
+
 #[test]
 fn flags_win_over_action_inputs() {
     // The env says mode=none (valid); the flag says force (invalid) and must win.

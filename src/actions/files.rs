@@ -37,6 +37,11 @@ impl EnvFile {
             .map(|p| EnvFile { path: p.into() })
     }
 
+    /// The file at `path` (as a variable named it).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        EnvFile { path: path.into() }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -13,17 +13,17 @@
 //!
 //! Everything here is pure: the caller passes the event and the claims in.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::AuthError;
 use super::oidc::Claims;
-use crate::config::{Config, Mode};
+use crate::config::AuthOptions;
 
-/// The event facts the gates need, read once from `GITHUB_EVENT_NAME` and
-/// `GITHUB_EVENT_PATH`.
+/// The event facts the gates need, from the run's environment
+/// ([`crate::run_env::RunEnv::auth`]).
 #[derive(Debug, Clone, Default)]
 pub struct GateEnv {
     pub event_name: Option<String>,
@@ -38,32 +38,6 @@ pub struct GateEnv {
     pub repository: Option<String>,
     /// Issuers a token may come from (see [`issuers`]).
     pub issuers: Vec<String>,
-}
-
-impl GateEnv {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let event_name = lookup("GITHUB_EVENT_NAME").filter(|v| !v.is_empty());
-        let event_path = lookup("GITHUB_EVENT_PATH")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        let event_payload = event_path.as_deref().map(read_payload);
-        GateEnv {
-            event_name,
-            event_path,
-            event_payload,
-            claims: None,
-            audience: None,
-            repository: lookup("GITHUB_REPOSITORY").filter(|v| !v.is_empty()),
-            issuers: issuers(
-                lookup("GITOPS_BUMP_OIDC_ISSUER").as_deref(),
-                lookup("GITHUB_SERVER_URL").as_deref(),
-            ),
-        }
-    }
-
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
 }
 
 /// GitHub's OIDC issuer on github.com.
@@ -169,11 +143,6 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn read_payload(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// How the event was judged.
@@ -337,21 +306,15 @@ fn issue_comment_reason(payload: &Value) -> Option<String> {
     None
 }
 
-/// True when this run would use credentials or push.
-pub fn uses_credentials_or_pushes(config: &Config) -> bool {
-    let writes = !(config.mode == Mode::None && config.repository.is_none());
-    config.google.is_some() || config.require_environment.is_some() || (writes && !config.dry_run)
-}
-
 /// The event gate alone: no network, no token.
-pub fn check_event(config: &Config, env: &GateEnv) -> Result<Trust, AuthError> {
+pub fn check_event(config: &AuthOptions, env: &GateEnv) -> Result<Trust, AuthError> {
     let Some(event) = env.event_name.as_deref() else {
         return Ok(Trust::Local);
     };
     let Some(why) = untrusted_reason(event, env.event_payload.as_ref()) else {
         return Ok(Trust::Trusted);
     };
-    if !uses_credentials_or_pushes(config) {
+    if !config.uses_credentials_or_pushes() {
         Ok(Trust::NotNeeded)
     } else if config.allow_untrusted_events {
         Ok(Trust::AllowedUntrusted)
@@ -379,7 +342,7 @@ pub fn check_environment(required: &str, claims: &Claims) -> Result<(), AuthErro
 
 /// Both gates. `env.claims` must hold the OIDC claims when
 /// `require-environment` is set (see [`super::oidc_audience_for_gates`]).
-pub fn check_gates(config: &Config, env: &GateEnv) -> Result<GateReport, AuthError> {
+pub fn check_gates(config: &AuthOptions, env: &GateEnv) -> Result<GateReport, AuthError> {
     let trust = check_event(config, env)?;
     let mut environment = None;
     if let Some(required) = &config.require_environment {
@@ -632,7 +595,7 @@ mod tests {
     fn gates_combine_event_and_environment() {
         let mut raw = crate::config::RawInputs::default();
         raw.set("require-environment", "production".into());
-        let config = Config::for_auth(&raw).unwrap();
+        let config = crate::config::Config::for_auth(&raw).unwrap();
         let claims = |e: &str| {
             Some(Claims {
                 environment: Some(e.into()),
@@ -664,7 +627,7 @@ mod tests {
                 issuers: issuers(None, None),
                 ..GateEnv::default()
             };
-            match (check_gates(&config, &env), want) {
+            match (check_gates(&config.auth, &env), want) {
                 (Ok(r), Ok(e)) => assert_eq!(r.environment.as_deref(), Some(e)),
                 (Err(err), Err(part)) => assert!(err.to_string().contains(part), "{err}"),
                 (got, want) => panic!("{event:?}: got {got:?}, want {want:?}"),

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::actions::{self, Annotation, EnvFile, Level};
-use crate::config::{Config, GoogleAuth};
+use crate::config::{AuthOptions, GoogleAuth};
 use crate::secret::Secret;
 
 pub use gate::{GateEnv, GateReport, check_gates, issuers as gate_issuers};
@@ -74,10 +74,6 @@ impl Endpoints {
             .trim_end_matches('/')
             .to_string(),
         }
-    }
-
-    pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var(k).ok())
     }
 }
 
@@ -375,13 +371,15 @@ fn impersonation_hint(
     }
 }
 
-/// One HTTP client for the three calls, with timeouts and a bounded retry
-/// on transport errors and 5xx/429 answers.
+/// The process's HTTP client for the three calls, with a timeout on each
+/// and a bounded retry on transport errors and 5xx/429 answers.
 #[derive(Debug, Clone)]
 pub struct Http {
     pub client: reqwest::Client,
     pub attempts: u32,
     pub retry_delay: Duration,
+    /// Bounds each request, connecting included.
+    pub timeout: Duration,
 }
 
 /// A received answer: status and body text.
@@ -393,20 +391,15 @@ pub struct Answer {
 
 impl Http {
     pub fn new(timeout: Duration) -> Result<Self, AuthError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
-            .redirect(crate::http::redirect_policy())
-            .build()
-            .map_err(|source| AuthError::Http {
-                what: "building the HTTP client",
-                source,
-            })?;
+        let client = crate::http::client().map_err(|source| AuthError::Http {
+            what: "building the HTTP client",
+            source,
+        })?;
         Ok(Http {
             client,
             attempts: 3,
             retry_delay: Duration::from_millis(300),
+            timeout,
         })
     }
 
@@ -418,7 +411,7 @@ impl Http {
     ) -> Result<Answer, AuthError> {
         let mut attempt = 1;
         loop {
-            let outcome = match build().send().await {
+            let outcome = match crate::http::send(build().timeout(self.timeout)).await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     match crate::http::read_body(response, crate::http::MAX_AUTH_BODY).await {
@@ -562,20 +555,6 @@ pub struct Authenticated {
     pub impersonated: Option<String>,
 }
 
-/// GitHub OIDC token → STS → optional impersonation, reading the runner
-/// variables and endpoint overrides from the environment.
-pub async fn google(config: &GoogleAuth) -> Result<GoogleToken, AuthError> {
-    let provider = parse_provider(&config.workload_identity_provider)?;
-    let oidc = OidcRequest::from_env()?;
-    let http = Http::new(Duration::from_secs(30))?;
-    let endpoints = Endpoints::from_env();
-    Ok(
-        authenticate(&http, &endpoints, &oidc, &provider, config, None)
-            .await?
-            .token,
-    )
-}
-
 /// The flow with everything passed in. `id_token` is reused when it was
 /// fetched for the same audience (by the gates); a token STS calls stale is
 /// replaced by a fresh one once.
@@ -703,8 +682,8 @@ pub async fn authenticate(
     })
 }
 
-/// What the stage needs from the process environment, gathered once so the
-/// stage itself reads no globals.
+/// What the stage needs from the process environment, gathered once (see
+/// [`crate::run_env::RunEnv::auth`]) so the stage itself reads no globals.
 #[derive(Debug, Clone)]
 pub struct StageEnv {
     pub gate: GateEnv,
@@ -724,33 +703,6 @@ pub struct StageEnv {
     pub home: Option<PathBuf>,
 }
 
-impl StageEnv {
-    pub fn from_env() -> Self {
-        let lookup = |k: &str| std::env::var(k).ok();
-        StageEnv {
-            gate: GateEnv::from_lookup(lookup),
-            oidc: OidcRequest::from_lookup(lookup).map_err(|e| match e {
-                AuthError::OidcUnavailable { missing } => missing,
-                other => other.to_string(),
-            }),
-            endpoints: Endpoints::from_lookup(lookup),
-            runner_temp: lookup("RUNNER_TEMP")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            workspace: lookup("GITHUB_WORKSPACE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            env_file: EnvFile::from_env("GITHUB_ENV"),
-            state_file: EnvFile::from_env("GITHUB_STATE"),
-            in_actions: actions::in_actions(),
-            docker_config: lookup("DOCKER_CONFIG")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            home: lookup("HOME").filter(|v| !v.is_empty()).map(PathBuf::from),
-        }
-    }
-}
-
 /// What the auth stage did.
 #[derive(Debug, Clone)]
 pub struct AuthStage {
@@ -766,7 +718,7 @@ pub struct AuthStage {
 /// The whole stage, in order: the event gate (no network), the OIDC token
 /// (when the environment gate or Google needs it), the environment gate,
 /// Google authentication, the credentials file.
-pub async fn run_stage(config: &Config, env: &StageEnv) -> Result<AuthStage, AuthError> {
+pub async fn run_stage(config: &AuthOptions, env: &StageEnv) -> Result<AuthStage, AuthError> {
     let mut gate_env = env.gate.clone();
     gate::check_event(config, &gate_env)?;
     let provider = match &config.google {

@@ -43,10 +43,6 @@ impl OidcRequest {
         }
     }
 
-    pub fn from_env() -> Result<Self, AuthError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
     /// The request URL with `audience` added to (or replacing the one in)
     /// its existing query string, which already holds `api-version=2.0`.
     pub fn url_for(&self, audience: &str) -> Result<reqwest::Url, AuthError> {

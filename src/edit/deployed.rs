@@ -23,22 +23,6 @@ pub struct DeployedImage {
     pub digest: Option<String>,
 }
 
-impl DeployedImage {
-    /// The SPEC that sets this image elsewhere (`name=newName:tag@digest`).
-    pub fn spec(&self) -> String {
-        let name = match &self.new_name {
-            Some(n) => format!("{}={n}", self.name),
-            None => self.name.clone(),
-        };
-        Written {
-            name,
-            tag: self.tag.clone(),
-            digest: self.digest.clone(),
-        }
-        .render()
-    }
-}
-
 /// The images set in one file's bytes.
 pub fn images_in_file(file: &str, bytes: &[u8]) -> Result<Vec<DeployedImage>, EditError> {
     let text = decode(file, bytes)?;
@@ -99,6 +83,7 @@ fn reference_at(file: &str, node: &Node<'_>) -> Option<DeployedImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::ImageSpec;
 
     #[test]
     fn lists_kustomize_entries_and_container_images() {
@@ -121,7 +106,11 @@ mod tests {
             let got: Vec<String> = images_in_file(file, text.as_bytes())
                 .unwrap()
                 .iter()
-                .map(DeployedImage::spec)
+                .map(|d| {
+                    let (new_name, tag) = (d.new_name.as_deref(), d.tag.as_deref());
+                    let spec = ImageSpec::from_parts(&d.name, new_name, tag, d.digest.as_deref());
+                    spec.unwrap().raw
+                })
                 .collect();
             assert_eq!(&got, want, "{file}");
         }

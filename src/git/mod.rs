@@ -26,15 +26,16 @@
 //! it is written to `.git/config`.
 
 pub mod commit;
+pub mod history;
 pub mod remote;
 
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, ResetType};
 
-use crate::config::{Config, Mode};
+use crate::config::{Mode, WriteBackOptions};
 use crate::edit::EditReport;
-use crate::guard::{self, RunId};
+use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
 use crate::write_back::{
@@ -158,6 +159,12 @@ pub enum GitError {
         workflow_repository: String,
         source: Box<GitError>,
     },
+    #[error("reading history of {file} for the newer-wins guard: {source}")]
+    History {
+        file: String,
+        #[source]
+        source: git2::Error,
+    },
 }
 
 fn remote_suffix(messages: &str) -> String {
@@ -233,24 +240,29 @@ impl GitError {
             GitError::GitCli { .. } => {
                 "pushing to a repository on this machine runs git's own receive-pack (so its hooks run and the branch is swapped atomically): install git, or push over HTTPS"
             }
+            GitError::History { .. } => {
+                "fetch more history (actions/checkout `fetch-depth: 0`), or set `newer-wins: false`"
+            }
         };
         Some(hint.to_string())
     }
 }
 
-/// Everything besides the config that a write-back depends on.
+/// Where a write-back happens: the checkout, and the run it belongs to.
 #[derive(Debug, Clone)]
-pub struct WriteBackOptions {
+pub struct WriteBackSite {
     /// The checkout to use when `repository` is unset (the current directory).
     pub workdir: PathBuf,
     pub context: GitHubContext,
 }
 
-impl WriteBackOptions {
-    pub fn from_env(workdir: &Path) -> Self {
-        WriteBackOptions {
+impl WriteBackSite {
+    /// Writes back from `workdir` in the run described by `context`
+    /// ([`crate::run_env::RunEnv::github`]).
+    pub fn new(workdir: &Path, context: GitHubContext) -> Self {
+        WriteBackSite {
             workdir: workdir.to_path_buf(),
-            context: GitHubContext::from_env(),
+            context,
         }
     }
 }
@@ -259,8 +271,8 @@ impl WriteBackOptions {
 /// pushes through the write-back loop. `edit` is called again on every
 /// retry, on the new tip.
 pub fn write_back_with(
-    config: &Config,
-    options: &WriteBackOptions,
+    config: &WriteBackOptions,
+    options: &WriteBackSite,
     edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>,
 ) -> Result<WriteBackResult, WriteBackError> {
     let mut edit = |root: &Path| edit(root).map_err(WriteBackError::from);
@@ -274,8 +286,8 @@ pub fn write_back_with(
 /// token for the repository written (revoked at the end, also on failure),
 /// given to git as `x-access-token`; else `token`.
 pub fn write_back_counted(
-    config: &Config,
-    options: &WriteBackOptions,
+    config: &WriteBackOptions,
+    options: &WriteBackSite,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
@@ -288,8 +300,8 @@ pub fn write_back_counted(
 }
 
 fn write_back_as(
-    config: &Config,
-    options: &WriteBackOptions,
+    config: &WriteBackOptions,
+    options: &WriteBackSite,
     written: Option<&str>,
     credential: &crate::github_api::app::WriteCredential,
     edit: &mut crate::write_back::Edit<'_>,
@@ -309,7 +321,7 @@ fn write_back_as(
     }
     let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
     let render = |report: &EditReport| message.render(report);
-    let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+    let images: Vec<&str> = config.images.iter().map(String::as_str).collect();
     let plan = crate::write_back::plan_for(
         config,
         &options.context,
@@ -329,7 +341,7 @@ fn write_back_as(
 /// request and the summary's links): the `repository` input, else the
 /// checkout's `origin` (which may be another repository than the
 /// workflow's), else `GITHUB_REPOSITORY`.
-fn written_repository(config: &Config, options: &WriteBackOptions) -> Option<String> {
+fn written_repository(config: &WriteBackOptions, options: &WriteBackSite) -> Option<String> {
     let named = match &config.repository {
         Some(repository) => Some(repository.clone()),
         None => Repository::discover(&options.workdir)
@@ -474,8 +486,8 @@ impl Drop for TempClone {
 
 impl Workspace {
     fn prepare(
-        config: &Config,
-        options: &WriteBackOptions,
+        config: &WriteBackOptions,
+        options: &WriteBackSite,
         token: Option<&Secret>,
     ) -> Result<Workspace, GitError> {
         match &config.repository {
@@ -624,7 +636,7 @@ struct GitTransport {
 }
 
 impl GitTransport {
-    fn new(workspace: Workspace, config: &Config) -> Result<GitTransport, GitError> {
+    fn new(workspace: Workspace, config: &WriteBackOptions) -> Result<GitTransport, GitError> {
         let root = workspace.root()?;
         Ok(GitTransport {
             workspace,
@@ -721,7 +733,7 @@ impl Transport for GitTransport {
                 path: path.clone(),
                 source,
             })?;
-            return Ok(guard::last_bumped_run(&remote, start, file, image, HISTORY_LIMIT)?.run());
+            return Ok(history::last_bumped_run(&remote, start, file, image, HISTORY_LIMIT)?.run());
         }
         // Deepen a shallow copy until the walk reaches the bump, the root,
         // or the bound; the same authenticated fetch as the tip's.
@@ -734,8 +746,8 @@ impl Transport for GitTransport {
                     source,
                 }
             })?;
-            match guard::last_bumped_run(&repo, start, file, image, HISTORY_LIMIT)? {
-                guard::LastBump::Shallow if (self.depth as usize) < HISTORY_LIMIT => {
+            match history::last_bumped_run(&repo, start, file, image, HISTORY_LIMIT)? {
+                history::LastBump::Shallow if (self.depth as usize) < HISTORY_LIMIT => {
                     self.depth = (self.depth.max(25) * 4).min(HISTORY_LIMIT as u32);
                     remote::fetch_branch(
                         &self.workspace.repo,
@@ -774,18 +786,27 @@ impl Transport for GitTransport {
         };
         let local_ref = format!("refs/heads/{remote_branch}");
         let (id, diff) = match to {
-            Destination::Branch => self.commit(parent, report, message, Some(&local_ref))?,
+            Destination::Branch => {
+                let committed = self.commit(parent, report, message, Some(&local_ref))?;
+                // Point HEAD at the branch (it may have been detached) and
+                // stage the files so the checkout is clean whatever happens
+                // next.
+                repo.set_head(&local_ref).map_err(GitError::Commit)?;
+                stage(repo, &report.files)?;
+                committed
+            }
             Destination::PullRequestBranch(_) => {
                 let (id, diff) = self.commit(parent, report, message, None)?;
                 repo.reference(&local_ref, id, true, "gitops-bump: pull request branch")
                     .map_err(GitError::Commit)?;
+                // The change lives on the pull-request branch only: the
+                // checkout stays on the base branch, as the base is on the
+                // remote, so a second bump in the same job starts from the
+                // base again instead of stacking on this one.
+                restore(repo, &report.files)?;
                 (id, diff)
             }
         };
-        // Point HEAD at the branch (it may have been detached) and stage
-        // the files so the checkout is clean whatever happens next.
-        repo.set_head(&local_ref).map_err(GitError::Commit)?;
-        stage(repo, &report.files)?;
         let outcome = remote::push(
             repo,
             &self.workspace.location,

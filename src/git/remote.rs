@@ -796,21 +796,13 @@ fn refusal_body(location: &RemoteLocation, token: Option<&Secret>, service: &str
         "{}/info/refs?service={service}",
         location.url.trim_end_matches('/')
     );
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
+    // A client of its own for its redirect policy: the reason is in the
+    // answer to this very request; a redirect would read another page.
+    let Ok(client) = crate::http::client_for(&url, reqwest::redirect::Policy::none()) else {
         return String::new();
     };
-    runtime.block_on(async {
-        let Ok(client) = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-        else {
-            return String::new();
-        };
-        let mut request = client.get(&url);
+    crate::http::block_on(async {
+        let mut request = client.get(&url).timeout(std::time::Duration::from_secs(10));
         if let Some(token) = token
             && may_send_token(location, &url).is_ok()
         {
@@ -824,6 +816,7 @@ fn refusal_body(location: &RemoteLocation, token: Option<&Secret>, service: &str
             .unwrap_or_default();
         String::from_utf8_lossy(&body).trim().to_string()
     })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::rest::{Api, RestError, status_error};
-use crate::config::{Config, GitHubApp, Mode};
+use crate::config::{GitHubApp, Mode, WriteBackOptions};
 use crate::secret::Secret;
 
 /// GitHub refuses JWTs that live longer than 10 minutes.
@@ -206,7 +206,8 @@ fn jwt_error(status: StatusCode, body: &Value) -> AppError {
 /// An installation access token, revoked when dropped.
 ///
 /// Call [`InstallationToken::revoke`] at the end of a run to see revocation
-/// errors; otherwise `Drop` revokes it on a helper thread and only warns.
+/// errors; otherwise `Drop` revokes it, waiting for the answer, and only
+/// warns.
 #[derive(Debug)]
 pub struct InstallationToken {
     token: Secret,
@@ -247,34 +248,38 @@ impl Drop for InstallationToken {
             return;
         }
         self.revoked = true;
-        // A fresh client: pooled connections belong to the runtime that
-        // opened them, which may be the one blocked on this drop.
-        let api = Api::new(self.api.base());
-        let token = self.token.clone();
-        // Drop may run inside an async runtime, where blocking on another
-        // future would panic: revoke on a thread with its own runtime.
-        let revoked = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            rt.block_on(revoke(&api, &token)).map_err(|e| e.to_string())
-        })
-        .join();
-        match revoked {
-            Ok(Ok(())) => {}
-            Ok(Err(why)) => crate::print::line(
+        match revoke_and_wait(&self.api, &self.token) {
+            Some(Ok(())) => {}
+            Some(Err(why)) => crate::print::line(
                 crate::print::Stream::Stderr,
                 &format!(
                     "warning: could not revoke the App installation token (it expires within an hour): {why}"
                 ),
             ),
-            Err(_) => crate::print::line(
+            None => crate::print::line(
                 crate::print::Stream::Stderr,
                 "warning: revoking the App installation token panicked",
             ),
         }
     }
+}
+
+/// Revokes `token` and waits for the answer, from any thread, also one
+/// inside a runtime (a `Drop` after a `?` in async code), where blocking on
+/// a future would panic: the revocation runs as a task of the process's
+/// runtime, whose own worker thread answers it while this thread waits.
+/// `None` when the task died without an answer.
+fn revoke_and_wait(api: &Api, token: &Secret) -> Option<Result<(), String>> {
+    let runtime = match crate::http::runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let (api, token) = (api.clone(), token.clone());
+    let (answer, answered) = std::sync::mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        let _ = answer.send(revoke(&api, &token).await.map_err(|e| e.to_string()));
+    });
+    answered.recv().ok()
 }
 
 /// Creates an installation token for `owner/repo` with only `permissions`.
@@ -382,7 +387,7 @@ impl WriteCredential {
 /// returns, also on failure; else the `token` input. One helper for both
 /// commit modes, so git and the API authenticate alike.
 pub(crate) fn with_write_credential<T, E: From<AppError>>(
-    config: &Config,
+    config: &WriteBackOptions,
     api: &Api,
     repository: Option<&str>,
     write: impl FnOnce(&WriteCredential) -> Result<T, E>,
@@ -398,29 +403,23 @@ pub(crate) fn with_write_credential<T, E: From<AppError>>(
         .ok_or_else(|| AppError::NoRepository {
             repository: repository.unwrap_or_default().to_string(),
         })?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(AppError::Runtime)?;
-    // A client of its own: pooled connections belong to the runtime that
-    // opened them, and `write` runs on others.
-    let api = Api::new(api.base());
-    let token = rt.block_on(installation_token(
-        &api,
+    let token = crate::http::block_on(installation_token(
+        api,
         app,
         &owner,
         &repo,
         &permissions_for(config.mode),
-    ))?;
+    ))
+    .map_err(AppError::Runtime)??;
     let credential = WriteCredential {
         app: Some(token),
         token: None,
     };
     let result = write(&credential);
     if let Some(token) = credential.app {
-        // Same runtime as the token's creation: its pooled connections live
-        // there. Revocation failing must not hide the write-back's result.
-        if let Err(e) = rt.block_on(token.revoke()) {
+        // Revocation failing must not hide the write-back's result. (Without
+        // a runtime the unpolled future drops the token, whose `Drop` tries.)
+        if let Ok(Err(e)) = crate::http::block_on(token.revoke()) {
             crate::print::line(crate::print::Stream::Stderr, &format!("warning: {e}"));
         }
     }

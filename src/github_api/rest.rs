@@ -1,6 +1,6 @@
-//! A small GitHub REST/GraphQL client: one reqwest client, the API base URL
-//! (`GITHUB_API_URL`, so GHES and test servers work), the headers GitHub
-//! asks for, and timeouts on every call.
+//! A small GitHub REST/GraphQL client: the process's one reqwest client,
+//! the API base URL (`GITHUB_API_URL`, so GHES and test servers work), the
+//! headers GitHub asks for, and timeouts on every call.
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use crate::secret::Secret;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 const API_VERSION: &str = "2022-11-28";
-const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
+/// Bounds each call, connecting included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
@@ -67,12 +68,7 @@ pub struct Api {
 impl Api {
     /// A client for `base` (`https://api.github.com`, `https://HOST/api/v3`).
     pub fn new(base: &str) -> Api {
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .redirect(crate::http::redirect_policy())
-            .build()
+        let client = crate::http::client()
             // Building fails only when the TLS backend cannot initialise;
             // the default client has the same backend and no timeouts.
             .unwrap_or_default();
@@ -80,15 +76,6 @@ impl Api {
             base: base.trim_end_matches('/').to_string(),
             client,
         }
-    }
-
-    /// `GITHUB_API_URL`, as the runner sets it, or the public API.
-    pub fn from_env() -> Api {
-        let base = std::env::var("GITHUB_API_URL")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        Api::new(&base)
     }
 
     pub fn base(&self) -> &str {
@@ -122,7 +109,8 @@ impl Api {
             .request(method, &url)
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", API_VERSION)
-            .bearer_auth(bearer.expose());
+            .bearer_auth(bearer.expose())
+            .timeout(CALL_TIMEOUT);
         if let Some(b) = body {
             request = request.json(b);
         }
@@ -131,7 +119,7 @@ impl Api {
             url: url.clone(),
             source,
         };
-        let response = request.send().await.map_err(transport)?;
+        let response = crate::http::send(request).await.map_err(transport)?;
         let status = response.status();
         let bytes = crate::http::read_body(response, crate::http::MAX_API_BODY)
             .await

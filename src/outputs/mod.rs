@@ -120,6 +120,21 @@ impl Outputs {
         out
     }
 
+    /// Records what the write-back did, and returns the edit as applied on
+    /// the tip that was finally written (see [`Outputs::record_edit`]).
+    pub(crate) fn record_write_back(
+        &mut self,
+        result: crate::write_back::WriteBackResult,
+    ) -> EditReport {
+        self.skipped_reason = result.skipped_reason;
+        self.commit_sha = result.commit_sha;
+        self.repository = result.repository;
+        self.attempts = result.attempts;
+        self.pull_request_url = result.pull_request_url;
+        self.pull_request_number = result.pull_request_number;
+        result.report
+    }
+
     /// Records what the edit changed, as applied on the tip that was
     /// finally written: the files, each image's old and new values, and
     /// every edited scalar.
@@ -195,6 +210,13 @@ pub(crate) fn show_changes(changes: &[Change]) {
                 .titled(format!("gitops-bump: {}", c.image)),
         );
     }
+}
+
+/// Reports a run a guard stopped: a `::notice` in Actions and a line on
+/// stderr. The caller sets `changed=false` and the `skipped-reason` output.
+pub(crate) fn announce_skip(reason: &str) {
+    print::line(Stream::Stderr, &format!("skipped: {reason}"));
+    actions::annotate(&Annotation::new(Level::Notice, reason).titled("gitops-bump"));
 }
 
 /// An `http(s)://` URL of printable ASCII without quotes, spaces, `<>`,

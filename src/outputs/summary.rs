@@ -5,21 +5,21 @@ use super::Outputs;
 use crate::actions::EnvFile;
 use crate::error::Error;
 use crate::print;
+use crate::write_back::message::GitHubContext;
 
 /// `$GITHUB_SERVER_URL`, without a trailing `/`.
-fn server_url() -> String {
-    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
-    server.trim_end_matches('/').to_string()
+fn server_url(context: &GitHubContext) -> String {
+    context.server_url.trim_end_matches('/').to_string()
 }
 
 /// Where the commit link points: the repository written to, else
 /// `$GITHUB_REPOSITORY`, on `$GITHUB_SERVER_URL`.
-fn repository_url(written: Option<&str>) -> Option<String> {
+fn repository_url(written: Option<&str>, context: &GitHubContext) -> Option<String> {
     let repo = written
         .map(str::to_string)
-        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
+        .or_else(|| context.repository.clone())
         .filter(|r| !r.is_empty())?;
-    Some(format!("{}/{repo}", server_url()))
+    Some(format!("{}/{repo}", server_url(context)))
 }
 
 /// A table cell holding a value, or a dash.
@@ -32,7 +32,7 @@ fn cell(v: Option<&String>) -> String {
 /// ([`print::code_span`]), so no value can leave its cell or become a link,
 /// an image or HTML; the only links are the commit's and the pull
 /// request's, and only when they have the shape GitHub gives them.
-pub(crate) fn summary_markdown(outputs: &Outputs) -> String {
+pub(crate) fn summary_markdown(outputs: &Outputs, context: &GitHubContext) -> String {
     let mut md = String::from("### gitops-bump\n\n");
     if !outputs.changed {
         md.push_str("Nothing to change: every image is already up to date.\n\n");
@@ -79,7 +79,7 @@ pub(crate) fn summary_markdown(outputs: &Outputs) -> String {
         }
         md.push_str("\n</details>\n");
     }
-    let base = repository_url(outputs.repository.as_deref());
+    let base = repository_url(outputs.repository.as_deref(), context);
     if let Some(sha) = &outputs.commit_sha {
         let short = &sha[..sha.len().min(12)];
         match &base {
@@ -100,7 +100,7 @@ pub(crate) fn summary_markdown(outputs: &Outputs) -> String {
         let number = outputs
             .pull_request_number
             .map_or(String::new(), |n| format!("#{n}"));
-        match is_pull_request_url(url, &server_url()) {
+        match is_pull_request_url(url, &server_url(context)) {
             true => md.push_str(&format!("\nPull request: [{number}]({url})\n")),
             false => md.push_str(&format!(
                 "\nPull request: {}\n",
@@ -141,14 +141,15 @@ fn is_pull_request_url(url: &str, server: &str) -> bool {
 }
 
 /// Appends the summary to `GITHUB_STEP_SUMMARY` when it is set.
-pub fn write_summary(outputs: &Outputs) -> Result<(), Error> {
+pub fn write_summary(outputs: &Outputs, context: &GitHubContext) -> Result<(), Error> {
     if let Some(file) = EnvFile::from_env("GITHUB_STEP_SUMMARY") {
-        file.append_text(&summary_markdown(outputs)).map_err(|e| {
-            Error::io(
-                format!("writing the job summary to {}", file.path().display()),
-                e,
-            )
-        })?;
+        file.append_text(&summary_markdown(outputs, context))
+            .map_err(|e| {
+                Error::io(
+                    format!("writing the job summary to {}", file.path().display()),
+                    e,
+                )
+            })?;
     }
     Ok(())
 }
@@ -161,6 +162,14 @@ mod tests {
     use crate::outputs::tests::change;
     use crate::spec::ImageSpec;
 
+    /// The run on github.com, outside any workflow.
+    fn github() -> GitHubContext {
+        GitHubContext {
+            server_url: "https://github.com".into(),
+            ..GitHubContext::default()
+        }
+    }
+
     #[test]
     fn summary_shows_old_and_new_values_and_the_changed_lines() {
         let specs = vec![ImageSpec::parse("app=ghcr.io/org/app:v2").unwrap()];
@@ -172,7 +181,7 @@ mod tests {
             attempts: 3,
             ..Default::default()
         };
-        let md = summary_markdown(&out);
+        let md = summary_markdown(&out, &github());
         for needle in [
             "| `ghcr.io/org/app` | `v1` → `v2` |",
             "- `overlays/dev/kustomization.yaml:9` `v1` → `v2`",
@@ -180,7 +189,7 @@ mod tests {
         ] {
             assert!(md.contains(needle), "{needle}\n{md}");
         }
-        let unchanged = summary_markdown(&Outputs::default());
+        let unchanged = summary_markdown(&Outputs::default(), &github());
         assert!(unchanged.contains("Nothing to change"));
     }
 
@@ -208,7 +217,7 @@ mod tests {
             changes: vec![c],
             ..Default::default()
         };
-        let md = summary_markdown(&out);
+        let md = summary_markdown(&out, &github());
         let found = test_support::markdown::foreign_markup(&md, &|_| false);
         assert!(found.is_empty(), "{found:#?}\n{md}");
         // Still shown, as text.
@@ -223,7 +232,7 @@ mod tests {
     #[test]
     fn the_commit_and_pull_request_links_are_ours() {
         let sha = "0123456789abcdef0123456789abcdef01234567";
-        let server = server_url();
+        let server = server_url(&github());
         let pr = format!("{server}/other-org/gitops/pull/12");
         let out = Outputs {
             changed: true,
@@ -232,7 +241,7 @@ mod tests {
             pull_request_number: Some(12),
             ..Default::default()
         };
-        let md = summary_markdown(&out);
+        let md = summary_markdown(&out, &github());
         assert!(md.contains(&format!("[#12]({pr})")), "{md}");
         let found = test_support::markdown::foreign_markup(&md, &|url| url == pr);
         assert!(found.is_empty(), "{found:#?}");
@@ -247,8 +256,8 @@ mod tests {
             repository: Some("other-org/gitops".into()),
             ..Default::default()
         };
-        let md = summary_markdown(&out);
-        let link = format!("{}/other-org/gitops/commit/{sha}", server_url());
+        let md = summary_markdown(&out, &github());
+        let link = format!("{}/other-org/gitops/commit/{sha}", server_url(&github()));
         assert!(
             md.contains(&format!("\nCommit: [`0123456789ab`]({link})\n")),
             "{md}"

@@ -120,13 +120,7 @@ fn api_host(registry: &str) -> &str {
 
 impl Client {
     pub fn new(options: &RegistryOptions) -> Result<Client, RegistryError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("gitops-bump/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(options.request_timeout)
-            .timeout(options.request_timeout)
-            .redirect(crate::http::redirect_policy())
-            .build()
-            .map_err(|e| RegistryError::ClientSetup(e.to_string()))?;
+        let http = crate::http::client().map_err(|e| RegistryError::ClientSetup(e.to_string()))?;
         Ok(Client {
             http,
             options: options.clone(),
@@ -212,12 +206,12 @@ impl Client {
 
     /// Whether `host` answers plain HTTP, to explain a failed HTTPS attempt.
     async fn speaks_plain_http(&self, host: &str) -> bool {
-        let probe = self
-            .http
-            .get(format!("http://{host}/v2/"))
-            .timeout(self.options.request_timeout.min(Duration::from_secs(5)))
-            .send()
-            .await;
+        let probe = crate::http::send(
+            self.http
+                .get(format!("http://{host}/v2/"))
+                .timeout(self.options.request_timeout.min(Duration::from_secs(5))),
+        )
+        .await;
         probe.is_ok()
     }
 
@@ -411,12 +405,15 @@ impl Client {
     ) -> Result<reqwest::Response, RegistryError> {
         let mut attempt = 0;
         loop {
-            let request = make().build().map_err(|e| RegistryError::BadResponse {
-                registry: registry.to_string(),
-                what: format!("could not build a request: {e}"),
-            })?;
+            let request = make()
+                .timeout(self.options.request_timeout)
+                .build()
+                .map_err(|e| RegistryError::BadResponse {
+                    registry: registry.to_string(),
+                    what: format!("could not build a request: {e}"),
+                })?;
             let (method, url) = (request.method().clone(), redact_query(request.url()));
-            let retry_in = match self.http.execute(request).await {
+            let retry_in = match crate::http::execute(request).await {
                 Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
                     debug!(%method, url, status = 429, "registry request rate limited");
                     let after = r

@@ -255,7 +255,7 @@ impl RegistryError {
             ),
             RegistryError::Timeout { .. } => "the registry is slow or unreachable; check network access, or retry later".to_string(),
             RegistryError::PlainHttpOnly { registry } => format!(
-                "if this registry is meant to be used over plain HTTP, add `insecure-registries: {registry}` (CLI: --insecure-registry {registry})"
+                "if this registry is meant to be used over plain HTTP, add `insecure-registries: {registry}` (CLI: --insecure-registries {registry})"
             ),
             RegistryError::InsecureRealm { realm, .. } => format!(
                 "the password would go in clear to {}; if plain HTTP is intended, list that host[:port] in `insecure-registries` (listing the registry alone does not cover its token service)",

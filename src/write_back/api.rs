@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 use crate::edit::EditReport;
 use crate::github_api::rest::{Api, RestError, url_component};
-use crate::guard::{self, RunId};
+use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
 use crate::write_back::message::GitHubContext;
@@ -145,27 +145,15 @@ impl ApiTarget {
     fn repository(&self) -> String {
         format!("{}/{}", self.owner, self.repo)
     }
-
-    /// The same target with a new HTTP client: a reqwest client's pooled
-    /// connections belong to the runtime that opened them, so each runtime
-    /// gets its own.
-    fn with_own_client(&self) -> ApiTarget {
-        ApiTarget {
-            api: Api::new(self.api.base()),
-            ..self.clone()
-        }
-    }
 }
 
-/// The current-thread runtime the blocking entry points run on.
-fn runtime() -> Result<tokio::runtime::Runtime, ApiCommitError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ApiCommitError::Io {
-            context: "starting the async runtime".into(),
-            source,
-        })
+/// The process's runtime ([`crate::http::runtime`]), which the blocking
+/// entry points run on.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, ApiCommitError> {
+    crate::http::runtime().map_err(|source| ApiCommitError::Io {
+        context: "starting the async runtime".into(),
+        source,
+    })
 }
 
 /// How to commit.
@@ -206,7 +194,7 @@ pub(crate) struct ApiTransport {
     target: ApiTarget,
     paths: Vec<String>,
     max_file_size: u64,
-    runtime: tokio::runtime::Runtime,
+    runtime: &'static tokio::runtime::Runtime,
     /// The files of the current attempt.
     files: Option<tempfile::TempDir>,
     root: PathBuf,
@@ -215,7 +203,7 @@ pub(crate) struct ApiTransport {
 impl ApiTransport {
     pub fn new(target: &ApiTarget, options: &ApiCommitOptions) -> Result<Self, ApiCommitError> {
         Ok(ApiTransport {
-            target: target.with_own_client(),
+            target: target.clone(),
             paths: normalise_paths(&options.paths)?,
             max_file_size: options.max_file_size,
             runtime: runtime()?,
@@ -399,9 +387,9 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
 /// installation token when `app-id` is set, revoked at the end; else
 /// `token`) and runs the write-back loop through the API.
 pub fn write_back_for_config(
-    config: &crate::config::Config,
+    config: &crate::config::WriteBackOptions,
     api: &Api,
-    options: &crate::git::WriteBackOptions,
+    options: &crate::git::WriteBackSite,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
@@ -436,15 +424,11 @@ pub fn write_back_for_config(
         };
         // A promotion edits `promote-to` and reads `promote-from` on the
         // same tip: both are downloaded.
-        let paths = match &config.promote {
-            Some((from, to)) => vec![to.clone(), from.clone()],
-            None => config.paths.clone(),
-        };
-        let mut api_options = ApiCommitOptions::new(paths, String::new(), 0);
+        let mut api_options = ApiCommitOptions::new(config.edited_paths.clone(), String::new(), 0);
         api_options.max_file_size = crate::edit::DEFAULT_MAX_FILE_SIZE;
         let message = crate::write_back::message::ConfigMessage::new(config, &options.context);
         let render = |r: &EditReport| message.render(r);
-        let images: Vec<&str> = config.images.iter().map(|s| s.name.as_str()).collect();
+        let images: Vec<&str> = config.images.iter().map(String::as_str).collect();
         let plan = crate::write_back::plan_for(
             config,
             &options.context,
@@ -825,7 +809,7 @@ pub(crate) async fn last_bumped_run(
         .into_iter()
         .flatten()
         .filter_map(|c| c["commit"]["message"].as_str())
-        .find_map(|m| guard::bumped_by_run(m, image)))
+        .find_map(|m| super::message::bumped_by_run(m, image)))
 }
 
 #[cfg(test)]

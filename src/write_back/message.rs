@@ -1,12 +1,19 @@
 //! The commit message: the user's template filled from the edit, and the
 //! trailer block every bump commit carries. Both transports (git and the
-//! GitHub API) and the pull-request title use this one renderer.
+//! GitHub API) and the pull-request title use this one renderer. The
+//! newer-wins guard's trailers are read back here too ([`bumped_by_run`]),
+//! by both transports' history.
 
 use std::collections::BTreeMap;
 
 use crate::edit::{Change, EditReport};
-use crate::guard::Credential;
+use crate::guard::{Credential, RunId};
 use crate::template::TemplateError;
+
+/// Trailer naming the image a bump commit changed (one line per image).
+pub const TRAILER_IMAGE: &str = "Bumped-Image";
+/// Trailer naming the workflow run that made a bump commit.
+pub const TRAILER_RUN: &str = "Bumped-By-Run";
 
 /// The commit message of a run: the `commit-message` template with the
 /// trailers, keeping a skip marker when the credential would start
@@ -18,11 +25,11 @@ pub struct ConfigMessage<'a> {
 }
 
 impl<'a> ConfigMessage<'a> {
-    pub fn new(config: &'a crate::config::Config, context: &'a GitHubContext) -> Self {
+    pub fn new(config: &'a crate::config::WriteBackOptions, context: &'a GitHubContext) -> Self {
         ConfigMessage {
             template: &config.commit_message,
             context,
-            credential: Credential::of(config),
+            credential: Credential::of(config.app.is_some(), config.token.as_ref()),
         }
     }
 
@@ -47,23 +54,10 @@ pub struct GitHubContext {
     pub sha: Option<String>,
     /// `GITHUB_RUN_NUMBER`.`GITHUB_RUN_ATTEMPT`, recorded in a
     /// `Bumped-By-Run` trailer for the newer-wins guard.
-    pub run: Option<crate::guard::RunId>,
+    pub run: Option<RunId>,
 }
 
 impl GitHubContext {
-    pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        GitHubContext {
-            server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            api_url: var("GITHUB_API_URL")
-                .unwrap_or_else(|| crate::github_api::rest::DEFAULT_API_URL.into()),
-            repository: var("GITHUB_REPOSITORY"),
-            run_id: var("GITHUB_RUN_ID"),
-            sha: var("GITHUB_SHA"),
-            run: crate::guard::RunId::from_env(),
-        }
-    }
-
     pub fn run_url(&self) -> Option<String> {
         match (&self.repository, &self.run_id) {
             (Some(repo), Some(run)) if !self.server_url.is_empty() => Some(format!(
@@ -192,10 +186,60 @@ pub fn render(
         let mut images: Vec<&str> = report.changes.iter().map(|c| c.image.as_str()).collect();
         images.dedup();
         out.push('\n');
-        out.push_str(crate::guard::format_trailers(&images, run).trim_end());
+        out.push_str(format_trailers(&images, run).trim_end());
     }
     out.push('\n');
     Ok(out)
+}
+
+/// The trailer block for a bump commit: one `Bumped-Image` line per image,
+/// then `Bumped-By-Run`. Appended after a blank line by [`append_trailers`].
+pub fn format_trailers(images: &[&str], run: RunId) -> String {
+    let mut s = String::new();
+    for image in images {
+        s.push_str(&format!("{TRAILER_IMAGE}: {image}\n"));
+    }
+    s.push_str(&format!("{TRAILER_RUN}: {run}\n"));
+    s
+}
+
+/// Adds the trailers to a commit message, separated by a blank line as git
+/// expects (`git interpret-trailers` reads only the last paragraph).
+pub fn append_trailers(message: &str, images: &[&str], run: RunId) -> String {
+    format!("{}\n\n{}", message.trim_end(), format_trailers(images, run))
+}
+
+/// `(key, value)` pairs of the message's last paragraph, when every line of
+/// it is a `Key: value` trailer.
+pub fn parse_trailers(message: &str) -> Vec<(String, String)> {
+    let paragraph = message.trim_end().rsplit("\n\n").next().unwrap_or_default();
+    let mut out = Vec::new();
+    for line in paragraph.lines() {
+        let Some((key, value)) = line.split_once(": ") else {
+            return Vec::new();
+        };
+        let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !key_ok {
+            return Vec::new();
+        }
+        out.push((key.to_string(), value.trim().to_string()));
+    }
+    out
+}
+
+/// The run recorded in a bump commit for `image`, if the commit names it.
+pub fn bumped_by_run(message: &str, image: &str) -> Option<RunId> {
+    let trailers = parse_trailers(message);
+    let names_image = trailers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case(TRAILER_IMAGE) && v == image);
+    if !names_image {
+        return None;
+    }
+    trailers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(TRAILER_RUN))
+        .and_then(|(_, v)| RunId::parse(v))
 }
 
 #[cfg(test)]
@@ -279,5 +323,77 @@ mod tests {
         );
         context.run_id = None;
         assert_eq!(context.run_url(), None);
+    }
+
+    #[test]
+    fn trailers_round_trip_and_only_count_for_the_named_image() {
+        let run = RunId::parse("310.2").unwrap();
+        let msg = append_trailers(
+            "chore(deploy): bump app to abc [skip ci]\n",
+            &["ghcr.io/org/app", "ghcr.io/org/worker"],
+            run,
+        );
+        assert_eq!(
+            msg,
+            "chore(deploy): bump app to abc [skip ci]\n\nBumped-Image: ghcr.io/org/app\nBumped-Image: ghcr.io/org/worker\nBumped-By-Run: 310.2\n"
+        );
+        let cases = [
+            (msg.as_str(), "ghcr.io/org/app", Some(run)),
+            (msg.as_str(), "ghcr.io/org/worker", Some(run)),
+            (msg.as_str(), "ghcr.io/org/other", None),
+            ("fix: manual edit\n\nBumped-By-Run: 5.1\n", "app", None),
+            // Trailers only count in the last paragraph, all lines trailers.
+            (
+                "bump\n\nBumped-Image: app\nBumped-By-Run: 5.1\n\nmore text",
+                "app",
+                None,
+            ),
+            (
+                "bump\n\nBumped-Image: app\nnot a trailer\nBumped-By-Run: 5.1",
+                "app",
+                None,
+            ),
+            (
+                "bump\n\nbumped-image: app\nbumped-by-run: 6",
+                "app",
+                RunId::parse("6.1"),
+            ),
+        ];
+        for (message, image, want) in cases {
+            assert_eq!(bumped_by_run(message, image), want, "{message:?} {image}");
+        }
+    }
+
+    #[test]
+    fn the_credential_comes_from_the_config() {
+        let config = |pairs: &[(&str, &str)]| {
+            let mut raw = crate::config::RawInputs::default();
+            raw.set("images", "app:v1".into());
+            for (k, v) in pairs {
+                raw.set(k, v.to_string());
+            }
+            crate::config::Config::from_raw(&raw).unwrap()
+        };
+        let key = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----";
+        let cases = [
+            (vec![], Credential::GithubToken),
+            (vec![("token", "ghs_abc")], Credential::GithubToken),
+            (vec![("token", "ghp_abc")], Credential::PersonalToken),
+            (vec![("token", "github_pat_abc")], Credential::PersonalToken),
+            (
+                vec![
+                    ("token", "ghs_abc"),
+                    ("app-id", "1"),
+                    ("app-private-key", key),
+                ],
+                Credential::AppToken,
+            ),
+        ];
+        let context = GitHubContext::default();
+        for (pairs, want) in cases {
+            let config = config(&pairs);
+            let message = ConfigMessage::new(&config.write_back, &context);
+            assert_eq!(message.credential, want, "{pairs:?}");
+        }
     }
 }

@@ -39,7 +39,7 @@ pub mod pull_request;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Mode};
+use crate::config::{Mode, WriteBackOptions};
 use crate::edit::EditReport;
 use crate::guard::{self, RunId};
 use crate::print::{self, Stream};
@@ -286,7 +286,7 @@ impl WriteBackError {
 /// written to (`owner/name`), where the pull request goes; `token` is the
 /// credential it is opened with.
 pub fn plan_for<'a>(
-    config: &Config,
+    config: &WriteBackOptions,
     context: &GitHubContext,
     written: Option<&str>,
     token: Option<Secret>,
@@ -297,9 +297,9 @@ pub fn plan_for<'a>(
     let pull_request = match config.mode {
         Mode::PullRequest => {
             let promote_to = config
-                .promote
+                .promote_to
                 .as_ref()
-                .map(|(_, to)| to.to_string_lossy().into_owned());
+                .map(|to| to.to_string_lossy().into_owned());
             Some(pull_request::Plan {
                 head: pull_request::branch_name(base, images, promote_to.as_deref()),
                 repository: written

@@ -219,12 +219,8 @@ pub fn open_or_update(
         status: 0,
         message: "no `token` was given for the GitHub API".into(),
     })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(PullRequestError::Runtime)?;
     let pulls = Pulls { api, token };
-    runtime.block_on(pulls.open_or_update(pr))
+    crate::http::block_on(pulls.open_or_update(pr)).map_err(PullRequestError::Runtime)?
 }
 
 /// The pull-request calls, made with the crate's one GitHub client; its

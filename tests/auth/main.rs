@@ -1441,7 +1441,7 @@ fn the_stage_gates_pushes_without_google() {
             state_file: None,
             in_actions: false,
         };
-        let got = rt.block_on(auth::run_stage(&config, &env));
+        let got = rt.block_on(auth::run_stage(&config.auth, &env));
         assert_eq!(got.is_ok(), *ok, "{inputs:?} {event}: {got:?}");
         let asked: Vec<String> = server
             .requests_to(Route::Oidc)

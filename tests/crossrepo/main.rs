@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use gitops_bump::config::{GitHubApp, Mode};
 use gitops_bump::edit::EditReport;
+use gitops_bump::git::history::{self, LastBump};
 use gitops_bump::github_api::app::{self, AppError};
 use gitops_bump::github_api::rest::Api;
-use gitops_bump::guard::{self, LastBump, RunId};
+use gitops_bump::guard::{self, RunId};
 use gitops_bump::secret::Secret;
 use gitops_bump::workspace::WorkspaceError;
 use gitops_bump::write_back::api::{ApiCommitOptions, ApiTarget};
+use gitops_bump::write_back::message::append_trailers;
 use gitops_bump::write_back::{self, WriteBackError, WriteBackResult};
 
 use edit::{kustomization, set_tags};
@@ -488,7 +490,7 @@ fn newer_wins_skips_stale_runs_and_allows_rollbacks_when_off() {
                     &[(FILE, &kustomization(&[(APP, "0000000")]))],
                     "initial",
                 );
-                let message = guard::append_trailers(
+                let message = append_trailers(
                     "chore: bump app [skip ci]",
                     &[APP],
                     RunId::parse(run).unwrap(),
@@ -583,9 +585,8 @@ fn history_repo(dir: &Path) -> PathBuf {
         run(&["add", "-A"]);
         run(&["commit", "-q", "-m", message]);
     };
-    let trailer = |image: &str, r: &str| {
-        guard::append_trailers("chore: bump", &[image], RunId::parse(r).unwrap())
-    };
+    let trailer =
+        |image: &str, r: &str| append_trailers("chore: bump", &[image], RunId::parse(r).unwrap());
     commit(&[(APP, "a1"), ("worker", "w1")], "x: 1\n", "add manifests");
     commit(
         &[(APP, "a2"), ("worker", "w1")],
@@ -652,7 +653,7 @@ fn history_walk_finds_the_last_bump_of_the_image_in_the_file() {
         };
         let repo = git2::Repository::open(&path).unwrap();
         let head = repo.head().unwrap().peel_to_commit().unwrap().id();
-        let got = guard::last_bumped_run(&repo, head, Path::new(FILE), image, 1000).unwrap();
+        let got = history::last_bumped_run(&repo, head, Path::new(FILE), image, 1000).unwrap();
         assert_eq!(strip(got), want, "depth {depth}, {image}");
     }
     // Deepening a shallow workspace is the git transport's job, proven end
@@ -763,11 +764,16 @@ fn a_run_started_by_our_own_bump_stops() {
             .commit_by("main", &files, "chore: bump [skip ci]", author);
         let event_path = dir.path().join(format!("event-{i}.json"));
         std::fs::write(&event_path, server.repo.push_event(&commit).to_string()).unwrap();
-        let trigger = guard::TriggerCommit::from_event_file(&event_path).unwrap();
-        let reason = guard::self_trigger_reason(trigger.as_ref(), &config);
+        let trigger = guard::read_trigger_commit(&event_path).unwrap();
+        let reason = guard::self_trigger_reason(
+            trigger.as_ref(),
+            &config.guards.author_name,
+            &config.guards.author_email,
+            &config.guards.paths,
+        );
         assert_eq!(reason.is_some(), stops, "case {i}: {reason:?}");
     }
-    let missing = guard::TriggerCommit::from_event_file(&dir.path().join("none.json")).unwrap_err();
+    let missing = guard::read_trigger_commit(&dir.path().join("none.json")).unwrap_err();
     assert!(missing.to_string().contains("none.json"), "{missing}");
 }
 
@@ -792,14 +798,17 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         gitops_bump::config::Config::from_raw(&raw).unwrap()
     };
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    let mut options = gitops_bump::git::WriteBackSite::new(
+        Path::new("."),
+        gitops_bump::run_env::RunEnv::from_env().github,
+    );
     options.context.run = RunId::parse("70.1");
     options.context.api_url = server.url.clone();
     options.context.repository = None;
     // One run: extra inputs, the tag to set (`None`: the edit fails).
     let bump_with = |extra: &[(&str, &str)], tag: Option<&str>| {
         write_back::api::write_back_for_config(
-            &config(extra),
+            &config(extra).write_back,
             &api,
             &options,
             &mut |root: &Path| match tag {
@@ -866,7 +875,10 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
 fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let server = seeded("v1.0.0");
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackOptions::from_env(Path::new("."));
+    let mut options = gitops_bump::git::WriteBackSite::new(
+        Path::new("."),
+        gitops_bump::run_env::RunEnv::from_env().github,
+    );
     options.context.api_url = server.url.clone();
     let pull_request =
         |tag: &str, edit: &mut dyn FnMut(&Path) -> Result<EditReport, WorkspaceError>| {
@@ -884,7 +896,7 @@ fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
             }
             let config = gitops_bump::config::Config::from_raw(&raw).unwrap();
             write_back::api::write_back_for_config(
-                &config,
+                &config.write_back,
                 &api,
                 &options,
                 &mut |root: &Path| edit(root).map_err(WriteBackError::from),

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use test_support::action::{Run, run_action, run_step};
+use test_support::action::{Step, run_action, run_step};
 use test_support::bin;
 use test_support::git::git;
 use test_support::github::{FakeGitHub, Installation, STATIC_TOKEN};
@@ -103,7 +103,7 @@ impl Scenario {
     }
 
     /// Runs the binary the way the runner does: inputs as `INPUT_*`.
-    fn run(&self, args: &[&str], inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+    fn run(&self, args: &[&str], inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Step {
         self.run_in(&self.workspace(), args, inputs, env)
     }
 
@@ -114,7 +114,7 @@ impl Scenario {
         args: &[&str],
         inputs: &[(&str, &str)],
         env: &[(&str, &str)],
-    ) -> Run {
+    ) -> Step {
         let mut cmd = bin(BIN, self.dir.path());
         cmd.args(args)
             .current_dir(dir)

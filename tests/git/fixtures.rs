@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use gitops_bump::config::{Config, RawInputs};
+use gitops_bump::config::{Config, RawInputs, WriteBackOptions};
 use gitops_bump::edit::{Change, EditReport, TargetKind};
-use gitops_bump::git::{GitHubContext, WriteBackOptions};
+use gitops_bump::git::{GitHubContext, WriteBackSite};
 use gitops_bump::workspace::WorkspaceError;
 
 pub use test_support::git::git;
@@ -120,8 +120,9 @@ impl Origin {
     }
 }
 
-/// A validated config from `(input, value)` pairs; verification is off.
-pub fn config(pairs: &[(&str, &str)]) -> Config {
+/// The write-back section of a validated config from `(input, value)`
+/// pairs; verification is off.
+pub fn config(pairs: &[(&str, &str)]) -> WriteBackOptions {
     let mut raw = RawInputs::default();
     raw.set("images", "ghcr.io/org/app:v1".into());
     raw.set("verify", "false".into());
@@ -137,13 +138,13 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
             raw.set("insecure-git-origins", v.to_string());
         }
     }
-    Config::from_raw(&raw).expect("valid config")
+    Config::from_raw(&raw).expect("valid config").write_back
 }
 
 /// Options for a test run: explicit work dir, a fake run context, a short
 /// backoff so contention tests finish quickly.
-pub fn options(workdir: &Path, api_url: &str) -> WriteBackOptions {
-    WriteBackOptions {
+pub fn options(workdir: &Path, api_url: &str) -> WriteBackSite {
+    WriteBackSite {
         workdir: workdir.to_path_buf(),
         context: GitHubContext {
             server_url: "https://git.example.test".into(),

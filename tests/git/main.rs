@@ -885,6 +885,56 @@ fn pull_request_mode_opens_one_pull_request_and_then_updates_it() {
     );
 }
 
+/// A pull request from a checkout (actions/checkout, then the action)
+/// leaves the checkout on its branch, clean and at the base: a second bump
+/// in the same job opens its pull request from the base again instead of
+/// stacking on the first one's branch.
+#[test]
+fn pull_request_mode_in_a_checkout_leaves_it_on_the_base_branch() {
+    let origin = two_apps();
+    let api = PullRequestApi::start(Answer::Normally);
+    let checkout = origin.checkout(false);
+    let main_tip = origin.tip("main");
+    for tag in ["v1", "v2"] {
+        let cfg = config(&[("mode", "pull-request"), ("token", GIT_TOKEN)]);
+        let bumps = [Bump::new("apps/app.yaml", APP, tag)];
+        let mut edit = |root: &Path| apply_bumps(root, &bumps);
+        let result = write_back_with(&cfg, &options(checkout.path(), &api.url()), &mut edit)
+            .unwrap_or_else(|e| panic!("{tag}: {e}"));
+        assert_eq!(result.pushed_branch.as_deref(), Some(PR_BRANCH), "{tag}");
+        let head = origin.tip(PR_BRANCH);
+        assert_eq!(result.commit_sha.as_deref(), Some(head.as_str()), "{tag}");
+        assert_eq!(
+            git(&origin.bare(), &["rev-parse", &format!("{head}^")]),
+            main_tip,
+            "{tag}: one commit on the base"
+        );
+        assert_eq!(origin.tip("main"), main_tip, "{tag}: base untouched");
+        assert_eq!(
+            git(checkout.path(), &["symbolic-ref", "--short", "HEAD"]),
+            "main",
+            "{tag}: the checkout stays on its branch"
+        );
+        assert_eq!(
+            git(checkout.path(), &["rev-parse", "HEAD"]),
+            main_tip,
+            "{tag}"
+        );
+        assert_eq!(
+            git(checkout.path(), &["status", "--porcelain"]),
+            "",
+            "{tag}: the checkout is clean"
+        );
+    }
+    let requests = api.requests();
+    let bases: Vec<&serde_json::Value> = requests
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/repos/org/gitops/pulls")
+        .map(|r| &r["body"]["base"])
+        .collect();
+    assert_eq!(bases, [&serde_json::json!("main")], "{requests:?}");
+}
+
 #[test]
 fn pull_request_api_errors_carry_the_status_message_and_a_hint() {
     let cases = [

@@ -10,7 +10,8 @@
 #          "bare": path, "app_id": "123", "public_key": pem path,
 #          "installation_id": 42, "installed": true,
 #          "granted": {"contents": "write"},
-#          "static_token": "...", "foreign_token": "...",
+#          "static_token": "...", "read_only_token": "...",
+#          "foreign_token": "...",
 #          "html_base": "https://github.com",
 #          "fail_status": 403, "create_refusal": "message"}
 # Only owner, repo and state are required. Without `bare` only the
@@ -24,6 +25,11 @@
 # pull request fails, with that message.
 # Every API request is recorded in STATE["requests"] (method, path, query,
 # status, headers, JSON body) and the state file rewritten.
+# Each token carries permissions, like GitHub's: an installation token has
+# the ones it was minted with, `read_only_token` (optional) may only read,
+# the static one may do everything. Pushing (git receive-pack,
+# createCommitOnBranch, creating refs) needs `contents: write`, opening a
+# pull request `pull_requests: write`; otherwise 403.
 # Prints the listening port on stdout, then serves until killed.
 import base64, json, os, subprocess, sys, tempfile, threading, time, uuid
 sys.dont_write_bytecode = True
@@ -99,10 +105,22 @@ def token_ok(auth):
         return None
     if CFG.get("static_token") and tok == CFG["static_token"]:
         return {"token": tok, "static": True}
+    if CFG.get("read_only_token") and tok == CFG["read_only_token"]:
+        return {"token": tok, "static": True, "permissions": {"contents": "read"}}
     for t in STATE["tokens"]:
         if t["token"] == tok and not t["revoked"]:
             return t
     return None
+
+
+def may_write(t, permission):
+    """Whether the token record `t` holds `permission: write`."""
+    if t.get("static") and "permissions" not in t:
+        return True
+    return t.get("permissions", {}).get(permission) == "write"
+
+
+DENIED = {"message": "Resource not accessible by integration"}
 
 
 class H(BaseHTTPRequestHandler):
@@ -176,9 +194,12 @@ class H(BaseHTTPRequestHandler):
         auth = self.auth()
         if auth.startswith("Basic "):
             user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        record = token_ok("Bearer " + password) if password else None
         if password and password == CFG.get("foreign_token"):
             status = 404
-        elif password and token_ok("Bearer " + password) is not None:
+        elif record is not None and "git-receive-pack" in self.path and not may_write(record, "contents"):
+            status = 403
+        elif record is not None:
             status = 200
         else:
             status = 401
@@ -190,6 +211,8 @@ class H(BaseHTTPRequestHandler):
             return send_answer(self, 401, [("WWW-Authenticate", 'Basic realm="GitHub"')], b"")
         if status == 404:
             return send_answer(self, 404, [], b"Repository not found.")
+        if status == 403:
+            return send_answer(self, 403, [], f"Permission to {FULL}.git denied to github-actions[bot].".encode())
         path = urlparse(self.path).path
         serve_git_http_backend(self, os.path.dirname(BARE),
                                "/" + os.path.basename(BARE) + "/" + path[len(GIT_PREFIX):], user, body)
@@ -317,8 +340,11 @@ class H(BaseHTTPRequestHandler):
                 return self.send(404, {"message": "Not Found"})
             return self.send(200, [{"name": l} for l in labels])
         if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:] in (["git", "refs"], ["pulls"]):
-            if token_ok(self.auth()) is None:
+            record = token_ok(self.auth())
+            if record is None:
                 return self.send(401, {"message": "Bad credentials"})
+            if not may_write(record, "contents" if parts[3] == "git" else "pull_requests"):
+                return self.send(403, DENIED)
             req = self.body() or {}
             if parts[3:] == ["git", "refs"]:
                 if self.no_repository():
@@ -343,8 +369,11 @@ class H(BaseHTTPRequestHandler):
         if u.path == "/graphql":
             if self.no_repository():
                 return
-            if token_ok(self.auth()) is None:
+            record = token_ok(self.auth())
+            if record is None:
                 return self.send(401, {"message": "Bad credentials"})
+            if not may_write(record, "contents"):
+                return self.send(200, {"errors": [{"type": "FORBIDDEN", "message": DENIED["message"]}]})
             return self.graphql(self.body())
         return self.send(404, {"message": "Not Found"})
 
@@ -352,10 +381,13 @@ class H(BaseHTTPRequestHandler):
         if self.refused():
             return
         parts = urlparse(self.path).path.strip("/").split("/")
-        if parts[:3] != ["repos", CFG["owner"], CFG["repo"]] or token_ok(self.auth()) is None:
+        record = token_ok(self.auth())
+        if parts[:3] != ["repos", CFG["owner"], CFG["repo"]] or record is None:
             return self.send(401, {"message": "Bad credentials"})
         req = self.body() or {}
         rest = parts[3:]
+        if not may_write(record, "contents" if rest[:1] == ["git"] else "pull_requests"):
+            return self.send(403, DENIED)
         if rest[:3] == ["git", "refs", "heads"]:
             if self.no_repository():
                 return

@@ -17,6 +17,9 @@ pub const REPO: &str = "gitops";
 pub const APP_ID: &str = "4242";
 pub const INSTALLATION_ID: u64 = 77;
 pub const STATIC_TOKEN: &str = "ghs_static_test_token_for_api_commits";
+/// A token of this repository with `contents: read` only: it may clone and
+/// read, and gets 403 on every write.
+pub const READ_ONLY_TOKEN: &str = "ghs_read_only_token_of_org_gitops";
 /// A workflow's GITHUB_TOKEN for another repository: valid, but it does
 /// not reach this one.
 pub const FOREIGN_TOKEN: &str = "ghs_workflow_token_of_org_ci";
@@ -119,6 +122,7 @@ impl FakeGitHub {
             "installed": installation.installed,
             "granted": installation.granted,
             "static_token": STATIC_TOKEN,
+            "read_only_token": READ_ONLY_TOKEN,
             "foreign_token": FOREIGN_TOKEN,
         });
         let (server, state) = start_server(dir.path(), config);
