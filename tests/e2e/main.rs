@@ -493,8 +493,8 @@ fn promotion_of_an_image_that_is_not_deployed_fails_and_changes_nothing() {
 
 /// A dev overlay (as in `examples/gitops-repo`) deploying `image`.
 fn dev_overlay(image: &str) -> String {
-    let (name, rest) = image.split_once(':').unwrap();
-    let (tag, digest) = rest.split_once('@').unwrap();
+    let (reference, digest) = image.split_once('@').unwrap();
+    let (name, tag) = reference.rsplit_once(':').unwrap();
     format!(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: app-dev\nresources:\n  - ../../base\nimages:\n  - name: app\n    newName: {name}\n    newTag: {tag}\n    digest: {digest}\n"
     )
