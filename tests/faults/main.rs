@@ -5,14 +5,13 @@
 //! re-run completes the bump.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use test_support::fixture::Repo;
 use test_support::git::git_output;
 use test_support::git_http::{GIT_TOKEN, GitHttp, fault_proxy};
 use test_support::process::Server;
-use test_support::{bin, git, run_bin};
+use test_support::{Process, bin, git, run_bin};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
@@ -234,6 +233,8 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
         &repo.wt(),
         &["remote", "set-url", "origin", &server.url("remote.git")],
     );
+    // The killed runs' output, kept out of the repository.
+    let logs = tempfile::tempdir().expect("temp dir");
     let mut killed_before = 0;
     let mut killed_after = 0;
     for i in 0..iterations {
@@ -247,18 +248,14 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
             ("insecure-git-origins", &origin),
         ]);
         let mut cmd = bin(BIN, repo.dir.path());
-        cmd.current_dir(repo.wt())
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.current_dir(repo.wt()).arg("run");
         for (k, v) in &env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("binary starts");
+        let mut child = Process::spawn(cmd, logs.path(), "killed");
         let delay = Duration::from_millis(rand::random_range(0..=300));
         std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        child.kill();
         let what = format!("kill {i} after {delay:?}");
         if assert_old_or_new(&repo, &old, &tag, &what) {
             killed_after += 1;

@@ -2,10 +2,11 @@
 //! test target (`env!("CARGO_BIN_EXE_gitops-bump")`): a library cannot see
 //! the binaries of the package that uses it.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::process::Process;
 
 /// `bin` with nothing of the test's environment but `PATH`, and `HOME` set
 /// to `home`: what a run sees is what the test gives it.
@@ -35,45 +36,30 @@ pub fn run_bin(
     cmd.current_dir(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GITHUB_ACTIONS", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("GITHUB_ACTIONS", "true");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("binary starts");
-    // Drained on threads so a chatty child never blocks on a full pipe.
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
+    // Output goes to files, so a chatty child never blocks on a full pipe.
+    let logs = tempfile::tempdir().expect("temp dir");
+    let mut child = Process::spawn(cmd, logs.path(), "run");
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.try_wait() {
             break status;
         }
         if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = err_reader.join().unwrap_or_default();
+            child.kill();
             panic!(
                 "{args:?} still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&err)
+                String::from_utf8_lossy(&std::fs::read(&child.stderr).unwrap_or_default())
             );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     Output {
         status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
+        stdout: std::fs::read(&child.stdout).expect("read stdout"),
+        stderr: std::fs::read(&child.stderr).expect("read stderr"),
     }
 }

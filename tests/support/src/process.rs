@@ -4,7 +4,7 @@
 //! (on this kind of machine nothing else reaps orphans).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to print its address.
@@ -92,6 +92,24 @@ impl Process {
         Some(format!("127.0.0.1:{port}"))
     }
 
+    /// Its process id (to signal it).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, if it has exited (then it is reaped).
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("waiting for {}: {e}", self.name))
+    }
+
+    /// Kills it now and reaps it (what dropping it does).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Everything the process printed so far, stdout then stderr.
     pub fn log(&self) -> String {
         let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
@@ -111,8 +129,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
