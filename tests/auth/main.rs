@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use test_support::action::hex;
 use test_support::google::{
     FakeGoogle, IMPERSONATED_EXPIRY, IMPERSONATED_TOKEN, REQUEST_TOKEN, Route, STS_TOKEN,
 };
@@ -988,10 +989,6 @@ const PROJECT_VARIABLES: [&str; 5] = [
     "GOOGLE_CLOUD_PROJECT",
 ];
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What google-github-actions/auth (v2, `src/main.ts`) exports with its
 /// defaults (`create_credentials_file: true`, `export_environment_variables:
 /// true`) for the same inputs: the credentials file's three variables, and
@@ -1208,97 +1205,139 @@ fn workflow_run_payload(trigger: &str, head: &str) -> Value {
     })
 }
 
+/// An event that starts the run, and whether `auth google` goes on.
+struct EventCase {
+    what: &'static str,
+    event: &'static str,
+    payload: Value,
+    /// `allow-untrusted-events`.
+    allow: &'static str,
+    code: i32,
+    /// Stderr must contain this.
+    says: &'static str,
+}
+
+impl Case for EventCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn untrusted_events_are_refused_before_any_request() {
-    // (event, payload, allow-untrusted-events, exit code, stderr must contain)
-    let cases: Vec<(&str, Value, &str, i32, &str)> = vec![
-        ("push", json!({}), "false", 0, ""),
-        (
-            "pull_request",
-            pr_payload("octo/app", false),
-            "false",
-            0,
-            "",
-        ),
-        (
-            "pull_request",
-            pr_payload("mallory/app", true),
-            "false",
-            1,
-            "from the fork `mallory/app`",
-        ),
-        (
-            "pull_request_review",
-            pr_payload("mallory/app", true),
-            "false",
-            1,
-            "from the fork",
-        ),
-        (
-            "pull_request_target",
-            pr_payload("octo/app", false),
-            "false",
-            1,
-            "`pull_request_target` runs with",
-        ),
-        (
-            "pull_request_target",
-            pr_payload("mallory/app", true),
-            "true",
-            0,
-            "",
-        ),
-        (
-            "pull_request",
-            json!({"pull_request": {"head": {"repo": null}}, "repository": {"full_name": "octo/app"}}),
-            "false",
-            1,
-            "deleted fork",
-        ),
-        (
-            "workflow_run",
-            workflow_run_payload("pull_request", "mallory/app"),
-            "false",
-            1,
-            "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
+    let cases = vec![
+        EventCase {
+            what: "a push",
+            event: "push",
+            payload: json!({}),
+            allow: "false",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a pull request from a branch",
+            event: "pull_request",
+            payload: pr_payload("octo/app", false),
+            allow: "false",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a pull request from a fork",
+            event: "pull_request",
+            payload: pr_payload("mallory/app", true),
+            allow: "false",
+            code: 1,
+            says: "from the fork `mallory/app`",
+        },
+        EventCase {
+            what: "a review of a fork's pull request",
+            event: "pull_request_review",
+            payload: pr_payload("mallory/app", true),
+            allow: "false",
+            code: 1,
+            says: "from the fork",
+        },
+        EventCase {
+            what: "pull_request_target",
+            event: "pull_request_target",
+            payload: pr_payload("octo/app", false),
+            allow: "false",
+            code: 1,
+            says: "`pull_request_target` runs with",
+        },
+        EventCase {
+            what: "pull_request_target, allowed",
+            event: "pull_request_target",
+            payload: pr_payload("mallory/app", true),
+            allow: "true",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a pull request from a deleted fork",
+            event: "pull_request",
+            payload: json!({"pull_request": {"head": {"repo": null}}, "repository": {"full_name": "octo/app"}}),
+            allow: "false",
+            code: 1,
+            says: "deleted fork",
+        },
+        EventCase {
+            what: "workflow_run after a fork's pull request",
+            event: "workflow_run",
+            payload: workflow_run_payload("pull_request", "mallory/app"),
+            allow: "false",
+            code: 1,
+            says: "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
              after a `pull_request` run from the fork `mallory/app` into `octo/app`: that run \
              built code written by someone outside the repository, and its artifacts and outputs \
              are theirs",
-        ),
-        (
-            "workflow_run",
-            workflow_run_payload("push", "octo/app"),
-            "false",
-            0,
-            "",
-        ),
-        (
-            "issue_comment",
-            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
-            "false",
-            1,
-            "`issue_comment` on pull request #3: anyone may comment",
-        ),
-        (
-            "issue_comment",
-            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
-            "true",
-            0,
-            "",
-        ),
+        },
+        EventCase {
+            what: "workflow_run after a push",
+            event: "workflow_run",
+            payload: workflow_run_payload("push", "octo/app"),
+            allow: "false",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a comment on a pull request",
+            event: "issue_comment",
+            payload: json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            allow: "false",
+            code: 1,
+            says: "`issue_comment` on pull request #3: anyone may comment",
+        },
+        EventCase {
+            what: "a comment on a pull request, allowed",
+            event: "issue_comment",
+            payload: json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            allow: "true",
+            code: 0,
+            says: "",
+        },
     ];
-    for (event, payload, allow, code, want) in cases {
+    check_cases(cases, |case| {
+        let EventCase {
+            event,
+            payload,
+            allow,
+            code,
+            says: want,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = gitops_bump(&server);
         cmd.env("GITHUB_EVENT_NAME", event)
-            .env("GITHUB_EVENT_PATH", event_file(dir.path(), &payload))
+            .env("GITHUB_EVENT_PATH", event_file(dir.path(), payload))
             .args(["auth", "google", "--workload-identity-provider", PROVIDER])
             .args(["--allow-untrusted-events", allow]);
         let ran = run(cmd);
-        assert_eq!(ran.code, code, "{event} {payload}: {}", ran.stderr);
+        assert_eq!(ran.code, *code, "{event} {payload}: {}", ran.stderr);
         assert!(ran.stderr.contains(want), "{event}: {}", ran.stderr);
-        if code != 0 {
+        if *code != 0 {
             assert!(
                 ran.stderr.contains(
                     "Do not start deploy.yml with `workflow_run`: a fork's pull request triggers \
@@ -1312,7 +1351,7 @@ fn untrusted_events_are_refused_before_any_request() {
                 "{event}: refused before any request"
             );
         }
-    }
+    });
 }
 
 #[test]
@@ -1358,61 +1397,97 @@ fn require_environment_checks_the_oidc_claim() {
 /// The stage as the pipeline calls it, without Google: the environment gate
 /// alone fetches an OIDC token for the `gitops-bump` audience, and the event
 /// gate guards pushes even when no credentials are used.
+/// What `run_stage` is given, and whether it lets the run go on.
+struct GateCase {
+    what: &'static str,
+    inputs: &'static [(&'static str, &'static str)],
+    event: &'static str,
+    /// The `environment` claim of the job's OIDC token.
+    environment: &'static str,
+    ok: bool,
+    /// The OIDC audience requested, if a token is requested.
+    audience: Option<&'static str>,
+}
+
+impl Case for GateCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn the_stage_gates_pushes_without_google() {
     use gitops_bump::auth::{self, GateEnv, OidcRequest, StageEnv};
     use gitops_bump::config::{Config, RawInputs};
     use gitops_bump::secret::Secret;
 
-    type Inputs = &'static [(&'static str, &'static str)];
-    // (inputs, event, claims environment, ok, OIDC audience requested)
-    let cases: &[(Inputs, &str, &str, bool, Option<&str>)] = &[
-        (
-            &[("require-environment", "production")],
-            "push",
-            "production",
-            true,
-            Some("gitops-bump"),
-        ),
-        (
-            &[("require-environment", "production")],
-            "push",
-            "dev",
-            false,
-            Some("gitops-bump"),
-        ),
-        (
-            &[("mode", "push")],
-            "pull_request_target",
-            "production",
-            false,
-            None,
-        ),
-        (
-            &[("mode", "none")],
-            "pull_request_target",
-            "production",
-            true,
-            None,
-        ),
-        (
-            &[("mode", "push"), ("dry-run", "true")],
-            "pull_request_target",
-            "production",
-            true,
-            None,
-        ),
-        (&[("mode", "push")], "push", "production", true, None),
+    let cases = [
+        GateCase {
+            what: "the environment required, and the job's",
+            inputs: &[("require-environment", "production")],
+            event: "push",
+            environment: "production",
+            ok: true,
+            audience: Some("gitops-bump"),
+        },
+        GateCase {
+            what: "the environment required, not the job's",
+            inputs: &[("require-environment", "production")],
+            event: "push",
+            environment: "dev",
+            ok: false,
+            audience: Some("gitops-bump"),
+        },
+        GateCase {
+            what: "a push on pull_request_target",
+            inputs: &[("mode", "push")],
+            event: "pull_request_target",
+            environment: "production",
+            ok: false,
+            audience: None,
+        },
+        GateCase {
+            what: "no push on pull_request_target",
+            inputs: &[("mode", "none")],
+            event: "pull_request_target",
+            environment: "production",
+            ok: true,
+            audience: None,
+        },
+        GateCase {
+            what: "a dry run on pull_request_target",
+            inputs: &[("mode", "push"), ("dry-run", "true")],
+            event: "pull_request_target",
+            environment: "production",
+            ok: true,
+            audience: None,
+        },
+        GateCase {
+            what: "a push without a gate",
+            inputs: &[("mode", "push")],
+            event: "push",
+            environment: "production",
+            ok: true,
+            audience: None,
+        },
     ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    for (inputs, event, environment, ok, audience) in cases {
+    check_cases(cases, |case| {
+        let &GateCase {
+            inputs,
+            event,
+            environment,
+            ok,
+            audience,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         server.set_claims(json!({ "environment": environment }));
         let mut raw = RawInputs::default();
-        for (k, v) in *inputs {
+        for (k, v) in inputs {
             raw.set(k, v.to_string());
         }
         let config = Config::for_auth(&raw).unwrap();
@@ -1442,7 +1517,7 @@ fn the_stage_gates_pushes_without_google() {
             in_actions: false,
         };
         let got = rt.block_on(auth::run_stage(&config.auth, &env));
-        assert_eq!(got.is_ok(), *ok, "{inputs:?} {event}: {got:?}");
+        assert_eq!(got.is_ok(), ok, "{inputs:?} {event}: {got:?}");
         let asked: Vec<String> = server
             .requests_to(Route::Oidc)
             .iter()
@@ -1458,7 +1533,7 @@ fn the_stage_gates_pushes_without_google() {
         if let Ok(stage) = got {
             assert!(stage.google.is_none() && stage.credentials_file.is_none());
         }
-    }
+    });
 }
 
 /// `gitops-bump run` passes through the gates before any other stage.
