@@ -27,6 +27,7 @@ use test_support::github::{
     APP_ID, AppKey, FOREIGN_TOKEN, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO,
     STATIC_TOKEN,
 };
+use test_support::{Case, check_cases};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
@@ -721,6 +722,22 @@ fn api_write_back_fails_clearly_and_commits_nothing() {
     }
 }
 
+/// The commit that started a run, and whether the run stops as its own.
+struct TriggerCase<'a> {
+    what: &'static str,
+    /// Name and email of its author.
+    author: (&'a str, &'a str),
+    /// The files it touches.
+    files: Vec<(&'a str, &'a str)>,
+    stops: bool,
+}
+
+impl Case for TriggerCase<'_> {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn a_run_started_by_our_own_bump_stops() {
     let server = seeded("v1.0.0");
@@ -738,31 +755,46 @@ fn a_run_started_by_our_own_bump_stops() {
     let dir = tempfile::tempdir().unwrap();
     let bump_yaml = kustomization(&[(APP, "v1.1.0")]);
     let human_yaml = kustomization(&[(APP, "v1.2.0")]);
-    // (commit author, files it touches, stops?)
-    type Author<'a> = (&'a str, &'a str);
-    type Files<'a> = Vec<(&'a str, &'a str)>;
-    let cases: [(Author, Files, bool); 4] = [
-        (bot, vec![(FILE, bump_yaml.as_str())], true),
-        (
-            bot,
-            vec![
+    let cases = [
+        TriggerCase {
+            what: "our bump of the manifest",
+            author: bot,
+            files: vec![(FILE, bump_yaml.as_str())],
+            stops: true,
+        },
+        TriggerCase {
+            what: "our author, a manifest and code",
+            author: bot,
+            files: vec![
                 (FILE, human_yaml.as_str()),
                 ("src/main.rs", "fn main() {}\n"),
             ],
-            false,
-        ),
-        (
-            ("Alice", "alice@example.com"),
-            vec![(FILE, bump_yaml.as_str())],
-            false,
-        ),
-        (bot, vec![("README.md", "# changed\n")], false),
+            stops: false,
+        },
+        TriggerCase {
+            what: "another author's bump",
+            author: ("Alice", "alice@example.com"),
+            files: vec![(FILE, bump_yaml.as_str())],
+            stops: false,
+        },
+        TriggerCase {
+            what: "our author, outside the paths",
+            author: bot,
+            files: vec![("README.md", "# changed\n")],
+            stops: false,
+        },
     ];
-    for (i, (author, files, stops)) in cases.into_iter().enumerate() {
+    check_cases(cases, |case| {
+        let TriggerCase {
+            author,
+            files,
+            stops,
+            ..
+        } = case;
         let commit = server
             .repo
-            .commit_by("main", &files, "chore: bump [skip ci]", author);
-        let event_path = dir.path().join(format!("event-{i}.json"));
+            .commit_by("main", files, "chore: bump [skip ci]", *author);
+        let event_path = dir.path().join(format!("event-{commit}.json"));
         std::fs::write(&event_path, server.repo.push_event(&commit).to_string()).unwrap();
         let trigger = guard::read_trigger_commit(&event_path).unwrap();
         let reason = guard::self_trigger_reason(
@@ -771,8 +803,8 @@ fn a_run_started_by_our_own_bump_stops() {
             &config.guards.author_email,
             &config.guards.paths,
         );
-        assert_eq!(reason.is_some(), stops, "case {i}: {reason:?}");
-    }
+        assert_eq!(reason.is_some(), *stops, "{reason:?}");
+    });
     let missing = guard::read_trigger_commit(&dir.path().join("none.json")).unwrap_err();
     assert!(missing.to_string().contains("none.json"), "{missing}");
 }
