@@ -70,7 +70,10 @@ impl From<crate::write_back::WriteBackError> for Error {
         use crate::write_back::WriteBackError;
         match e {
             WriteBackError::Edit(e) => Error::Edit(e),
-            WriteBackError::Promote(e) => *e,
+            WriteBackError::Promote(e) => match e.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(e) => Error::WriteBack(WriteBackError::Promote(e)),
+            },
             WriteBackError::Git(e) => Error::Git(e),
             WriteBackError::Api(e) => Error::ApiCommit(e),
             WriteBackError::Guard(e) => Error::Guard(e),

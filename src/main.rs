@@ -288,6 +288,9 @@ impl Args for RunArgs {
 }
 
 fn main() -> ExitCode {
+    // Before anything can make a secret (reading the inputs does): each one
+    // is masked in the Actions log the moment it exists.
+    gitops_bump::secret::mask_with(actions::mask);
     // Even a panic's message goes through the printer: it may quote input.
     std::panic::set_hook(Box::new(|info| {
         print::message(Stream::Stderr, "internal error: ", &info.to_string());

@@ -19,10 +19,13 @@ use crate::run_env::RunEnv;
 use crate::spec::ImageSpec;
 use crate::verify::Verifier;
 use crate::workspace;
-use crate::write_back::{Tally, WriteBackError, WriteBackResult, api};
+use crate::write_back::{Tally, WriteBackError, WriteBackResult, WriteBackSite, api};
 
 /// Runs the whole pipeline for a validated config.
 pub fn run(config: &Config, env: &RunEnv, workdir: &Path) -> Result<Outputs, Error> {
+    // The binary did this already; a caller of the library may not have.
+    // The config's secrets, made before, are masked now.
+    crate::secret::mask_with(crate::actions::mask);
     let rt = runtime()?;
     let auth = authenticate(rt, config, env)?;
     let mut outputs = Outputs {
@@ -160,7 +163,7 @@ fn write_back(
         || match &edit.promote {
             Some((from, _)) => {
                 let mut promoted = |root: &Path| {
-                    let promote_err = |e| WriteBackError::Promote(Box::new(e));
+                    let promote_err = |e: Error| WriteBackError::Promote(Box::new(e));
                     let show = if first.is_none() {
                         Show::Inner
                     } else {
@@ -227,7 +230,7 @@ fn write_back_stage(
     edit: &mut crate::write_back::Edit<'_>,
 ) -> Result<WriteBackResult, Error> {
     let options = &config.write_back;
-    let site = git::WriteBackSite::new(workdir, env.github.clone());
+    let site = WriteBackSite::new(workdir, env.github.clone());
     let mut tally = Tally::default();
     let result = match options.commit_via {
         CommitVia::Api => {

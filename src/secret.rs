@@ -4,6 +4,12 @@
 //! ([`crate::print`]) can redact it from any text it prints, in both modes:
 //! in Actions the runner's masks would catch it too, on a terminal nothing
 //! else would (a server's error that echoes the token back, say).
+//!
+//! Every secret is also handed to the mask hook, which the program's entry
+//! points set to the runner's `::add-mask::` ([`mask_with`]). This module
+//! does not call the runner contract itself: `actions/` uses `Secret`, so
+//! the call goes through the hook and the two modules do not import each
+//! other.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,6 +19,47 @@ use std::sync::Mutex;
 /// on its own, longest first (so a longer secret is redacted before a
 /// shorter one inside it).
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Who masks a new secret in the log: nobody yet (the secrets made so far
+/// wait for the hook), or the hook.
+enum Masking {
+    Waiting(Vec<String>),
+    With(fn(&str)),
+}
+
+impl Masking {
+    /// Masks `value` now, or as soon as there is a hook.
+    fn add(&mut self, value: &str) {
+        match self {
+            Masking::Waiting(waiting) => waiting.push(value.to_string()),
+            Masking::With(mask) => mask(value),
+        }
+    }
+
+    /// Masks with `mask` from now on, starting with the secrets that
+    /// waited. The first hook stays: a second one is ignored.
+    fn start(&mut self, mask: fn(&str)) {
+        if let Masking::Waiting(waiting) = self {
+            for value in waiting.drain(..) {
+                mask(&value);
+            }
+            *self = Masking::With(mask);
+        }
+    }
+}
+
+static MASKING: Mutex<Masking> = Mutex::new(Masking::Waiting(Vec::new()));
+
+/// Has every secret masked by `mask`: each one made from now on, at once,
+/// and each one made before this call, now. The entry points (the binary's
+/// `main`, [`crate::pipeline::run`]) call it with the runner's
+/// `::add-mask::` writer, `crate::actions::mask`, before anything else.
+pub fn mask_with(mask: fn(&str)) {
+    MASKING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .start(mask);
+}
 
 /// Shorter values are not redacted: replacing every `ab` in every message
 /// would make the log unreadable, and such a value protects nothing.
@@ -49,11 +96,15 @@ pub struct Secret(String);
 
 impl Secret {
     /// Wraps a credential and, inside GitHub Actions, masks it in the log at
-    /// once, before any other code can print it.
+    /// once, before any other code can print it (through the hook set with
+    /// [`mask_with`]).
     pub fn new(value: impl Into<String>) -> Self {
         let value = value.into();
         remember(&value);
-        crate::actions::mask(&value);
+        MASKING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&value);
         Secret(value)
     }
 
@@ -80,7 +131,39 @@ impl fmt::Display for Secret {
 
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use std::sync::Mutex;
+
+    use super::{Masking, Secret};
+
+    static MASKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn record(value: &str) {
+        MASKED.lock().unwrap().push(value.to_string());
+    }
+
+    fn ignore(_: &str) {}
+
+    /// A secret made before the entry point sets the hook is masked when it
+    /// does; one made after, at once; a second hook changes nothing.
+    #[test]
+    fn every_secret_is_masked_whenever_the_hook_is_set() {
+        let mut masking = Masking::Waiting(Vec::new());
+        masking.add("made-before-the-hook");
+        assert!(MASKED.lock().unwrap().is_empty());
+        masking.start(record);
+        assert_eq!(*MASKED.lock().unwrap(), ["made-before-the-hook"]);
+        masking.add("made-after");
+        masking.start(ignore);
+        masking.add("made-after-a-second-hook");
+        assert_eq!(
+            *MASKED.lock().unwrap(),
+            [
+                "made-before-the-hook",
+                "made-after",
+                "made-after-a-second-hook"
+            ]
+        );
+    }
 
     #[test]
     fn formatting_never_reveals_the_value() {

@@ -341,7 +341,7 @@ pub fn check_environment(required: &str, claims: &Claims) -> Result<(), AuthErro
 }
 
 /// Both gates. `env.claims` must hold the OIDC claims when
-/// `require-environment` is set (see [`super::oidc_audience_for_gates`]).
+/// `require-environment` is set (see [`super::oidc_audience`]).
 pub fn check_gates(config: &AuthOptions, env: &GateEnv) -> Result<GateReport, AuthError> {
     let trust = check_event(config, env)?;
     let mut environment = None;

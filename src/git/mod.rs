@@ -38,6 +38,7 @@ use crate::edit::EditReport;
 use crate::guard::RunId;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
+pub use crate::write_back::WriteBackSite;
 use crate::write_back::{
     Destination, Publish, Tally, Tip, Transport, WriteBackError, WriteBackResult,
 };
@@ -245,25 +246,6 @@ impl GitError {
             }
         };
         Some(hint.to_string())
-    }
-}
-
-/// Where a write-back happens: the checkout, and the run it belongs to.
-#[derive(Debug, Clone)]
-pub struct WriteBackSite {
-    /// The checkout to use when `repository` is unset (the current directory).
-    pub workdir: PathBuf,
-    pub context: GitHubContext,
-}
-
-impl WriteBackSite {
-    /// Writes back from `workdir` in the run described by `context`
-    /// ([`crate::run_env::RunEnv::github`]).
-    pub fn new(workdir: &Path, context: GitHubContext) -> Self {
-        WriteBackSite {
-            workdir: workdir.to_path_buf(),
-            context,
-        }
     }
 }
 

@@ -9,9 +9,11 @@
 //! whether this run was started by our own bump. What they decide on is
 //! gathered elsewhere: the history by the write-back transports
 //! ([`crate::git::history`], the commits API), the trailers by
-//! [`crate::write_back::message`], the event payload by [`self_trigger()`]
-//! below (the one function here that reads the environment and a file), and
-//! the caller reports a skipped run.
+//! [`crate::write_back::message`], the event payload by the run's
+//! environment ([`crate::run_env::RunEnv::trigger_commit`], parsed once), and
+//! the caller reports a skipped run. [`read_trigger_commit`] below, the one
+//! function here that reads a file, reads an event file for a caller
+//! without a `RunEnv`.
 //!
 //! # Newer wins
 //!
@@ -187,7 +189,7 @@ mod tests {
 
     /// The policies decide from plain values: nothing in them reads the
     /// file system, the environment, a process, the network or git, reads
-    /// the config, or prints. The edge is [`self_trigger()`] above.
+    /// the config, or prints. The edge is [`read_trigger_commit`] above.
     #[test]
     fn the_policies_read_nothing_and_print_nothing() {
         const FORBIDDEN: [&str; 16] = [

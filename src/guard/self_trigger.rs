@@ -8,7 +8,8 @@
 //!   paths touched) stops with a reason instead of bumping again.
 //!
 //! The trigger commit is parsed from the event payload here; reading the
-//! payload (`GITHUB_EVENT_PATH`) is the edge's, [`super::self_trigger()`].
+//! payload (`GITHUB_EVENT_PATH`) is the run environment's, once per run
+//! ([`crate::run_env::RunEnv::trigger_commit`]).
 
 use std::path::PathBuf;
 

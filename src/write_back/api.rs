@@ -389,7 +389,7 @@ async fn reset_branch(target: &ApiTarget, branch: &str, oid: &str) -> Result<(),
 pub fn write_back_for_config(
     config: &crate::config::WriteBackOptions,
     api: &Api,
-    options: &crate::git::WriteBackSite,
+    options: &crate::write_back::WriteBackSite,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {

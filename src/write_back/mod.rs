@@ -36,7 +36,7 @@ pub mod api;
 pub mod message;
 pub mod pull_request;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::{Mode, WriteBackOptions};
@@ -47,6 +47,25 @@ use crate::retry::Backoff;
 use crate::secret::Secret;
 use crate::workspace::WorkspaceError;
 use message::GitHubContext;
+
+/// Where a write-back happens: the checkout, and the run it belongs to.
+#[derive(Debug, Clone)]
+pub struct WriteBackSite {
+    /// The checkout to use when `repository` is unset (the current directory).
+    pub workdir: PathBuf,
+    pub context: GitHubContext,
+}
+
+impl WriteBackSite {
+    /// Writes back from `workdir` in the run described by `context`
+    /// ([`crate::run_env::RunEnv::github`]).
+    pub fn new(workdir: &Path, context: GitHubContext) -> Self {
+        WriteBackSite {
+            workdir: workdir.to_path_buf(),
+            context,
+        }
+    }
+}
 
 /// What the write-back did.
 #[derive(Debug, Clone, Default)]
@@ -203,10 +222,12 @@ pub enum WriteBackError {
     Api(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]
     Edit(#[from] WorkspaceError),
-    /// Reading or verifying the images to promote, on the tip being edited
-    /// (the pipeline's own error, unchanged).
+    /// Reading or verifying the images to promote, on the tip being edited:
+    /// the caller's own error, carried through the loop unchanged for the
+    /// caller to take back (the top-level error does, when it converts this
+    /// one), so the loop need not know its type.
     #[error(transparent)]
-    Promote(Box<crate::error::Error>),
+    Promote(Box<dyn std::error::Error + Send + Sync>),
     #[error(
         "promote-from changed during the run: {from} on the new tip sets other images than the ones verified on the first tip; re-run"
     )]
@@ -252,7 +273,8 @@ impl WriteBackError {
             WriteBackError::Edit(e) => e.hint(),
             WriteBackError::Guard(e) => e.hint(),
             WriteBackError::PullRequest(e) => e.hint(),
-            WriteBackError::Promote(e) => e.hint(),
+            // The caller takes its error back, and with it its hint.
+            WriteBackError::Promote(_) => None,
             WriteBackError::PromoteSourceChanged { .. } => Some(
                 "another push changed the source overlay while this run retried; nothing unverified was written: re-run to verify and promote what it holds now".into(),
             ),
@@ -272,10 +294,6 @@ impl WriteBackError {
     pub fn edit_error(&self) -> Option<&WorkspaceError> {
         match self {
             WriteBackError::Edit(e) => Some(e),
-            WriteBackError::Promote(e) => match e.as_ref() {
-                crate::error::Error::Edit(e) => Some(e),
-                _ => None,
-            },
             _ => None,
         }
     }

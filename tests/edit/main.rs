@@ -799,23 +799,34 @@ fn a_kustomization_setting_the_image_leaves_its_resources_alone() {
 
 /// The edit core is pure by construction: nothing under `src/edit/` reads
 /// the file system, the environment, a process or the network (nor calls
-/// into the Actions module, which reads the environment), so the git
+/// into the Actions module, the run's environment, the file shell, or the
+/// printer's output functions, which read the environment), so the git
 /// write-back can re-run an edit on a new tip and get the same answer. The
-/// shell that reads and writes files is `src/workspace/`.
+/// shell that reads and writes files is `src/workspace/`; the printer's
+/// pure helpers (`print::cut`) are allowed.
 #[test]
 fn the_edit_core_touches_no_file_system_or_environment() {
-    const FORBIDDEN: [&str; 11] = [
+    const FORBIDDEN: [&str; 20] = [
         "std::fs",
         "std::env",
         "fs::",
         "File::",
         "env::var",
         "std::io",
+        "std::os",
         "std::process",
         "std::net",
         "cap_std",
-        "crate::github",
+        "tempfile",
+        "git2",
+        "crate::actions",
+        "crate::github_api",
+        "crate::run_env",
+        "crate::workspace",
         "crate::config",
+        "print::line",
+        "print::message",
+        "print::json",
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/edit");
     let mut dirs = vec![root.clone()];
@@ -839,7 +850,9 @@ fn the_edit_core_touches_no_file_system_or_environment() {
     for file in &files {
         let text = std::fs::read_to_string(file).expect("a source file");
         for (n, line) in text.lines().enumerate() {
-            for word in FORBIDDEN.iter().filter(|w| line.contains(*w)) {
+            // The code of the line: comments may name the shell.
+            let code = line.split("//").next().unwrap_or_default();
+            for word in FORBIDDEN.iter().filter(|w| code.contains(*w)) {
                 let shown = file.strip_prefix(&root).unwrap_or(file).display();
                 found.push(format!("src/edit/{shown}:{}: {word}", n + 1));
             }
