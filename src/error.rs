@@ -18,7 +18,7 @@ pub enum Error {
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
-    Git(#[from] crate::git::GitError),
+    Git(#[from] crate::write_back::git::GitError),
     #[error(transparent)]
     WriteBack(crate::write_back::WriteBackError),
     #[error("gave up after {} s (input `timeout`): the run did not finish", .0.as_secs())]

@@ -7,7 +7,6 @@ pub mod cleanup;
 pub mod config;
 pub mod edit;
 pub mod error;
-pub mod git;
 pub mod github_api;
 pub mod guard;
 pub mod http;

@@ -8,7 +8,6 @@ use crate::auth::{self, AuthStage};
 use crate::config::{CommitVia, Config};
 use crate::edit::EditReport;
 use crate::error::Error;
-use crate::git;
 use crate::github_api::rest::Api;
 use crate::guard;
 use crate::outputs::{self, Outputs};
@@ -19,6 +18,7 @@ use crate::run_env::RunEnv;
 use crate::spec::ImageSpec;
 use crate::verify::Verifier;
 use crate::workspace;
+use crate::write_back::git;
 use crate::write_back::{Tally, WriteBackError, WriteBackResult, WriteBackSite, api};
 
 /// Runs the whole pipeline for a validated config.

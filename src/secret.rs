@@ -65,8 +65,12 @@ pub fn mask_with(mask: fn(&str)) {
 /// would make the log unreadable, and such a value protects nothing.
 const MIN_REDACTED: usize = 4;
 
-fn remember(value: &str) {
+/// Remembers `value` for [`redact`]; false when it was already known, so
+/// it needs no second mask (the same token read by several stages).
+fn remember(value: &str) -> bool {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    let trimmed = value.trim();
+    let seen = trimmed.len() >= MIN_REDACTED && known.iter().any(|k| k == trimmed);
     let parts = std::iter::once(value.trim()).chain(value.lines().map(str::trim));
     for part in parts.filter(|p| p.len() >= MIN_REDACTED) {
         if !known.iter().any(|k| k == part) {
@@ -74,6 +78,7 @@ fn remember(value: &str) {
         }
     }
     known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    !seen
 }
 
 /// `text` with every known secret replaced by `***`.
@@ -100,11 +105,12 @@ impl Secret {
     /// [`mask_with`]).
     pub fn new(value: impl Into<String>) -> Self {
         let value = value.into();
-        remember(&value);
-        MASKING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(&value);
+        if remember(&value) {
+            MASKING
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&value);
+        }
         Secret(value)
     }
 
@@ -133,7 +139,7 @@ impl fmt::Display for Secret {
 mod tests {
     use std::sync::Mutex;
 
-    use super::{Masking, Secret};
+    use super::{Masking, Secret, remember};
 
     static MASKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -163,6 +169,16 @@ mod tests {
                 "made-after-a-second-hook"
             ]
         );
+    }
+
+    #[test]
+    fn the_same_value_is_masked_once_however_many_stages_read_it() {
+        assert!(remember("ghs_read_by_three_stages_0001"));
+        assert!(!remember("ghs_read_by_three_stages_0001"));
+        assert!(!remember("  ghs_read_by_three_stages_0001\n"));
+        // Too short to be remembered: always handed to the mask.
+        assert!(remember("ab"));
+        assert!(remember("ab"));
     }
 
     #[test]

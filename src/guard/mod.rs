@@ -8,7 +8,7 @@
 //! moves forward, `self_trigger` decides whether a skip marker is kept and
 //! whether this run was started by our own bump. What they decide on is
 //! gathered elsewhere: the history by the write-back transports
-//! ([`crate::git::history`], the commits API), the trailers by
+//! ([`crate::write_back::git::history`], the commits API), the trailers by
 //! [`crate::write_back::message`], the event payload by the run's
 //! environment ([`crate::run_env::RunEnv::trigger_commit`], parsed once), and
 //! the caller reports a skipped run. [`read_trigger_commit`] below, the one

@@ -33,6 +33,7 @@
 //! retry budget and pull request are decided here, once.
 
 pub mod api;
+pub mod git;
 pub mod message;
 pub mod pull_request;
 
@@ -217,7 +218,7 @@ pub struct Tally {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteBackError {
     #[error(transparent)]
-    Git(#[from] crate::git::GitError),
+    Git(#[from] crate::write_back::git::GitError),
     #[error(transparent)]
     Api(#[from] crate::write_back::api::ApiCommitError),
     #[error(transparent)]

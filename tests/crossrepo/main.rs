@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use gitops_bump::config::{GitHubApp, Mode};
 use gitops_bump::edit::EditReport;
-use gitops_bump::git::history::{self, LastBump};
 use gitops_bump::github_api::app::{self, AppError};
 use gitops_bump::github_api::rest::Api;
 use gitops_bump::guard::{self, RunId};
 use gitops_bump::secret::Secret;
 use gitops_bump::workspace::WorkspaceError;
 use gitops_bump::write_back::api::{ApiCommitOptions, ApiTarget};
+use gitops_bump::write_back::git::history::{self, LastBump};
 use gitops_bump::write_back::message::append_trailers;
 use gitops_bump::write_back::{self, WriteBackError, WriteBackResult};
 
@@ -830,7 +830,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
         gitops_bump::config::Config::from_raw(&raw).unwrap()
     };
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackSite::new(
+    let mut options = gitops_bump::write_back::git::WriteBackSite::new(
         Path::new("."),
         gitops_bump::run_env::RunEnv::from_env().github,
     );
@@ -907,7 +907,7 @@ fn api_write_back_for_a_config_uses_the_app_and_revokes_its_token() {
 fn pull_request_mode_keeps_one_bump_on_the_newest_base_and_one_pull_request() {
     let server = seeded("v1.0.0");
     let api = Api::new(&server.url);
-    let mut options = gitops_bump::git::WriteBackSite::new(
+    let mut options = gitops_bump::write_back::git::WriteBackSite::new(
         Path::new("."),
         gitops_bump::run_env::RunEnv::from_env().github,
     );

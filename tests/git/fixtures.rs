@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use gitops_bump::config::{Config, RawInputs, WriteBackOptions};
 use gitops_bump::edit::{Change, EditReport, TargetKind};
-use gitops_bump::git::{GitHubContext, WriteBackSite};
 use gitops_bump::workspace::WorkspaceError;
+use gitops_bump::write_back::git::{GitHubContext, WriteBackSite};
 
 pub use test_support::git::git;
 use test_support::git::{commit_all_and_push, init_bare};

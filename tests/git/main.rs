@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 use fixtures::*;
-use gitops_bump::git::{GitError, write_back_with};
 use gitops_bump::write_back::WriteBackError;
+use gitops_bump::write_back::git::{GitError, write_back_with};
 use test_support::git_http::{GIT_TOKEN, GitHttp, READ_ONLY_TOKEN};
 use test_support::github::{Answer, PullRequestApi};
 

@@ -32,6 +32,11 @@ def user_if_authorized(header):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: without TCP_NODELAY the body
+    # waits for the client's delayed ACK (about 40 ms per response on
+    # loopback), a stall real git servers do not have and that would weigh
+    # on whichever client reads responses in the pattern that triggers it.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
