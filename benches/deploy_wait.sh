@@ -4,15 +4,15 @@
 # (`argocd-refresh: none`: Argo CD notices the commit at its next git poll),
 # in the same run, interleaved rep by rep.
 #
-# Argo CD is the local stand-in of the deploy tests (tests/deploy/
-# fake_argocd.py): its REST API and an application controller polling a
-# real bare repository every POLL seconds (Argo CD's
-# timeout.reconciliation, 180 s by default), syncing automatically
-# (0.2 s) and turning Healthy (0.3 s later). Each rep is one
-# `gitops-bump run` bumping the image in that repository and waiting,
-# started after a random pause in [0, POLL) so pushes land anywhere in the
-# poll cycle; the times are its own `seconds-to-synced` and
-# `seconds-to-healthy` outputs. Prints every rep, the medians and means, and a BENCHMARKS.md row.
+# Argo CD is the local stand-in of the deploy tests
+# (tests/support/servers/fake_argocd.py): its REST API and an application
+# controller polling a real bare repository every POLL seconds (Argo CD's
+# timeout.reconciliation, 180 s by default), syncing automatically (0.2 s)
+# and turning Healthy (0.3 s later). Each rep is one `gitops-bump run`
+# bumping the image in that repository and waiting, started after a random
+# pause in [0, POLL) so pushes land anywhere in the poll cycle; the times
+# are its own `seconds-to-synced` and `seconds-to-healthy` outputs. Prints
+# every rep, the medians and means, and a BENCHMARKS.md row.
 #
 # Needs: git, python3.
 # Usage: benches/deploy_wait.sh                    (release build)
@@ -61,7 +61,7 @@ cat >"$T/argo.json" <<EOF
  "apps": {"app-dev": {"scenario": "healthy", "sync_delay": 0.2, "health_delay": 0.3}},
  "state": "$T/argo-state.json"}
 EOF
-python3 "$ROOT/tests/deploy/fake_argocd.py" "$T/argo.json" >"$T/argo.port" 2>"$T/argo.err" &
+python3 "$ROOT/tests/support/servers/fake_argocd.py" "$T/argo.json" >"$T/argo.port" 2>"$T/argo.err" &
 PIDS+=($!)
 PORT=
 for _ in $(seq 1 500); do

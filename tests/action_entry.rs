@@ -8,11 +8,9 @@ use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
-#[allow(dead_code)]
-#[path = "support/action.rs"]
-mod action;
+use test_support::action::{ActionDir, hex};
 
-use action::{ActionDir, BIN, hex};
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -29,7 +27,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     let kust = work.path().join("kustomization.yaml");
     fs::write(
@@ -69,7 +67,7 @@ fn entry_runs_the_binary_with_runner_inputs_and_writes_outputs() {
 
 #[test]
 fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     let o = action.run(
         &[
@@ -91,7 +89,7 @@ fn entry_propagates_usage_errors_as_annotations_and_exit_code() {
 /// command line, the flag.
 #[test]
 fn the_no_match_hint_names_the_input_in_actions_and_the_flag_elsewhere() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     fs::write(
         work.path().join("pod.yaml"),
@@ -127,7 +125,7 @@ fn the_no_match_hint_names_the_input_in_actions_and_the_flag_elsewhere() {
 
 #[test]
 fn entry_refuses_a_binary_whose_checksum_does_not_match() {
-    let action = ActionDir::new(true);
+    let action = ActionDir::new(BIN, true);
     let work = tempfile::tempdir().unwrap();
     let o = action.run(&[("INPUT_IMAGES", "a:v1")], work.path());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -140,7 +138,7 @@ fn entry_refuses_a_binary_whose_checksum_does_not_match() {
 
 #[test]
 fn entry_explains_a_missing_platform_binary() {
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let work = tempfile::tempdir().unwrap();
     let cases = [
         (("RUNNER_OS", "macOS"), "no binary for macos-x64"),

@@ -158,10 +158,6 @@ pub fn write_summary(outputs: &Outputs, context: &GitHubContext) -> Result<(), E
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/markdown.rs"]
-mod markdown;
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::outputs::ImageOutput;
@@ -225,7 +221,7 @@ mod tests {
             ..Default::default()
         };
         let md = summary_markdown(&out, &github());
-        let found = super::markdown::foreign_markup(&md, &|_| false);
+        let found = test_support::markdown::foreign_markup(&md, &|_| false);
         assert!(found.is_empty(), "{found:#?}\n{md}");
         // Still shown, as text.
         assert!(md.contains("[Approve production deploy](https://evil.example/approve)"));
@@ -250,7 +246,7 @@ mod tests {
         };
         let md = summary_markdown(&out, &github());
         assert!(md.contains(&format!("[#12]({pr})")), "{md}");
-        let found = super::markdown::foreign_markup(&md, &|url| url == pr);
+        let found = test_support::markdown::foreign_markup(&md, &|url| url == pr);
         assert!(found.is_empty(), "{found:#?}");
     }
 

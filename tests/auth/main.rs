@@ -2,19 +2,16 @@
 //! OIDC/STS/IAM Credentials server, and gcloud reading the credentials file
 //! we write.
 
-mod server;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod servers;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use server::{
+use sha2::{Digest, Sha256};
+use test_support::action::hex;
+use test_support::google::{
     FakeGoogle, IMPERSONATED_EXPIRY, IMPERSONATED_TOKEN, REQUEST_TOKEN, Route, STS_TOKEN,
 };
-use sha2::{Digest, Sha256};
+use test_support::{Case, check_cases};
 
 const PROVIDER: &str =
     "projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov";
@@ -260,20 +257,51 @@ fn impersonation_posts_scopes_lifetime_and_the_federated_bearer() {
     assert!(!ran.stderr.contains("org policy"), "{}", ran.stderr);
 }
 
+struct AudienceCase {
+    args: &'static [&'static str],
+    /// The OIDC audience requested starts with this.
+    audience: &'static str,
+    /// The lifetime asked of generateAccessToken, when it is called.
+    lifetime: Option<&'static str>,
+    /// Stderr must contain this.
+    note: &'static str,
+}
+
+impl Case for AudienceCase {
+    fn name(&self) -> String {
+        format!("{:?}", self.args)
+    }
+}
+
 #[test]
 fn audience_and_lifetime_inputs_change_what_is_sent() {
-    let cases: &[(&[&str], &str, Option<&str>, &str)] = &[
-        // (args, OIDC audience, generateAccessToken lifetime, stderr must contain)
-        (&[], "https://iam.googleapis.com/", None, ""),
-        (&["--audience", "my-aud"], "my-aud", None, ""),
-        (
-            &["--service-account", SA, "--access-token-lifetime", "2h"],
-            "https://iam.googleapis.com/",
-            Some("7200s"),
-            "constraints/iam.allowServiceAccountCredentialLifetimeExtension",
-        ),
+    let cases = [
+        AudienceCase {
+            args: &[],
+            audience: "https://iam.googleapis.com/",
+            lifetime: None,
+            note: "",
+        },
+        AudienceCase {
+            args: &["--audience", "my-aud"],
+            audience: "my-aud",
+            lifetime: None,
+            note: "",
+        },
+        AudienceCase {
+            args: &["--service-account", SA, "--access-token-lifetime", "2h"],
+            audience: "https://iam.googleapis.com/",
+            lifetime: Some("7200s"),
+            note: "constraints/iam.allowServiceAccountCredentialLifetimeExtension",
+        },
     ];
-    for (args, audience, lifetime, note) in cases {
+    check_cases(cases, |case| {
+        let AudienceCase {
+            args,
+            audience,
+            lifetime,
+            note,
+        } = case;
         let server = FakeGoogle::start();
         let ran = auth_google(&server, args);
         assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
@@ -295,71 +323,98 @@ fn audience_and_lifetime_inputs_change_what_is_sent() {
             ran.stdout
         );
         assert_no_secrets(&server, &ran);
+    });
+}
+
+/// A Google error body as Google sends it, and what the user must see.
+struct StsErrorCase {
+    what: &'static str,
+    status: u16,
+    body: &'static str,
+    /// Stderr must contain each of these.
+    shown: &'static [&'static str],
+}
+
+impl Case for StsErrorCase {
+    fn name(&self) -> String {
+        self.what.to_string()
     }
 }
 
-/// Google's error bodies as Google sends them, and what the user must see.
 #[test]
 fn sts_errors_become_actionable_messages() {
-    let cases: &[(u16, &str, &[&str])] = &[
-        (
-            400,
-            r#"{"error":"invalid_grant","error_description":"The audience in ID Token [https://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov] does not match the expected audience."}"#,
-            &[
+    let cases = [
+        StsErrorCase {
+            what: "audience mismatch",
+            status: 400,
+            body: r#"{"error":"invalid_grant","error_description":"The audience in ID Token [https://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov] does not match the expected audience."}"#,
+            shown: &[
                 "The audience in ID Token [https://iam.googleapis.com/projects/123456",
                 "HTTP 400, invalid_grant",
                 "allowed audiences",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_target","error_description":"The target service indicated by the \"audience\" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "pool or provider missing",
+            status: 400,
+            body: r#"{"error":"invalid_target","error_description":"The target service indicated by the \"audience\" parameters is invalid. This might either be because the pool or provider is disabled or deleted or because it doesn't exist."}"#,
+            shown: &[
                 "The target service indicated by the \"audience\" parameters is invalid",
                 "pool `gh-pool` or provider `gh-prov` does not exist in project 123456",
                 "providers describe gh-prov --workload-identity-pool=gh-pool",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "attribute condition",
+            status: 400,
+            body: r#"{"error":"unauthorized_client","error_description":"The given credential is rejected by the attribute condition."}"#,
+            shown: &[
                 "The given credential is rejected by the attribute condition.",
                 "repository=octo/app ref=refs/heads/main environment=(none) event_name=push sub=repo:octo/app:ref:refs/heads/main",
                 "attributeCondition",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "subject too long",
+            status: 400,
+            body: r#"{"error":"invalid_request","error_description":"The size of mapped attribute google.subject exceeds the 127 bytes limit. Either modify your attribute mapping or the incoming assertion to produce a mapped attribute that is less than 127 bytes."}"#,
+            shown: &[
                 "exceeds the 127 bytes limit",
                 "Map `google.subject` to a shorter claim",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_grant","error_description":"The issuer in ID Token https://ghe.example/_services/token does not match the expected ones: https://token.actions.githubusercontent.com/"}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "issuer mismatch",
+            status: 400,
+            body: r#"{"error":"invalid_grant","error_description":"The issuer in ID Token https://ghe.example/_services/token does not match the expected ones: https://token.actions.githubusercontent.com/"}"#,
+            shown: &[
                 "The issuer in ID Token",
                 "https://token.actions.githubusercontent.com",
             ],
-        ),
-        (
-            400,
-            r#"{"error":"invalid_request","error_description":"Invalid value for \"audience\". This value should be the full resource name of the Identity Provider."}"#,
-            &[
+        },
+        StsErrorCase {
+            what: "audience not a resource name",
+            status: 400,
+            body: r#"{"error":"invalid_request","error_description":"Invalid value for \"audience\". This value should be the full resource name of the Identity Provider."}"#,
+            shown: &[
                 "Invalid value for \"audience\"",
                 "STS expects the audience `//iam.googleapis.com/projects/123456",
             ],
-        ),
-        (
-            401,
-            "<html>not json</html>",
-            &["HTTP 401", "<html>not json</html>"],
-        ),
+        },
+        StsErrorCase {
+            what: "not JSON",
+            status: 401,
+            body: "<html>not json</html>",
+            shown: &["HTTP 401", "<html>not json</html>"],
+        },
     ];
-    for (status, body, wants) in cases {
+    check_cases(cases, |case| {
+        let StsErrorCase {
+            status,
+            body,
+            shown: wants,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         server.script(Route::Sts, *status, *body);
         let ran = auth_google(&server, &["--service-account", SA]);
@@ -381,7 +436,7 @@ fn sts_errors_become_actionable_messages() {
             "4xx is not retried"
         );
         assert_no_secrets(&server, &ran);
-    }
+    });
 }
 
 #[test]
@@ -404,12 +459,47 @@ fn an_overlong_subject_is_measured_in_the_hint() {
     );
 }
 
+/// STS answers queued before the normal ones, and what the run does.
+struct RetryCase {
+    /// How many answers STS gives before it answers normally.
+    queued: usize,
+    code: i32,
+    /// OIDC token fetches.
+    fetches: usize,
+    /// STS calls.
+    exchanges: usize,
+}
+
+impl Case for RetryCase {
+    fn name(&self) -> String {
+        format!("{} queued", self.queued)
+    }
+}
+
 #[test]
 fn a_stale_token_is_replaced_once_then_reported() {
     let stale = r#"{"error":"invalid_grant","error_description":"ID Token issued at 1713260741 is stale to sign-in."}"#;
-    // (stale answers queued, exit code, OIDC fetches, STS calls)
-    let cases = [(1, 0, 2, 2), (2, 1, 2, 2)];
-    for (stale_answers, code, fetches, exchanges) in cases {
+    let cases = [
+        RetryCase {
+            queued: 1,
+            code: 0,
+            fetches: 2,
+            exchanges: 2,
+        },
+        RetryCase {
+            queued: 2,
+            code: 1,
+            fetches: 2,
+            exchanges: 2,
+        },
+    ];
+    check_cases(cases, |case| {
+        let &RetryCase {
+            queued: stale_answers,
+            code,
+            fetches,
+            exchanges,
+        } = case;
         let server = FakeGoogle::start();
         for _ in 0..stale_answers {
             server.script(Route::Sts, 400, stale);
@@ -429,13 +519,48 @@ fn a_stale_token_is_replaced_once_then_reported() {
             assert!(ran.stderr.contains("NTP"), "{}", ran.stderr);
         }
         assert_no_secrets(&server, &ran);
+    });
+}
+
+struct ServerErrorCase {
+    /// 503 answers queued at STS.
+    failures: usize,
+    code: i32,
+    /// STS calls.
+    calls: usize,
+}
+
+impl Case for ServerErrorCase {
+    fn name(&self) -> String {
+        format!("{} failures", self.failures)
     }
 }
 
 #[test]
 fn server_errors_are_retried_a_bounded_number_of_times() {
-    // (503 answers queued at STS, exit code, STS calls)
-    for (failures, code, calls) in [(1, 0, 2), (2, 0, 3), (3, 1, 3)] {
+    let cases = [
+        ServerErrorCase {
+            failures: 1,
+            code: 0,
+            calls: 2,
+        },
+        ServerErrorCase {
+            failures: 2,
+            code: 0,
+            calls: 3,
+        },
+        ServerErrorCase {
+            failures: 3,
+            code: 1,
+            calls: 3,
+        },
+    ];
+    check_cases(cases, |case| {
+        let &ServerErrorCase {
+            failures,
+            code,
+            calls,
+        } = case;
         let server = FakeGoogle::start();
         for _ in 0..failures {
             server.script(Route::Sts, 503, r#"{"error":"unavailable"}"#);
@@ -443,6 +568,23 @@ fn server_errors_are_retried_a_bounded_number_of_times() {
         let ran = auth_google(&server, &[]);
         assert_eq!(ran.code, code, "{}", ran.stderr);
         assert_eq!(server.requests_to(Route::Sts).len(), calls);
+    });
+}
+
+/// An IAM Credentials error body, and what the user must see.
+struct ImpersonationErrorCase {
+    what: &'static str,
+    status: u16,
+    body: &'static str,
+    /// Arguments after `--service-account SA`.
+    extra: &'static [&'static str],
+    /// Stderr must contain each of these.
+    shown: &'static [&'static str],
+}
+
+impl Case for ImpersonationErrorCase {
+    fn name(&self) -> String {
+        self.what.to_string()
     }
 }
 
@@ -452,47 +594,58 @@ fn impersonation_errors_name_the_missing_binding() {
     let not_found = r#"{"error":{"code":404,"message":"Not found; Gaia id not found for email deployer@proj.iam.gserviceaccount.com","status":"NOT_FOUND"}}"#;
     let lifetime = r#"{"error":{"code":400,"message":"Request contains an invalid argument.","status":"INVALID_ARGUMENT"}}"#;
     let skew = r#"{"error":{"code":400,"message":"The access token lifetime cannot exceed 3600 seconds.","status":"INVALID_ARGUMENT"}}"#;
-    let cases: &[(u16, &str, &[&str], &[&str])] = &[
-        (
-            403,
-            denied,
-            &[],
-            &[
+    let cases = [
+        ImpersonationErrorCase {
+            what: "permission denied",
+            status: 403,
+            body: denied,
+            extra: &[],
+            shown: &[
                 "Permission 'iam.serviceAccounts.getAccessToken' denied on resource",
                 "HTTP 403 PERMISSION_DENIED",
                 "roles/iam.workloadIdentityUser",
                 "principalSet://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/gh-pool/attribute.repository/octo/app",
                 "This job's token presented sub=repo:octo/app:ref:refs/heads/main and repository=octo/app; a binding matches it only if its member is that subject",
             ],
-        ),
-        (
-            404,
-            not_found,
-            &[],
-            &["Gaia id not found", "does not exist"],
-        ),
-        (
-            400,
-            skew,
-            &[],
-            &[
+        },
+        ImpersonationErrorCase {
+            what: "no such service account",
+            status: 404,
+            body: not_found,
+            extra: &[],
+            shown: &["Gaia id not found", "does not exist"],
+        },
+        ImpersonationErrorCase {
+            what: "clock skew",
+            status: 400,
+            body: skew,
+            extra: &[],
+            shown: &[
                 "The access token lifetime cannot exceed 3600 seconds.",
                 "a lifetime of 3600s is within the 1h limit, so this is clock skew",
                 "NTP",
                 "set `--access-token-lifetime 3300s`",
             ],
-        ),
-        (
-            400,
-            lifetime,
-            &["--access-token-lifetime", "3h"],
-            &[
+        },
+        ImpersonationErrorCase {
+            what: "lifetime over the limit",
+            status: 400,
+            body: lifetime,
+            extra: &["--access-token-lifetime", "3h"],
+            shown: &[
                 "Request contains an invalid argument.",
                 "lower `access-token-lifetime` to 3600s",
             ],
-        ),
+        },
     ];
-    for (status, body, extra, wants) in cases {
+    check_cases(cases, |case| {
+        let ImpersonationErrorCase {
+            status,
+            body,
+            extra,
+            shown: wants,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         server.script(Route::GenerateAccessToken, *status, *body);
         let mut args = vec!["--service-account", SA];
@@ -507,7 +660,7 @@ fn impersonation_errors_name_the_missing_binding() {
             );
         }
         assert_no_secrets(&server, &ran);
-    }
+    });
 }
 
 #[test]
@@ -836,10 +989,6 @@ const PROJECT_VARIABLES: [&str; 5] = [
     "GOOGLE_CLOUD_PROJECT",
 ];
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What google-github-actions/auth (v2, `src/main.ts`) exports with its
 /// defaults (`create_credentials_file: true`, `export_environment_variables:
 /// true`) for the same inputs: the credentials file's three variables, and
@@ -1056,97 +1205,139 @@ fn workflow_run_payload(trigger: &str, head: &str) -> Value {
     })
 }
 
+/// An event that starts the run, and whether `auth google` goes on.
+struct EventCase {
+    what: &'static str,
+    event: &'static str,
+    payload: Value,
+    /// `allow-untrusted-events`.
+    allow: &'static str,
+    code: i32,
+    /// Stderr must contain this.
+    says: &'static str,
+}
+
+impl Case for EventCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn untrusted_events_are_refused_before_any_request() {
-    // (event, payload, allow-untrusted-events, exit code, stderr must contain)
-    let cases: Vec<(&str, Value, &str, i32, &str)> = vec![
-        ("push", json!({}), "false", 0, ""),
-        (
-            "pull_request",
-            pr_payload("octo/app", false),
-            "false",
-            0,
-            "",
-        ),
-        (
-            "pull_request",
-            pr_payload("mallory/app", true),
-            "false",
-            1,
-            "from the fork `mallory/app`",
-        ),
-        (
-            "pull_request_review",
-            pr_payload("mallory/app", true),
-            "false",
-            1,
-            "from the fork",
-        ),
-        (
-            "pull_request_target",
-            pr_payload("octo/app", false),
-            "false",
-            1,
-            "`pull_request_target` runs with",
-        ),
-        (
-            "pull_request_target",
-            pr_payload("mallory/app", true),
-            "true",
-            0,
-            "",
-        ),
-        (
-            "pull_request",
-            json!({"pull_request": {"head": {"repo": null}}, "repository": {"full_name": "octo/app"}}),
-            "false",
-            1,
-            "deleted fork",
-        ),
-        (
-            "workflow_run",
-            workflow_run_payload("pull_request", "mallory/app"),
-            "false",
-            1,
-            "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
+    let cases = vec![
+        EventCase {
+            what: "a push",
+            event: "push",
+            payload: json!({}),
+            allow: "false",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a pull request from a branch",
+            event: "pull_request",
+            payload: pr_payload("octo/app", false),
+            allow: "false",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a pull request from a fork",
+            event: "pull_request",
+            payload: pr_payload("mallory/app", true),
+            allow: "false",
+            code: 1,
+            says: "from the fork `mallory/app`",
+        },
+        EventCase {
+            what: "a review of a fork's pull request",
+            event: "pull_request_review",
+            payload: pr_payload("mallory/app", true),
+            allow: "false",
+            code: 1,
+            says: "from the fork",
+        },
+        EventCase {
+            what: "pull_request_target",
+            event: "pull_request_target",
+            payload: pr_payload("octo/app", false),
+            allow: "false",
+            code: 1,
+            says: "`pull_request_target` runs with",
+        },
+        EventCase {
+            what: "pull_request_target, allowed",
+            event: "pull_request_target",
+            payload: pr_payload("mallory/app", true),
+            allow: "true",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a pull request from a deleted fork",
+            event: "pull_request",
+            payload: json!({"pull_request": {"head": {"repo": null}}, "repository": {"full_name": "octo/app"}}),
+            allow: "false",
+            code: 1,
+            says: "deleted fork",
+        },
+        EventCase {
+            what: "workflow_run after a fork's pull request",
+            event: "workflow_run",
+            payload: workflow_run_payload("pull_request", "mallory/app"),
+            allow: "false",
+            code: 1,
+            says: "error: refusing to use credentials or push on an untrusted event: `workflow_run` \
              after a `pull_request` run from the fork `mallory/app` into `octo/app`: that run \
              built code written by someone outside the repository, and its artifacts and outputs \
              are theirs",
-        ),
-        (
-            "workflow_run",
-            workflow_run_payload("push", "octo/app"),
-            "false",
-            0,
-            "",
-        ),
-        (
-            "issue_comment",
-            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
-            "false",
-            1,
-            "`issue_comment` on pull request #3: anyone may comment",
-        ),
-        (
-            "issue_comment",
-            json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
-            "true",
-            0,
-            "",
-        ),
+        },
+        EventCase {
+            what: "workflow_run after a push",
+            event: "workflow_run",
+            payload: workflow_run_payload("push", "octo/app"),
+            allow: "false",
+            code: 0,
+            says: "",
+        },
+        EventCase {
+            what: "a comment on a pull request",
+            event: "issue_comment",
+            payload: json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            allow: "false",
+            code: 1,
+            says: "`issue_comment` on pull request #3: anyone may comment",
+        },
+        EventCase {
+            what: "a comment on a pull request, allowed",
+            event: "issue_comment",
+            payload: json!({"issue": {"number": 3, "pull_request": {"url": "u"}}, "repository": {"full_name": "octo/app"}}),
+            allow: "true",
+            code: 0,
+            says: "",
+        },
     ];
-    for (event, payload, allow, code, want) in cases {
+    check_cases(cases, |case| {
+        let EventCase {
+            event,
+            payload,
+            allow,
+            code,
+            says: want,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = gitops_bump(&server);
         cmd.env("GITHUB_EVENT_NAME", event)
-            .env("GITHUB_EVENT_PATH", event_file(dir.path(), &payload))
+            .env("GITHUB_EVENT_PATH", event_file(dir.path(), payload))
             .args(["auth", "google", "--workload-identity-provider", PROVIDER])
             .args(["--allow-untrusted-events", allow]);
         let ran = run(cmd);
-        assert_eq!(ran.code, code, "{event} {payload}: {}", ran.stderr);
+        assert_eq!(ran.code, *code, "{event} {payload}: {}", ran.stderr);
         assert!(ran.stderr.contains(want), "{event}: {}", ran.stderr);
-        if code != 0 {
+        if *code != 0 {
             assert!(
                 ran.stderr.contains(
                     "Do not start deploy.yml with `workflow_run`: a fork's pull request triggers \
@@ -1160,7 +1351,7 @@ fn untrusted_events_are_refused_before_any_request() {
                 "{event}: refused before any request"
             );
         }
-    }
+    });
 }
 
 #[test]
@@ -1206,61 +1397,97 @@ fn require_environment_checks_the_oidc_claim() {
 /// The stage as the pipeline calls it, without Google: the environment gate
 /// alone fetches an OIDC token for the `gitops-bump` audience, and the event
 /// gate guards pushes even when no credentials are used.
+/// What `run_stage` is given, and whether it lets the run go on.
+struct GateCase {
+    what: &'static str,
+    inputs: &'static [(&'static str, &'static str)],
+    event: &'static str,
+    /// The `environment` claim of the job's OIDC token.
+    environment: &'static str,
+    ok: bool,
+    /// The OIDC audience requested, if a token is requested.
+    audience: Option<&'static str>,
+}
+
+impl Case for GateCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn the_stage_gates_pushes_without_google() {
     use gitops_bump::auth::{self, GateEnv, OidcRequest, StageEnv};
     use gitops_bump::config::{Config, RawInputs};
     use gitops_bump::secret::Secret;
 
-    type Inputs = &'static [(&'static str, &'static str)];
-    // (inputs, event, claims environment, ok, OIDC audience requested)
-    let cases: &[(Inputs, &str, &str, bool, Option<&str>)] = &[
-        (
-            &[("require-environment", "production")],
-            "push",
-            "production",
-            true,
-            Some("gitops-bump"),
-        ),
-        (
-            &[("require-environment", "production")],
-            "push",
-            "dev",
-            false,
-            Some("gitops-bump"),
-        ),
-        (
-            &[("mode", "push")],
-            "pull_request_target",
-            "production",
-            false,
-            None,
-        ),
-        (
-            &[("mode", "none")],
-            "pull_request_target",
-            "production",
-            true,
-            None,
-        ),
-        (
-            &[("mode", "push"), ("dry-run", "true")],
-            "pull_request_target",
-            "production",
-            true,
-            None,
-        ),
-        (&[("mode", "push")], "push", "production", true, None),
+    let cases = [
+        GateCase {
+            what: "the environment required, and the job's",
+            inputs: &[("require-environment", "production")],
+            event: "push",
+            environment: "production",
+            ok: true,
+            audience: Some("gitops-bump"),
+        },
+        GateCase {
+            what: "the environment required, not the job's",
+            inputs: &[("require-environment", "production")],
+            event: "push",
+            environment: "dev",
+            ok: false,
+            audience: Some("gitops-bump"),
+        },
+        GateCase {
+            what: "a push on pull_request_target",
+            inputs: &[("mode", "push")],
+            event: "pull_request_target",
+            environment: "production",
+            ok: false,
+            audience: None,
+        },
+        GateCase {
+            what: "no push on pull_request_target",
+            inputs: &[("mode", "none")],
+            event: "pull_request_target",
+            environment: "production",
+            ok: true,
+            audience: None,
+        },
+        GateCase {
+            what: "a dry run on pull_request_target",
+            inputs: &[("mode", "push"), ("dry-run", "true")],
+            event: "pull_request_target",
+            environment: "production",
+            ok: true,
+            audience: None,
+        },
+        GateCase {
+            what: "a push without a gate",
+            inputs: &[("mode", "push")],
+            event: "push",
+            environment: "production",
+            ok: true,
+            audience: None,
+        },
     ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    for (inputs, event, environment, ok, audience) in cases {
+    check_cases(cases, |case| {
+        let &GateCase {
+            inputs,
+            event,
+            environment,
+            ok,
+            audience,
+            ..
+        } = case;
         let server = FakeGoogle::start();
         server.set_claims(json!({ "environment": environment }));
         let mut raw = RawInputs::default();
-        for (k, v) in *inputs {
+        for (k, v) in inputs {
             raw.set(k, v.to_string());
         }
         let config = Config::for_auth(&raw).unwrap();
@@ -1290,7 +1517,7 @@ fn the_stage_gates_pushes_without_google() {
             in_actions: false,
         };
         let got = rt.block_on(auth::run_stage(&config.auth, &env));
-        assert_eq!(got.is_ok(), *ok, "{inputs:?} {event}: {got:?}");
+        assert_eq!(got.is_ok(), ok, "{inputs:?} {event}: {got:?}");
         let asked: Vec<String> = server
             .requests_to(Route::Oidc)
             .iter()
@@ -1306,7 +1533,7 @@ fn the_stage_gates_pushes_without_google() {
         if let Ok(stage) = got {
             assert!(stage.google.is_none() && stage.credentials_file.is_none());
         }
-    }
+    });
 }
 
 /// `gitops-bump run` passes through the gates before any other stage.
@@ -1400,7 +1627,7 @@ fn malformed_answers_are_reported_not_trusted() {
 /// token-auth registry. The `post:` step then removes the Docker config.
 #[test]
 fn auth_only_run_logs_docker_in_for_a_push() {
-    use servers::{Auth, Registry};
+    use test_support::registry::{Auth, Registry};
     let server = FakeGoogle::start();
     let registry = Registry::start_for(Auth::Token, "oauth2accesstoken", IMPERSONATED_TOKEN);
     let runner = Runner::new();
@@ -1492,7 +1719,10 @@ fn auth_only_run_logs_docker_in_for_a_push() {
             .output()
             .unwrap()
     };
-    let layout = format!("oci:{}:single", servers::layout().join("layout").display());
+    let layout = format!(
+        "oci:{}:single",
+        test_support::registry::layout().join("layout").display()
+    );
     let dest = format!("docker://{}/team/app:v1", registry.addr);
     let empty = runner.temp.join("empty.json");
     std::fs::write(&empty, r#"{"auths":{}}"#).unwrap();

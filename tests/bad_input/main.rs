@@ -10,12 +10,14 @@
 //! and of the directory outside the repository is fingerprinted before and
 //! after.
 
-mod fixture;
 mod properties;
 
 use std::time::Duration;
 
-use fixture::{Repo, run_bin};
+use test_support::fixture::{GOOD_MANIFEST, Repo};
+use test_support::{git, run_bin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const USAGE: i32 = 2;
 const FAILURE: i32 = 1;
@@ -244,7 +246,7 @@ fn yaml_cases() -> Vec<Case> {
         ),
         yaml(
             "Latin-1 comment",
-            [b"# caf\xe9\n".as_slice(), fixture::GOOD_MANIFEST.as_bytes()].concat(),
+            [b"# caf\xe9\n".as_slice(), GOOD_MANIFEST.as_bytes()].concat(),
             "not valid UTF-8",
             at(1, 6),
         ),
@@ -252,7 +254,7 @@ fn yaml_cases() -> Vec<Case> {
             "second document malformed",
             format!(
                 "{}---\n{}",
-                fixture::GOOD_MANIFEST,
+                GOOD_MANIFEST,
                 image_line("\"ghcr.io/org/app:v0")
             ),
             "invalid YAML",
@@ -260,7 +262,7 @@ fn yaml_cases() -> Vec<Case> {
         ),
         yaml(
             "garbage after the document end marker",
-            format!("{}...\ngarbage: [\n", fixture::GOOD_MANIFEST),
+            format!("{}...\ngarbage: [\n", GOOD_MANIFEST),
             "invalid YAML",
             at(13, 1),
         ),
@@ -937,7 +939,7 @@ fn check(case: &Case) -> Option<String> {
             (all, Vec::new())
         }
     };
-    let out = run_bin(&wt, &args, &env, Duration::from_secs(60));
+    let out = run_bin(BIN, &wt, &args, &env, Duration::from_secs(60));
     let after = repo.snapshot();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1049,15 +1051,15 @@ fn special_files_in_a_walked_directory_are_skipped_unopened() {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let out = run_bin(&repo.wt(), &["run"], &env, Duration::from_secs(60));
+        let out = run_bin(BIN, &repo.wt(), &["run"], &env, Duration::from_secs(60));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{tool}: {stderr}");
-        let pushed = fixture::git(&repo.remote(), &["show", "main:apps/app.yaml"]);
+        let pushed = git(&repo.remote(), &["show", "main:apps/app.yaml"]);
         assert!(
             pushed.contains("image: ghcr.io/org/app:v9"),
             "{tool}: {pushed}"
         );
-        let files = fixture::git(
+        let files = git(
             &repo.remote(),
             &["show", "--name-only", "--format=", "main"],
         );

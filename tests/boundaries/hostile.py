@@ -18,7 +18,7 @@ import base64, hashlib, json, os, ssl, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support", "servers"))
 from httputil import fetch_upstream, read_body, send_answer, send_upstream_head
 
 args = sys.argv[1:]

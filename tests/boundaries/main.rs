@@ -7,26 +7,20 @@
 //! credential went; failing cases also prove nothing was written or pushed.
 //! Memory bounds are measured in benches/hostile_memory.sh, not here.
 
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod registry_servers;
-#[allow(dead_code)]
-#[path = "../faults/servers.rs"]
-mod scripts;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use base64::Engine;
-use fixture::{Repo, git, run_bin};
-use registry_servers::{Auth, PASSWORD, Registry, USER};
-use scripts::{GIT_TOKEN, Script, git_http};
+use test_support::fixture::{GOOD_MANIFEST, Repo};
+use test_support::git_http::{GIT_TOKEN, GitHttp};
+use test_support::process::Server;
+use test_support::registry::{Auth, PASSWORD, Registry, USER};
+use test_support::{git, run_bin};
 
-const HOSTILE: &str = "tests/boundaries/hostile.py";
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+
+const HOSTILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/boundaries/hostile.py");
 const LIMIT: Duration = Duration::from_secs(120);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +52,7 @@ fn run(mode: Mode, cwd: &Path, inputs: &[(&str, String)], env: &[(String, String
         }
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_bin(cwd, &args, &all_env, LIMIT)
+    run_bin(BIN, cwd, &args, &all_env, LIMIT)
 }
 
 fn text(out: &Output) -> String {
@@ -87,16 +81,16 @@ fn basic(user: &str, password: &str) -> String {
 }
 
 /// hostile.py with `args`, in `dir`.
-fn hostile(dir: &Path, name: &str, args: &[&str]) -> Script {
-    Script::start(HOSTILE, args, dir, name)
+fn hostile(dir: &Path, name: &str, args: &[&str]) -> Server {
+    Server::start(Path::new(HOSTILE), args, dir, name)
 }
 
-fn addr(script: &Script) -> String {
+fn addr(script: &Server) -> String {
     format!("127.0.0.1:{}", script.port)
 }
 
 /// Requests `script` logged since it had `from` of them.
-fn since(script: &Script, from: usize) -> Vec<String> {
+fn since(script: &Server, from: usize) -> Vec<String> {
     script.requests().into_iter().skip(from).collect()
 }
 
@@ -115,7 +109,7 @@ fn workload(images: &[String]) -> Vec<u8> {
 /// Authorization header on its way in.
 struct Recorded {
     registry: Registry,
-    recorder: Script,
+    recorder: Server,
 }
 
 impl Recorded {
@@ -316,7 +310,7 @@ fn registry_credentials_go_only_to_the_registry_they_are_bound_to() {
 fn the_git_token_goes_only_to_the_named_origin_and_over_https_unless_allowed() {
     let repo = Repo::seeded(&[]);
     git(&repo.remote(), &["config", "http.receivepack", "true"]);
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     let recorder = hostile(
         repo.dir.path(),
         "recorder",
@@ -823,7 +817,7 @@ fn secret_flags_are_never_echoed_and_can_come_from_a_file_or_the_environment() {
         &["run", "--app-private-key", key, "--app-private-key", key],
     ];
     for args in parse_errors {
-        let out = run_bin(&cwd, args, &cli, LIMIT);
+        let out = run_bin(BIN, &cwd, args, &cli, LIMIT);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
         for secret in [
@@ -834,7 +828,7 @@ fn secret_flags_are_never_echoed_and_can_come_from_a_file_or_the_environment() {
             assert!(!all.contains(secret), "{args:?} echoed a secret: {all}");
         }
     }
-    let help = text(&run_bin(&cwd, &["run", "--help"], &cli, LIMIT));
+    let help = text(&run_bin(BIN, &cwd, &["run", "--help"], &cli, LIMIT));
     for part in [
         "--token-file",
         "$GITOPS_BUMP_TOKEN",
@@ -891,7 +885,7 @@ fn secret_flags_are_never_echoed_and_can_come_from_a_file_or_the_environment() {
         let mut env = cli.clone();
         env.extend(extra_env);
         let repo = Repo::seeded(&[]);
-        let out = run_bin(&repo.wt(), &args, &env, LIMIT);
+        let out = run_bin(BIN, &repo.wt(), &args, &env, LIMIT);
         assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out));
         let seen = since(&r.recorder, from);
         assert!(
@@ -972,10 +966,7 @@ fn hostile_manifests_cannot_hide_an_image_print_control_characters_or_escape_the
         // link stays a link, the checkout is left clean.
         n += 1;
         let repo = Repo::seeded(&[
-            (
-                "base/app.yaml".into(),
-                fixture::GOOD_MANIFEST.as_bytes().to_vec(),
-            ),
+            ("base/app.yaml".into(), GOOD_MANIFEST.as_bytes().to_vec()),
             ("overlay/app.yaml".into(), b"link:../base/app.yaml".to_vec()),
         ]);
         let tag = format!("l{n}");
@@ -1019,7 +1010,7 @@ fn a_parent_swapped_for_a_link_cannot_lead_a_write_outside() {
     let repo = Repo::seeded(&[]);
     let wt = repo.wt();
     let outside = repo.outside();
-    std::fs::write(outside.join("app.yaml"), fixture::GOOD_MANIFEST).expect("write");
+    std::fs::write(outside.join("app.yaml"), GOOD_MANIFEST).expect("write");
     let before = std::fs::read(outside.join("app.yaml")).expect("read");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let swapper = {
@@ -1045,6 +1036,7 @@ fn a_parent_swapped_for_a_link_cannot_lead_a_write_outside() {
     for i in 0..150 {
         let tag = format!("ghcr.io/org/app:s{i}");
         let out = run_bin(
+            BIN,
             &wt,
             &["set-image", "--file", "apps/app.yaml", &tag],
             &cli,

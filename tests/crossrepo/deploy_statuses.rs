@@ -10,9 +10,19 @@ use serde_json::{Value, json};
 use gitops_bump::github_api::rest::Api;
 use gitops_bump::secret::Secret;
 
-use crate::cli::{Run, run_action};
-use crate::server::{FakeGitHub, READ_ONLY_TOKEN, STATIC_TOKEN};
-use crate::{APP, runtime, seeded};
+use test_support::action::Step as Run;
+use test_support::github::{FakeGitHub, READ_ONLY_TOKEN, STATIC_TOKEN};
+
+use crate::{APP, BIN, runtime, seeded};
+
+fn run_action(
+    server: &FakeGitHub,
+    dir: &std::path::Path,
+    args: &[&str],
+    inputs: &[(&str, &str)],
+) -> Run {
+    test_support::action::run_action(BIN, server, dir, args, inputs)
+}
 
 /// Posts as a deployer would (`POST /repos/org/gitops/statuses/{sha}` or
 /// `/check-runs`).

@@ -2,11 +2,8 @@
 //! backed by a real bare git repository: App installation tokens, commits
 //! through `createCommitOnBranch`, races, and the newer-wins guard.
 
-mod cli;
 mod deploy_statuses;
 mod edit;
-mod repo;
-mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
@@ -25,9 +22,15 @@ use gitops_bump::write_back::message::append_trailers;
 use gitops_bump::write_back::{self, WriteBackError, WriteBackResult};
 
 use edit::{kustomization, set_tags};
-use server::{
-    APP_ID, FOREIGN_TOKEN, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO, STATIC_TOKEN,
+use test_support::action::run_action;
+use test_support::git::{git, git_with};
+use test_support::github::{
+    APP_ID, AppKey, FOREIGN_TOKEN, FakeGitHub, INSTALLATION_ID, Installation, OWNER, REPO,
+    STATIC_TOKEN,
 };
+use test_support::{Case, check_cases};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const FILE: &str = "apps/prod/kustomization.yaml";
 const APP: &str = "ghcr.io/org/app";
@@ -240,7 +243,7 @@ fn app_errors_name_the_installation_or_the_permission() {
         let other_dir;
         if case.wrong_key {
             other_dir = tempfile::tempdir().unwrap();
-            let other = server::AppKey::generate(other_dir.path(), "other");
+            let other = AppKey::generate(other_dir.path(), "other");
             credentials.private_key = Secret::new(other.private_pem);
         }
         let err: AppError = rt
@@ -568,20 +571,13 @@ fn newer_wins_skips_stale_runs_and_allows_rollbacks_when_off() {
 fn history_repo(dir: &Path) -> PathBuf {
     let work = dir.join("work");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&work)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let who = [
+            ("GIT_AUTHOR_NAME", "t"),
+            ("GIT_AUTHOR_EMAIL", "t@example.com"),
+            ("GIT_COMMITTER_NAME", "t"),
+            ("GIT_COMMITTER_EMAIL", "t@example.com"),
+        ];
+        git_with(&work, args, &who, None);
     };
     std::fs::create_dir_all(work.join("apps/prod")).unwrap();
     run(&["init", "-q", "-b", "main"]);
@@ -644,16 +640,16 @@ fn history_walk_finds_the_last_bump_of_the_image_in_the_file() {
             let clone = dir
                 .path()
                 .join(format!("clone-{depth}-{}", image.replace('/', "_")));
-            let out = std::process::Command::new("git")
-                .args(["clone", "-q", "--depth", &depth.to_string()])
-                .arg(format!("file://{}", work.display()))
-                .arg(&clone)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            git(
+                dir.path(),
+                &[
+                    "clone",
+                    "-q",
+                    "--depth",
+                    &depth.to_string(),
+                    &format!("file://{}", work.display()),
+                    clone.to_str().unwrap(),
+                ],
             );
             clone
         };
@@ -727,6 +723,22 @@ fn api_write_back_fails_clearly_and_commits_nothing() {
     }
 }
 
+/// The commit that started a run, and whether the run stops as its own.
+struct TriggerCase<'a> {
+    what: &'static str,
+    /// Name and email of its author.
+    author: (&'a str, &'a str),
+    /// The files it touches.
+    files: Vec<(&'a str, &'a str)>,
+    stops: bool,
+}
+
+impl Case for TriggerCase<'_> {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn a_run_started_by_our_own_bump_stops() {
     let server = seeded("v1.0.0");
@@ -744,31 +756,46 @@ fn a_run_started_by_our_own_bump_stops() {
     let dir = tempfile::tempdir().unwrap();
     let bump_yaml = kustomization(&[(APP, "v1.1.0")]);
     let human_yaml = kustomization(&[(APP, "v1.2.0")]);
-    // (commit author, files it touches, stops?)
-    type Author<'a> = (&'a str, &'a str);
-    type Files<'a> = Vec<(&'a str, &'a str)>;
-    let cases: [(Author, Files, bool); 4] = [
-        (bot, vec![(FILE, bump_yaml.as_str())], true),
-        (
-            bot,
-            vec![
+    let cases = [
+        TriggerCase {
+            what: "our bump of the manifest",
+            author: bot,
+            files: vec![(FILE, bump_yaml.as_str())],
+            stops: true,
+        },
+        TriggerCase {
+            what: "our author, a manifest and code",
+            author: bot,
+            files: vec![
                 (FILE, human_yaml.as_str()),
                 ("src/main.rs", "fn main() {}\n"),
             ],
-            false,
-        ),
-        (
-            ("Alice", "alice@example.com"),
-            vec![(FILE, bump_yaml.as_str())],
-            false,
-        ),
-        (bot, vec![("README.md", "# changed\n")], false),
+            stops: false,
+        },
+        TriggerCase {
+            what: "another author's bump",
+            author: ("Alice", "alice@example.com"),
+            files: vec![(FILE, bump_yaml.as_str())],
+            stops: false,
+        },
+        TriggerCase {
+            what: "our author, outside the paths",
+            author: bot,
+            files: vec![("README.md", "# changed\n")],
+            stops: false,
+        },
     ];
-    for (i, (author, files, stops)) in cases.into_iter().enumerate() {
+    check_cases(cases, |case| {
+        let TriggerCase {
+            author,
+            files,
+            stops,
+            ..
+        } = case;
         let commit = server
             .repo
-            .commit_by("main", &files, "chore: bump [skip ci]", author);
-        let event_path = dir.path().join(format!("event-{i}.json"));
+            .commit_by("main", files, "chore: bump [skip ci]", *author);
+        let event_path = dir.path().join(format!("event-{commit}.json"));
         std::fs::write(&event_path, server.repo.push_event(&commit).to_string()).unwrap();
         let trigger = guard::read_trigger_commit(&event_path).unwrap();
         let reason = guard::self_trigger_reason(
@@ -777,8 +804,8 @@ fn a_run_started_by_our_own_bump_stops() {
             &config.guards.author_email,
             &config.guards.paths,
         );
-        assert_eq!(reason.is_some(), stops, "case {i}: {reason:?}");
-    }
+        assert_eq!(reason.is_some(), *stops, "{reason:?}");
+    });
     let missing = guard::read_trigger_commit(&dir.path().join("none.json")).unwrap_err();
     assert!(missing.to_string().contains("none.json"), "{missing}");
 }
@@ -1001,19 +1028,13 @@ fn bench_api_write_back_against_git_push() {
         let started = std::time::Instant::now();
         let clone = dir.path().join(format!("clone{round}"));
         let git_cli = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .env("GIT_AUTHOR_NAME", "b")
-                .env("GIT_AUTHOR_EMAIL", "b@example.com")
-                .env("GIT_COMMITTER_NAME", "b")
-                .env("GIT_COMMITTER_EMAIL", "b@example.com")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let who = [
+                ("GIT_AUTHOR_NAME", "b"),
+                ("GIT_AUTHOR_EMAIL", "b@example.com"),
+                ("GIT_COMMITTER_NAME", "b"),
+                ("GIT_COMMITTER_EMAIL", "b@example.com"),
+            ];
+            git_with(dir.path(), args, &who, None);
         };
         let clone_s = clone.to_str().unwrap();
         git_cli(&[
@@ -1099,7 +1120,8 @@ fn the_app_writes_to_another_repository_in_both_commit_modes() {
     ] {
         let git_before = server.git_requests().len();
         let image = format!("{APP}:{tag}");
-        let r = cli::run_action(
+        let r = run_action(
+            BIN,
             &server,
             dir.path(),
             &["run"],
@@ -1184,7 +1206,8 @@ fn a_token_that_cannot_reach_the_repository_is_named_as_the_cause() {
     let server = seeded("v1.0.0");
     let head = server.repo.head("main");
     let dir = tempfile::tempdir().unwrap();
-    let r = cli::run_action(
+    let r = run_action(
+        BIN,
         &server,
         dir.path(),
         &["run"],

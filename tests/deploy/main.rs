@@ -3,9 +3,6 @@
 //! like the application controller, and waits for the Application to run
 //! the pushed commit, healthy — or fails with Argo CD's own words.
 
-#[path = "../support/git.rs"]
-#[allow(dead_code)]
-mod git_support;
 mod server;
 
 use std::collections::BTreeMap;
@@ -15,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use gitops_bump::actions::files::parse_delimited;
 
-use git_support::{commit_all_and_push, git, init_bare};
 use server::{AppSpec, FakeArgoCd, NO_ACCESS_TOKEN, TOKEN};
+use test_support::git::{commit_all_and_push, git, init_bare};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 const KUSTOMIZATION: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\nimages:\n  - name: ghcr.io/org/app\n    newTag: v1\n";

@@ -1,13 +1,12 @@
-//! Starts fake_argocd.py (the Argo CD API server and a simulated
-//! controller polling a real bare repository) on a free loopback port, and
-//! stops it on drop.
+//! Starts fake_argocd.py from tests/support/servers (the Argo CD API
+//! server and a simulated controller polling a real bare repository) on a
+//! free loopback port; it is killed and reaped on drop.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use test_support::process::{Process, server_script};
 
 /// A token allowed to get every Application.
 pub const TOKEN: &str = "argocd-ci-token-3f9a1c7e5b2d";
@@ -32,7 +31,9 @@ impl AppSpec {
 }
 
 pub struct FakeArgoCd {
-    child: Child,
+    /// Killed and reaped on drop.
+    #[allow(dead_code)]
+    process: Process,
     pub url: String,
     state: PathBuf,
     _dir: tempfile::TempDir,
@@ -68,25 +69,16 @@ impl FakeArgoCd {
             .to_string(),
         )
         .unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/deploy/fake_argocd.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let stdout = child.stdout.take().unwrap();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fake Argo CD did not print its port: {line:?}")
-        });
+        let mut process = Process::python(
+            &server_script("fake_argocd.py"),
+            &[config.to_str().unwrap()],
+            dir.path(),
+            "fake_argocd",
+        );
+        let addr = process.wait_for_address();
         let server = FakeArgoCd {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
+            process,
+            url: format!("http://{addr}"),
             state,
             _dir: dir,
         };
@@ -108,12 +100,5 @@ impl FakeArgoCd {
             .as_array()
             .cloned()
             .unwrap_or_default()
-    }
-}
-
-impl Drop for FakeArgoCd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

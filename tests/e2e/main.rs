@@ -3,44 +3,18 @@
 //! git remote (a bare repository made from `examples/gitops-repo`), with the
 //! outputs read back from the real `GITHUB_OUTPUT` file.
 
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod servers;
-
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-#[allow(dead_code)]
-#[path = "../crossrepo/cli.rs"]
-mod cli;
-#[allow(dead_code)]
-#[path = "../crossrepo/repo.rs"]
-mod repo;
-#[allow(dead_code)]
-#[path = "../crossrepo/server.rs"]
-mod server;
-
-use gitops_bump::actions::files::parse_delimited;
-use servers::{Auth, Registry};
+use test_support::action::{Step, run_action, run_step};
+use test_support::bin;
+use test_support::git::git;
+use test_support::github::{FakeGitHub, Installation, STATIC_TOKEN};
+use test_support::process::Process;
+use test_support::registry::{Auth, Registry};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A registry of its own for each test, with the images the tests use. Not
 /// shared through a static: statics are never dropped, so the registry
@@ -129,7 +103,7 @@ impl Scenario {
     }
 
     /// Runs the binary the way the runner does: inputs as `INPUT_*`.
-    fn run(&self, args: &[&str], inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+    fn run(&self, args: &[&str], inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Step {
         self.run_in(&self.workspace(), args, inputs, env)
     }
 
@@ -140,20 +114,11 @@ impl Scenario {
         args: &[&str],
         inputs: &[(&str, &str)],
         env: &[(&str, &str)],
-    ) -> Run {
-        let output_file = self.dir.path().join("github_output");
-        let summary_file = self.dir.path().join("github_step_summary");
-        fs::write(&output_file, "").unwrap();
-        fs::write(&summary_file, "").unwrap();
-        let mut cmd = Command::new(BIN);
+    ) -> Step {
+        let mut cmd = bin(BIN, self.dir.path());
         cmd.args(args)
             .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_OUTPUT", &output_file)
-            .env("GITHUB_STEP_SUMMARY", &summary_file)
             .env("GITHUB_REPOSITORY", "example-org/gitops-repo")
             .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_EVENT_NAME", "push")
@@ -167,41 +132,7 @@ impl Scenario {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let output = cmd.output().unwrap();
-        let outputs = parse_delimited(&fs::read_to_string(&output_file).unwrap())
-            .into_iter()
-            .collect();
-        Run {
-            output,
-            outputs,
-            summary: fs::read_to_string(&summary_file).unwrap(),
-        }
-    }
-}
-
-struct Run {
-    output: Output,
-    outputs: BTreeMap<String, String>,
-    summary: String,
-}
-
-impl Run {
-    fn get(&self, key: &str) -> &str {
-        self.outputs.get(key).map_or("", String::as_str)
-    }
-
-    fn log(&self) -> String {
-        format!(
-            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.output.status.code(),
-            String::from_utf8_lossy(&self.output.stdout),
-            String::from_utf8_lossy(&self.output.stderr)
-        )
-    }
-
-    fn assert_ok(&self) -> &Self {
-        assert_eq!(self.output.status.code(), Some(0), "{}", self.log());
-        self
+        run_step(cmd, self.dir.path())
     }
 }
 
@@ -769,7 +700,7 @@ fn promotion_into_another_repository_opens_the_pull_request_there() {
     let prod = fs::read_to_string(example.join("overlays/prod/kustomization.yaml")).unwrap();
     let base = fs::read_to_string(example.join("base/kustomization.yaml")).unwrap();
     for via in ["git", "api"] {
-        let server = server::FakeGitHub::start(server::Installation::default());
+        let server = FakeGitHub::start(Installation::default());
         server.repo.commit(
             "main",
             &[
@@ -781,13 +712,14 @@ fn promotion_into_another_repository_opens_the_pull_request_there() {
         );
         let dir = tempfile::tempdir().unwrap();
         let promote = || {
-            cli::run_action(
+            run_action(
+                BIN,
                 &server,
                 dir.path(),
                 &["run"],
                 &[
                     ("repository", "org/gitops"),
-                    ("token", server::STATIC_TOKEN),
+                    ("token", STATIC_TOKEN),
                     ("commit-via", via),
                     ("mode", "pull-request"),
                     ("promote-from", "overlays/dev"),
@@ -851,7 +783,7 @@ fn promotion_into_another_repository_opens_the_pull_request_there() {
 /// A tiny OIDC request endpoint answering `{"value": JWT}` with the claims
 /// given (unsigned: gitops-bump reads claims, Google verifies signatures).
 struct OidcServer {
-    child: std::process::Child,
+    _process: Process,
     url: String,
 }
 
@@ -897,30 +829,20 @@ s.timeout = 30
 for _ in range(50): s.handle_request()
 "#
         );
-        let path = dir.join("oidc.py");
+        // Several may run in one directory: each has files of its own.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "oidc-{}",
+            STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let path = dir.join(format!("{name}.py"));
         fs::write(&path, script).unwrap();
-        let mut child = Command::new("python3")
-            .arg(&path)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-            &mut line,
-        )
-        .unwrap();
+        let mut process = Process::python(&path, &[], dir, &name);
+        let addr = process.wait_for_address();
         OidcServer {
-            child,
-            url: format!("http://127.0.0.1:{}/token?api-version=2.0", line.trim()),
+            _process: process,
+            url: format!("http://{addr}/token?api-version=2.0"),
         }
-    }
-}
-
-impl Drop for OidcServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -4,24 +4,42 @@
 mod properties;
 mod tree;
 
+use test_support::{Case, check_cases};
 use tree::{D1, D2, Tree, kustomize_build, stderr, stdout};
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/o/app:v1\n";
 
+/// A tree, a `set-image` run in it, and what it must print and leave.
+struct WriteCase {
+    what: &'static str,
+    files: Vec<(&'static str, &'static str)>,
+    args: Vec<&'static str>,
+    stdout: String,
+    /// The file to read afterwards, and what it must hold.
+    check: &'static str,
+    content: String,
+}
+
+impl Case for WriteCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn set_image_prints_each_change_and_writes() {
-    // (files, args, expected stdout, file to check, expected content)
-    type Files = Vec<(&'static str, &'static str)>;
-    let cases: Vec<(Files, Vec<&str>, String, &str, String)> = vec![
-        (
-            vec![("deploy.yaml", DEPLOYMENT)],
-            vec!["ghcr.io/o/app:v2"],
-            "deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
-            "deploy.yaml",
-            DEPLOYMENT.replace("app:v1", "app:v2"),
-        ),
-        (
-            vec![
+    let cases = vec![
+        WriteCase {
+            what: "a workload",
+            files: vec![("deploy.yaml", DEPLOYMENT)],
+            args: vec!["ghcr.io/o/app:v2"],
+            stdout: "deploy.yaml:14:16: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            check: "deploy.yaml",
+            content: DEPLOYMENT.replace("app:v1", "app:v2"),
+        },
+        WriteCase {
+            what: "Helm values under --dir, hidden and non-YAML files skipped",
+            files: vec![
                 (
                     "apps/a/values.yaml",
                     "image:\n  repository: ghcr.io/o/app\n  tag: v1\n",
@@ -29,85 +47,129 @@ fn set_image_prints_each_change_and_writes() {
                 (".hidden/x.yaml", "image: ghcr.io/o/app:v1\n"),
                 ("notes.txt", "image: ghcr.io/o/app:v1\n"),
             ],
-            vec!["--dir", "apps", "ghcr.io/o/app:v2"],
-            "apps/a/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
-            "apps/a/values.yaml",
-            "image:\n  repository: ghcr.io/o/app\n  tag: v2\n".into(),
-        ),
-        (
-            vec![(
+            args: vec!["--dir", "apps", "ghcr.io/o/app:v2"],
+            stdout: "apps/a/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            check: "apps/a/values.yaml",
+            content: "image:\n  repository: ghcr.io/o/app\n  tag: v2\n".into(),
+        },
+        WriteCase {
+            what: "a new kustomization entry with a digest",
+            files: vec![(
                 "overlays/dev/kustomization.yaml",
                 "resources:\n- ../../base\n",
             )],
-            vec!["--dir", "overlays/dev", "ghcr.io/o/app:v2@{D2}"],
-            format!("overlays/dev/kustomization.yaml:4:9: (new entry) -> ghcr.io/o/app:v2@{D2}\n"),
-            "overlays/dev/kustomization.yaml",
-            format!(
+            args: vec!["--dir", "overlays/dev", "ghcr.io/o/app:v2@{D2}"],
+            stdout: format!(
+                "overlays/dev/kustomization.yaml:4:9: (new entry) -> ghcr.io/o/app:v2@{D2}\n"
+            ),
+            check: "overlays/dev/kustomization.yaml",
+            content: format!(
                 "resources:\n- ../../base\nimages:\n- name: ghcr.io/o/app\n  newTag: v2\n  digest: {D2}\n"
             ),
-        ),
-        (
-            vec![
+        },
+        WriteCase {
+            what: "a git-ignored file is left alone",
+            files: vec![
                 ("a.yaml", "image: ghcr.io/o/app:v1\n"),
                 ("ignored/b.yaml", "image: ghcr.io/o/app:v1\n"),
                 (".gitignore", "ignored/\n"),
             ],
-            vec!["ghcr.io/o/app:v2"],
-            "a.yaml:1:8: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
-            "ignored/b.yaml",
-            "image: ghcr.io/o/app:v1\n".into(),
-        ),
-        (
-            vec![
+            args: vec!["ghcr.io/o/app:v2"],
+            stdout: "a.yaml:1:8: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            check: "ignored/b.yaml",
+            content: "image: ghcr.io/o/app:v1\n".into(),
+        },
+        WriteCase {
+            what: "a chart's templates are left alone",
+            files: vec![
                 ("chart/Chart.yaml", "name: app\nversion: 1.0.0\n"),
                 ("chart/values.yaml", "image:\n  repository: ghcr.io/o/app\n  tag: v1\n"),
                 ("chart/templates/deploy.yaml", "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n"),
             ],
-            vec!["ghcr.io/o/app:v2"],
-            "chart/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
-            "chart/templates/deploy.yaml",
-            "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n".into(),
-        ),
-        (
-            vec![("k/kustomization.yaml", "images:\n- name: ghcr.io/o/app\n  newTag: v1\n")],
-            vec!["--file", "k/kustomization.yaml", "ghcr.io/o/app:v2", "other:v1"],
-            "k/kustomization.yaml:2:9: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\nk/kustomization.yaml:4:9: (new entry) -> other:v1\n".into(),
-            "k/kustomization.yaml",
-            "images:\n- name: ghcr.io/o/app\n  newTag: v2\n- name: other\n  newTag: v1\n".into(),
-        ),
+            args: vec!["ghcr.io/o/app:v2"],
+            stdout: "chart/values.yaml:2:15: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\n".into(),
+            check: "chart/templates/deploy.yaml",
+            content: "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n  app: {{ x\n".into(),
+        },
+        WriteCase {
+            what: "--file with an image found and one appended",
+            files: vec![("k/kustomization.yaml", "images:\n- name: ghcr.io/o/app\n  newTag: v1\n")],
+            args: vec!["--file", "k/kustomization.yaml", "ghcr.io/o/app:v2", "other:v1"],
+            stdout: "k/kustomization.yaml:2:9: ghcr.io/o/app:v1 -> ghcr.io/o/app:v2\nk/kustomization.yaml:4:9: (new entry) -> other:v1\n".into(),
+            check: "k/kustomization.yaml",
+            content: "images:\n- name: ghcr.io/o/app\n  newTag: v2\n- name: other\n  newTag: v1\n".into(),
+        },
     ];
-    for (files, args, want_stdout, check_file, want_content) in cases {
-        let tree = Tree::new(&files);
-        let out = tree.set_image(&args);
+    check_cases(cases, |case| {
+        let WriteCase {
+            files,
+            args,
+            stdout: want_stdout,
+            check: check_file,
+            content: want_content,
+            ..
+        } = case;
+        let tree = Tree::new(files);
+        let out = tree.set_image(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        assert_eq!(stdout(&out), want_stdout, "{args:?}");
-        assert_eq!(tree.read(check_file), want_content, "{args:?}");
+        assert_eq!(&stdout(&out), want_stdout, "{args:?}");
+        assert_eq!(&tree.read(check_file), want_content, "{args:?}");
         // A second run finds nothing to do.
-        let again = tree.set_image(&args);
+        let again = tree.set_image(args);
         assert_eq!(stdout(&again), "", "{args:?}");
         assert!(stderr(&again).contains("no changes"), "{args:?}");
+    });
+}
+
+/// A manifest, a `--check` run for a SPEC, and its exit code.
+struct DriftCase {
+    what: &'static str,
+    content: String,
+    spec: &'static str,
+    code: i32,
+}
+
+impl Case for DriftCase {
+    fn name(&self) -> String {
+        self.what.to_string()
     }
 }
 
 #[test]
 fn check_reports_drift_and_never_writes() {
-    // (content, spec, exit code)
     let cases = [
-        (DEPLOYMENT.to_string(), "ghcr.io/o/app:v2", 3),
-        (
-            DEPLOYMENT.replace("app:v1", "app:v2"),
-            "ghcr.io/o/app:v2",
-            0,
-        ),
-        (DEPLOYMENT.to_string(), "ghcr.io/o/app:v1", 0),
+        DriftCase {
+            what: "drift",
+            content: DEPLOYMENT.to_string(),
+            spec: "ghcr.io/o/app:v2",
+            code: 3,
+        },
+        DriftCase {
+            what: "already at the new tag",
+            content: DEPLOYMENT.replace("app:v1", "app:v2"),
+            spec: "ghcr.io/o/app:v2",
+            code: 0,
+        },
+        DriftCase {
+            what: "the same tag",
+            content: DEPLOYMENT.to_string(),
+            spec: "ghcr.io/o/app:v1",
+            code: 0,
+        },
     ];
-    for (content, spec, code) in cases {
-        let tree = Tree::new(&[("deploy.yaml", &content)]);
+    check_cases(cases, |case| {
+        let &DriftCase {
+            ref content,
+            spec,
+            code,
+            ..
+        } = case;
+        let tree = Tree::new(&[("deploy.yaml", content)]);
         let before = tree.snapshot();
         let out = tree.set_image(&["--check", spec]);
         assert_eq!(out.status.code(), Some(code), "{spec}: {}", stderr(&out));
         assert_eq!(tree.snapshot(), before, "{spec}: --check wrote");
-    }
+    });
 }
 
 #[test]
@@ -283,87 +345,118 @@ fn kustomize_renders_our_edit() {
     }
 }
 
+/// Bad input for `set-image` next to a good manifest, and the first line
+/// of what it must say.
+struct BadInputCase {
+    what: &'static str,
+    /// Files besides the good one.
+    extra: Vec<(&'static str, &'static str)>,
+    args: Vec<&'static str>,
+    /// Stderr starts with this (or its first line ends with it, after a
+    /// path `--root` made absolute).
+    says: String,
+}
+
+impl Case for BadInputCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn bad_input_fails_with_a_location_and_writes_nothing() {
     let good = ("good.yaml", DEPLOYMENT);
-    // (extra files, args, expected stderr line)
     let too_large = format!(
         "error: good.yaml: the file has {} bytes, more than the limit of 100",
         DEPLOYMENT.len()
     );
-    type Files = Vec<(&'static str, &'static str)>;
-    let cases: Vec<(Files, Vec<&str>, &str)> = vec![
-        (
-            vec![(
+    let cases = vec![
+        BadInputCase {
+            what: "invalid YAML",
+            extra: vec![(
                 "bad.yaml",
                 "kind: Pod\nspec:\n  containers:\n  - image: \"ghcr.io/o/app:v1\n",
             )],
-            vec!["ghcr.io/o/app:v2"],
-            "error: bad.yaml:4:12: invalid YAML: ",
-        ),
-        (
-            vec![(
+            args: vec!["ghcr.io/o/app:v2"],
+            says: "error: bad.yaml:4:12: invalid YAML: ".into(),
+        },
+        BadInputCase {
+            what: "a duplicate key",
+            extra: vec![(
                 "dup.yaml",
                 "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/o/app:v1\n    image: x\n",
             )],
-            vec!["ghcr.io/o/app:v2"],
-            "error: dup.yaml:5:5: duplicate key \"image\" (first at line 4)",
-        ),
-        (
-            vec![],
-            vec![
+            args: vec!["ghcr.io/o/app:v2"],
+            says: "error: dup.yaml:5:5: duplicate key \"image\" (first at line 4)".into(),
+        },
+        BadInputCase {
+            what: "a relative path out of --root",
+            extra: vec![],
+            args: vec![
                 "--root",
                 ".",
                 "--file",
                 "../outside.yaml",
                 "ghcr.io/o/app:v2",
             ],
-            "/../outside.yaml: the path leaves the root directory",
-        ),
-        (
-            vec![],
-            vec!["--root", ".", "--file", "/etc/hostname", "ghcr.io/o/app:v2"],
-            "error: /etc/hostname: the path leaves the root directory",
-        ),
-        (
-            vec![],
+            says: "/../outside.yaml: the path leaves the root directory".into(),
+        },
+        BadInputCase {
+            what: "an absolute path out of --root",
+            extra: vec![],
+            args: vec!["--root", ".", "--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            says: "error: /etc/hostname: the path leaves the root directory".into(),
+        },
+        BadInputCase {
+            what: "an absolute path without --root",
+            extra: vec![],
             // Without --root a file outside the current directory is read.
-            vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
-            "error: no manifest refers to ghcr.io/o/app",
-        ),
-        (
-            vec![],
-            vec!["--file", "missing.yaml", "ghcr.io/o/app:v2"],
-            "error: missing.yaml: no such file or directory",
-        ),
-        (
-            vec![],
-            vec!["ghcr.io/o/typo:v2"],
-            "error: no manifest refers to ghcr.io/o/typo",
-        ),
-        (
-            vec![],
-            vec!["--max-file-size", "100", "ghcr.io/o/app:v2"],
-            &too_large,
-        ),
+            args: vec!["--file", "/etc/hostname", "ghcr.io/o/app:v2"],
+            says: "error: no manifest refers to ghcr.io/o/app".into(),
+        },
+        BadInputCase {
+            what: "a missing file",
+            extra: vec![],
+            args: vec!["--file", "missing.yaml", "ghcr.io/o/app:v2"],
+            says: "error: missing.yaml: no such file or directory".into(),
+        },
+        BadInputCase {
+            what: "an image found nowhere",
+            extra: vec![],
+            args: vec!["ghcr.io/o/typo:v2"],
+            says: "error: no manifest refers to ghcr.io/o/typo".into(),
+        },
+        BadInputCase {
+            what: "a file over --max-file-size",
+            extra: vec![],
+            args: vec!["--max-file-size", "100", "ghcr.io/o/app:v2"],
+            says: too_large,
+        },
     ];
-    for (extra, args, want) in cases {
+    check_cases(cases, |case| {
+        let BadInputCase {
+            extra,
+            args,
+            says: want,
+            ..
+        } = case;
         let mut files = vec![good];
         files.extend(extra);
         let tree = Tree::new(&files);
         let before = tree.snapshot();
-        let out = tree.set_image(&args);
+        let out = tree.set_image(args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
         // A path `--root` made absolute starts with the temporary directory.
         let first = err.lines().next().unwrap_or_default();
         assert!(
-            err.starts_with(want) || (first.starts_with("error: /") && first.ends_with(want)),
+            err.starts_with(want.as_str())
+                || (first.starts_with("error: /") && first.ends_with(want.as_str())),
             "{args:?}:\n{err}"
         );
         assert!(err.contains("\nhint: "), "{args:?}: no hint:\n{err}");
         assert_eq!(tree.snapshot(), before, "{args:?}: something was written");
-    }
+    });
 }
 
 #[test]
@@ -476,40 +569,52 @@ fn permissions_survive_the_atomic_write() {
     assert!(leftovers.is_empty());
 }
 
+/// A kustomization next to a Deployment, a `set-image` run, and the
+/// kustomization afterwards.
+struct AppendCase {
+    what: &'static str,
+    args: Vec<&'static str>,
+    kustomization: String,
+}
+
+impl Case for AppendCase {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn entries_are_appended_only_for_images_found_nowhere_else() {
-    // (files, args, kustomization afterwards)
     let kustomization = "resources:\n- deployment.yaml\n";
-    type Files = Vec<(&'static str, &'static str)>;
-    let cases: Vec<(Files, Vec<&str>, String)> = vec![
-        (
-            vec![
-                ("app/kustomization.yaml", kustomization),
-                ("app/deployment.yaml", DEPLOYMENT),
-            ],
-            vec!["--dir", "app", "ghcr.io/o/app:v2"],
-            kustomization.to_string(),
-        ),
-        (
-            vec![
-                ("app/kustomization.yaml", kustomization),
-                ("app/deployment.yaml", DEPLOYMENT),
-            ],
-            vec!["--dir", "app", "ghcr.io/o/app:v2", "redis:7"],
-            format!("{kustomization}images:\n- name: redis\n  newTag: \"7\"\n"),
-        ),
-        (
-            vec![
-                ("app/kustomization.yaml", kustomization),
-                ("app/deployment.yaml", DEPLOYMENT),
-            ],
-            vec!["--dir", ".", "redis:7"],
-            kustomization.to_string(),
-        ),
+    let files = [
+        ("app/kustomization.yaml", kustomization),
+        ("app/deployment.yaml", DEPLOYMENT),
     ];
-    for (files, args, want) in cases {
+    let cases = [
+        AppendCase {
+            what: "an image its Deployment holds",
+            args: vec!["--dir", "app", "ghcr.io/o/app:v2"],
+            kustomization: kustomization.to_string(),
+        },
+        AppendCase {
+            what: "an image found nowhere is appended",
+            args: vec!["--dir", "app", "ghcr.io/o/app:v2", "redis:7"],
+            kustomization: format!("{kustomization}images:\n- name: redis\n  newTag: \"7\"\n"),
+        },
+        AppendCase {
+            what: "an image found nowhere, no kustomization at --dir: refused",
+            args: vec!["--dir", ".", "redis:7"],
+            kustomization: kustomization.to_string(),
+        },
+    ];
+    check_cases(cases, |case| {
+        let AppendCase {
+            args,
+            kustomization: want,
+            ..
+        } = case;
         let tree = Tree::new(&files);
-        let out = tree.set_image(&args);
+        let out = tree.set_image(args);
         let expect_ok = !args.contains(&".");
         assert_eq!(
             out.status.code(),
@@ -517,8 +622,8 @@ fn entries_are_appended_only_for_images_found_nowhere_else() {
             "{args:?}: {}",
             stderr(&out)
         );
-        assert_eq!(tree.read("app/kustomization.yaml"), want, "{args:?}");
-    }
+        assert_eq!(&tree.read("app/kustomization.yaml"), want, "{args:?}");
+    });
 }
 
 #[test]

@@ -4,20 +4,16 @@
 //! `git fsck` passes on the remote), never hangs past its `timeout`, and a
 //! re-run completes the bump.
 
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod registry_servers;
-mod servers;
-
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fixture::{Repo, git, run_bin};
-use servers::{GIT_TOKEN, fault_proxy, git_http};
+use test_support::fixture::Repo;
+use test_support::git::git_output;
+use test_support::git_http::{GIT_TOKEN, GitHttp, fault_proxy};
+use test_support::process::Server;
+use test_support::{Process, bin, git, run_bin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 /// Generous bound on any single run; a run still going is killed and the
 /// test fails.
@@ -52,11 +48,7 @@ fn remote_tag(repo: &Repo, rev: &str) -> String {
 fn assert_old_or_new(repo: &Repo, old: &str, tag: &str, what: &str) -> bool {
     let settle = std::time::Instant::now();
     let fsck = loop {
-        let fsck = Command::new("git")
-            .args(["fsck", "--strict", "--no-dangling"])
-            .current_dir(repo.remote())
-            .output()
-            .expect("git fsck runs");
+        let fsck = git_output(&repo.remote(), &["fsck", "--strict", "--no-dangling"]);
         if fsck.status.success() || settle.elapsed() > Duration::from_secs(10) {
             break fsck;
         }
@@ -84,15 +76,15 @@ fn assert_old_or_new(repo: &Repo, old: &str, tag: &str, what: &str) -> bool {
 /// An HTTP-served repository and a fault proxy in front of it.
 struct HttpRemote {
     repo: Repo,
-    _git: servers::Script,
-    proxy: servers::Script,
+    _git: GitHttp,
+    proxy: Server,
 }
 
 impl HttpRemote {
     fn start(plan: &str, filter: &str) -> HttpRemote {
         let repo = Repo::seeded(&[]);
         git(&repo.remote(), &["config", "http.receivepack", "true"]);
-        let git_server = git_http(repo.dir.path());
+        let git_server = GitHttp::start(repo.dir.path());
         let proxy = fault_proxy(git_server.port, plan, filter, repo.dir.path());
         HttpRemote {
             repo,
@@ -113,7 +105,7 @@ impl HttpRemote {
         pairs.extend_from_slice(extra);
         let cwd = self.repo.dir.path().join("runner");
         std::fs::create_dir_all(&cwd).expect("mkdir");
-        run_bin(&cwd, &["run"], &inputs(&pairs), HANG)
+        run_bin(BIN, &cwd, &["run"], &inputs(&pairs), HANG)
     }
 }
 
@@ -236,11 +228,13 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
         .unwrap_or(50);
     let repo = Repo::seeded(&[]);
     git(&repo.remote(), &["config", "http.receivepack", "true"]);
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     git(
         &repo.wt(),
         &["remote", "set-url", "origin", &server.url("remote.git")],
     );
+    // The killed runs' output, kept out of the repository.
+    let logs = tempfile::tempdir().expect("temp dir");
     let mut killed_before = 0;
     let mut killed_after = 0;
     for i in 0..iterations {
@@ -253,30 +247,22 @@ fn sigkill_during_write_back_never_corrupts_the_remote() {
             ("token", GIT_TOKEN),
             ("insecure-git-origins", &origin),
         ]);
-        let mut cmd = Command::new(fixture::BIN);
-        cmd.current_dir(repo.wt())
-            .arg("run")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", repo.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut cmd = bin(BIN, repo.dir.path());
+        cmd.current_dir(repo.wt()).arg("run");
         for (k, v) in &env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("binary starts");
+        let mut child = Process::spawn(cmd, logs.path(), "killed");
         let delay = Duration::from_millis(rand::random_range(0..=300));
         std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        child.kill();
         let what = format!("kill {i} after {delay:?}");
         if assert_old_or_new(&repo, &old, &tag, &what) {
             killed_after += 1;
         } else {
             killed_before += 1;
         }
-        let out = run_bin(&repo.wt(), &["run"], &env, HANG);
+        let out = run_bin(BIN, &repo.wt(), &["run"], &env, HANG);
         assert_eq!(
             out.status.code(),
             Some(0),

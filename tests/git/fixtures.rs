@@ -7,10 +7,8 @@ use gitops_bump::edit::{Change, EditReport, TargetKind};
 use gitops_bump::workspace::WorkspaceError;
 use gitops_bump::write_back::git::{GitHubContext, WriteBackSite};
 
-#[allow(dead_code)]
-#[path = "../support/git.rs"]
-mod support_git;
-pub use support_git::git;
+pub use test_support::git::git;
+use test_support::git::{commit_all_and_push, init_bare};
 
 /// A manifest line for `image` at `tag`.
 pub fn image_line(image: &str, tag: &str) -> String {
@@ -42,7 +40,7 @@ impl Origin {
     pub fn seeded(files: &[(&str, String)]) -> Origin {
         let dir = tempfile::tempdir().expect("temp dir");
         let bare = dir.path().join("org/gitops.git");
-        support_git::init_bare(&bare);
+        init_bare(&bare);
         git(&bare, &["config", "http.receivepack", "true"]);
         let origin = Origin { dir };
         let seed = origin.dir.path().join("seed");
@@ -60,7 +58,7 @@ impl Origin {
             std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
             std::fs::write(file, text).expect("write");
         }
-        support_git::commit_all_and_push(&seed, "seed");
+        commit_all_and_push(&seed, "seed");
         origin
     }
 

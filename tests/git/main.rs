@@ -4,7 +4,6 @@
 //! point is that it is re-run on the new tip after a lost race.
 
 mod fixtures;
-mod servers;
 
 use std::path::Path;
 use std::sync::{Arc, Barrier};
@@ -12,7 +11,8 @@ use std::sync::{Arc, Barrier};
 use fixtures::*;
 use gitops_bump::write_back::WriteBackError;
 use gitops_bump::write_back::git::{GitError, write_back_with};
-use servers::*;
+use test_support::git_http::{GIT_TOKEN, GitHttp, READ_ONLY_TOKEN};
+use test_support::github::{Answer, PullRequestApi};
 
 const APP: &str = "ghcr.io/org/app";
 const WORKER: &str = "ghcr.io/org/worker";
@@ -786,8 +786,7 @@ const PR_BRANCH: &str = "gitops-bump/main/ghcr.io-org-app";
 fn pull_request_mode_opens_one_pull_request_and_then_updates_it() {
     let origin = two_apps();
     let http = GitHttp::start(origin.dir.path());
-    let api_dir = tempfile::tempdir().expect("temp dir");
-    let api = GitHubApi::start(api_dir.path(), 0);
+    let api = PullRequestApi::start(Answer::Normally);
     let url = http.url("org/gitops.git");
     let main_tip = origin.tip("main");
     for tag in ["v1", "v2"] {
@@ -893,8 +892,7 @@ fn pull_request_mode_opens_one_pull_request_and_then_updates_it() {
 #[test]
 fn pull_request_mode_in_a_checkout_leaves_it_on_the_base_branch() {
     let origin = two_apps();
-    let api_dir = tempfile::tempdir().expect("temp dir");
-    let api = GitHubApi::start(api_dir.path(), 0);
+    let api = PullRequestApi::start(Answer::Normally);
     let checkout = origin.checkout(false);
     let main_tip = origin.tip("main");
     for tag in ["v1", "v2"] {
@@ -954,8 +952,7 @@ fn pull_request_api_errors_carry_the_status_message_and_a_hint() {
     for (status, message, hint) in cases {
         let origin = two_apps();
         let http = GitHttp::start(origin.dir.path());
-        let api_dir = tempfile::tempdir().expect("temp dir");
-        let api = GitHubApi::start(api_dir.path(), status);
+        let api = PullRequestApi::start(Answer::Refuse(status));
         let url = http.url("org/gitops.git");
         let cfg = config(&[
             ("repository", &url),
@@ -988,9 +985,8 @@ fn pull_request_api_errors_carry_the_status_message_and_a_hint() {
 fn pull_requests_refused_by_the_actions_setting_name_the_setting() {
     let origin = two_apps();
     let http = GitHttp::start(origin.dir.path());
-    let api_dir = tempfile::tempdir().expect("temp dir");
     let refusal = "GitHub Actions is not permitted to create or approve pull requests.";
-    let api = GitHubApi::refusing_create(api_dir.path(), 403, refusal);
+    let api = PullRequestApi::start(Answer::RefuseCreate(403, refusal));
     let url = http.url("org/gitops.git");
     let cfg = config(&[
         ("repository", &url),

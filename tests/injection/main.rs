@@ -8,7 +8,7 @@
 //! be forged), in a pre-receive hook's output over smart HTTP, in Google
 //! STS's `error_description`, and in an input value echoed by a usage
 //! error. Then:
-//! - a port of the runner's command parser (runner.rs) reads stdout and
+//! - a port of the runner's command parser (test_support::runner) reads stdout and
 //!   stderr and must find no command we did not intend;
 //! - `GITHUB_OUTPUT`, read the runner's way, holds exactly our keys (none
 //!   when the run was refused);
@@ -17,30 +17,18 @@
 //! - the hostile text is still shown (escaped), and a refused run left the
 //!   checkout and the remote as they were.
 
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../faults/servers.rs"]
-mod git_servers;
-#[allow(dead_code)]
-#[path = "../auth/server.rs"]
-mod google;
-#[path = "../support/markdown.rs"]
-mod markdown;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod registry_servers;
-mod runner;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use fixture::{Repo, git, run_bin};
-use git_servers::{GIT_TOKEN, Script, git_http};
-use registry_servers::{Auth, PASSWORD, Registry, USER};
-use runner::{Command, Runner, read_env_file};
+use test_support::fixture::{GOOD_MANIFEST, Repo};
+use test_support::git_http::{GIT_TOKEN, GitHttp, fault_proxy};
+use test_support::process::Server;
+use test_support::registry::{self, Auth, PASSWORD, Registry, USER};
+use test_support::runner::{Command, Runner, read_env_file};
+use test_support::{git, google, markdown, run_bin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const LIMIT: Duration = Duration::from_secs(120);
 const SERVER: &str = "https://git.example.test";
@@ -104,7 +92,7 @@ impl Step {
     }
 
     fn run(&self, cwd: &Path, args: &[&str]) -> Ran {
-        let out = run_bin(cwd, args, &self.env, LIMIT);
+        let out = run_bin(BIN, cwd, args, &self.env, LIMIT);
         let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
         Ran {
             out,
@@ -404,7 +392,7 @@ fn hostile_file_names_stay_inside_their_summary_cells() {
     ];
     let files: Vec<(String, Vec<u8>)> = names
         .iter()
-        .map(|n| (n.to_string(), fixture::GOOD_MANIFEST.as_bytes().to_vec()))
+        .map(|n| (n.to_string(), GOOD_MANIFEST.as_bytes().to_vec()))
         .collect();
     let repo = Repo::seeded(&files);
     let step = Step::new(PUSH_FROM_CHECKOUT);
@@ -435,7 +423,7 @@ fn hostile_file_names_stay_inside_their_summary_cells() {
 
 /// A registry answer the fault proxy forges in front of the real registry
 /// for every request whose path contains `filter`.
-fn forged(dir: &Path, registry: &Registry, filter: &str, answer: serde_json::Value) -> Script {
+fn forged(dir: &Path, registry: &Registry, filter: &str, answer: serde_json::Value) -> Server {
     let file = dir.join(format!("answer-{}.json", filter.replace('/', "")));
     std::fs::write(&file, answer.to_string()).expect("write answer");
     let port: u16 = registry
@@ -444,7 +432,7 @@ fn forged(dir: &Path, registry: &Registry, filter: &str, answer: serde_json::Val
         .next()
         .and_then(|p| p.parse().ok())
         .expect("registry port");
-    git_servers::fault_proxy(port, &format!("file:{}*", file.display()), filter, dir)
+    fault_proxy(port, &format!("file:{}*", file.display()), filter, dir)
 }
 
 fn registry_error_body(message: &str) -> String {
@@ -479,7 +467,7 @@ fn hostile_registry_answers_are_shown_escaped_and_refused() {
             "body": "",
         }),
     );
-    let proxy = |s: &Script| format!("127.0.0.1:{}", s.port);
+    let proxy = |s: &Server| format!("127.0.0.1:{}", s.port);
     // (what, image, insecure registry, platforms, shown)
     let cases: Vec<(&str, String, String, &str, Vec<&str>)> = vec![
         (
@@ -518,7 +506,7 @@ fn hostile_registry_answers_are_shown_escaped_and_refused() {
         ),
     ];
     for (what, image, insecure, platforms, shown) in cases {
-        let manifest = fixture::GOOD_MANIFEST.replace(
+        let manifest = GOOD_MANIFEST.replace(
             "ghcr.io/org/app:v0",
             &format!("{}/team/app:v0", registry.addr),
         );
@@ -568,7 +556,7 @@ print(urllib.request.urlopen(req).status)
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)
-        .arg(registry_servers::layout().join("layout"))
+        .arg(registry::layout().join("layout"))
         .arg(&registry.addr)
         .output()
         .expect("python3 runs");
@@ -632,7 +620,7 @@ fn a_pre_receive_hooks_output_is_shown_escaped() {
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
     let before = repo.snapshot();
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     let url = server.url("remote.git");
     let origin = url.trim_end_matches("/remote.git");
     let step = Step::new(&[

@@ -8,18 +8,14 @@
 //! scripts/test.sh, and so CI, runs it with `--ignored`. For the numbers:
 //! `cargo test --release --test load -- --ignored --nocapture`.
 
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../faults/servers.rs"]
-mod servers;
-
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use fixture::{Repo, git};
-use servers::{GIT_TOKEN, git_http};
+use test_support::fixture::Repo;
+use test_support::git_http::{GIT_TOKEN, GitHttp};
+use test_support::{bin, git};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const PROCESSES: usize = 32;
 const ROUNDS: usize = 3;
@@ -42,12 +38,9 @@ fn spawn_run(repo: &Repo, url: &str, i: usize, tag: &str) -> std::process::Child
     std::fs::create_dir_all(&cwd).expect("mkdir");
     let output = cwd.join("output.txt");
     let _ = std::fs::remove_file(&output);
-    Command::new(fixture::BIN)
+    bin(BIN, &cwd)
         .current_dir(&cwd)
         .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &cwd)
         .env("GITHUB_OUTPUT", &output)
         .env("INPUT_REPOSITORY", url)
         .env("INPUT_TOKEN", GIT_TOKEN)
@@ -56,7 +49,6 @@ fn spawn_run(repo: &Repo, url: &str, i: usize, tag: &str) -> std::process::Child
         .env("INPUT_VERIFY", "false")
         .env("INPUT_PATHS", format!("svc/{i}.yaml"))
         .env("INPUT_TIMEOUT", "10m")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -71,7 +63,7 @@ fn thirty_two_concurrent_runs_all_land() {
         .collect();
     let repo = Repo::seeded(&files);
     git(&repo.remote(), &["config", "http.receivepack", "true"]);
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     let url = server.url("remote.git");
     // Baseline in the same run: one bump alone, no contention; the median
     // of three, so one cold start does not set the scale.
@@ -140,12 +132,7 @@ fn thirty_two_concurrent_runs_all_land() {
             after.parse::<usize>().expect("count") - before.parse::<usize>().expect("count");
         assert_eq!(landed, PROCESSES, "round {round}: one commit per process");
     }
-    let fsck = Command::new("git")
-        .args(["fsck", "--strict"])
-        .current_dir(repo.remote())
-        .output()
-        .expect("fsck");
-    assert!(fsck.status.success());
+    git(&repo.remote(), &["fsck", "--strict"]);
     all_times.sort();
     all_attempts.sort();
     let max_attempts = all_attempts.last().copied().unwrap_or(0);

@@ -2,8 +2,6 @@
 //! 127.0.0.1, with images pushed by skopeo from a deterministic OCI layout,
 //! in three setups: anonymous, htpasswd Basic, and token auth.
 
-mod servers;
-
 use std::time::Duration;
 
 use gitops_bump::reference::{Digest, Reference};
@@ -12,7 +10,8 @@ use gitops_bump::registry::{
     Resolved, resolve_all,
 };
 use gitops_bump::secret::Secret;
-use servers::{Auth, FaultProxy, PASSWORD, Registry, USER};
+use test_support::registry::{Auth, FaultProxy, PASSWORD, Registry, USER};
+use test_support::{Case, check_cases};
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -141,6 +140,21 @@ fn tags_resolve_to_the_digest_skopeo_sees_in_every_auth_setup() {
     }
 }
 
+/// A reference resolved with an expected digest (or none), and the
+/// digest it must resolve to or the parts of its error.
+struct DigestCase<'a> {
+    what: &'static str,
+    reference: String,
+    expected: Option<&'a str>,
+    want: Result<&'a str, Vec<String>>,
+}
+
+impl Case for DigestCase<'_> {
+    fn name(&self) -> String {
+        self.what.to_string()
+    }
+}
+
 #[test]
 fn pinned_digests_are_verified_and_expected_digests_compared() {
     let registry = Registry::start(Auth::Anonymous);
@@ -149,38 +163,64 @@ fn pinned_digests_are_verified_and_expected_digests_compared() {
     let multi = registry.skopeo_digest("team/app:v2-multi");
     let absent = format!("sha256:{}", "0".repeat(64));
     let at = |image: &str| format!("{}/{image}", registry.addr);
-    // (reference, expected-digest, Ok(digest) or Err(message parts))
-    type Case<'a> = (String, Option<&'a str>, Result<&'a str, Vec<String>>);
-    let cases: Vec<Case> = vec![
-        (at(&format!("team/app@{single}")), None, Ok(&single)),
-        (at(&format!("team/app:v1@{single}")), None, Ok(&single)),
-        (at(&format!("team/app@{multi}")), None, Ok(&multi)),
-        (at("team/app:v1"), Some(&single), Ok(&single)),
-        (
-            at(&format!("team/app@{absent}")),
-            None,
-            Err(vec![format!(
+    let cases = vec![
+        DigestCase {
+            what: "a digest",
+            reference: at(&format!("team/app@{single}")),
+            expected: None,
+            want: Ok(&single),
+        },
+        DigestCase {
+            what: "a tag and a digest",
+            reference: at(&format!("team/app:v1@{single}")),
+            expected: None,
+            want: Ok(&single),
+        },
+        DigestCase {
+            what: "an index digest",
+            reference: at(&format!("team/app@{multi}")),
+            expected: None,
+            want: Ok(&multi),
+        },
+        DigestCase {
+            what: "a tag and the expected digest",
+            reference: at("team/app:v1"),
+            expected: Some(&single),
+            want: Ok(&single),
+        },
+        DigestCase {
+            what: "a digest the registry lacks",
+            reference: at(&format!("team/app@{absent}")),
+            expected: None,
+            want: Err(vec![format!(
                 "the registry has no manifest {absent} in repository team/app"
             )]),
-        ),
-        (
-            at("team/app:v1"),
-            Some(&multi),
-            Err(vec![format!(
+        },
+        DigestCase {
+            what: "a tag and another expected digest",
+            reference: at("team/app:v1"),
+            expected: Some(&multi),
+            want: Err(vec![format!(
                 "{} resolves to {single}, but the expected digest is {multi}",
                 at("team/app:v1")
             )]),
-        ),
+        },
     ];
     let options = options(&registry.insecure(), Credentials::default());
-    for (reference, expected, want) in cases {
-        let got = resolve(&options, std::slice::from_ref(&reference), &[], expected);
+    check_cases(cases, |case| {
+        let DigestCase {
+            reference,
+            expected,
+            want,
+            ..
+        } = case;
+        let got = resolve(&options, std::slice::from_ref(reference), &[], *expected);
         match (got, want) {
-            (Ok(r), Ok(digest)) => assert_eq!(r[0].digest, digest, "{reference}"),
+            (Ok(r), Ok(digest)) => assert_eq!(r[0].digest, *digest, "{reference}"),
             (Err(e), Err(parts)) => {
                 for part in parts {
                     assert!(
-                        e.to_string().contains(&part),
+                        e.to_string().contains(part.as_str()),
                         "{reference}: {e}\nwanted: {part}"
                     );
                 }
@@ -188,7 +228,7 @@ fn pinned_digests_are_verified_and_expected_digests_compared() {
             }
             (got, want) => panic!("{reference}: got {got:?}, wanted {want:?}"),
         }
-    }
+    });
 }
 
 #[test]
@@ -685,6 +725,23 @@ mod cli {
         }
     }
 
+    /// A Docker login (or none) and `resolve` arguments, with the exit code
+    /// and what stderr must hold.
+    struct FailureCase<'a> {
+        what: &'static str,
+        /// The `auth` of the Docker config, if it has one.
+        docker_auth: Option<&'a str>,
+        args: Vec<String>,
+        code: i32,
+        parts: Vec<String>,
+    }
+
+    impl Case for FailureCase<'_> {
+        fn name(&self) -> String {
+            self.what.to_string()
+        }
+    }
+
     #[test]
     fn resolve_failures_exit_1_with_error_and_hint_and_never_log_secrets() {
         let registry = Registry::start(Auth::Token);
@@ -692,61 +749,71 @@ mod cli {
         let config = tempfile::tempdir().unwrap();
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
         let a = registry.addr.clone();
-        // (docker config auth, args, exit code, stderr parts)
-        type Case<'a> = (Option<&'a str>, Vec<String>, i32, Vec<String>);
-        let cases: [Case; 5] = [
-            (
-                Some(&auth),
-                vec!["-vv".into(), format!("{a}/team/app:v1")],
-                0,
-                vec!["obtained a registry token".into()],
-            ),
-            (
-                Some(&auth),
-                vec![format!("{a}/team/app:nope")],
-                1,
-                vec![
+        let cases = [
+            FailureCase {
+                what: "a found image, verbose",
+                docker_auth: Some(&auth),
+                args: vec!["-vv".into(), format!("{a}/team/app:v1")],
+                code: 0,
+                parts: vec!["obtained a registry token".into()],
+            },
+            FailureCase {
+                what: "a missing tag",
+                docker_auth: Some(&auth),
+                args: vec![format!("{a}/team/app:nope")],
+                code: 1,
+                parts: vec![
                     format!("error: {a}/team/app:nope: not found: tag \"nope\""),
                     "hint: ".into(),
                 ],
-            ),
-            (
-                Some(&auth),
-                vec![
+            },
+            FailureCase {
+                what: "a missing platform",
+                docker_auth: Some(&auth),
+                args: vec![
                     "--platform".into(),
                     "linux/riscv64".into(),
                     format!("{a}/team/app:v1"),
                 ],
-                1,
-                vec!["lacks platform(s) linux/riscv64; it provides linux/amd64".into()],
-            ),
-            (
-                Some("dGVzdHVzZXI6d3Jvbmc="), // testuser:wrong
-                vec![format!("{a}/team/app:v1")],
-                1,
-                vec![
+                code: 1,
+                parts: vec!["lacks platform(s) linux/riscv64; it provides linux/amd64".into()],
+            },
+            FailureCase {
+                what: "a wrong Docker login",
+                docker_auth: Some("dGVzdHVzZXI6d3Jvbmc="), // testuser:wrong
+                args: vec![format!("{a}/team/app:v1")],
+                code: 1,
+                parts: vec![
                     "unauthorized".into(),
                     "the Docker config file".into(),
                     "repository:team/app:pull".into(),
                 ],
-            ),
-            (
-                None,
-                vec![
+            },
+            FailureCase {
+                what: "plain HTTP not allowed",
+                docker_auth: None,
+                args: vec![
                     "--insecure-registry".into(),
                     "127.0.0.1:1".into(),
                     format!("{a}/team/app:v1"),
                 ],
-                1,
-                vec![
+                code: 1,
+                parts: vec![
                     "speaks plain HTTP only".into(),
                     format!(
                         "hint: if this registry is meant to be used over plain HTTP, add `insecure-registries: {a}`"
                     ),
                 ],
-            ),
+            },
         ];
-        for (docker_auth, args, code, parts) in cases {
+        check_cases(cases, |case| {
+            let FailureCase {
+                docker_auth,
+                args,
+                code,
+                parts,
+                ..
+            } = case;
             match docker_auth {
                 Some(docker_auth) => write_docker_config(config.path(), &a, docker_auth),
                 None => std::fs::write(config.path().join("config.json"), "{}").unwrap(),
@@ -764,12 +831,12 @@ mod cli {
             let out = gitops_bump(config.path())
                 .arg("resolve")
                 .args(&insecure)
-                .args(&args)
+                .args(args)
                 .assert()
-                .code(code);
+                .code(*code);
             let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
             for part in parts {
-                assert!(stderr.contains(&part), "{args:?}: {stderr}");
+                assert!(stderr.contains(part.as_str()), "{args:?}: {stderr}");
             }
             for secret in [PASSWORD, auth.as_str(), "eyJ"] {
                 assert!(
@@ -777,6 +844,6 @@ mod cli {
                     "{args:?} leaked {secret:?}: {stderr}"
                 );
             }
-        }
+        });
     }
 }

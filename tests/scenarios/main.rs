@@ -10,22 +10,6 @@
 //! `examples/workflows/`, plus the inputs a local server needs
 //! (`insecure-registries`, `insecure-git-origins`, registry credentials).
 
-#[allow(dead_code)]
-#[path = "../support/action.rs"]
-mod action;
-#[allow(dead_code)]
-#[path = "../auth/server.rs"]
-mod google;
-#[allow(dead_code)]
-#[path = "../crossrepo/repo.rs"]
-mod repo;
-#[allow(dead_code)]
-#[path = "../crossrepo/server.rs"]
-mod server;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod servers;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,10 +17,15 @@ use std::sync::{Arc, Barrier};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use test_support::action::{ActionDir, Job, Step, hex};
+use test_support::git::git;
+use test_support::github::{
+    APP_ID, FOREIGN_TOKEN, FakeGitHub, Installation, READ_ONLY_TOKEN, STATIC_TOKEN,
+};
+use test_support::google;
+use test_support::registry::{self, Auth, PASSWORD, Registry, USER};
 
-use action::{ActionDir, Job, Step};
-use server::{APP_ID, FOREIGN_TOKEN, FakeGitHub, Installation, STATIC_TOKEN};
-use servers::{Auth, PASSWORD, Registry, USER};
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const PROVIDER: &str =
     "projects/123456/locations/global/workloadIdentityPools/gh-pool/providers/gh-prov";
@@ -45,7 +34,7 @@ const SA: &str = "deployer@proj.iam.gserviceaccount.com";
 /// A commit-like hex name for `seed` (40 digits), as a SHA tag would be.
 fn sha_of(seed: &str) -> String {
     let digest = Sha256::digest(seed.as_bytes());
-    action::hex(&digest)[..40].to_string()
+    hex(&digest)[..40].to_string()
 }
 
 /// The files of `examples/gitops-repo/{base,overlays}` under `prefix`.
@@ -102,22 +91,17 @@ fn checkout(server: &FakeGitHub, into: &Path) {
     use base64::Engine;
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{STATIC_TOKEN}"));
-    let out = Command::new("git")
-        .args([
+    let parent = into.parent().expect("a checkout has a parent directory");
+    git(
+        parent,
+        &[
             "-c",
             &format!("http.extraHeader=Authorization: Basic {basic}"),
             "clone",
             "-q",
             &format!("{}/org/gitops.git", server.url),
-        ])
-        .arg(into)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            into.to_str().expect("utf-8"),
+        ],
     );
 }
 
@@ -139,12 +123,7 @@ fn app_checkout(into: &Path) {
             "feature",
         ],
     ] {
-        let out = Command::new("git")
-            .current_dir(into)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        git(into, args);
     }
 }
 
@@ -229,7 +208,7 @@ fn separate_gitops_repository_bumps_through_the_app_in_both_commit_modes() {
     let registry = Registry::start(Auth::Token);
     let server = FakeGitHub::start(Installation::default());
     seed(&server, &example_overlays("apps/app/"));
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/ci");
     let local = local_inputs(&server, &registry);
     let key = server.key.private_pem.clone();
@@ -425,7 +404,7 @@ fn dev_tracks_latest_by_digest_and_a_release_promotes_it_to_prod() {
     files.push(("src/main.rs".into(), "fn main() {}\n".into()));
     seed(&server, &files);
     let google = google::FakeGoogle::start();
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/gitops");
     let local = local_inputs(&server, &registry);
     let dev = "deploy/overlays/dev/kustomization.yaml";
@@ -644,7 +623,7 @@ fn a_release_promotes_into_a_separate_gitops_repository_as_a_pull_request() {
         }
     }
     let main = seed(&server, &files);
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/ci");
     let local = local_inputs(&server, &registry);
     let key = server.key.private_pem.clone();
@@ -766,7 +745,7 @@ fn raw_manifests_are_bumped_by_push_and_by_pull_request_after_an_auth_only_build
             ("k8s/prod/deployment.yaml".into(), deployment.clone()),
         ],
     );
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let mut env = github_env(&server, "org/gitops");
     env.extend([
         (
@@ -831,7 +810,7 @@ fn raw_manifests_are_bumped_by_push_and_by_pull_request_after_an_auth_only_build
                 .arg(authfile)
                 .arg(format!(
                     "oci:{}:{}",
-                    servers::layout().join("layout").display(),
+                    registry::layout().join("layout").display(),
                     if round == 0 { "single" } else { "multi" }
                 ))
                 .arg(format!("docker://{image}:{sha}"))
@@ -860,7 +839,7 @@ fn raw_manifests_are_bumped_by_push_and_by_pull_request_after_an_auth_only_build
             .output()
             .unwrap();
         assert!(inspected.status.success());
-        let digest = format!("sha256:{}", action::hex(&Sha256::digest(&inspected.stdout)));
+        let digest = format!("sha256:{}", hex(&Sha256::digest(&inspected.stdout)));
 
         // The bump step, later in the job: DOCKER_CONFIG is in its env.
         let images = format!("{image}:{sha}");
@@ -987,7 +966,7 @@ fn a_kustomization_that_sets_the_image_is_edited_and_its_resources_are_not() {
             ("k8s/dev/migration-job.yaml".into(), job_yaml.clone()),
         ],
     );
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/gitops");
     let local = local_inputs(&server, &registry);
     let job = job(&env, &[]);
@@ -1108,7 +1087,7 @@ fn compose_stacks_take_sha_tags_as_a_pull_request_and_refuse_a_forks_workflow_ru
             ),
         ],
     );
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/gitops");
     let local = local_inputs(&server, &registry);
     let spec = format!("{image}:{new}");
@@ -1212,7 +1191,7 @@ fn compose_stacks_take_sha_tags_as_a_pull_request_and_refuse_a_forks_workflow_ru
         .iter()
         .map(|&(k, v)| {
             if k == "token" {
-                (k, server::READ_ONLY_TOKEN)
+                (k, READ_ONLY_TOKEN)
             } else {
                 (k, v)
             }
@@ -1350,7 +1329,7 @@ fn many_services_bump_one_overlay_concurrently_and_every_bump_lands() {
             three_services(&image, ["v1", "v1", "v1"]),
         )],
     );
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/gitops");
     let local = local_inputs(&server, &registry);
     let jobs: Vec<(Job, PathBuf, String)> = ["api", "web", "worker"]
@@ -1493,7 +1472,7 @@ fn promotion_refuses_when_dev_changes_during_the_run_over_smart_http() {
     seed_with_dev(&server, &dev_overlay(&image, "v1.1.0", Some(&digest)));
     let moved = dev_overlay(&image, "latest", Some(&digest));
     let next = race_once(&server, &[("overlays/dev/kustomization.yaml", &moved)]);
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/ci");
     let local = local_inputs(&server, &registry);
     let job = job(&env, &[]);
@@ -1546,7 +1525,7 @@ fn the_no_digest_promotion_warning_is_said_once_across_a_retry() {
     let (registry, server, image, digest) = registry_and_github("single", "v1.1.0");
     seed_with_dev(&server, &dev_overlay(&image, "v1.1.0", None));
     let next = race_once(&server, &[("README.md", "# gitops\n")]);
-    let action = ActionDir::new(false);
+    let action = ActionDir::new(BIN, false);
     let env = github_env(&server, "org/gitops");
     let local = local_inputs(&server, &registry);
     let job = job(&env, &[]);

@@ -13,27 +13,19 @@
 //! to push unless `allow-untrusted-events: true`, and leave the remote and
 //! the checkout untouched.
 
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../faults/servers.rs"]
-mod git_servers;
-#[allow(dead_code)]
-#[path = "../auth/server.rs"]
-mod google;
-#[allow(dead_code)]
-#[path = "../registry/servers.rs"]
-mod registry_servers;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use fixture::support_git::walk_no_follow;
-use fixture::{Repo, git, run_bin};
-use git_servers::{GIT_TOKEN, Script, git_http};
-use registry_servers::{Auth, PASSWORD, Registry, USER};
+use test_support::fixture::{GOOD_MANIFEST, Repo};
+use test_support::git::walk_no_follow;
+use test_support::git_http::{GIT_TOKEN, GitHttp};
+use test_support::github::{Answer, PullRequestApi};
+use test_support::google;
+use test_support::registry::{Auth, PASSWORD, Registry, USER};
+use test_support::{git, run_bin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 const WIP: &str = "projects/123456/locations/global/workloadIdentityPools/gh/providers/gh";
 
@@ -171,7 +163,7 @@ fn assert_no_leak(
 struct World {
     registry: Registry,
     repo: Repo,
-    git: Script,
+    git: GitHttp,
 }
 
 impl World {
@@ -179,13 +171,13 @@ impl World {
         let registry = Registry::start(Auth::Htpasswd);
         registry.push("single", "team/app:v1", &[]);
         registry.push("multi", "team/app:v2", &[]);
-        let manifest = fixture::GOOD_MANIFEST.replace(
+        let manifest = GOOD_MANIFEST.replace(
             "ghcr.io/org/app:v0",
             &format!("{}/team/app:v0", registry.addr),
         );
         let repo = Repo::seeded(&[("apps/reg.yaml".into(), manifest.into_bytes())]);
         git(&repo.remote(), &["config", "http.receivepack", "true"]);
-        let git = git_http(repo.dir.path());
+        let git = GitHttp::start(repo.dir.path());
         World {
             registry,
             repo,
@@ -224,16 +216,9 @@ fn credentials_never_leak_from_a_full_run() {
             google.url("/v1"),
         ),
     ];
-    // The fake API logs request headers (the token too): keep its log
-    // out of the trees searched for leaks.
-    let api_dir = tempfile::tempdir().expect("temp dir");
-    let api_log = api_dir.path().join("api.jsonl");
-    let api = Script::start(
-        "tests/git/githubapi.py",
-        &[api_log.to_str().expect("utf-8"), "0"],
-        api_dir.path(),
-        "githubapi",
-    );
+    // The fake API records request headers (the token too) in a
+    // directory of its own, out of the trees searched for leaks.
+    let api = PullRequestApi::start(Answer::Normally);
     let remote_url = world.git.url("remote.git");
     let insecure = world.registry.addr.clone();
     let cases: Vec<Scenario> = vec![
@@ -296,10 +281,7 @@ fn credentials_never_leak_from_a_full_run() {
         let mut env = runner.env();
         env.extend(inputs(&borrowed));
         env.extend(google_env.iter().cloned());
-        env.push((
-            "GITHUB_API_URL".into(),
-            api.url("").trim_end_matches('/').to_string(),
-        ));
+        env.push(("GITHUB_API_URL".into(), api.url()));
         if in_checkout {
             // The checkout's origin is the HTTP remote, as actions/checkout leaves it
             // (without credentials in the URL).
@@ -323,7 +305,7 @@ fn credentials_never_leak_from_a_full_run() {
         } else {
             runner.path("cwd")
         };
-        let out = run_bin(&cwd, &["run"], &env, Duration::from_secs(120));
+        let out = run_bin(BIN, &cwd, &["run"], &env, Duration::from_secs(120));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -480,7 +462,7 @@ fn untrusted_triggers_refuse_to_push_unless_allowed() {
             ("allow-untrusted-events", &allow),
         ]));
         let before = repo.snapshot();
-        let out = run_bin(&repo.wt(), &["run"], &env, Duration::from_secs(60));
+        let out = run_bin(BIN, &repo.wt(), &["run"], &env, Duration::from_secs(60));
         let stderr = String::from_utf8_lossy(&out.stderr);
         let pushed = git(&repo.remote(), &["show", "main:apps/app.yaml"]).contains(&image);
         if pushes {

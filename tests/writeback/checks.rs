@@ -5,9 +5,8 @@
 //! reported at once.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::fixture::git;
+use test_support::git::{git, git_output};
 
 /// The violations of one round, named by what the round was.
 pub struct Violations {
@@ -53,11 +52,7 @@ pub fn assert_all(results: Vec<Result<(), String>>) {
 
 /// Whether the git CLI succeeds (a question, not a precondition).
 pub fn git_succeeds(dir: &Path, args: &[&str]) -> bool {
-    Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
+    git_output(dir, args).status.success()
 }
 
 pub fn is_ancestor(bare: &Path, old: &str, new: &str) -> bool {
@@ -147,11 +142,7 @@ pub fn history(bare: &Path, before: &Before, commits: usize, v: &mut Violations)
 }
 
 pub fn fsck(bare: &Path, v: &mut Violations) {
-    let out = Command::new("git")
-        .current_dir(bare)
-        .args(["fsck", "--strict", "--no-dangling"])
-        .output()
-        .expect("git fsck runs");
+    let out = git_output(bare, &["fsck", "--strict", "--no-dangling"]);
     if !out.status.success() {
         v.push(format!(
             "git fsck --strict on the remote: {}{}",

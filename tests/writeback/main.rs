@@ -15,27 +15,12 @@
 //! - An interrupted run removes its temporary clone; a failed run still
 //!   reports `attempts`.
 //!
-//! The servers (tests/git/githttp.py, tests/faults/faultproxy.py,
-//! tests/crossrepo/fake_github.py) need python3 and the git CLI. Timings
+//! The servers (githttp.py, faultproxy.py and fake_github.py in
+//! tests/support/servers) need python3 and the git CLI. Timings
 //! print to stderr (`--nocapture`).
 
-#[allow(dead_code)]
-#[path = "../crossrepo/server.rs"]
-mod api;
 mod checks;
-#[allow(dead_code)]
-#[path = "../bad_input/fixture.rs"]
-mod fixture;
-#[allow(dead_code)]
-#[path = "../crossrepo/repo.rs"]
-mod repo;
-#[allow(dead_code)]
-#[path = "../injection/runner.rs"]
-mod runner;
 mod runs;
-#[allow(dead_code)]
-#[path = "../faults/servers.rs"]
-mod servers;
 mod site;
 
 use std::path::{Path, PathBuf};
@@ -46,10 +31,13 @@ use rand::seq::SliceRandom;
 use sha2::{Digest, Sha256};
 
 use checks::{Before, Violations, assert_all, commit_on_branch, history, temp_clones};
-use fixture::{Repo, git};
 use runs::{Finished, Launch, run_one, spawn, wait_all};
-use servers::{GIT_TOKEN, fault_proxy, git_http};
 use site::{Site, Transport};
+use test_support::fixture::Repo;
+use test_support::git;
+use test_support::git_http::{GIT_TOKEN, GitHttp, fault_proxy};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
 
 /// Bound on one round of racing runs (they retry with backoff for at most
 /// five minutes on their own; a round that takes this long has failed).
@@ -483,7 +471,7 @@ fn http_repository_run(repo: &Repo, url: &str) -> (Launch, PathBuf, PathBuf) {
 fn an_interrupted_run_removes_its_temporary_clone() {
     let repo = Repo::seeded(&[]);
     git(&repo.remote(), &["config", "http.receivepack", "true"]);
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     // Every request to the git server is held unanswered.
     let proxy = fault_proxy(server.port, "stall*", "", repo.dir.path());
     let url = proxy.url("remote.git");
@@ -526,7 +514,7 @@ fn a_refused_push_still_reports_attempts() {
     std::fs::write(&hook, "#!/bin/sh\necho 'refused by policy' >&2\nexit 1\n").expect("write hook");
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let server = git_http(repo.dir.path());
+    let server = GitHttp::start(repo.dir.path());
     let url = server.url("remote.git");
     let (launch, dir, tmpdir) = http_repository_run(&repo, &url);
     let f = run_one(&launch, &dir, &tmpdir, RUN_LIMIT);

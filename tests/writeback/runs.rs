@@ -1,15 +1,17 @@
 //! Real `gitops-bump run` processes, started the way a runner starts a
 //! step (a clean environment, `INPUT_*` variables, a `GITHUB_OUTPUT` file
-//! of its own) and waited for with a bound. Stderr goes to a file, so no
-//! pipe can fill up while dozens of runs race.
+//! of its own) and waited for with a bound. Each is a
+//! [`test_support::Process`]: its output goes to files, so no pipe can fill
+//! up while dozens of runs race, and it is killed if the test ends first.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::fixture::BIN;
-use crate::runner::read_env_file;
+use test_support::runner::read_env_file;
+use test_support::{Process, bin};
+
+use crate::BIN;
 
 /// One process to start: where it runs and what it is given on top of the
 /// base environment.
@@ -52,15 +54,14 @@ impl Launch {
 
 pub struct Running {
     label: String,
-    child: Child,
+    process: Process,
     output: PathBuf,
-    stderr: PathBuf,
     started: Instant,
 }
 
 impl Running {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.id()
     }
 }
 
@@ -115,33 +116,26 @@ impl Finished {
 }
 
 /// Starts `gitops-bump run` for `launch`; its files (`output.txt`,
-/// `stderr.txt`, `home/`) go to `files`, its temporary clones to `tmpdir`.
+/// `run.out`, `run.err`, `home/`) go to `files`, its temporary clones to
+/// `tmpdir`.
 pub fn spawn(launch: &Launch, files: &Path, tmpdir: &Path) -> Running {
     let home = files.join("home");
     std::fs::create_dir_all(&home).expect("mkdir home");
     std::fs::create_dir_all(&launch.cwd).expect("mkdir cwd");
     let output = files.join("output.txt");
-    let stderr = files.join("stderr.txt");
     let _ = std::fs::remove_file(&output);
-    let mut cmd = Command::new(BIN);
+    let mut cmd = bin(BIN, &home);
     cmd.current_dir(&launch.cwd)
         .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &home)
         .env("TMPDIR", tmpdir)
-        .env("GITHUB_OUTPUT", &output)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+        .env("GITHUB_OUTPUT", &output);
     for (k, v) in &launch.env {
         cmd.env(k, v);
     }
     Running {
         label: launch.label.clone(),
-        child: cmd.spawn().expect("binary starts"),
+        process: Process::spawn(cmd, files, "run"),
         output,
-        stderr,
         started: Instant::now(),
     }
 }
@@ -157,11 +151,10 @@ pub fn wait_all(mut runs: Vec<Running>, limit: Duration) -> Vec<Finished> {
             if slot.is_some() {
                 continue;
             }
-            match run.child.try_wait().expect("try_wait") {
+            match run.process.try_wait() {
                 Some(status) => *slot = Some(finish(run, status.code(), false)),
                 None if Instant::now() > deadline => {
-                    let _ = run.child.kill();
-                    let _ = run.child.wait();
+                    run.process.kill();
                     *slot = Some(finish(run, None, true));
                 }
                 None => pending += 1,
@@ -186,7 +179,7 @@ fn finish(run: &Running, code: Option<i32>, timed_out: bool) -> Finished {
         timed_out,
         outputs,
         output_error,
-        stderr: std::fs::read_to_string(&run.stderr).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&run.process.stderr).unwrap_or_default(),
         took: run.started.elapsed(),
     }
 }

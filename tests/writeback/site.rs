@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::api::{FakeGitHub, Installation, OWNER, REPO, STATIC_TOKEN};
+use test_support::fixture::Repo;
+use test_support::git::{commit_all_and_push, git};
+use test_support::git_http::{GIT_TOKEN, GitHttp};
+use test_support::github::{FakeGitHub, Installation, OWNER, REPO, STATIC_TOKEN};
+
 use crate::checks::enable_reflog;
-use crate::fixture::{Repo, git, support_git};
 use crate::runs::Launch;
-use crate::servers::{GIT_TOKEN, Script, git_http};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -56,7 +58,7 @@ pub struct Site {
     /// Workspaces and the runs' TMPDIR.
     pub dir: tempfile::TempDir,
     repo: Option<Repo>,
-    http: Option<Script>,
+    http: Option<GitHttp>,
     api: Option<FakeGitHub>,
 }
 
@@ -91,7 +93,7 @@ impl Site {
             enable_reflog(&repo.remote());
             if transport.uses_http() {
                 git(&repo.remote(), &["config", "http.receivepack", "true"]);
-                site.http = Some(git_http(repo.dir.path()));
+                site.http = Some(GitHttp::start(repo.dir.path()));
             }
             site.repo = Some(repo);
         }
@@ -194,6 +196,6 @@ impl Site {
         let wt = repo.wt();
         git(&wt, &["pull", "-q", "--ff-only", "origin", "main"]);
         std::fs::write(wt.join("NOTES.md"), format!("{message}\n")).expect("write");
-        support_git::commit_all_and_push(&wt, message);
+        commit_all_and_push(&wt, message);
     }
 }

@@ -1,6 +1,6 @@
 # faultproxy.py UPSTREAM_PORT PLAN [PATH_FILTER]
 # A fault-injecting HTTP proxy for tests, in front of any HTTP server (the
-# git smart-HTTP server or the registry). Unlike tests/registry/faultproxy.py
+# git smart-HTTP server or the registry). Unlike registry_faults.py
 # it covers every path (or those containing PATH_FILTER) and also breaks
 # connections, not just statuses.
 # PLAN is a comma list of faults consumed one per matching request:
@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Shared helpers; no __pycache__ left in the source tree.
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from httputil import fetch_upstream, read_body, send_answer, send_upstream_head
 
 UPSTREAM = int(sys.argv[1])

@@ -62,6 +62,12 @@ pub struct Runner {
     stop_token: Option<String>,
 }
 
+impl Default for Runner {
+    fn default() -> Runner {
+        Runner::new()
+    }
+}
+
 impl Runner {
     pub fn new() -> Runner {
         Runner {

@@ -2,7 +2,8 @@
 # http.server: reading a request body, answering, and forwarding a request
 # to an upstream on 127.0.0.1.
 # Import with:
-#   sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+#   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   (from this folder)
+#   sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support", "servers"))   (from a target folder)
 import http.client
 import os
 import subprocess

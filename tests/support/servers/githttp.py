@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 # Shared helpers; no __pycache__ left in the source tree.
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from httputil import read_body, send_answer, serve_git_http_backend
 
 ROOT, TOKEN = sys.argv[1], sys.argv[2]

@@ -1,83 +1,15 @@
-//! Real servers on 127.0.0.1 for the registry tests: the CNCF distribution
-//! registry (`docker-registry`), a token server, and a fault-injecting
-//! proxy. Every process writes to files in its temp dir (no pipes to fill
-//! up), is found ready by polling for its "listening on" line with a
-//! bounded deadline, and is killed and reaped on Drop.
+//! A real registry on 127.0.0.1: the CNCF distribution registry
+//! (`docker-registry`) anonymous, behind htpasswd or behind a token server
+//! (servers/tokenserver.py), images pushed with skopeo, and a
+//! fault-injecting proxy in front of it (servers/registry_faults.py).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
-const SUPPORT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/registry");
-
-/// A child process that dies with its owner.
-pub struct Process {
-    child: Child,
-    pub stdout: PathBuf,
-    pub stderr: PathBuf,
-}
-
-impl Process {
-    fn spawn(mut command: Command, dir: &Path, name: &str) -> Process {
-        let stdout = dir.join(format!("{name}.out"));
-        let stderr = dir.join(format!("{name}.err"));
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Process {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits for `listening on 127.0.0.1:PORT` in stdout or stderr.
-    fn wait_for_address(&mut self, name: &str) -> String {
-        let started = Instant::now();
-        while started.elapsed() < READY_TIMEOUT {
-            for file in [&self.stdout, &self.stderr] {
-                let text = std::fs::read_to_string(file).unwrap_or_default();
-                if let Some(rest) = text.split("listening on ").nth(1) {
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                        .collect();
-                    if addr.contains(':') {
-                        return addr;
-                    }
-                }
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{name} exited with {status}: {}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!(
-            "{name} did not start within {READY_TIMEOUT:?}: {}",
-            self.log()
-        );
-    }
-
-    pub fn log(&self) -> String {
-        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
-        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        format!("{out}{err}")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::process::{Process, server_script};
 
 /// The deterministic OCI layout built once per test binary by scripts/mklayout.py.
 pub fn layout() -> &'static Path {
@@ -86,7 +18,10 @@ pub fn layout() -> &'static Path {
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let status = Command::new("python3")
-                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mklayout.py"))
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../scripts/mklayout.py"
+                ))
                 .arg(dir.path().join("layout"))
                 .stdout(Stdio::null())
                 .status()
@@ -156,14 +91,14 @@ impl Registry {
                 assert!(status.success(), "openssl failed");
                 let mut command = Command::new("python3");
                 command
-                    .arg(Path::new(SUPPORT_DIR).join("tokenserver.py"))
+                    .arg(server_script("tokenserver.py"))
                     .arg("0")
                     .arg(root.join("key.pem"))
                     .arg(root.join("cert.pem"))
                     .arg("test-issuer")
                     .arg(format!("{user}:{password}"));
                 let mut server = Process::spawn(command, root, "tokenserver");
-                let token_addr = server.wait_for_address("token server");
+                let token_addr = server.wait_for_address();
                 token_server = Some(server);
                 token_addr_seen = Some(token_addr.clone());
                 format!(
@@ -180,7 +115,7 @@ impl Registry {
         let mut command = Command::new("docker-registry");
         command.arg("serve").arg(root.join("config.yml"));
         let mut process = Process::spawn(command, root, "registry");
-        let addr = process.wait_for_address("docker-registry");
+        let addr = process.wait_for_address();
         Registry {
             addr,
             dir,
@@ -273,7 +208,8 @@ impl Registry {
     }
 }
 
-/// The fault-injecting proxy (faultproxy.py) in front of a registry.
+/// The fault-injecting proxy (servers/registry_faults.py) in front of a
+/// registry.
 pub struct FaultProxy {
     pub addr: String,
     process: Process,
@@ -286,11 +222,11 @@ impl FaultProxy {
         let port = registry.addr.rsplit(':').next().unwrap();
         let mut command = Command::new("python3");
         command
-            .arg(Path::new(SUPPORT_DIR).join("faultproxy.py"))
+            .arg(server_script("registry_faults.py"))
             .arg(port)
             .arg(plan);
         let mut process = Process::spawn(command, dir.path(), "faultproxy");
-        let addr = process.wait_for_address("fault proxy");
+        let addr = process.wait_for_address();
         FaultProxy {
             addr,
             process,

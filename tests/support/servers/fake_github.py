@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
-# A local stand-in for the subset of the GitHub API that gitops-bump's
-# cross-repository write-back uses, BACKED BY A REAL BARE GIT REPOSITORY:
-# refs, trees, blobs and history are read with git, and createCommitOnBranch
-# builds real commits with plumbing and moves the branch with
-# `git update-ref NEW OLD` (git's own compare-and-swap).
+# The one local stand-in for the subset of the GitHub API that gitops-bump
+# uses, BACKED BY A REAL BARE GIT REPOSITORY: refs, trees, blobs and history
+# are read with git, and createCommitOnBranch builds real commits with
+# plumbing and moves the branch with `git update-ref NEW OLD` (git's own
+# compare-and-swap). Pull requests and labels are kept in memory.
 #
 # usage: fake_github.py CONFIG.json
-# CONFIG: {"bare": path, "owner": "org", "repo": "gitops", "app_id": "123",
-#          "public_key": pem path, "installation_id": 42,
-#          "installed": true, "granted": {"contents": "write"},
-#          "static_token": "...", "foreign_token": "...", "state": path}
+# CONFIG: {"owner": "org", "repo": "gitops", "state": path,
+#          "bare": path, "app_id": "123", "public_key": pem path,
+#          "installation_id": 42, "installed": true,
+#          "granted": {"contents": "write"},
+#          "static_token": "...", "read_only_token": "...",
+#          "foreign_token": "...",
+#          "html_base": "https://github.com",
+#          "fail_status": 403, "create_refusal": "message"}
+# Only owner, repo and state are required. Without `bare` only the
+# pull-request and label calls answer (for a repository served elsewhere).
 # It also serves the repository over git smart HTTP at /{owner}/{repo}.git,
 # like GitHub: user `x-access-token`, an installation token (or the static
 # one) as password. `foreign_token` plays a workflow's GITHUB_TOKEN for
 # another repository: valid, but this repository is "not found" (404).
+# With `fail_status` every API call answers that status and "Resource not
+# accessible by integration"; with `create_refusal` too, only creating a
+# pull request fails, with that message.
+# Every API request is recorded in STATE["requests"] (method, path, query,
+# status, headers, JSON body) and the state file rewritten.
 # Each token carries permissions, like GitHub's: an installation token has
 # the ones it was minted with, `read_only_token` (optional) may only read,
 # the static one may do everything. Pushing (git receive-pack,
@@ -23,13 +34,16 @@
 # Prints the listening port on stdout, then serves until killed.
 import base64, json, os, subprocess, sys, tempfile, threading, time, uuid
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from httputil import read_body, send_answer, serve_git_http_backend
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs, unquote
 
 CFG = json.load(open(sys.argv[1]))
-BARE = CFG["bare"]
+BARE = CFG.get("bare")
+HTML = CFG.get("html_base", "https://github.com")
+FAIL = int(CFG.get("fail_status") or 0)
+CREATE_REFUSAL = CFG.get("create_refusal")
 FULL = f'{CFG["owner"]}/{CFG["repo"]}'
 LOCK = threading.Lock()
 STATE = {"tokens": [], "requests": [], "pulls": [], "git": []}
@@ -124,11 +138,20 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def handle_one_request(self):
+        # One handler serves every request of a kept-alive connection.
+        self.__dict__.pop("_json", None)
+        super().handle_one_request()
+
     def send(self, code, obj=None):
         # Record first: a test reads the state as soon as it has the answer.
         with LOCK:
             auth = self.headers.get("Authorization", "")
-            STATE["requests"].append({"method": self.command, "path": self.path, "status": code,
+            url = urlparse(self.path)
+            STATE["requests"].append({"method": self.command, "path": url.path,
+                                      "query": parse_qs(url.query), "status": code,
+                                      "headers": {k.lower(): v for k, v in self.headers.items()},
+                                      "body": getattr(self, "_json", None),
                                       "api_version": self.headers.get("X-GitHub-Api-Version"),
                                       "accept": self.headers.get("Accept"),
                                       "user_agent": self.headers.get("User-Agent"),
@@ -142,8 +165,33 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(n) or b"null")
+        if not hasattr(self, "_json"):
+            n = int(self.headers.get("Content-Length") or 0)
+            self._json = json.loads(self.rfile.read(n) or b"null")
+        return self._json
+
+    def refused(self):
+        """Answers as `fail_status`/`create_refusal` ask; False when the
+        request is to be served."""
+        if not FAIL:
+            return False
+        if self.command in ("POST", "PATCH"):
+            self.body()
+        doc = "https://docs.example.test"
+        if CREATE_REFUSAL:
+            if self.command == "POST" and urlparse(self.path).path.endswith("/pulls"):
+                self.send(FAIL, {"message": CREATE_REFUSAL, "documentation_url": doc})
+                return True
+            return False
+        self.send(FAIL, {"message": "Resource not accessible by integration", "documentation_url": doc})
+        return True
+
+    def no_repository(self):
+        """Without a bare repository only pull requests and labels answer."""
+        if BARE is not None:
+            return False
+        self.send(404, {"message": "Not Found"})
+        return True
 
     def auth(self):
         return self.headers.get("Authorization", "")
@@ -179,12 +227,16 @@ class H(BaseHTTPRequestHandler):
                                "/" + os.path.basename(BARE) + "/" + path[len(GIT_PREFIX):], user, body)
 
     def do_GET(self):
-        if self.path.startswith(GIT_PREFIX):
+        if BARE and self.path.startswith(GIT_PREFIX):
             return self.smart_http()
+        if self.refused():
+            return
         u = urlparse(self.path)
         q = parse_qs(u.query)
         parts = [unquote(p) for p in u.path.strip("/").split("/")]
         if parts[:1] == ["repos"] and parts[3:] == ["installation"]:
+            if self.no_repository():
+                return
             err = verify_jwt(self.auth()[len("Bearer "):])
             if err:
                 return self.send(401, {"message": err})
@@ -196,6 +248,8 @@ class H(BaseHTTPRequestHandler):
         if token_ok(self.auth()) is None:
             return self.send(401, {"message": "Bad credentials"})
         rest = parts[3:]
+        if rest != ["pulls"] and self.no_repository():
+            return
         if rest == []:
             return self.send(200, {"full_name": FULL, "default_branch": "main"})
         if rest[:1] == ["commits"] and len(rest) == 3 and rest[2] in ("status", "statuses", "check-runs"):
@@ -257,11 +311,15 @@ class H(BaseHTTPRequestHandler):
         return self.send(404, {"message": "Not Found"})
 
     def do_POST(self):
-        if self.path.startswith(GIT_PREFIX):
+        if BARE and self.path.startswith(GIT_PREFIX):
             return self.smart_http()
+        if self.refused():
+            return
         u = urlparse(self.path)
         parts = u.path.strip("/").split("/")
         if parts[:2] == ["app", "installations"] and parts[3:] == ["access_tokens"]:
+            if self.no_repository():
+                return
             err = verify_jwt(self.auth()[len("Bearer "):])
             if err:
                 return self.send(401, {"message": err})
@@ -304,22 +362,32 @@ class H(BaseHTTPRequestHandler):
                 return self.send(403, DENIED)
             req = self.body() or {}
             if parts[3:] == ["git", "refs"]:
+                if self.no_repository():
+                    return
                 p = git("update-ref", req["ref"], req["sha"], "0" * 40, check=False)
                 if p.returncode != 0:
                     return self.send(422, {"message": "Reference already exists"})
                 return self.send(201, {"ref": req["ref"], "object": {"sha": req["sha"]}})
             with LOCK:
-                n = len(STATE["pulls"]) + 1
-                pr = {"number": n, "state": "open", "title": req["title"], "body": req.get("body", ""),
-                      "head": {"ref": req["head"]}, "base": {"ref": req["base"]},
-                      "html_url": f"https://github.com/{FULL}/pull/{n}"}
-                STATE["pulls"].append(pr)
+                if any(p["head"]["ref"] == req["head"] and p["state"] == "open" for p in STATE["pulls"]):
+                    pr = None
+                else:
+                    n = len(STATE["pulls"]) + 1
+                    pr = {"number": n, "state": "open", "title": req["title"], "body": req.get("body", ""),
+                          "head": {"ref": req["head"]}, "base": {"ref": req["base"]},
+                          "html_url": f"{HTML}/{FULL}/pull/{n}"}
+                    STATE["pulls"].append(pr)
+            if pr is None:
+                return self.send(422, {"message": "Validation Failed",
+                                       "errors": [{"message": "A pull request already exists"}]})
             return self.send(201, pr)
         if parts[:3] == ["repos", CFG["owner"], CFG["repo"]] and parts[3:4] in (["statuses"], ["check-runs"]):
             if token_ok(self.auth()) is None:
                 return self.send(401, {"message": "Bad credentials"})
             return self.commit_checks_post(parts[3:], self.body() or {})
         if u.path == "/graphql":
+            if self.no_repository():
+                return
             record = token_ok(self.auth())
             if record is None:
                 return self.send(401, {"message": "Bad credentials"})
@@ -329,6 +397,8 @@ class H(BaseHTTPRequestHandler):
         return self.send(404, {"message": "Not Found"})
 
     def do_PATCH(self):
+        if self.refused():
+            return
         parts = urlparse(self.path).path.strip("/").split("/")
         record = token_ok(self.auth())
         if parts[:3] != ["repos", CFG["owner"], CFG["repo"]] or record is None:
@@ -338,6 +408,8 @@ class H(BaseHTTPRequestHandler):
         if not may_write(record, "contents" if rest[:1] == ["git"] else "pull_requests"):
             return self.send(403, DENIED)
         if rest[:3] == ["git", "refs", "heads"]:
+            if self.no_repository():
+                return
             ref = "refs/" + "/".join(rest[2:])
             if git("rev-parse", "--verify", "-q", ref, check=False).returncode != 0:
                 return self.send(422, {"message": "Reference does not exist"})
@@ -348,6 +420,8 @@ class H(BaseHTTPRequestHandler):
                 for pr in STATE["pulls"]:
                     if str(pr["number"]) == rest[1]:
                         pr.update({k: v for k, v in req.items() if k in ("title", "body", "state")})
+                        if "base" in req:
+                            pr["base"] = {"ref": req["base"]}
                         found = pr
                         break
                 else:
@@ -461,6 +535,8 @@ class H(BaseHTTPRequestHandler):
                                "repository": {"full_name": FULL}})
 
     def do_DELETE(self):
+        if self.refused():
+            return
         if self.path == "/installation/token":
             t = token_ok(self.auth())
             if t is None or t.get("static"):

@@ -1,10 +1,13 @@
-//! The packaged action run the way the runner runs it: `node dist/index.js`
-//! from a copy of `dist/` holding the binary built from this checkout, with
-//! `INPUT_*` variables, the environment files (`GITHUB_OUTPUT`,
-//! `GITHUB_ENV`, `GITHUB_STATE`, `GITHUB_STEP_SUMMARY`), an event payload
-//! at `GITHUB_EVENT_PATH`, and the `post:` step with the saved state.
+//! The action as a runner runs it: `INPUT_*` and `GITHUB_*` variables, the
+//! environment files (`GITHUB_OUTPUT`, `GITHUB_ENV`, `GITHUB_STATE`,
+//! `GITHUB_STEP_SUMMARY`) read back by the runner's rules
+//! ([`crate::runner::read_env_file`]), an event payload at
+//! `GITHUB_EVENT_PATH`.
 //!
-//! Included with `#[path = "../support/action.rs"]`; no target uses all of it.
+//! Either the binary itself as a step ([`run_step`], [`run_action`]), or
+//! the packaged entry `node dist/index.js` from a copy of `dist/` holding
+//! the binary built from this checkout ([`ActionDir`]), step after step of
+//! one job ([`Job`]) with the `post:` step and the saved state.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,14 +17,124 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+use crate::bin::bin;
+use crate::github::FakeGitHub;
+use crate::runner::read_env_file;
 
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
+/// The workflow's own repository: another than the one written.
+pub const WORKFLOW_REPOSITORY: &str = "org/ci";
 
+/// `bytes` as lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One finished step: exit status and logs, and the environment files.
+pub struct Step {
+    pub output: Output,
+    pub outputs: BTreeMap<String, String>,
+    /// What the step exported through `GITHUB_ENV`.
+    pub env: BTreeMap<String, String>,
+    /// What the step saved through `GITHUB_STATE`, in order.
+    pub state: Vec<(String, String)>,
+    pub summary: String,
+}
+
+impl Step {
+    /// The step output `key`, or "" when it was not set.
+    pub fn get(&self, key: &str) -> &str {
+        self.outputs.get(key).map_or("", String::as_str)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Exit code, stdout, stderr and summary, for an assertion message.
+    pub fn log(&self) -> String {
+        format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}\nsummary:\n{}",
+            self.output.status.code(),
+            self.stdout(),
+            self.stderr(),
+            self.summary
+        )
+    }
+
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.output.status.code(), Some(0), "{}", self.log());
+        self
+    }
+}
+
+/// An environment file as the runner reads it; a file it cannot read
+/// fails the test, as it fails the step.
+fn read_file_command(path: &Path) -> Vec<(String, String)> {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    read_env_file(&text).unwrap_or_else(|e| {
+        panic!(
+            "the runner cannot read {}: {e}\n{text}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        )
+    })
+}
+
+/// Runs `cmd` as a step whose `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`
+/// are fresh files in `files`, and reads them back.
+pub fn run_step(mut cmd: Command, files: &Path) -> Step {
+    let output_file = files.join("github_output");
+    let summary_file = files.join("github_step_summary");
+    fs::write(&output_file, "").expect("write output file");
+    fs::write(&summary_file, "").expect("write summary file");
+    let output = cmd
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .output()
+        .expect("binary runs");
+    Step {
+        output,
+        outputs: read_file_command(&output_file).into_iter().collect(),
+        env: BTreeMap::new(),
+        state: Vec::new(),
+        summary: fs::read_to_string(&summary_file).expect("read summary file"),
+    }
+}
+
+/// Runs `bin_path <args>` in `dir` with `inputs`, GitHub at `server`, from
+/// a push to [`WORKFLOW_REPOSITORY`].
+pub fn run_action(
+    bin_path: &str,
+    server: &FakeGitHub,
+    dir: &Path,
+    args: &[&str],
+    inputs: &[(&str, &str)],
+) -> Step {
+    let mut cmd = bin(bin_path, dir);
+    cmd.args(args)
+        .current_dir(dir)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", WORKFLOW_REPOSITORY)
+        .env("GITHUB_SERVER_URL", &server.url)
+        .env("GITHUB_API_URL", &server.url)
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_RUN_ID", "77")
+        .env("GITHUB_RUN_NUMBER", "12")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("INPUT_INSECURE-GIT-ORIGINS", &server.url);
+    for (k, v) in inputs {
+        cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
+    }
+    run_step(cmd, dir)
+}
+
+/// The packaged action's `dist/` in this checkout.
+fn dist() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../dist")).to_path_buf()
 }
 
 /// A copy of `dist/` with our binary registered for linux-x64 in the manifest.
@@ -30,16 +143,18 @@ pub struct ActionDir {
 }
 
 impl ActionDir {
-    /// `tamper`: record a wrong checksum, which the entry must refuse.
-    pub fn new(tamper: bool) -> Self {
+    /// `bin_path`: the binary to package (the calling target's
+    /// `env!("CARGO_BIN_EXE_gitops-bump")`). `tamper`: record a wrong
+    /// checksum, which the entry must refuse.
+    pub fn new(bin_path: &str, tamper: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let dist = dir.path().join("dist");
-        fs::create_dir_all(dist.join("bin")).unwrap();
+        let dist_copy = dir.path().join("dist");
+        fs::create_dir_all(dist_copy.join("bin")).unwrap();
         for f in ["index.js", "post.js"] {
-            fs::copy(repo_file(&format!("dist/{f}")), dist.join(f)).unwrap();
+            fs::copy(dist().join(f), dist_copy.join(f)).unwrap();
         }
-        let bin = dist.join("bin/gitops-bump-linux-x64");
-        fs::copy(BIN, &bin).unwrap();
+        let bin = dist_copy.join("bin/gitops-bump-linux-x64");
+        fs::copy(bin_path, &bin).unwrap();
         let mut sha = hex(&Sha256::digest(fs::read(&bin).unwrap()));
         if tamper {
             sha = sha.replace(&sha[..1], if sha.starts_with('0') { "1" } else { "0" });
@@ -48,7 +163,7 @@ impl ActionDir {
             "version": "test",
             "binaries": { "linux-x64": { "file": "bin/gitops-bump-linux-x64", "sha256": sha } }
         });
-        fs::write(dist.join("checksums.json"), manifest.to_string()).unwrap();
+        fs::write(dist_copy.join("checksums.json"), manifest.to_string()).unwrap();
         ActionDir { dir }
     }
 
@@ -80,44 +195,6 @@ pub struct Job {
     base: Vec<(String, String)>,
     exported: Mutex<Vec<(String, String)>>,
     steps: Mutex<usize>,
-}
-
-/// What one step left: exit status and logs, and the environment files.
-pub struct Step {
-    pub output: Output,
-    pub outputs: BTreeMap<String, String>,
-    pub env: BTreeMap<String, String>,
-    pub state: Vec<(String, String)>,
-    pub summary: String,
-}
-
-impl Step {
-    pub fn get(&self, key: &str) -> &str {
-        self.outputs.get(key).map_or("", String::as_str)
-    }
-
-    pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    pub fn log(&self) -> String {
-        format!(
-            "exit {:?}\nstdout:\n{}\nstderr:\n{}\nsummary:\n{}",
-            self.output.status.code(),
-            self.stdout(),
-            self.stderr(),
-            self.summary
-        )
-    }
-
-    pub fn assert_ok(&self) -> &Self {
-        assert_eq!(self.output.status.code(), Some(0), "{}", self.log());
-        self
-    }
 }
 
 impl Job {
@@ -213,16 +290,13 @@ impl Job {
         let borrowed: Vec<(&str, &str)> =
             envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let output = action.run(&borrowed, workspace);
-        let read = |p: &Path| {
-            gitops_bump::actions::files::parse_delimited(&fs::read_to_string(p).unwrap())
-        };
-        let env = read(&env_file);
+        let env = read_file_command(&env_file);
         self.exported.lock().unwrap().extend(env.iter().cloned());
         Step {
             output,
-            outputs: read(&output_file).into_iter().collect(),
+            outputs: read_file_command(&output_file).into_iter().collect(),
             env: env.into_iter().collect(),
-            state: read(&state_file),
+            state: read_file_command(&state_file),
             summary: fs::read_to_string(&summary_file).unwrap(),
         }
     }

@@ -3,8 +3,8 @@
 //! we did not write, and bare URLs an autolinker would pick up outside a
 //! code span.
 //!
-//! Included with `#[path]` by tests/injection and by the summary's unit
-//! tests, so both judge by the same rules.
+//! Used by tests/injection and by the summary's unit tests, so both judge
+//! by the same rules.
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
 

@@ -3,17 +3,9 @@
 //! prove that a refused run changed nothing anywhere.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
-#[allow(dead_code)]
-#[path = "../support/git.rs"]
-pub mod support_git;
-pub use support_git::{fingerprint, git};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_gitops-bump");
+use crate::git::{commit_all_and_push, fingerprint, git, init_bare};
 
 /// A good Deployment for `ghcr.io/org/app`, the one every case's run targets.
 pub const GOOD_MANIFEST: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/org/app:v0\n";
@@ -37,7 +29,7 @@ impl Repo {
             GOOD_MANIFEST.replace("ghcr.io/org/app:v0", "ghcr.io/org/app:outside"),
         )
         .expect("write outside file");
-        support_git::init_bare(&repo.remote());
+        init_bare(&repo.remote());
         git(repo.dir.path(), &["clone", "-q", "remote.git", "wt"]);
         let wt = repo.wt();
         let mut all = vec![(
@@ -57,7 +49,7 @@ impl Repo {
                 None => std::fs::write(&file, bytes).expect("write"),
             }
         }
-        support_git::commit_all_and_push(&wt, "seed");
+        commit_all_and_push(&wt, "seed");
         repo
     }
 
@@ -117,61 +109,5 @@ impl Snapshot {
             out.push(format!("refs: {} -> {}", self.refs, after.refs));
         }
         out.join("\n")
-    }
-}
-
-/// Runs the binary in `dir` with a clean environment plus `env`, killing
-/// it if it has not finished after `limit`.
-pub fn run_bin(dir: &Path, args: &[&str], env: &[(String, String)], limit: Duration) -> Output {
-    let home = dir.parent().expect("parent").join("home");
-    std::fs::create_dir_all(&home).expect("home");
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GITHUB_ACTIONS", "true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("binary starts");
-    // Drained on threads so a chatty child never blocks on a full pipe.
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = err_reader.join().unwrap_or_default();
-            panic!(
-                "{args:?} still running after {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&err)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
     }
 }

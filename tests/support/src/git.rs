@@ -1,21 +1,62 @@
-//! Git and file-tree helpers shared by the test targets: the reference git
-//! CLI, seeding a bare remote through a clone, and walking a tree without
-//! following links (for fingerprints and leak scans).
-//!
-//! Included with `#[path = "../support/git.rs"]`; no target uses all of it.
+//! Git and file-tree helpers: the reference git CLI (the one way the tests
+//! run it), seeding a bare remote through a clone, and walking a tree
+//! without following links (for fingerprints and leak scans).
 
 use std::collections::BTreeMap;
 use std::fs::Metadata;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
-/// Runs the git CLI (the reference client) and returns its stdout.
+/// Runs the git CLI (the reference client) in `dir` (a checkout or a bare
+/// repository), asserts it succeeded and returns its stdout, trimmed.
+/// Commits are by "Seeder" unless `args` or the environment say otherwise.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    git_with(dir, args, &[], None)
+}
+
+/// [`git`] with extra environment variables (`GIT_INDEX_FILE`, an author)
+/// and, when given, `input` on its stdin.
+pub fn git_with(dir: &Path, args: &[&str], env: &[(&str, &str)], input: Option<&[u8]>) -> String {
+    let mut command = command(dir, args);
+    command
+        .envs(env.iter().copied())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("git runs");
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(bytes).expect("git reads its input");
+    }
+    let out = child.wait_with_output().expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// What [`git`] would run, with its outcome left to the caller: for a
+/// question (is this an ancestor?) or a check retried until it passes.
+pub fn git_output(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("git runs")
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
         .current_dir(dir)
         .args([
             "-c",
@@ -30,16 +71,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
             "advice.detachedHead=false",
         ])
         .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+        .env("GIT_TERMINAL_PROMPT", "0");
+    command
 }
 
 /// Creates an empty bare repository at `bare` whose default branch is `main`.

@@ -2,60 +2,37 @@
 //! fake API serves true history, content and compare-and-swap ref updates.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::git::{git, git_with};
 
 pub struct BareRepo {
     pub path: PathBuf,
 }
 
-pub fn git(dir: &Path, args: &[&str], env: &[(&str, &str)], input: Option<&[u8]>) -> String {
-    use std::io::Write;
-    let mut cmd = Command::new("git");
-    cmd.env("GIT_DIR", dir)
-        .env("GIT_AUTHOR_NAME", "Test Human")
-        .env("GIT_AUTHOR_EMAIL", "human@example.com")
-        .env("GIT_COMMITTER_NAME", "Test Human")
-        .env("GIT_COMMITTER_EMAIL", "human@example.com")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(bytes) = input {
-        stdin.write_all(bytes).unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
+/// Who commits with plumbing here unless a commit says otherwise.
+const HUMAN: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "Test Human"),
+    ("GIT_AUTHOR_EMAIL", "human@example.com"),
+    ("GIT_COMMITTER_NAME", "Test Human"),
+    ("GIT_COMMITTER_EMAIL", "human@example.com"),
+];
+
+/// [`git_with`] in `repo` as [`HUMAN`], plus `env`.
+fn git_as_human(repo: &Path, args: &[&str], env: &[(&str, &str)], input: Option<&[u8]>) -> String {
+    let env: Vec<(&str, &str)> = HUMAN.iter().chain(env).copied().collect();
+    git_with(repo, args, &env, input)
 }
 
 impl BareRepo {
     pub fn init(path: &Path) -> BareRepo {
-        let out = Command::new("git")
-            .args(["init", "-q", "--bare", "-b", "main"])
-            .arg(path)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        crate::git::init_bare(path);
         BareRepo {
             path: path.to_path_buf(),
         }
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        git(&self.path, args, &[], None)
+        git_as_human(&self.path, args, &[], None)
     }
 
     /// Commits `files` (path, content) on top of `branch` with plumbing and
@@ -77,23 +54,22 @@ impl BareRepo {
         let index = index.to_str().unwrap();
         let env = [("GIT_INDEX_FILE", index)];
         let reference = format!("refs/heads/{branch}");
-        let parent = Command::new("git")
-            .env("GIT_DIR", &self.path)
-            .args(["rev-parse", "--verify", "-q", &reference])
-            .output()
-            .unwrap();
-        let parent = String::from_utf8(parent.stdout).unwrap().trim().to_string();
+        // Empty when the branch does not exist yet.
+        let parent = git(
+            &self.path,
+            &["for-each-ref", "--format=%(objectname)", &reference],
+        );
         if !parent.is_empty() {
-            git(&self.path, &["read-tree", &parent], &env, None);
+            git_as_human(&self.path, &["read-tree", &parent], &env, None);
         }
         for (path, content) in files {
-            let sha = git(
+            let sha = git_as_human(
                 &self.path,
                 &["hash-object", "-w", "--stdin"],
                 &[],
                 Some(content.as_bytes()),
             );
-            git(
+            git_as_human(
                 &self.path,
                 &[
                     "update-index",
@@ -105,7 +81,7 @@ impl BareRepo {
                 None,
             );
         }
-        let tree = git(&self.path, &["write-tree"], &env, None);
+        let tree = git_as_human(&self.path, &["write-tree"], &env, None);
         let mut args = vec!["commit-tree", tree.as_str(), "-F", "-"];
         if !parent.is_empty() {
             args.extend(["-p", parent.as_str()]);
@@ -114,13 +90,13 @@ impl BareRepo {
             ("GIT_AUTHOR_NAME", author.0),
             ("GIT_AUTHOR_EMAIL", author.1),
         ];
-        let commit = git(&self.path, &args, &who, Some(message.as_bytes()));
+        let commit = git_as_human(&self.path, &args, &who, Some(message.as_bytes()));
         let old = if parent.is_empty() {
             "0000000000000000000000000000000000000000".to_string()
         } else {
             parent
         };
-        git(
+        git_as_human(
             &self.path,
             &["update-ref", &reference, &commit, &old],
             &[],

@@ -1,4 +1,4 @@
-# faultproxy.py UPSTREAM_PORT PLAN
+# registry_faults.py UPSTREAM_PORT PLAN
 # A fault-injecting HTTP proxy in front of a real registry, for tests.
 # PLAN is a comma list of faults consumed one per proxied /v2/ request:
 #   429       -> 429 with "Retry-After: 1"
@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Shared helpers; no __pycache__ left in the source tree.
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from httputil import fetch_upstream, read_body, send_answer, send_upstream_head
 
 UPSTREAM = int(sys.argv[1])

@@ -31,7 +31,7 @@
 #          "state": path}                          # requests, refreshes (JSON)
 import json, os, subprocess, sys, threading, time, datetime
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from httputil import send_answer
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs, unquote
