@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Mode, RawInputs, WriteBackOptions};
+use super::{ConfigError, GitHubApp, Mode, RawInputs, WriteBackOptions};
 use crate::secret::Secret;
 
 /// What the wait stage is asked to do; present only when `argocd-server`
@@ -48,6 +48,9 @@ pub struct WaitSite {
     pub branch: Option<String>,
     /// `token`: reads statuses and check runs, and fetches for ancestry.
     pub token: Option<Secret>,
+    /// `app-id`: the wait reads with an installation token of its own,
+    /// read-only and scoped to the repository written, instead of `token`.
+    pub app: Option<GitHubApp>,
     pub insecure_git_origins: Vec<String>,
 }
 
@@ -61,6 +64,7 @@ impl WaitOptions {
             repository: write_back.repository.clone(),
             branch: write_back.branch.clone(),
             token: write_back.token.clone(),
+            app: write_back.app.clone(),
             insecure_git_origins: write_back.insecure_git_origins.clone(),
         };
         targets(raw, site, write_back.mode, write_back.dry_run)
@@ -74,6 +78,7 @@ impl WaitOptions {
             repository: raw.optional("repository"),
             branch: raw.optional("branch"),
             token: raw.secret("token"),
+            app: super::write_back::app(raw)?,
             insecure_git_origins: raw.list("insecure-git-origins"),
         };
         targets(raw, site, Mode::Push, false)?.ok_or(ConfigError::Missing {

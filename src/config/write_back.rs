@@ -165,7 +165,7 @@ impl WriteBackOptions {
     }
 }
 
-fn app(raw: &RawInputs) -> Result<Option<GitHubApp>, ConfigError> {
+pub(super) fn app(raw: &RawInputs) -> Result<Option<GitHubApp>, ConfigError> {
     let app_id = raw.optional("app-id");
     let key = raw.optional("app-private-key");
     let installation = raw.optional("app-installation-id");

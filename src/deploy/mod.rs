@@ -99,6 +99,9 @@ pub enum DeployError {
     },
     #[error("the wait needs {what}")]
     NeedsContext { what: &'static str },
+    /// The App's read-only token for the wait could not be minted.
+    #[error(transparent)]
+    App(#[from] crate::github_api::app::AppError),
     #[error("starting the async runtime: {0}")]
     Runtime(String),
 }
@@ -137,6 +140,7 @@ impl DeployError {
             DeployError::Failed { target, .. } if target.starts_with("Application") => "the commit is pushed; fix the manifests (or roll back with a new bump) — Argo CD's UI and `argocd app get` show the same state".into(),
             DeployError::Failed { .. } => "the commit is pushed; the deployer reported a failure on it (see the status's details link on the commit)".into(),
             DeployError::TimedOut { .. } => "the commit is pushed. If the revision never changed, Argo CD did not see it: check the Application's source repo/targetRevision and that `argocd-refresh` is not `none`; if it is OutOfSync with no operation, enable automated sync; if it is Progressing, raise `deploy-timeout`. Flux posts statuses only on the commit it applied: a newer commit on the branch gets them instead".into(),
+            DeployError::App(e) => return e.hint(),
             DeployError::NeedsContext { .. } | DeployError::Runtime(_) => return None,
         })
     }

@@ -98,9 +98,70 @@ pub fn after_push(
         .repository
         .map(str::to_string)
         .or_else(|| env.github.repository.clone());
+    // With `app-id`, the wait reads through a token of its own: read-only,
+    // scoped to the repository written, revoked when the wait ends (the
+    // write-back's token is already revoked, and never could read
+    // statuses).
+    let api = Api::new(&env.github.api_url);
+    let waited = crate::github_api::app::with_credential(
+        wait.site.app.as_ref(),
+        wait.site.token.as_ref(),
+        &api,
+        repository.as_deref(),
+        &read_permissions(wait),
+        |credential| -> Result<DeployOutcome, DeployError> {
+            let mut wait = wait.clone();
+            wait.site.token = credential.secret().cloned();
+            Ok(wait_with(
+                &wait,
+                env,
+                pushed,
+                workdir,
+                repository.as_deref(),
+            ))
+        },
+    );
+    waited.unwrap_or_else(failed_before_waiting)
+}
+
+/// The repository permissions the wait reads with: the branch's history
+/// (is the deployed revision a descendant of ours?), statuses and check
+/// runs when it waits on them, the pull request when it waits for the
+/// merge.
+fn read_permissions(wait: &WaitOptions) -> Vec<(&'static str, &'static str)> {
+    let mut permissions = vec![("contents", "read")];
+    if !wait.statuses.is_empty() {
+        permissions.extend([("statuses", "read"), ("checks", "read")]);
+    }
+    if wait.mode == Mode::PullRequest && wait.merge_timeout.is_some() {
+        permissions.push(("pull_requests", "read"));
+    }
+    permissions
+}
+
+/// A wait that failed before it could watch anything.
+fn failed_before_waiting(e: DeployError) -> DeployOutcome {
+    DeployOutcome {
+        report: DeployReport {
+            health: "unknown".into(),
+            ..DeployReport::default()
+        },
+        failure: Some(Arc::new(e)),
+    }
+}
+
+/// [`after_push`] with the credential chosen: the merge (pull-request
+/// mode), then the deploy.
+fn wait_with(
+    wait: &WaitOptions,
+    env: &RunEnv,
+    pushed: &Pushed<'_>,
+    workdir: &Path,
+    repository: Option<&str>,
+) -> DeployOutcome {
     let commit = match (wait.mode, wait.merge_timeout, pushed.pull_request_number) {
         (Mode::PullRequest, Some(bound), Some(number)) => {
-            match merged_commit(wait, env, repository.as_deref(), number, bound) {
+            match merged_commit(wait, env, repository, number, bound) {
                 Ok(Merge::Merged(sha)) => sha,
                 Ok(Merge::Closed) => {
                     return not_waited(format!(
@@ -113,15 +174,7 @@ pub fn after_push(
                         bound.as_secs()
                     ));
                 }
-                Err(e) => {
-                    return DeployOutcome {
-                        report: DeployReport {
-                            health: "unknown".into(),
-                            ..DeployReport::default()
-                        },
-                        failure: Some(Arc::new(e)),
-                    };
-                }
+                Err(e) => return failed_before_waiting(e),
             }
         }
         _ => match pushed.commit_sha {
@@ -133,14 +186,7 @@ pub fn after_push(
     let location = remote_of(&wait.site, env, workdir);
     let mut ancestry =
         GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
-    let (report, failure) = run(
-        wait,
-        env,
-        &commit,
-        pushed_at,
-        repository.as_deref(),
-        &mut ancestry,
-    );
+    let (report, failure) = run(wait, env, &commit, pushed_at, repository, &mut ancestry);
     DeployOutcome {
         report,
         failure: failure.map(Arc::new),
@@ -256,14 +302,22 @@ pub fn command(
         .and_then(crate::github_api::rest::owner_and_name)
         .map(|(o, n)| format!("{o}/{n}"))
         .or_else(|| env.github.repository.clone());
-    let mut ancestry =
-        GitAncestry::new(location, wait.site.branch.clone(), wait.site.token.clone());
-    run(
-        wait,
-        env,
-        commit,
-        Instant::now(),
+    let started = Instant::now();
+    let api = Api::new(&env.github.api_url);
+    let waited = crate::github_api::app::with_credential(
+        wait.site.app.as_ref(),
+        wait.site.token.as_ref(),
+        &api,
         repository.as_deref(),
-        &mut ancestry,
-    )
+        &read_permissions(wait),
+        |credential| -> Result<_, DeployError> {
+            let token = credential.secret().cloned();
+            let mut ancestry = GitAncestry::new(location, wait.site.branch.clone(), token.clone());
+            let mut wait = wait.clone();
+            wait.site.token = token;
+            let repository = repository.as_deref();
+            Ok(run(&wait, env, commit, started, repository, &mut ancestry))
+        },
+    );
+    waited.unwrap_or_else(|e| (DeployReport::default(), Some(e)))
 }

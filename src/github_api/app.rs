@@ -101,6 +101,8 @@ fn describe(permissions: &[(&str, &str)]) -> String {
             let title = match *name {
                 "contents" => "Contents",
                 "pull_requests" => "Pull requests",
+                "statuses" => "Commit statuses",
+                "checks" => "Checks",
                 other => other,
             };
             let level = if *level == "write" {
@@ -392,10 +394,33 @@ pub(crate) fn with_write_credential<T, E: From<AppError>>(
     repository: Option<&str>,
     write: impl FnOnce(&WriteCredential) -> Result<T, E>,
 ) -> Result<T, E> {
-    let Some(app) = &config.app else {
-        return write(&WriteCredential {
+    with_credential(
+        config.app.as_ref(),
+        config.token.as_ref(),
+        api,
+        repository,
+        &permissions_for(config.mode),
+        write,
+    )
+}
+
+/// Runs `use_it` with the credential for `repository` (`owner/name`):
+/// with an `app`, an installation token scoped to that one repository with
+/// only `permissions`, revoked when `use_it` returns, also on failure;
+/// else `token`. The write-back and the deploy wait (read-only) both
+/// authenticate through it.
+pub(crate) fn with_credential<T, E: From<AppError>>(
+    app: Option<&GitHubApp>,
+    token: Option<&Secret>,
+    api: &Api,
+    repository: Option<&str>,
+    permissions: &[(&str, &str)],
+    use_it: impl FnOnce(&WriteCredential) -> Result<T, E>,
+) -> Result<T, E> {
+    let Some(app) = app else {
+        return use_it(&WriteCredential {
             app: None,
-            token: config.token.clone(),
+            token: token.cloned(),
         });
     };
     let (owner, repo) = repository
@@ -403,19 +428,13 @@ pub(crate) fn with_write_credential<T, E: From<AppError>>(
         .ok_or_else(|| AppError::NoRepository {
             repository: repository.unwrap_or_default().to_string(),
         })?;
-    let token = crate::http::block_on(installation_token(
-        api,
-        app,
-        &owner,
-        &repo,
-        &permissions_for(config.mode),
-    ))
-    .map_err(AppError::Runtime)??;
+    let token = crate::http::block_on(installation_token(api, app, &owner, &repo, permissions))
+        .map_err(AppError::Runtime)??;
     let credential = WriteCredential {
         app: Some(token),
         token: None,
     };
-    let result = write(&credential);
+    let result = use_it(&credential);
     if let Some(token) = credential.app {
         // Revocation failing must not hide the write-back's result. (Without
         // a runtime the unpolled future drops the token, whose `Drop` tries.)

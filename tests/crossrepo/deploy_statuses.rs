@@ -11,7 +11,7 @@ use gitops_bump::github_api::rest::Api;
 use gitops_bump::secret::Secret;
 
 use test_support::action::Step as Run;
-use test_support::github::{FakeGitHub, READ_ONLY_TOKEN, STATIC_TOKEN};
+use test_support::github::{APP_ID, FakeGitHub, Installation, READ_ONLY_TOKEN, REPO, STATIC_TOKEN};
 
 use crate::{APP, BIN, runtime, seeded};
 
@@ -626,4 +626,114 @@ fn a_pull_request_closed_without_merging_is_not_waited_on() {
             "the close ends the wait, not the bound"
         );
     });
+}
+
+/// A GitOps repository written with a GitHub App (the workflow's token
+/// cannot reach it): the App's write token is revoked after the push, so
+/// the wait mints its own, read-only, for the same repository.
+fn app_bump_then_wait(server: &FakeGitHub, dir: &std::path::Path) -> Run {
+    let image = format!("{APP}:v2.0.0");
+    run_action(
+        server,
+        dir,
+        &["run"],
+        &[
+            ("images", &image),
+            ("verify", "false"),
+            ("paths", "apps/prod"),
+            ("repository", "org/gitops"),
+            ("app-id", APP_ID),
+            ("app-private-key", &server.key.private_pem),
+            ("deploy-statuses", "kustomization/apps/*"),
+            ("deploy-timeout", "20s"),
+            ("deploy-poll-interval", "100ms"),
+        ],
+    )
+}
+
+#[test]
+fn with_an_app_the_wait_reads_statuses_with_a_read_only_token_of_its_own() {
+    let server = FakeGitHub::start(Installation {
+        installed: true,
+        granted: json!({"contents": "write", "statuses": "read", "checks": "read", "metadata": "read"}),
+    });
+    server.repo.commit(
+        "main",
+        &[(
+            "apps/prod/kustomization.yaml",
+            &format!("images:\n- name: {APP}\n  newTag: v1.0.0\n"),
+        )],
+        "initial",
+    );
+    let before = server.repo.head("main");
+    let dir = tempfile::tempdir().unwrap();
+    std::thread::scope(|scope| {
+        let flux = scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut head = before.clone();
+            while head == before {
+                assert!(Instant::now() < deadline, "the bump never landed");
+                std::thread::sleep(Duration::from_millis(50));
+                head = server.repo.head("main");
+            }
+            let context = "kustomization/apps/0c9c2e41";
+            status(
+                &server,
+                &head,
+                context,
+                "success",
+                "ReconciliationSucceeded",
+            );
+            head
+        });
+        let run = app_bump_then_wait(&server, dir.path());
+        let head = flux.join().unwrap();
+        assert!(run.output.status.success(), "{}", run.log());
+        assert_eq!(run.get("commit-sha"), head);
+        assert_eq!(run.get("deployed"), "true", "{}", run.log());
+        // Two tokens, both for org/gitops only, both revoked: the push's
+        // (contents: write) and the wait's (read-only).
+        let tokens = server.tokens();
+        assert_eq!(tokens.len(), 2, "{tokens:?}");
+        assert_eq!(tokens[0]["permissions"], json!({"contents": "write"}));
+        assert_eq!(
+            tokens[1]["permissions"],
+            json!({"contents": "read", "statuses": "read", "checks": "read"})
+        );
+        for token in &tokens {
+            assert_eq!(token["repositories"], json!([REPO]), "{token}");
+            assert_eq!(token["revoked"], true, "{token}");
+            assert_token_never_shown(&run, token["token"].as_str().unwrap());
+        }
+    });
+}
+
+#[test]
+fn an_app_that_may_not_read_statuses_is_told_which_permission_to_grant() {
+    // The default installation: contents and pull requests, no statuses.
+    let server = seeded("v1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let run = app_bump_then_wait(&server, dir.path());
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.log());
+    // The bump landed; the wait could not start.
+    assert_eq!(run.get("changed"), "true", "{}", run.log());
+    assert_eq!(run.get("commit-sha"), server.repo.head("main"));
+    assert_eq!(run.get("deployed"), "false");
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "may not grant `Contents: Read-only` and `Commit statuses: Read-only` and `Checks: Read-only` on org/gitops"
+        ),
+        "{}",
+        run.log()
+    );
+    assert!(
+        err.contains("grant the App `Contents: Read-only` and `Commit statuses: Read-only` and `Checks: Read-only`"),
+        "{}",
+        run.log()
+    );
+    // Only the push's token was minted, and it is revoked.
+    let tokens = server.tokens();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(tokens[0]["revoked"], true);
 }
