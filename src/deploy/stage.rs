@@ -98,30 +98,35 @@ pub fn after_push(
         .repository
         .map(str::to_string)
         .or_else(|| env.github.repository.clone());
-    // With `app-id`, the wait reads through a token of its own: read-only,
-    // scoped to the repository written, revoked when the wait ends (the
-    // write-back's token is already revoked, and never could read
-    // statuses).
+    let waited = with_read_credential(wait, env, repository.as_deref(), |wait| {
+        wait_with(wait, env, pushed, workdir, repository.as_deref())
+    });
+    waited.unwrap_or_else(failed_before_waiting)
+}
+
+/// Runs `wait_on` with the wait's GitHub credential in `site.token`: with
+/// `app-id`, a token of its own, read-only ([`read_permissions`]), scoped
+/// to `repository` and revoked when the wait ends (the write-back's token
+/// is revoked already, and could not read statuses); else `token`.
+fn with_read_credential<T>(
+    wait: &WaitOptions,
+    env: &RunEnv,
+    repository: Option<&str>,
+    wait_on: impl FnOnce(&WaitOptions) -> T,
+) -> Result<T, DeployError> {
     let api = Api::new(&env.github.api_url);
-    let waited = crate::github_api::app::with_credential(
+    crate::github_api::app::with_credential(
         wait.site.app.as_ref(),
         wait.site.token.as_ref(),
         &api,
-        repository.as_deref(),
+        repository,
         &read_permissions(wait),
-        |credential| -> Result<DeployOutcome, DeployError> {
+        |credential| {
             let mut wait = wait.clone();
             wait.site.token = credential.secret().cloned();
-            Ok(wait_with(
-                &wait,
-                env,
-                pushed,
-                workdir,
-                repository.as_deref(),
-            ))
+            Ok(wait_on(&wait))
         },
-    );
-    waited.unwrap_or_else(failed_before_waiting)
+    )
 }
 
 /// The repository permissions the wait reads with: the branch's history
@@ -303,21 +308,17 @@ pub fn command(
         .map(|(o, n)| format!("{o}/{n}"))
         .or_else(|| env.github.repository.clone());
     let started = Instant::now();
-    let api = Api::new(&env.github.api_url);
-    let waited = crate::github_api::app::with_credential(
-        wait.site.app.as_ref(),
-        wait.site.token.as_ref(),
-        &api,
-        repository.as_deref(),
-        &read_permissions(wait),
-        |credential| -> Result<_, DeployError> {
-            let token = credential.secret().cloned();
-            let mut ancestry = GitAncestry::new(location, wait.site.branch.clone(), token.clone());
-            let mut wait = wait.clone();
-            wait.site.token = token;
-            let repository = repository.as_deref();
-            Ok(run(&wait, env, commit, started, repository, &mut ancestry))
-        },
-    );
+    let waited = with_read_credential(wait, env, repository.as_deref(), |wait| {
+        let token = wait.site.token.clone();
+        let mut ancestry = GitAncestry::new(location, wait.site.branch.clone(), token);
+        run(
+            wait,
+            env,
+            commit,
+            started,
+            repository.as_deref(),
+            &mut ancestry,
+        )
+    });
     waited.unwrap_or_else(|e| (DeployReport::default(), Some(e)))
 }

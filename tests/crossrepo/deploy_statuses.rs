@@ -64,6 +64,20 @@ fn wait(server: &FakeGitHub, dir: &std::path::Path, sha: &str, extra: &[(&str, &
     run_action(server, dir, &["wait", "--commit", sha], &inputs)
 }
 
+/// The new head of main once the bump moved it from `before`, as a
+/// deployer polling the branch sees it.
+fn landed_after(server: &FakeGitHub, before: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let head = server.repo.head("main");
+        if head != before {
+            return head;
+        }
+        assert!(Instant::now() < deadline, "the bump never landed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn assert_token_never_shown(run: &Run, token: &str) {
     let stdout = String::from_utf8_lossy(&run.output.stdout);
     let shown: Vec<&str> = stdout
@@ -88,13 +102,7 @@ fn a_bump_waits_for_flux_to_report_the_pushed_commit_applied() {
     std::thread::scope(|scope| {
         // Flux: notices the new commit, reports progress, then success.
         let flux = scope.spawn(|| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut head = before.clone();
-            while head == before {
-                assert!(Instant::now() < deadline, "the bump never landed");
-                std::thread::sleep(Duration::from_millis(50));
-                head = server.repo.head("main");
-            }
+            let head = landed_after(&server, &before);
             let context = "kustomization/apps/0c9c2e41";
             status(&server, &head, context, "pending", "Progressing");
             std::thread::sleep(Duration::from_millis(400));
@@ -669,13 +677,7 @@ fn with_an_app_the_wait_reads_statuses_with_a_read_only_token_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
     std::thread::scope(|scope| {
         let flux = scope.spawn(|| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut head = before.clone();
-            while head == before {
-                assert!(Instant::now() < deadline, "the bump never landed");
-                std::thread::sleep(Duration::from_millis(50));
-                head = server.repo.head("main");
-            }
+            let head = landed_after(&server, &before);
             let context = "kustomization/apps/0c9c2e41";
             status(
                 &server,
