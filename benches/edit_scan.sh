@@ -22,7 +22,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$here/gen_gitops_tree.py" "$work/tree" "$files" "$total_mb" "$image" 1
 
-ours="$bin set-image --check --root $work/tree --dir . $image:v2"
+# Paths are relative to the current directory; --root only confines them.
+ours="$bin set-image --check --root $work/tree --dir $work/tree $image:v2"
 baseline="grep -rl target-app $work/tree"
 
 # Sanity: both find the same files, and ours reports drift (exit 3).
