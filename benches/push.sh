@@ -45,7 +45,7 @@ git config --global user.email bench@example.test
 git config --global init.defaultBranch main
 git config --global advice.detachedHead false
 
-python3 "$HERE/tests/git/githttp.py" "$T/root" "$TOKEN" > "$T/port" &
+python3 "$HERE/tests/support/servers/githttp.py" "$T/root" "$TOKEN" > "$T/port" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
 PORT=$(head -n1 "$T/port")

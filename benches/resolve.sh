@@ -17,7 +17,7 @@ PROFILE=${PROFILE:-debug}
 ROUNDS=${ROUNDS:-3}
 if [ "$PROFILE" = release ]; then cargo build -q --release; else cargo build -q; fi
 BIN=${GITOPS_BUMP_BIN:-$PWD/target/$PROFILE/gitops-bump}
-SUPPORT=$PWD/tests/registry
+SUPPORT=$PWD/tests/support/servers
 
 T=$(mktemp -d)
 PIDS=()
