@@ -78,6 +78,15 @@ fn landed_after(server: &FakeGitHub, before: &str) -> String {
     }
 }
 
+/// Returns once the run has opened its pull request.
+fn pull_request_opened(server: &FakeGitHub) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.state()["pulls"].as_array().is_none_or(Vec::is_empty) {
+        assert!(Instant::now() < deadline, "no pull request was opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn assert_token_never_shown(run: &Run, token: &str) {
     let stdout = String::from_utf8_lossy(&run.output.stdout);
     let shown: Vec<&str> = stdout
@@ -512,11 +521,7 @@ fn pull_request_mode_waits_for_the_merge_then_for_the_deploy_of_the_merge_commit
     let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     std::thread::scope(|scope| {
         let merger = scope.spawn(|| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while server.state()["pulls"].as_array().is_none_or(Vec::is_empty) {
-                assert!(Instant::now() < deadline, "no pull request was opened");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            pull_request_opened(&server);
             std::thread::sleep(Duration::from_millis(500));
             let (status, merged) = runtime()
                 .block_on(Api::new(&server.url).call(
@@ -602,11 +607,7 @@ fn a_pull_request_closed_without_merging_is_not_waited_on() {
     let started = Instant::now();
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while server.state()["pulls"].as_array().is_none_or(Vec::is_empty) {
-                assert!(Instant::now() < deadline, "no pull request was opened");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            pull_request_opened(&server);
             std::thread::sleep(Duration::from_millis(300));
             let (status, answer) = runtime()
                 .block_on(Api::new(&server.url).call(
