@@ -71,7 +71,7 @@ fn remember(value: &str) -> bool {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     let trimmed = value.trim();
     let seen = trimmed.len() >= MIN_REDACTED && known.iter().any(|k| k == trimmed);
-    let parts = std::iter::once(value.trim()).chain(value.lines().map(str::trim));
+    let parts = std::iter::once(trimmed).chain(value.lines().map(str::trim));
     for part in parts.filter(|p| p.len() >= MIN_REDACTED) {
         if !known.iter().any(|k| k == part) {
             known.push(part.to_string());

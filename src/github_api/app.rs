@@ -359,16 +359,16 @@ pub async fn installation_token(
     })
 }
 
-/// The credential a write-back to another repository uses, whichever way
-/// it commits (git or the API): an installation token minted for that one
+/// The credential for one repository, as the write-back (git or the API)
+/// and the deploy wait use it: an installation token minted for that one
 /// repository when `app-id` is set, else the `token` input.
 #[derive(Debug)]
-pub(crate) struct WriteCredential {
+pub(crate) struct RepoCredential {
     app: Option<InstallationToken>,
     token: Option<Secret>,
 }
 
-impl WriteCredential {
+impl RepoCredential {
     /// The secret to authenticate with: the App token, else `token`.
     pub fn secret(&self) -> Option<&Secret> {
         self.app
@@ -392,7 +392,7 @@ pub(crate) fn with_write_credential<T, E: From<AppError>>(
     config: &WriteBackOptions,
     api: &Api,
     repository: Option<&str>,
-    write: impl FnOnce(&WriteCredential) -> Result<T, E>,
+    write: impl FnOnce(&RepoCredential) -> Result<T, E>,
 ) -> Result<T, E> {
     with_credential(
         config.app.as_ref(),
@@ -415,10 +415,10 @@ pub(crate) fn with_credential<T, E: From<AppError>>(
     api: &Api,
     repository: Option<&str>,
     permissions: &[(&str, &str)],
-    use_it: impl FnOnce(&WriteCredential) -> Result<T, E>,
+    use_it: impl FnOnce(&RepoCredential) -> Result<T, E>,
 ) -> Result<T, E> {
     let Some(app) = app else {
-        return use_it(&WriteCredential {
+        return use_it(&RepoCredential {
             app: None,
             token: token.cloned(),
         });
@@ -430,7 +430,7 @@ pub(crate) fn with_credential<T, E: From<AppError>>(
         })?;
     let token = crate::http::block_on(installation_token(api, app, &owner, &repo, permissions))
         .map_err(AppError::Runtime)??;
-    let credential = WriteCredential {
+    let credential = RepoCredential {
         app: Some(token),
         token: None,
     };

@@ -285,7 +285,7 @@ fn write_back_as(
     config: &WriteBackOptions,
     options: &WriteBackSite,
     written: Option<&str>,
-    credential: &crate::github_api::app::WriteCredential,
+    credential: &crate::github_api::app::RepoCredential,
     edit: &mut crate::write_back::Edit<'_>,
     tally: &mut Tally,
 ) -> Result<WriteBackResult, WriteBackError> {
@@ -351,7 +351,7 @@ fn written_repository(config: &WriteBackOptions, options: &WriteBackSite) -> Opt
 /// being used where it has no access: say so instead of the generic words.
 fn out_of_reach(
     error: WriteBackError,
-    credential: &crate::github_api::app::WriteCredential,
+    credential: &crate::github_api::app::RepoCredential,
     written: Option<&str>,
     context: &GitHubContext,
 ) -> WriteBackError {
