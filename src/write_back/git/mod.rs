@@ -28,6 +28,7 @@
 pub mod commit;
 pub mod history;
 pub mod remote;
+mod smart_http;
 
 use std::path::{Path, PathBuf};
 

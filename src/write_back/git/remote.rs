@@ -17,7 +17,7 @@ use super::GitError;
 use crate::secret::Secret;
 
 /// HTTPS user name GitHub expects with an installation or `GITHUB_TOKEN`.
-const TOKEN_USER: &str = "x-access-token";
+pub(super) const TOKEN_USER: &str = "x-access-token";
 
 /// Where the repository to write to lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,13 @@ impl RemoteLocation {
                 })
         });
         self
+    }
+
+    /// An `http://` or `https://` remote, which our own smart-HTTP client
+    /// talks to ([`super::smart_http`]).
+    pub fn is_http(&self) -> bool {
+        let url = self.url.to_ascii_lowercase();
+        !self.local && (url.starts_with("http://") || url.starts_with("https://"))
     }
 
     /// The URL with any user info removed, for messages.
@@ -232,7 +239,7 @@ impl std::fmt::Display for Origin {
 /// Whether the token may answer a credentials request from `asked_by`
 /// while we talk to `location`: same origin, and HTTPS unless the user
 /// allowed this origin over plain HTTP. `Err` says why not.
-fn may_send_token(location: &RemoteLocation, asked_by: &str) -> Result<(), String> {
+pub(super) fn may_send_token(location: &RemoteLocation, asked_by: &str) -> Result<(), String> {
     let (Some(expected), Some(asking)) = (Origin::of(&location.url), Origin::of(asked_by)) else {
         return Err(format!(
             "{} is not an http(s) URL the token was given for",
@@ -496,6 +503,9 @@ pub fn fetch(
     token: Option<&Secret>,
     depth: Option<i32>,
 ) -> Result<(String, git2::Oid), GitError> {
+    if location.is_http() {
+        return super::smart_http::fetch(repo, location, branch, token, depth);
+    }
     // Directly under refs/: removing it leaves no empty directory behind.
     let tracking = "refs/gitops-bump-tip".to_string();
     let mut remote = anonymous_remote(repo, location)?;
@@ -574,6 +584,9 @@ pub fn push(
 ) -> Result<PushOutcome, GitError> {
     if location.local {
         return push_local(repo, location, commit, branch, expect);
+    }
+    if location.is_http() {
+        return super::smart_http::push(repo, location, commit, branch, token, expect);
     }
     let session = Session::new(token, location);
     let target = format!("refs/heads/{branch}");
@@ -742,7 +755,7 @@ fn remote_lines(stderr: &str) -> String {
 /// A refused ref update, from the server's reason and messages: a lost race
 /// or a held lock are retried, anything else (a hook, a protected branch)
 /// fails at once with the server's words.
-fn classify_refusal(
+pub(super) fn classify_refusal(
     location: &RemoteLocation,
     branch: &str,
     reason: &str,
