@@ -373,13 +373,22 @@ async fn fetch_with(
     }
     pkt(&mut request, b"done\n");
     let mut answer = session.rpc(Service::UploadPack, request).await?;
-    // Shallow lines (when we are or become shallow), then one ACK or NAK,
-    // then the pack.
+    // Shallow lines (when we are or become shallow), ACK or NAK lines,
+    // then the pack: side-band packets, or the bare pack after `PACK`.
+    let sideband = advertised.has("side-band-64k");
     let mut shallow_now: BTreeSet<Oid> = shallow.iter().copied().collect();
+    let mut pending = None;
     loop {
+        if !sideband && answer.starts_with(b"PACK").await.map_err(&fail)? {
+            break;
+        }
         match answer.next().await.map_err(&fail)? {
             Pkt::Flush => {}
             Pkt::End => return Err(fail("the server's answer ended before the pack".into())),
+            Pkt::Data(data) if sideband && matches!(data.first(), Some(1..=3)) => {
+                pending = Some(data);
+                break;
+            }
             Pkt::Data(line) => {
                 let line = String::from_utf8_lossy(&line).trim_end().to_string();
                 if let Some(oid) = line.strip_prefix("shallow ") {
@@ -387,7 +396,7 @@ async fn fetch_with(
                 } else if let Some(oid) = line.strip_prefix("unshallow ") {
                     shallow_now.remove(&parse_oid(oid).map_err(&fail)?);
                 } else if line == "NAK" || line.starts_with("ACK ") {
-                    break;
+                    continue;
                 } else if let Some(message) = line.strip_prefix("ERR ") {
                     return Err(fail(format!("the server said: {message}")));
                 } else {
@@ -400,11 +409,14 @@ async fn fetch_with(
     let mut writer = odb
         .packwriter()
         .map_err(|e| fail(e.message().to_string()))?;
-    let sideband = advertised.has("side-band-64k");
     let mut wrote = false;
     loop {
         let data = if sideband {
-            match answer.next().await.map_err(&fail)? {
+            let packet = match pending.take() {
+                Some(data) => Pkt::Data(data),
+                None => answer.next().await.map_err(&fail)?,
+            };
+            match packet {
                 Pkt::Flush | Pkt::End => break,
                 Pkt::Data(data) => match data.split_first() {
                     Some((1, pack)) => pack.to_vec(),
@@ -415,7 +427,15 @@ async fn fetch_with(
                             String::from_utf8_lossy(message).trim()
                         )));
                     }
-                    _ => return Err(fail("a malformed side-band packet".into())),
+                    other => {
+                        return Err(fail(format!(
+                            "a malformed side-band packet: {:?}",
+                            other.map(|(b, d)| (
+                                *b,
+                                String::from_utf8_lossy(&d[..d.len().min(80)]).to_string()
+                            ))
+                        )));
+                    }
                 },
             }
         } else {
@@ -893,6 +913,11 @@ impl PktStream {
         let data = self.buf[4..len].to_vec();
         self.buf.drain(..len);
         Ok(Pkt::Data(data))
+    }
+
+    /// Whether the answer continues with `prefix`.
+    async fn starts_with(&mut self, prefix: &[u8]) -> Result<bool, String> {
+        Ok(self.fill(prefix.len()).await? && self.buf.starts_with(prefix))
     }
 
     /// The rest of the answer as it comes, for a pack sent without side-band.
