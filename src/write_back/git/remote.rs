@@ -1,17 +1,24 @@
 //! Talking to the remote: where it is, how we authenticate, fetching one
 //! branch and pushing one ref, and telling a lost race from a real refusal.
 //!
-//! Every connection uses an anonymous remote built from the URL, so nothing
-//! (no remote, no credential helper, no token) is written to `.git/config`.
-//! The token is handed to libgit2 only through the credentials callback.
+//! Three ways to reach a remote, one contract (fetch a branch's tip; swap
+//! the branch from the exact tip the edit ran on, or fail with the server's
+//! words):
+//! - `https://` (and `http://` for origins listed in `insecure-git-origins`):
+//!   our own smart-HTTP client ([`super::smart_http`]); `receive-pack`
+//!   swaps the ref under its lock from the old value we send.
+//! - a path or `file://`: fetched by libgit2's local transport, pushed by
+//!   git's own `receive-pack` (`git push --force-with-lease`), so the
+//!   remote's hooks run and the swap is atomic, exactly as `git push`.
+//! - ssh: not supported; said so before anything is done.
+//!
+//! Nothing (no remote, no credential helper, no token) is written to
+//! `.git/config`: the token goes only into the `Authorization` header of
+//! requests to the origin the user named ([`may_send_token`]).
 
-use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
-use git2::{
-    AutotagOption, Cred, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions,
-    PushOptions, RemoteCallbacks, Repository,
-};
+use git2::{AutotagOption, Direction, FetchOptions, Repository};
 
 use super::GitError;
 use crate::secret::Secret;
@@ -120,6 +127,20 @@ impl RemoteLocation {
     pub fn is_http(&self) -> bool {
         let url = self.url.to_ascii_lowercase();
         !self.local && (url.starts_with("http://") || url.starts_with("https://"))
+    }
+
+    /// An ssh remote (`ssh://`, `git@host:path`) is refused up front:
+    /// only HTTPS and paths on this machine are spoken to.
+    fn check_reachable(&self) -> Result<(), GitError> {
+        if self.local || self.is_http() {
+            return Ok(());
+        }
+        Err(GitError::Remote {
+            url: self.display(),
+            source: git2::Error::from_str(
+                "only https:// URLs (http:// for origins in `insecure-git-origins`) and paths on this machine are supported, not ssh",
+            ),
+        })
     }
 
     /// The URL with any user info removed, for messages.
@@ -284,120 +305,6 @@ pub enum PushOutcome {
     Locked(String),
 }
 
-/// Callbacks shared by fetch and push. The credentials callback answers
-/// once: libgit2 asks again after a 401, and answering again with the same
-/// token would loop until the server gives up.
-struct Session<'a> {
-    token: Option<&'a Secret>,
-    location: &'a RemoteLocation,
-    /// Why the token was withheld from a credentials request, and from whom.
-    withheld: RefCell<Option<(String, String)>>,
-    asked: Cell<u32>,
-    rejected: RefCell<Option<String>>,
-    remote_messages: RefCell<String>,
-}
-
-impl<'a> Session<'a> {
-    fn new(token: Option<&'a Secret>, location: &'a RemoteLocation) -> Self {
-        Session {
-            token,
-            location,
-            withheld: RefCell::new(None),
-            asked: Cell::new(0),
-            rejected: RefCell::new(None),
-            remote_messages: RefCell::new(String::new()),
-        }
-    }
-
-    fn callbacks(&self) -> RemoteCallbacks<'_> {
-        let mut cb = RemoteCallbacks::new();
-        cb.credentials(|url, username, allowed| {
-            self.asked.set(self.asked.get() + 1);
-            if self.asked.get() > 1 {
-                return Err(git2::Error::from_str("the server rejected the credentials"));
-            }
-            if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-                let Some(token) = self.token else {
-                    return Err(git2::Error::from_str(
-                        "the server asked for credentials and no `token` was given",
-                    ));
-                };
-                // libgit2 asks with the URL it is talking to, which a
-                // redirect may have changed: the token goes only where the
-                // user pointed us.
-                if let Err(why) = may_send_token(self.location, url) {
-                    let message = format!("token withheld: {why}");
-                    *self.withheld.borrow_mut() = Some((redact_url(url), why));
-                    return Err(git2::Error::from_str(&message));
-                }
-                return Cred::userpass_plaintext(TOKEN_USER, token.expose());
-            }
-            if allowed.contains(CredentialType::SSH_KEY) {
-                return Cred::ssh_key_from_agent(username.unwrap_or("git"));
-            }
-            Err(git2::Error::from_str(
-                "the server asked for an unsupported kind of credentials",
-            ))
-        });
-        cb.push_update_reference(|_refname, status| {
-            if let Some(status) = status {
-                *self.rejected.borrow_mut() = Some(status.to_string());
-            }
-            Ok(())
-        });
-        cb.sideband_progress(|bytes| {
-            let text = String::from_utf8_lossy(bytes);
-            let mut messages = self.remote_messages.borrow_mut();
-            // Progress lines ("Resolving deltas 50%") are noise; keep only
-            // what a hook or the server says, bounded.
-            for line in text.split(['\n', '\r']).map(str::trim) {
-                if !line.is_empty() && !is_progress(line) && messages.len() < 4096 {
-                    messages.push_str(line);
-                    messages.push('\n');
-                }
-            }
-            true
-        });
-        cb
-    }
-
-    fn auth_failed(&self) -> bool {
-        self.asked.get() > 1
-    }
-
-    /// The error to report when the token was withheld from a request.
-    fn withheld_error(&self) -> Option<GitError> {
-        self.withheld
-            .borrow()
-            .clone()
-            .map(|(asked_by, why)| GitError::TokenWithheld {
-                url: self.location.display(),
-                asked_by,
-                why,
-            })
-    }
-}
-
-fn is_progress(line: &str) -> bool {
-    [
-        "Counting objects",
-        "Compressing objects",
-        "Resolving deltas",
-        "Total ",
-    ]
-    .iter()
-    .any(|p| line.starts_with(p))
-}
-
-/// An HTTP 401/403 or a refused credential, whatever libgit2 called it.
-fn is_auth_error(e: &git2::Error, session: &Session<'_>) -> bool {
-    session.auth_failed()
-        || e.code() == ErrorCode::Auth
-        || (e.class() == ErrorClass::Http
-            && (e.message().contains("401") || e.message().contains("403")))
-        || e.message().contains("no `token` was given")
-}
-
 /// Messages that mean "the branch moved under you", from libgit2's own
 /// check and from the server (two pushes meeting inside receive-pack).
 fn is_lost_race(message: &str) -> bool {
@@ -415,17 +322,6 @@ fn is_lost_race(message: &str) -> bool {
     .any(|p| message.contains(p))
 }
 
-fn fetch_options<'a>(session: &'a Session<'_>, depth: Option<i32>) -> FetchOptions<'a> {
-    let mut options = FetchOptions::new();
-    options
-        .remote_callbacks(session.callbacks())
-        .download_tags(AutotagOption::None);
-    if let Some(depth) = depth {
-        options.depth(depth);
-    }
-    options
-}
-
 /// A remote that lives only in memory: nothing is written to `.git/config`.
 fn anonymous_remote<'r>(
     repo: &'r Repository,
@@ -436,43 +332,6 @@ fn anonymous_remote<'r>(
             url: location.display(),
             source,
         })
-}
-
-fn classify_connect(
-    location: &RemoteLocation,
-    session: &Session<'_>,
-    operation: &'static str,
-    e: git2::Error,
-) -> GitError {
-    if let Some(withheld) = session.withheld_error() {
-        return withheld;
-    }
-    let status = http_status(&e);
-    if let Some(status) = status.filter(|s| *s != 401) {
-        let service = if operation == "read" {
-            "git-upload-pack"
-        } else {
-            "git-receive-pack"
-        };
-        return GitError::Denied {
-            url: location.display(),
-            operation,
-            status,
-            body: refusal_body(location, session.token, service),
-        };
-    }
-    if is_auth_error(&e, session) {
-        GitError::Auth {
-            url: location.display(),
-            operation,
-            message: e.message().to_string(),
-        }
-    } else {
-        GitError::Remote {
-            url: location.display(),
-            source: e,
-        }
-    }
 }
 
 /// Fetches `branch` and returns its tip. `depth` asks for that many
@@ -506,12 +365,20 @@ pub fn fetch(
     if location.is_http() {
         return super::smart_http::fetch(repo, location, branch, token, depth);
     }
+    location.check_reachable()?;
+    // A remote on this machine, through libgit2's local transport, which
+    // always copies whole history (it cannot fetch shallowly) and needs no
+    // credentials.
     // Directly under refs/: removing it leaves no empty directory behind.
     let tracking = "refs/gitops-bump-tip".to_string();
     let mut remote = anonymous_remote(repo, location)?;
-    let session = Session::new(token, location);
-    let connected = remote.connect_auth(Direction::Fetch, Some(session.callbacks()), None);
-    let mut connection = connected.map_err(|e| classify_connect(location, &session, "read", e))?;
+    let remote_error = |source| GitError::Remote {
+        url: location.display(),
+        source,
+    };
+    let mut connection = remote
+        .connect_auth(Direction::Fetch, None, None)
+        .map_err(remote_error)?;
     let branch = match branch {
         Some(b) => b.to_string(),
         None => connection
@@ -528,11 +395,10 @@ pub fn fetch(
             })?,
     };
     let refspec = format!("+refs/heads/{branch}:{tracking}");
-    let depth = depth.filter(|_| !location.local);
-    // A fresh session: the transport may ask for credentials again.
-    let fetch_session = Session::new(token, location);
-    let mut options = fetch_options(&fetch_session, depth);
-    options.update_fetchhead(false);
+    let mut options = FetchOptions::new();
+    options
+        .download_tags(AutotagOption::None)
+        .update_fetchhead(false);
     // A branch deleted on the remote must not be read from an earlier fetch.
     if let Ok(mut stale) = repo.find_reference(&tracking) {
         let _ = stale.delete();
@@ -540,19 +406,10 @@ pub fn fetch(
     connection
         .remote()
         .fetch(&[&refspec], Some(&mut options), None)
-        .map_err(|e| {
-            if is_auth_error(&e, &fetch_session)
-                || fetch_session.withheld.borrow().is_some()
-                || http_status(&e).is_some()
-            {
-                classify_connect(location, &fetch_session, "read", e)
-            } else {
-                GitError::Fetch {
-                    url: location.display(),
-                    branch: branch.clone(),
-                    source: e,
-                }
-            }
+        .map_err(|source| GitError::Fetch {
+            url: location.display(),
+            branch: branch.clone(),
+            source,
         })?;
     drop(connection);
     let tip = repo
@@ -585,87 +442,8 @@ pub fn push(
     if location.local {
         return push_local(repo, location, commit, branch, expect);
     }
-    if location.is_http() {
-        return super::smart_http::push(repo, location, commit, branch, token, expect);
-    }
-    let session = Session::new(token, location);
-    let target = format!("refs/heads/{branch}");
-    let local_ref = "refs/gitops-bump-push".to_string();
-    repo.reference(&local_ref, commit, true, "gitops-bump: push")
-        .map_err(GitError::Commit)?;
-    let refspec = format!(
-        "{}{local_ref}:{target}",
-        if expect.is_none() { "+" } else { "" }
-    );
-    let mut remote = anonymous_remote(repo, location)?;
-    let mut options = PushOptions::new();
-    // A push goes to the origin the user named or nowhere: an off-site
-    // redirect is refused, so the commit cannot land on another server
-    // (the token is withheld from it anyway, see `may_send_token`).
-    options.follow_redirects(git2::RemoteRedirect::None);
-    let mut callbacks = session.callbacks();
-    // The compare-and-swap: receive-pack swaps the ref only from the old
-    // value we send, and libgit2 sends the value the server advertised.
-    // Checking that value against the tip our edit ran on, before any
-    // object is sent, makes the swap exact: from `expect`, or not at all.
-    let moved = RefCell::new(None);
-    let moved_ref = &moved;
-    let target_ref = target.as_str();
-    if let Some(expect) = expect {
-        callbacks.push_negotiation(move |updates| {
-            for update in updates {
-                if update.dst_refname().ok() == Some(target_ref) && update.src() != expect {
-                    *moved_ref.borrow_mut() = Some(update.src());
-                    return Err(git2::Error::from_str("the branch moved"));
-                }
-            }
-            Ok(())
-        });
-    }
-    options.remote_callbacks(callbacks);
-    let pushed = remote.push(&[&refspec], Some(&mut options));
-    drop(options);
-    let _ = repo.find_reference(&local_ref).and_then(|mut r| r.delete());
-    if let Some(now) = moved.into_inner() {
-        return if now.is_zero() {
-            Err(GitError::NoSuchBranch {
-                url: location.display(),
-                branch: branch.to_string(),
-            })
-        } else {
-            Ok(PushOutcome::LostRace(format!(
-                "the branch moved to {}",
-                short(now)
-            )))
-        };
-    }
-    let messages = session.remote_messages.borrow().trim().to_string();
-    let rejected = session.rejected.borrow().clone();
-    match (pushed, rejected) {
-        (Ok(()), None) => Ok(PushOutcome::Pushed),
-        (_, Some(reason)) => classify_refusal(location, branch, &reason, &messages),
-        (Err(_), None) if session.withheld.borrow().is_some() => {
-            Err(session.withheld_error().unwrap_or(GitError::Auth {
-                url: location.display(),
-                operation: "push to",
-                message: "token withheld".into(),
-            }))
-        }
-        (Err(e), None) => {
-            if e.code() == ErrorCode::NotFastForward || is_lost_race(e.message()) {
-                Ok(PushOutcome::LostRace(e.message().to_string()))
-            } else if is_auth_error(&e, &session) || http_status(&e).is_some() {
-                Err(classify_connect(location, &session, "push to", e))
-            } else {
-                Err(GitError::Push {
-                    url: location.display(),
-                    branch: branch.to_string(),
-                    source: e,
-                    remote_messages: messages,
-                })
-            }
-        }
-    }
+    location.check_reachable()?;
+    super::smart_http::push(repo, location, commit, branch, token, expect)
 }
 
 /// A push to a repository on this machine, through git's own
@@ -786,50 +564,6 @@ fn is_lock_held(message: &str) -> bool {
     (message.contains("Unable to create") && message.contains("File exists"))
         || message.contains("failed to lock file")
         || message.contains("failed to create locked file")
-}
-
-fn short(oid: git2::Oid) -> String {
-    oid.to_string()[..12].to_string()
-}
-
-/// The HTTP status libgit2 reports for a refused request, if any.
-fn http_status(e: &git2::Error) -> Option<u16> {
-    if e.class() != ErrorClass::Http {
-        return None;
-    }
-    let code = e.message().rsplit(": ").next()?.trim().parse().ok()?;
-    (400..600).contains(&code).then_some(code)
-}
-
-/// The body of the server's answer to the request libgit2 made, which
-/// libgit2 drops: GitHub puts its reason there ("Permission to org/repo
-/// denied to app"). The token goes only where [`may_send_token`] allows.
-fn refusal_body(location: &RemoteLocation, token: Option<&Secret>, service: &str) -> String {
-    let url = format!(
-        "{}/info/refs?service={service}",
-        location.url.trim_end_matches('/')
-    );
-    // A client of its own for its redirect policy: the reason is in the
-    // answer to this very request; a redirect would read another page.
-    let Ok(client) = crate::http::client_for(&url, reqwest::redirect::Policy::none()) else {
-        return String::new();
-    };
-    crate::http::block_on(async {
-        let mut request = client.get(&url).timeout(std::time::Duration::from_secs(10));
-        if let Some(token) = token
-            && may_send_token(location, &url).is_ok()
-        {
-            request = request.basic_auth(TOKEN_USER, Some(token.expose()));
-        }
-        let Ok(response) = request.send().await else {
-            return String::new();
-        };
-        let body = crate::http::read_body(response, 4096)
-            .await
-            .unwrap_or_default();
-        String::from_utf8_lossy(&body).trim().to_string()
-    })
-    .unwrap_or_default()
 }
 
 #[cfg(test)]

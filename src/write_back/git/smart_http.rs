@@ -28,6 +28,10 @@ use super::GitError;
 use super::remote::{PushOutcome, RemoteLocation, TOKEN_USER, classify_refusal, may_send_token};
 use crate::secret::Secret;
 
+/// How our git requests introduce themselves: git hosts tell git clients
+/// by a `git/` prefix, as they see libgit2's `git/2.0 (libgit2 …)`.
+const GIT_USER_AGENT: &str = concat!("git/2.0 (gitops-bump/", env!("CARGO_PKG_VERSION"), ")");
+
 /// Largest ref advertisement or push report we read.
 const ADVERTISEMENT_LIMIT: usize = 64 * 1024 * 1024;
 /// Haves sent at most: the newest local tips, enough to find common history.
@@ -246,6 +250,7 @@ impl<'a> Session<'a> {
                 |client, url| {
                     client
                         .get(url)
+                        .header("User-Agent", GIT_USER_AGENT)
                         .header("Accept", "*/*")
                         .header("Pragma", "no-cache")
                 },
@@ -292,6 +297,7 @@ impl<'a> Session<'a> {
                 |client, url| {
                     client
                         .post(url)
+                        .header("User-Agent", GIT_USER_AGENT)
                         .header("Content-Type", format!("application/x-{name}-request"))
                         .header("Accept", format!("application/x-{name}-result"))
                         .body(body.clone())
