@@ -450,10 +450,10 @@ fn wait_for_deploy(args: WaitArgs) -> Result<i32, Error> {
     }
 }
 
-/// Ends the process when the run outlives `limit`. libgit2 waits forever
-/// on a server that accepts a connection and never answers, and its
-/// timeout option is only reachable through `unsafe`; ending the process is
-/// safe for the remote, which applies a push atomically or not at all.
+/// Ends the process when the run outlives `limit`, wherever it waits (a
+/// server that accepts a connection and never answers, a registry poll, a
+/// deploy); ending the process is safe for the remote, which applies a push
+/// atomically or not at all.
 fn start_watchdog(limit: std::time::Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(limit);

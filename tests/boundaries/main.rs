@@ -400,6 +400,97 @@ fn the_git_token_goes_only_to_the_named_origin_and_over_https_unless_allowed() {
     }
 }
 
+/// Git over HTTPS, as every GitHub remote is: the push lands with no
+/// opt-in, the token travels only inside the TLS connection, and a server
+/// whose certificate is not trusted gets neither the token nor a push.
+#[test]
+fn git_over_https_lands_and_an_untrusted_certificate_is_refused() {
+    let repo = Repo::seeded(&[]);
+    git(&repo.remote(), &["config", "http.receivepack", "true"]);
+    let server = GitHttp::start(repo.dir.path());
+    let (cert, key) = tls_cert(repo.dir.path());
+    let (cert_s, key_s) = (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    );
+    let tls = hostile(
+        repo.dir.path(),
+        "tls-git",
+        &[
+            "--tls",
+            &cert_s,
+            &key_s,
+            "--upstream",
+            &server.port.to_string(),
+        ],
+    );
+    let url = format!("https://{}/remote.git", addr(&tls));
+    let token_header = basic("x-access-token", GIT_TOKEN);
+    let cwd = repo.dir.path().join("runner");
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    let trusted = vec![("SSL_CERT_FILE".to_string(), cert_s.clone())];
+    // (what, environment, want)
+    let cases = [
+        (
+            "a trusted certificate",
+            trusted,
+            Want {
+                code: 0,
+                says: "commit-sha=",
+            },
+        ),
+        (
+            "an untrusted certificate",
+            vec![],
+            Want {
+                code: 1,
+                says: "certificate",
+            },
+        ),
+    ];
+    let mut n = 0;
+    for mode in MODES {
+        for (what, env, want) in &cases {
+            n += 1;
+            let before = git(&repo.remote(), &["rev-parse", "main"]);
+            let seen_from = tls.requests().len();
+            let tag = format!("tls{n}");
+            let inputs = vec![
+                ("images", format!("ghcr.io/org/app:{tag}")),
+                ("verify", "false".to_string()),
+                ("paths", "apps".to_string()),
+                ("repository", url.clone()),
+                ("token", GIT_TOKEN.to_string()),
+            ];
+            let out = run(mode, &cwd, &inputs, env);
+            check(what, mode, &out, want);
+            let after = git(&repo.remote(), &["rev-parse", "main"]);
+            let seen = since(&tls, seen_from);
+            let got_token = seen
+                .iter()
+                .any(|r| r.ends_with(&format!("auth={token_header}")));
+            if want.code == 0 {
+                assert_ne!(after, before, "{what} ({mode:?}): pushed");
+                let text = git(&repo.remote(), &["show", "main:apps/app.yaml"]);
+                assert!(text.contains(&tag), "{what} ({mode:?}): {text}");
+                assert!(got_token, "{what} ({mode:?}): {seen:?}");
+                // Fetch and push: the token sent once the server asked.
+                assert!(
+                    seen.iter().any(|r| r.contains("git-receive-pack")),
+                    "{what} ({mode:?}): {seen:?}"
+                );
+            } else {
+                assert_eq!(after, before, "{what} ({mode:?}): nothing pushed");
+                assert!(!got_token, "{what} ({mode:?}): {seen:?}");
+            }
+            assert!(
+                !unmasked(&out).contains(GIT_TOKEN),
+                "{what} ({mode:?}): token printed"
+            );
+        }
+    }
+}
+
 /// A self-signed certificate for 127.0.0.1 that the binary trusts through
 /// `SSL_CERT_FILE`.
 fn tls_cert(dir: &Path) -> (PathBuf, PathBuf) {

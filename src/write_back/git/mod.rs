@@ -21,9 +21,11 @@
 //! that tip; to a path, git's own `receive-pack` runs with a lease, so the
 //! remote's hooks run too.
 //!
-//! Either way the remote is an anonymous in-memory remote and the token
-//! reaches libgit2 only through the credentials callback, so nothing about
-//! it is written to `.git/config`.
+//! Either way nothing about the remote or the token is written to
+//! `.git/config`: HTTP(S) remotes are spoken to by our own client
+//! ([`smart_http`]), which puts the token only in the `Authorization`
+//! header of requests to the origin named; a local remote is an anonymous
+//! in-memory libgit2 remote that needs no credentials.
 
 pub mod commit;
 pub mod history;

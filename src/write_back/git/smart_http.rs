@@ -133,6 +133,25 @@ fn asked_before(url: &str) -> bool {
     origin(url).is_some_and(|o| ASKED.lock().is_ok_and(|asked| asked.contains(&o)))
 }
 
+/// A push redirected to another origin: refused, so the commit lands
+/// where the user said or nowhere.
+#[derive(Debug)]
+struct PushRedirected {
+    to: String,
+}
+
+impl std::fmt::Display for PushRedirected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server redirected the push to {}; a push goes only to the origin of `repository` (or of the checkout's origin)",
+            super::remote::redact_url(&self.to)
+        )
+    }
+}
+
+impl std::error::Error for PushRedirected {}
+
 /// A failure below the protocol: the connection, or a malformed answer.
 fn remote_error(location: &RemoteLocation, why: impl std::fmt::Display) -> GitError {
     GitError::Remote {
@@ -165,6 +184,31 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The client for `service`: a fetch follows redirects as every request
+    /// of ours does (the token rules judge where it lands); a push follows
+    /// them only within the origin the user named, so a commit can never
+    /// land on another server.
+    fn client(&self, service: Service) -> Result<reqwest::Client, reqwest::Error> {
+        match service {
+            Service::UploadPack => crate::http::client(),
+            Service::ReceivePack => {
+                let named = origin(&self.location.url);
+                let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                    let to = origin(attempt.url().as_str());
+                    if to.is_none() || to != named {
+                        let to = to.unwrap_or_else(|| attempt.url().to_string());
+                        attempt.error(PushRedirected { to })
+                    } else if attempt.previous().len() >= 5 {
+                        attempt.stop()
+                    } else {
+                        attempt.follow()
+                    }
+                });
+                crate::http::client_for(&self.location.url, policy)
+            }
+        }
+    }
+
     /// Sends a request built by `build` for `url`, answering a 401 once
     /// with the token (where the token may go), and returns a 2xx answer.
     /// Any other answer is the error users see: the status and the
@@ -175,8 +219,9 @@ impl<'a> Session<'a> {
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, GitError> {
-        let client =
-            crate::http::client().map_err(|e| remote_error(self.location, describe(&e)))?;
+        let client = self
+            .client(service)
+            .map_err(|e| remote_error(self.location, describe(&e)))?;
         // An origin that asked this process for the token before gets it
         // with the first request of a new conversation too.
         if !self.send_token
@@ -193,9 +238,14 @@ impl<'a> Session<'a> {
             {
                 request = request.basic_auth(TOKEN_USER, Some(token.expose()));
             }
-            let response = crate::http::send(request)
-                .await
-                .map_err(|e| remote_error(self.location, describe(&e)))?;
+            let sent = match service {
+                Service::UploadPack => crate::http::send(request).await,
+                Service::ReceivePack => match request.build() {
+                    Ok(request) => client.execute(request).await,
+                    Err(e) => Err(e),
+                },
+            };
+            let response = sent.map_err(|e| remote_error(self.location, describe(&e)))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(response);
