@@ -2,7 +2,8 @@
 //! through the smart-HTTP remote, 3 rounds, with default inputs (the retry
 //! budget is the default deadline, no attempt limit). Each process bumps its own
 //! image in its own file; every bump must land (no lost update, exactly one
-//! commit each) and the time to land is reported as p50/p95.
+//! commit each) and the time to land is reported as p50/p95, against one
+//! run alone and against the same 32 bumps run one after another.
 //!
 //! Ignored by a plain `cargo test` (it takes minutes on 2 cores);
 //! scripts/test.sh, and so CI, runs it with `--ignored`. For the numbers:
@@ -83,6 +84,25 @@ fn thirty_two_concurrent_runs_all_land() {
         .collect();
     solos.sort();
     let solo_time = solos[1];
+    // The serialized limit, also in the same run: the 32 bumps one after
+    // another, no contention at all; process i lands after the i + 1
+    // runs before it and its own. No concurrent scheme on one branch can
+    // beat it by much: every landing needs the previous one's commit.
+    let serial_started = Instant::now();
+    let mut serial_times: Vec<Duration> = (0..PROCESSES)
+        .map(|i| {
+            let out = spawn_run(&repo, &url, i, "serial")
+                .wait_with_output()
+                .expect("wait");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serial_started.elapsed()
+        })
+        .collect();
+    serial_times.sort();
     let mut all_times = Vec::new();
     let mut all_attempts = Vec::new();
     for round in 1..=ROUNDS {
@@ -138,6 +158,15 @@ fn thirty_two_concurrent_runs_all_land() {
     let max_attempts = all_attempts.last().copied().unwrap_or(0);
     let mean_attempts = all_attempts.iter().sum::<u32>() as f64 / all_attempts.len() as f64;
     let p50 = percentile(&all_times, 50.0);
+    let serial_p50 = percentile(&serial_times, 50.0);
+    println!(
+        "| load: the same 32 bumps concurrently vs one after another (the serialized limit) | p50 {:.2} s, p95 {:.2} s to land | p50 {:.2} s, p95 {:.2} s | {:.1}x (p50) | one round of 32 in sequence, same remote, same run |",
+        p50.as_secs_f64(),
+        percentile(&all_times, 95.0).as_secs_f64(),
+        serial_p50.as_secs_f64(),
+        percentile(&serial_times, 95.0).as_secs_f64(),
+        p50.as_secs_f64() / serial_p50.as_secs_f64(),
+    );
     println!(
         "| load: {PROCESSES} concurrent runs x {ROUNDS} rounds, one branch over smart HTTP | p50 {:.2} s, p95 {:.2} s to land | {:.2} s (one run alone) | {:.1}x (p50) | all {} landed, no lost update; attempts mean {mean_attempts:.1}, max {max_attempts} |",
         p50.as_secs_f64(),
