@@ -8,6 +8,7 @@
 #   --tls CERT KEY          serve HTTPS with this certificate
 #   --redirect-all BASE     answer everything with 302 to BASE + path
 #   --redirect-manifests BASE   302 manifest requests to BASE + path
+#   --redirect-push BASE    307 git push requests (git-receive-pack) to BASE + path
 #   --big-all N             answer everything 200 with N bytes, streamed
 #   --big-manifest N        manifests: HEAD 200 without a digest, GET streams N bytes
 #   --bad-config-digest     serve a manifest whose config digest is a path
@@ -89,6 +90,8 @@ class H(BaseHTTPRequestHandler):
         manifest = "/manifests/" in self.path
         if "redirect-all" in opts:
             return send_answer(self, 302, [("Location", opts["redirect-all"] + self.path)], b"")
+        if "redirect-push" in opts and "git-receive-pack" in self.path:
+            return send_answer(self, 307, [("Location", opts["redirect-push"] + self.path)], b"")
         if "redirect-manifests" in opts and manifest:
             return send_answer(self, 302, [("Location", opts["redirect-manifests"] + self.path)], b"")
         if "big-all" in opts:

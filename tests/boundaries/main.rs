@@ -400,6 +400,58 @@ fn the_git_token_goes_only_to_the_named_origin_and_over_https_unless_allowed() {
     }
 }
 
+/// A server that sends the push elsewhere: the fetch went to the origin
+/// named, the push is refused before the other origin sees anything, so
+/// the commit cannot land on another server.
+#[test]
+fn a_push_redirected_to_another_origin_is_refused() {
+    let repo = Repo::seeded(&[]);
+    git(&repo.remote(), &["config", "http.receivepack", "true"]);
+    let server = GitHttp::start(repo.dir.path());
+    let upstream = server.port.to_string();
+    let elsewhere = hostile(repo.dir.path(), "elsewhere", &["--upstream", &upstream]);
+    let to = format!("http://{}", addr(&elsewhere));
+    let named = hostile(
+        repo.dir.path(),
+        "named",
+        &["--redirect-push", &to, "--upstream", &upstream],
+    );
+    let origin = format!("http://{}", addr(&named));
+    let cwd = repo.dir.path().join("runner");
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    for mode in MODES {
+        let before = git(&repo.remote(), &["rev-parse", "main"]);
+        let inputs = vec![
+            ("images", "ghcr.io/org/app:moved".to_string()),
+            ("verify", "false".to_string()),
+            ("paths", "apps".to_string()),
+            ("repository", format!("{origin}/remote.git")),
+            ("token", GIT_TOKEN.to_string()),
+            ("insecure-git-origins", format!("{origin},{to}")),
+        ];
+        let out = run(mode, &cwd, &inputs, &[]);
+        let want = Want {
+            code: 1,
+            says: "the server redirected the push to",
+        };
+        check("a push redirected elsewhere", mode, &out, &want);
+        assert_eq!(
+            git(&repo.remote(), &["rev-parse", "main"]),
+            before,
+            "{mode:?}"
+        );
+        assert!(
+            elsewhere.requests().is_empty(),
+            "{:?}",
+            elsewhere.requests()
+        );
+        assert!(
+            !unmasked(&out).contains(GIT_TOKEN),
+            "{mode:?}: token printed"
+        );
+    }
+}
+
 /// Git over HTTPS, as every GitHub remote is: the push lands with no
 /// opt-in, the token travels only inside the TLS connection, and a server
 /// whose certificate is not trusted gets neither the token nor a push.

@@ -56,6 +56,18 @@ fn spawn_run(repo: &Repo, url: &str, i: usize, tag: &str) -> std::process::Child
         .expect("binary starts")
 }
 
+/// One run with nothing else running; it must land.
+fn land_alone(repo: &Repo, url: &str, i: usize, tag: &str) {
+    let out = spawn_run(repo, url, i, tag)
+        .wait_with_output()
+        .expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 #[ignore = "minutes on 2 cores; run with --ignored"]
 fn thirty_two_concurrent_runs_all_land() {
@@ -71,14 +83,7 @@ fn thirty_two_concurrent_runs_all_land() {
     let mut solos: Vec<Duration> = (0..3)
         .map(|n| {
             let started = Instant::now();
-            let solo = spawn_run(&repo, &url, 0, &format!("solo{n}"))
-                .wait_with_output()
-                .expect("wait");
-            assert!(
-                solo.status.success(),
-                "{}",
-                String::from_utf8_lossy(&solo.stderr)
-            );
+            land_alone(&repo, &url, 0, &format!("solo{n}"));
             started.elapsed()
         })
         .collect();
@@ -91,14 +96,7 @@ fn thirty_two_concurrent_runs_all_land() {
     let serial_started = Instant::now();
     let mut serial_times: Vec<Duration> = (0..PROCESSES)
         .map(|i| {
-            let out = spawn_run(&repo, &url, i, "serial")
-                .wait_with_output()
-                .expect("wait");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            land_alone(&repo, &url, i, "serial");
             serial_started.elapsed()
         })
         .collect();
