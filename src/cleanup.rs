@@ -15,7 +15,7 @@ static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static LISTENER: Once = Once::new();
 
 /// Removes `dir` if the process is ended before [`unregister`].
-pub fn register(dir: &Path) {
+pub(crate) fn register(dir: &Path) {
     if let Ok(mut dirs) = DIRS.lock() {
         dirs.push(dir.to_path_buf());
     }
@@ -23,7 +23,7 @@ pub fn register(dir: &Path) {
 }
 
 /// `dir` is removed by its owner (or kept on purpose) from now on.
-pub fn unregister(dir: &Path) {
+pub(crate) fn unregister(dir: &Path) {
     if let Ok(mut dirs) = DIRS.lock() {
         dirs.retain(|d| d != dir);
     }

@@ -1,7 +1,7 @@
 //! The top-level error: what failed, where, and how to fix it.
 
 use crate::actions::{Annotation, Level};
-pub use crate::location::Location;
+pub(crate) use crate::location::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,7 +63,7 @@ pub enum Error {
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
     pub const OK: i32 = 0;
-    pub const FAILURE: i32 = 1;
+    pub(crate) const FAILURE: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const DRIFT: i32 = 3;
 }

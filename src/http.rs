@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How every request of ours introduces itself.
-pub const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
 
 /// Connecting takes at most this long; each caller bounds the whole request
 /// with its own timeout ([`reqwest::RequestBuilder::timeout`]).
@@ -33,7 +33,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// pooled connection, which is a task of the runtime that opened it, is
 /// always served; a current-thread runtime would serve it only while
 /// someone blocks on that runtime.
-pub fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     if let Some(runtime) = RUNTIME.get() {
         return Ok(runtime);
@@ -56,7 +56,7 @@ pub fn block_on<F: Future>(future: F) -> std::io::Result<F::Output> {
 
 /// The process's client, to build requests with; [`send`] and [`execute`]
 /// send them through its plain or its TLS half, by the URL.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn client() -> Result<reqwest::Client, reqwest::Error> {
     static PLAIN: OnceLock<reqwest::Client> = OnceLock::new();
     if let Some(client) = PLAIN.get() {
         return Ok(client.clone());
@@ -78,7 +78,7 @@ fn tls_client() -> Result<reqwest::Client, reqwest::Error> {
 /// A client for `url` alone, with `redirect` instead of our policy, for
 /// the rare caller that needs another one (and says why). It shares the
 /// process's TLS setup; send with its own `send`.
-pub fn client_for(
+pub(crate) fn client_for(
     url: &str,
     redirect: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, reqwest::Error> {
@@ -158,7 +158,9 @@ fn plain_redirect_policy() -> reqwest::redirect::Policy {
 }
 
 /// Sends a request built with [`client`] ([`execute`]).
-pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, reqwest::Error> {
     let (_, request) = request.build_split();
     execute(request?).await
 }
@@ -172,7 +174,9 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response,
 /// a pooled connection is a task of the runtime that opened it, so every
 /// connection belongs to the one that always runs (a test, or a `Drop`,
 /// may await on a runtime of its own).
-pub async fn execute(request: reqwest::Request) -> Result<reqwest::Response, reqwest::Error> {
+pub(crate) async fn execute(
+    request: reqwest::Request,
+) -> Result<reqwest::Response, reqwest::Error> {
     on_runtime(route(request)).await
 }
 
@@ -240,19 +244,19 @@ impl<T> Drop for AbortOnDrop<T> {
 /// Registry manifests, config blobs, token and error bodies. The
 /// distribution spec lets registries refuse manifests above 4 MiB; a config
 /// blob or a token is far smaller.
-pub const MAX_REGISTRY_BODY: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_REGISTRY_BODY: usize = 4 * 1024 * 1024;
 /// GitHub OIDC, Google STS and IAM answers: a few KiB in practice.
-pub const MAX_AUTH_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_AUTH_BODY: usize = 1024 * 1024;
 /// GitHub REST and GraphQL answers, including a base64 blob of a manifest
 /// at the 10 MiB file limit.
-pub const MAX_API_BODY: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_API_BODY: usize = 32 * 1024 * 1024;
 
 /// Redirects followed at most; reqwest's default is also 10.
 const MAX_REDIRECTS: usize = 10;
 
 /// Why a body could not be read.
 #[derive(Debug)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// The server sent more than `limit` bytes.
     TooLarge {
         limit: usize,
@@ -283,7 +287,7 @@ impl std::error::Error for BodyError {
 }
 
 /// `4 MiB`, `1 MiB`: how the limits read in messages and docs.
-pub fn human_size(bytes: usize) -> String {
+pub(crate) fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{} MiB", bytes / (1024 * 1024))
     } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
@@ -295,7 +299,7 @@ pub fn human_size(bytes: usize) -> String {
 
 /// Reads `response`'s body, refusing it once it passes `limit` bytes.
 /// A `Content-Length` above the limit is refused before reading anything.
-pub async fn read_body(
+pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
@@ -316,7 +320,7 @@ pub async fn read_body(
 /// never from HTTPS to plain HTTP, where the answer, and any header a
 /// client re-sends, would travel in clear. reqwest already drops
 /// `Authorization` when a redirect leaves the host.
-pub fn redirect_policy() -> reqwest::redirect::Policy {
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let downgrade = attempt.url().scheme() != "https"
             && attempt.previous().iter().any(|u| u.scheme() == "https");
@@ -332,7 +336,7 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
 }
 
 /// Whether `e` is a redirect [`redirect_policy`] refused as a downgrade.
-pub fn is_downgrade(e: &reqwest::Error) -> bool {
+pub(crate) fn is_downgrade(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if s.is::<DowngradeRefused>() {
@@ -345,7 +349,7 @@ pub fn is_downgrade(e: &reqwest::Error) -> bool {
 
 /// An HTTPS request redirected to a plain-HTTP URL.
 #[derive(Debug)]
-pub struct DowngradeRefused {
+pub(crate) struct DowngradeRefused {
     to: reqwest::Url,
 }
 

@@ -28,7 +28,7 @@ pub struct Located<E> {
 }
 
 impl<E> Located<E> {
-    pub fn new(file: impl Into<String>, line: usize, col: usize, error: E) -> Self {
+    pub(crate) fn new(file: impl Into<String>, line: usize, col: usize, error: E) -> Self {
         Located {
             at: Location {
                 file: file.into(),

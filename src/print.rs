@@ -22,11 +22,11 @@
 
 use std::io::{self, Write};
 
-pub use crate::actions::text::{MAX_LINE, cut, is_hidden, neutralise};
+pub(crate) use crate::actions::text::{MAX_LINE, cut, is_hidden, neutralise};
 use crate::actions::text::{escape, safe_line};
 
 /// Longest foreign value shown inside one of our messages or a summary cell.
-pub const MAX_VALUE: usize = 200;
+pub(crate) const MAX_VALUE: usize = 200;
 
 /// Where a line goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub fn message(stream: Stream, prefix: &str, text: &str) {
 /// Prints one line that shows a secret the user asked to see (the
 /// `access-token` output outside Actions): made safe as usual, but not
 /// redacted.
-pub fn line_revealing(stream: Stream, text: &str) {
+pub(crate) fn line_revealing(stream: Stream, text: &str) {
     write_lines(stream, &[escape(&cut(text, MAX_LINE), in_actions())]);
 }
 
@@ -91,7 +91,7 @@ pub fn json(stream: Stream, value: &serde_json::Value) {
 }
 
 /// The one-line JSON text [`json`] prints.
-pub fn safe_json(value: &serde_json::Value, actions: bool) -> String {
+pub(crate) fn safe_json(value: &serde_json::Value, actions: bool) -> String {
     let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
     let text = crate::secret::redact(&text);
     let mut out = String::with_capacity(text.len());
@@ -125,7 +125,7 @@ fn write_lines(stream: Stream, lines: &[String]) {
 /// backticks inside, so nothing in the value can close it, and in a table
 /// cell `|` is escaped because tables split cells before code spans.
 /// Nothing inside a code span becomes a link, an image or HTML.
-pub fn code_span(value: &str, in_table: bool) -> String {
+pub(crate) fn code_span(value: &str, in_table: bool) -> String {
     let mut text = neutralise(&cut(value, MAX_VALUE), false);
     if in_table {
         text = text.replace('|', "\\|");

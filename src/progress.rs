@@ -14,7 +14,7 @@ use crate::actions;
 
 /// How a stage shows itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Show {
+pub(crate) enum Show {
     /// A stage of its own: a group or a spinner, then its result line.
     Stage,
     /// Inside another stage: its result line only (Actions groups do not
@@ -28,7 +28,7 @@ pub enum Show {
 /// `name: RESULT (N ms)`, RESULT being `result` of what `run` returned. A
 /// failing stage prints no result line: its error is reported once, by
 /// `main`.
-pub fn stage<T, E>(
+pub(crate) fn stage<T, E>(
     show: Show,
     name: &str,
     title: &str,

@@ -15,7 +15,7 @@ use crate::workspace;
 /// promote; a tag there (`app:v1.2.3`) retags while keeping the digest, which
 /// is how a release version is promoted without rebuilding. An image
 /// without a digest is promoted by its tag, with a warning.
-pub fn promotion_specs(
+pub(crate) fn promotion_specs(
     edit: &EditOptions,
     workdir: &Path,
     from: &Path,
@@ -91,7 +91,7 @@ fn read_promotion_specs(
 
 /// Reads the images deployed in `promote-from` under `root`, as the stage
 /// `promote` shown as `show`. Nothing to read without a promotion.
-pub fn read(edit: &EditOptions, root: &Path, show: Show) -> Result<Vec<ImageSpec>, Error> {
+pub(crate) fn read(edit: &EditOptions, root: &Path, show: Show) -> Result<Vec<ImageSpec>, Error> {
     let Some((from, to)) = &edit.promote else {
         return Ok(Vec::new());
     };

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// The registry Docker Hub images live on after normalization.
-pub const DOCKER_HUB: &str = "docker.io";
+pub(crate) const DOCKER_HUB: &str = "docker.io";
 const LEGACY_DOCKER_HUB: &str = "index.docker.io";
 const MAX_NAME_LEN: usize = 255;
 const MAX_TAG_LEN: usize = 128;
@@ -102,22 +102,8 @@ impl Digest {
         Ok(Digest(digest.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
-    }
-
-    pub fn algorithm(&self) -> &str {
-        self.0.split_once(':').map_or("", |(a, _)| a)
-    }
-
-    pub fn hex(&self) -> &str {
-        self.0.split_once(':').map_or("", |(_, h)| h)
-    }
-
-    /// `sha256:0123456789ab`: what humans compare in logs and commit titles.
-    pub fn short(&self) -> String {
-        let hex = self.hex();
-        format!("{}:{}", self.algorithm(), &hex[..hex.len().min(12)])
     }
 }
 
@@ -211,7 +197,7 @@ impl Reference {
 
     /// The reference to ask a registry for: the digest when pinned, else the tag
     /// (`latest` only when neither was written, as every client does).
-    pub fn manifest_reference(&self) -> String {
+    pub(crate) fn manifest_reference(&self) -> String {
         match (&self.digest, &self.tag) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.clone(),
@@ -234,7 +220,7 @@ impl fmt::Display for Reference {
 /// Splits `name[:tag][@digest]` as written, without validating. The tag
 /// separator is the last `:` after the last `/`, so a registry port
 /// (`host:5000/app`) is not mistaken for a tag.
-pub fn split_written(text: &str) -> (&str, Option<&str>, Option<&str>) {
+pub(crate) fn split_written(text: &str) -> (&str, Option<&str>, Option<&str>) {
     let (rest, digest) = match text.split_once('@') {
         Some((rest, d)) => (rest, Some(d)),
         None => (text, None),
@@ -251,7 +237,7 @@ pub fn split_written(text: &str) -> (&str, Option<&str>, Option<&str>) {
 }
 
 /// `name[:tag][@digest]`: the inverse of [`split_written`].
-pub fn join_written(name: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+pub(crate) fn join_written(name: &str, tag: Option<&str>, digest: Option<&str>) -> String {
     let mut s = name.to_string();
     if let Some(t) = tag {
         s.push(':');
@@ -265,7 +251,7 @@ pub fn join_written(name: &str, tag: Option<&str>, digest: Option<&str>) -> Stri
 }
 
 /// Checks a tag on its own (`v1.2.3`), as read from a manifest's `newTag`.
-pub fn check_tag(tag: &str) -> Result<(), ReferenceError> {
+pub(crate) fn check_tag(tag: &str) -> Result<(), ReferenceError> {
     validate_tag(tag, tag)
 }
 
@@ -571,7 +557,6 @@ mod tests {
             ImageName::parse("ghcr.io/o/a").unwrap().familiar(),
             "ghcr.io/o/a"
         );
-        assert_eq!(r.digest.unwrap().short(), "sha256:9ad9fa56a286");
     }
 
     #[test]

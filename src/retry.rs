@@ -12,19 +12,19 @@ use rand::Rng;
 
 /// Exponential backoff with full jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     pub base: Duration,
     pub cap: Duration,
 }
 
 impl Backoff {
     /// Between transient-failure retries of one registry request.
-    pub const TRANSIENT: Backoff = Backoff {
+    pub(crate) const TRANSIENT: Backoff = Backoff {
         base: Duration::from_millis(200),
         cap: Duration::from_secs(5),
     };
     /// Between polls for an image that is not pushed yet.
-    pub const WAIT: Backoff = Backoff {
+    pub(crate) const WAIT: Backoff = Backoff {
         base: Duration::from_millis(500),
         cap: Duration::from_secs(15),
     };
@@ -32,20 +32,20 @@ impl Backoff {
     /// next attempt starts with a fetch of the new tip, which already spaces
     /// the racers out by one round trip, and a long sleep only leaves the
     /// branch idle while the losers wait (measured in benches/load.sh).
-    pub const PUSH: Backoff = Backoff {
+    pub(crate) const PUSH: Backoff = Backoff {
         base: Duration::from_millis(100),
         cap: Duration::from_millis(1500),
     };
 
     /// The delay before retry number `attempt` (0-based): uniform in
     /// `[0, min(cap, base·2^attempt)]`.
-    pub fn delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
         let millis = u64::try_from(self.ceiling(attempt).as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::rng().random_range(0..=millis))
     }
 
     /// The upper bound of [`Backoff::delay`].
-    pub fn ceiling(&self, attempt: u32) -> Duration {
+    pub(crate) fn ceiling(&self, attempt: u32) -> Duration {
         self.base
             .saturating_mul(2u32.saturating_pow(attempt.min(16)))
             .min(self.cap)

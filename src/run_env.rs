@@ -65,7 +65,7 @@ impl RunEnv {
     }
 
     /// Reads every variable through `lookup`; an empty value counts as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let var = |k: &str| lookup(k).filter(|v| !v.is_empty());
         let path = |k: &str| var(k).map(PathBuf::from);
         let event_path = path("GITHUB_EVENT_PATH");
@@ -133,7 +133,7 @@ impl RunEnv {
 
     /// The commit that started this run (a `push` event's `head_commit`),
     /// from the payload already parsed.
-    pub fn trigger_commit(&self) -> Result<Option<TriggerCommit>, GuardError> {
+    pub(crate) fn trigger_commit(&self) -> Result<Option<TriggerCommit>, GuardError> {
         let (Some(path), Some(event)) = (&self.event_path, &self.event) else {
             return Ok(None);
         };

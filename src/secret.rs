@@ -82,7 +82,7 @@ fn remember(value: &str) -> bool {
 }
 
 /// `text` with every known secret replaced by `***`.
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
     if !known.iter().any(|k| text.contains(k.as_str())) {
         return Cow::Borrowed(text);
@@ -118,7 +118,7 @@ impl Secret {
         &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

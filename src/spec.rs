@@ -129,7 +129,7 @@ impl ImageSpec {
     /// it, without going through text, so a tag holding `@` or a name
     /// holding `:` is refused rather than read as another part. `raw` is
     /// the text the SPEC renders to, which errors quote.
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         name: &str,
         new_name: Option<&str>,
         tag: Option<&str>,
@@ -193,7 +193,7 @@ impl ImageSpec {
 
     /// The SPEC in its text form (`name=newName:tag@digest`, `*` for a kept
     /// part): what `raw` becomes after a SPEC is built in code.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         fn part<T: fmt::Display>(sep: char, field: &Option<Field<T>>) -> String {
             match field {
                 None => String::new(),
@@ -211,7 +211,7 @@ impl ImageSpec {
     }
 
     /// The tag to write, if the SPEC sets one.
-    pub fn new_tag(&self) -> Option<&str> {
+    pub(crate) fn new_tag(&self) -> Option<&str> {
         self.tag
             .as_ref()
             .and_then(Field::as_set)
@@ -219,13 +219,13 @@ impl ImageSpec {
     }
 
     /// The digest to write, if the SPEC sets one.
-    pub fn new_digest(&self) -> Option<&Digest> {
+    pub(crate) fn new_digest(&self) -> Option<&Digest> {
         self.digest.as_ref().and_then(Field::as_set)
     }
 
     /// The image the SPEC points at after the bump, as a reference to verify in
     /// a registry: NEWNAME (or NAME) with the tag and digest it sets.
-    pub fn target_reference(&self) -> Result<Reference, SpecError> {
+    pub(crate) fn target_reference(&self) -> Result<Reference, SpecError> {
         let name = match &self.new_name {
             Some(Field::Set(n)) => n.as_str(),
             _ => self.name.as_str(),

@@ -95,12 +95,15 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
 }
 
 /// Checks that a template only uses known placeholders.
-pub fn validate(template: &str) -> Result<(), TemplateError> {
+pub(crate) fn validate(template: &str) -> Result<(), TemplateError> {
     pieces(template).map(|_| ())
 }
 
 /// Renders a template; a placeholder without a value renders empty.
-pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, TemplateError> {
+pub(crate) fn render(
+    template: &str,
+    vars: &BTreeMap<&str, String>,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len() + 64);
     for piece in pieces(template)? {
         match piece {

@@ -11,7 +11,7 @@ use crate::registry::{self, RegistryOptions, Resolved};
 use crate::spec::{Field, ImageSpec};
 
 /// What is needed to look the images up.
-pub struct Verifier<'a> {
+pub(crate) struct Verifier<'a> {
     pub options: &'a VerifyOptions,
     pub registry: RegistryOptions,
     pub rt: &'a tokio::runtime::Runtime,
@@ -20,7 +20,7 @@ pub struct Verifier<'a> {
 impl Verifier<'_> {
     /// Looks `specs` up in their registries (when `verify` is on) and returns
     /// them as they are to be written, with what the registries said.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         specs: Vec<ImageSpec>,
         show: Show,

@@ -9,7 +9,7 @@ use super::text;
 
 /// Writes `::add-mask::` lines for a secret. Each line of a multi-line value
 /// is masked on its own: the runner matches masks line by line.
-pub fn write_mask(out: &mut impl Write, value: &str) -> io::Result<()> {
+pub(crate) fn write_mask(out: &mut impl Write, value: &str) -> io::Result<()> {
     for line in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
         writeln!(out, "{}", text::mask_line(line))?;
     }
@@ -55,7 +55,7 @@ pub struct Annotation {
 }
 
 impl Annotation {
-    pub fn new(level: Level, message: impl Into<String>) -> Self {
+    pub(crate) fn new(level: Level, message: impl Into<String>) -> Self {
         Annotation {
             level,
             message: vec![message.into()],
@@ -66,26 +66,26 @@ impl Annotation {
         }
     }
 
-    pub fn at(mut self, file: impl Into<String>, line: usize, col: usize) -> Self {
+    pub(crate) fn at(mut self, file: impl Into<String>, line: usize, col: usize) -> Self {
         self.file = Some(file.into());
         self.line = Some(line);
         self.col = Some(col);
         self
     }
 
-    pub fn titled(mut self, title: impl Into<String>) -> Self {
+    pub(crate) fn titled(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
         self
     }
 
     /// Adds a line (a hint) below the message.
-    pub fn with_line(mut self, line: impl Into<String>) -> Self {
+    pub(crate) fn with_line(mut self, line: impl Into<String>) -> Self {
         self.message.push(line.into());
         self
     }
 
     /// The `::error file=…,line=…::message` line.
-    pub fn command_line(&self) -> String {
+    pub(crate) fn command_line(&self) -> String {
         let (line, col) = (
             self.line.map(|l| l.to_string()),
             self.col.map(|c| c.to_string()),

@@ -38,11 +38,11 @@ impl EnvFile {
     }
 
     /// The file at `path` (as a variable named it).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> Self {
         EnvFile { path: path.into() }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -54,7 +54,7 @@ impl EnvFile {
     }
 
     /// Appends `name=value` entries in the delimited form.
-    pub fn append_entries(&self, entries: &[(String, String)]) -> io::Result<()> {
+    pub(crate) fn append_entries(&self, entries: &[(String, String)]) -> io::Result<()> {
         let mut buf = Vec::new();
         write_delimited(&mut buf, entries)?;
         self.open()?.write_all(&buf)

@@ -19,19 +19,19 @@
 use std::borrow::Cow;
 
 /// Longest line we print; longer text is cut and says how much was left out.
-pub const MAX_LINE: usize = 2000;
+pub(crate) const MAX_LINE: usize = 2000;
 /// Makes `text` safe to print as (part of) one line: known secrets become
 /// `***`, control characters, line separators and bidirectional overrides
 /// become visible escapes, and with `actions` no `::` or `##[` is left.
 /// Idempotent, so a value made safe once may be made safe again with the
 /// line it is put in.
-pub fn neutralise(text: &str, actions: bool) -> String {
+pub(crate) fn neutralise(text: &str, actions: bool) -> String {
     escape(&crate::secret::redact(text), actions)
 }
 
 /// [`neutralise`] without the redaction, for the one line that shows a
 /// secret the user asked to see.
-pub fn escape(text: &str, actions: bool) -> String {
+pub(crate) fn escape(text: &str, actions: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -49,7 +49,7 @@ pub fn escape(text: &str, actions: bool) -> String {
 
 /// Characters that move the cursor, end a line somewhere, or reorder what
 /// is shown: never printed as themselves.
-pub fn is_hidden(c: char) -> bool {
+pub(crate) fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -64,7 +64,7 @@ pub fn is_hidden(c: char) -> bool {
 }
 
 /// Cuts `text` to `max` characters, saying how many were left out.
-pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn cut(text: &str, max: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max) {
         None => Cow::Borrowed(text),
         Some((end, _)) => {
@@ -75,14 +75,14 @@ pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
 }
 
 /// One line of text made safe and cut to [`MAX_LINE`].
-pub fn safe_line(text: &str, actions: bool) -> String {
+pub(crate) fn safe_line(text: &str, actions: bool) -> String {
     neutralise(&cut(text, MAX_LINE), actions)
 }
 
 /// A workflow command of ours, `::name k=v,…::data`: the name is ours, the
 /// property values and each line of `data` are neutralised, then escaped
 /// as the runner unescapes them. `data` lines are separated by `\n`.
-pub fn command_line(name: &str, properties: &[(&str, &str)], data: &[String]) -> String {
+pub(crate) fn command_line(name: &str, properties: &[(&str, &str)], data: &[String]) -> String {
     let props: Vec<String> = properties
         .iter()
         .map(|(k, v)| format!("{k}={}", escape_property(&safe_line(v, true))))
@@ -101,19 +101,19 @@ pub fn command_line(name: &str, properties: &[(&str, &str)], data: &[String]) ->
 
 /// `::add-mask::value`: the one command whose data must reach the runner
 /// exactly as the secret is, neither redacted nor defused.
-pub fn mask_line(secret_line: &str) -> String {
+pub(crate) fn mask_line(secret_line: &str) -> String {
     format!("::add-mask::{}", escape_data(secret_line))
 }
 
 /// Escapes a command's data as the runner unescapes it: `%`, CR, LF.
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// Escapes a property value, which additionally may not contain `:` or `,`.
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 

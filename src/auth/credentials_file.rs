@@ -23,17 +23,17 @@ use super::{AuthError, Endpoints, impersonate};
 use crate::actions::EnvFile;
 
 /// The `GITHUB_STATE` key naming the file for the `post:` step.
-pub const STATE_KEY: &str = "credentials-file";
+pub(crate) const STATE_KEY: &str = "credentials-file";
 /// The `GITHUB_STATE` key holding the SHA-256 of the file's bytes. The
 /// `post:` step deletes only a file that has it, so a forged state (a
 /// `save-state` command injected into the log) cannot name another file.
-pub const STATE_DIGEST_KEY: &str = "credentials-file-sha256";
+pub(crate) const STATE_DIGEST_KEY: &str = "credentials-file-sha256";
 /// The file name: this prefix, 16 lowercase hex digits, `.json`; the `post:`
 /// step checks the same pattern.
-pub const FILE_PREFIX: &str = "gitops-bump-creds-";
+pub(crate) const FILE_PREFIX: &str = "gitops-bump-creds-";
 
 /// Variables exported through `GITHUB_ENV`, as google-github-actions/auth does.
-pub const EXPORTED_VARIABLES: &[&str] = &[
+pub(crate) const EXPORTED_VARIABLES: &[&str] = &[
     "GOOGLE_APPLICATION_CREDENTIALS",
     "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
     "GOOGLE_GHA_CREDS_PATH",
@@ -42,7 +42,7 @@ pub const EXPORTED_VARIABLES: &[&str] = &[
 /// The file's JSON, field for field what google-github-actions/auth writes.
 /// `token_info_url` is added only when STS is overridden, so that clients
 /// which introspect tokens (gcloud without impersonation) ask the same server.
-pub fn credentials_json(
+pub(crate) fn credentials_json(
     provider: &WorkloadIdentityProvider,
     oidc: &OidcRequest,
     oidc_audience: &str,
@@ -75,7 +75,7 @@ pub fn credentials_json(
 
 /// The directory to write into: `RUNNER_TEMP`, refused when it lies inside
 /// the workspace (the file would be one `git add` away from a commit).
-pub fn credentials_dir(
+pub(crate) fn credentials_dir(
     runner_temp: Option<&Path>,
     workspace: Option<&Path>,
 ) -> Result<PathBuf, AuthError> {
@@ -103,14 +103,14 @@ pub fn credentials_dir(
 /// A file written by [`write_credentials_file`]: where, and the SHA-256 of
 /// its bytes (lowercase hex) that proves it ours to the `post:` step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrittenFile {
+pub(crate) struct WrittenFile {
     pub path: PathBuf,
     pub sha256: String,
 }
 
 /// Writes `data` to a new `gitops-bump-creds-<random>.json` in `dir`,
 /// created with mode 0600 (never widened, never overwriting).
-pub fn write_credentials_file(dir: &Path, data: &Value) -> Result<WrittenFile, AuthError> {
+pub(crate) fn write_credentials_file(dir: &Path, data: &Value) -> Result<WrittenFile, AuthError> {
     let name = format!("{FILE_PREFIX}{:016x}.json", rand::rng().random::<u64>());
     let path = dir.join(name);
     let io_err = |source| AuthError::CredentialsFile {
@@ -144,7 +144,7 @@ pub fn write_credentials_file(dir: &Path, data: &Value) -> Result<WrittenFile, A
 /// Exports the file to later steps (`GITHUB_ENV`) and records it, with its
 /// digest, for the `post:` step's cleanup (`GITHUB_STATE`). Either file may
 /// be absent outside Actions.
-pub fn export_credentials_file(
+pub(crate) fn export_credentials_file(
     written: &WrittenFile,
     env_file: Option<&EnvFile>,
     state_file: Option<&EnvFile>,
@@ -177,7 +177,7 @@ pub fn export_credentials_file(
 
 /// Variables naming the project, exported as google-github-actions/auth
 /// does, so a later `gcloud` or client library needs no `--project`.
-pub const PROJECT_VARIABLES: &[&str] = &[
+pub(crate) const PROJECT_VARIABLES: &[&str] = &[
     "CLOUDSDK_CORE_PROJECT",
     "CLOUDSDK_PROJECT",
     "GCLOUD_PROJECT",
@@ -186,7 +186,7 @@ pub const PROJECT_VARIABLES: &[&str] = &[
 ];
 
 /// Exports `project` to later steps under every [`PROJECT_VARIABLES`] name.
-pub fn export_project(project: &str, env_file: &EnvFile) -> Result<(), AuthError> {
+pub(crate) fn export_project(project: &str, env_file: &EnvFile) -> Result<(), AuthError> {
     let entries: Vec<(String, String)> = PROJECT_VARIABLES
         .iter()
         .map(|k| (k.to_string(), project.to_string()))
@@ -200,7 +200,7 @@ pub fn export_project(project: &str, env_file: &EnvFile) -> Result<(), AuthError
 }
 
 /// The whole step: directory check, write, export. Returns the file's path.
-pub fn create_credentials_file(
+pub(crate) fn create_credentials_file(
     data: &Value,
     runner_temp: Option<&Path>,
     workspace: Option<&Path>,

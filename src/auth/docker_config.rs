@@ -26,17 +26,17 @@ use crate::actions::EnvFile;
 use crate::secret::Secret;
 
 /// The user name Google's registries take with an access token.
-pub const TOKEN_USER: &str = "oauth2accesstoken";
+pub(crate) const TOKEN_USER: &str = "oauth2accesstoken";
 /// The `GITHUB_STATE` keys naming the file and its SHA-256 for `post:`.
-pub const STATE_KEY: &str = "docker-config";
-pub const STATE_DIGEST_KEY: &str = "docker-config-sha256";
+pub(crate) const STATE_KEY: &str = "docker-config";
+pub(crate) const STATE_DIGEST_KEY: &str = "docker-config-sha256";
 /// The directory name: this prefix and 16 lowercase hex digits; the `post:`
 /// step checks the same pattern.
-pub const DIR_PREFIX: &str = "gitops-bump-docker-";
+pub(crate) const DIR_PREFIX: &str = "gitops-bump-docker-";
 
 /// The config's JSON: the plain `auths` of `previous` (when it is a Docker
 /// config), then one entry per registry. The `auth` value is masked.
-pub fn docker_config_json(
+pub(crate) fn docker_config_json(
     previous: Option<&Value>,
     registries: &[String],
     token: &Secret,
@@ -63,7 +63,7 @@ pub fn docker_config_json(
 
 /// The Docker config in use before this step: `$DOCKER_CONFIG/config.json`,
 /// else `$HOME/.docker/config.json`; `None` when absent or not JSON.
-pub fn previous_config(docker_config: Option<&Path>, home: Option<&Path>) -> Option<Value> {
+pub(crate) fn previous_config(docker_config: Option<&Path>, home: Option<&Path>) -> Option<Value> {
     let path = match docker_config {
         Some(dir) => dir.join("config.json"),
         None => home?.join(".docker").join("config.json"),
@@ -81,7 +81,10 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> AuthError + '_ {
 
 /// Writes `data` to `<dir>/gitops-bump-docker-<random>/config.json`
 /// (directory 0700, file 0600, both new). Returns the file and its SHA-256.
-pub fn write_docker_config(dir: &Path, data: &Value) -> Result<(PathBuf, String), AuthError> {
+pub(crate) fn write_docker_config(
+    dir: &Path,
+    data: &Value,
+) -> Result<(PathBuf, String), AuthError> {
     let config_dir = dir.join(format!("{DIR_PREFIX}{:016x}", rand::rng().random::<u64>()));
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
@@ -118,7 +121,7 @@ pub fn write_docker_config(dir: &Path, data: &Value) -> Result<(PathBuf, String)
 
 /// The whole step: write into `dir` (already checked to be outside the
 /// workspace), record for cleanup first, then export `DOCKER_CONFIG`.
-pub fn create_docker_config(
+pub(crate) fn create_docker_config(
     dir: &Path,
     data: &Value,
     env_file: Option<&EnvFile>,

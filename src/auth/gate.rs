@@ -41,7 +41,7 @@ pub struct GateEnv {
 }
 
 /// GitHub's OIDC issuer on github.com.
-pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub(crate) const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// Clock difference tolerated between the runner and GitHub.
 const CLOCK_SKEW_SECS: i64 = 60;
 
@@ -81,7 +81,7 @@ fn issuer_allowed(iss: &str, allowed: &[String]) -> bool {
 /// Whether `claims` belong to a token GitHub issued for this job and this
 /// request: issuer, audience, `exp`/`nbf` (with [`CLOCK_SKEW_SECS`]) and
 /// `repository`. Checked before any claim (like `environment`) is believed.
-pub fn check_token(
+pub(crate) fn check_token(
     claims: &Claims,
     issuers: &[String],
     audience: &str,
@@ -178,7 +178,7 @@ const PULL_REQUEST_EVENTS: &[&str] = &[
 /// Judged from the payload, not the name alone: `workflow_run` is trusted
 /// only when the run that triggered it built this repository's own code, and
 /// a pull request event only when its head is this repository.
-pub fn untrusted_reason(
+pub(crate) fn untrusted_reason(
     event_name: &str,
     payload: Option<&Result<Value, String>>,
 ) -> Option<String> {
@@ -307,7 +307,7 @@ fn issue_comment_reason(payload: &Value) -> Option<String> {
 }
 
 /// The event gate alone: no network, no token.
-pub fn check_event(config: &AuthOptions, env: &GateEnv) -> Result<Trust, AuthError> {
+pub(crate) fn check_event(config: &AuthOptions, env: &GateEnv) -> Result<Trust, AuthError> {
     let Some(event) = env.event_name.as_deref() else {
         return Ok(Trust::Local);
     };
@@ -328,7 +328,7 @@ pub fn check_event(config: &AuthOptions, env: &GateEnv) -> Result<Trust, AuthErr
 
 /// The environment gate: the token's `environment` claim must equal
 /// `required` exactly (GitHub environment names are matched as written).
-pub fn check_environment(required: &str, claims: &Claims) -> Result<(), AuthError> {
+pub(crate) fn check_environment(required: &str, claims: &Claims) -> Result<(), AuthError> {
     if claims.environment.as_deref() == Some(required) {
         return Ok(());
     }

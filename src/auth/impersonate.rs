@@ -10,7 +10,7 @@ use crate::secret::Secret;
 
 /// The URL of `generateAccessToken` for `service_account` under `base`
 /// (`https://iamcredentials.googleapis.com/v1` by default).
-pub fn generate_access_token_url(base: &str, service_account: &str) -> String {
+pub(crate) fn generate_access_token_url(base: &str, service_account: &str) -> String {
     format!(
         "{}/projects/-/serviceAccounts/{service_account}:generateAccessToken",
         base.trim_end_matches('/')
@@ -20,7 +20,7 @@ pub fn generate_access_token_url(base: &str, service_account: &str) -> String {
 /// The request body. `delegates` is left out when empty, as
 /// google-github-actions/auth does.
 #[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct GenerateAccessTokenRequest {
+pub(crate) struct GenerateAccessTokenRequest {
     pub scope: Vec<String>,
     pub lifetime: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -47,13 +47,13 @@ struct GoogleError {
 
 /// An impersonated token and its RFC 3339 expiry.
 #[derive(Debug, Clone)]
-pub struct ImpersonatedToken {
+pub(crate) struct ImpersonatedToken {
     pub access_token: Secret,
     pub expire_time: Option<String>,
 }
 
 /// `POST …:generateAccessToken` with the federated token as bearer.
-pub async fn generate_access_token(
+pub(crate) async fn generate_access_token(
     http: &Http,
     url: &str,
     federated_token: &Secret,
@@ -105,7 +105,7 @@ pub async fn generate_access_token(
 
 /// A failed impersonation, before the caller adds the provider and claims.
 #[derive(Debug)]
-pub enum ImpersonationRejected {
+pub(crate) enum ImpersonationRejected {
     Transport(AuthError),
     Rejected {
         status: u16,

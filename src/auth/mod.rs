@@ -9,13 +9,13 @@
 //! runner (`ACTIONS_ID_TOKEN_REQUEST_URL`), STS from `GITOPS_BUMP_STS_URL`,
 //! IAM Credentials from `GITOPS_BUMP_IAM_CREDENTIALS_URL`.
 
-pub mod credentials_file;
-pub mod docker_config;
-pub mod gate;
-pub mod impersonate;
-pub mod oidc;
-pub mod provider;
-pub mod sts;
+pub(crate) mod credentials_file;
+pub(crate) mod docker_config;
+pub(crate) mod gate;
+pub(crate) mod impersonate;
+pub(crate) mod oidc;
+pub(crate) mod provider;
+pub(crate) mod sts;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,15 +28,15 @@ use crate::secret::Secret;
 
 pub use gate::{GateEnv, GateReport, check_gates, issuers as gate_issuers};
 pub use oidc::{Claims, IdToken, OidcRequest, fetch_id_token};
-pub use provider::WorkloadIdentityProvider;
-pub use sts::StsFailure;
+pub(crate) use provider::WorkloadIdentityProvider;
+pub(crate) use sts::StsFailure;
 
-pub const DEFAULT_STS_URL: &str = "https://sts.googleapis.com/v1/token";
-pub const DEFAULT_IAM_CREDENTIALS_URL: &str = "https://iamcredentials.googleapis.com/v1";
+pub(crate) const DEFAULT_STS_URL: &str = "https://sts.googleapis.com/v1/token";
+pub(crate) const DEFAULT_IAM_CREDENTIALS_URL: &str = "https://iamcredentials.googleapis.com/v1";
 /// The scope of the federated token STS issues.
-pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 /// The OIDC audience used for the gates when there is no Google provider.
-pub const GATE_AUDIENCE: &str = "gitops-bump";
+pub(crate) const GATE_AUDIENCE: &str = "gitops-bump";
 /// Above this, `generateAccessToken` needs an org policy exception.
 const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -58,7 +58,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |k: &str, default: &str| {
             lookup(k)
                 .map(|v| v.trim().to_string())
@@ -160,7 +160,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             AuthError::OidcUnavailable { .. } | AuthError::EnvironmentUnproven { .. } => Some(
                 "give the job `permissions: id-token: write` (GitHub only issues OIDC tokens to \
@@ -384,13 +384,13 @@ pub struct Http {
 
 /// A received answer: status and body text.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub body: String,
 }
 
 impl Http {
-    pub fn new(timeout: Duration) -> Result<Self, AuthError> {
+    pub(crate) fn new(timeout: Duration) -> Result<Self, AuthError> {
         let client = crate::http::client().map_err(|source| AuthError::Http {
             what: "building the HTTP client",
             source,
@@ -404,7 +404,7 @@ impl Http {
     }
 
     /// Sends the request `build` makes, retrying up to `attempts` times.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         what: &'static str,
         build: impl Fn() -> reqwest::RequestBuilder,
@@ -487,7 +487,7 @@ pub(crate) fn truncate(body: &str) -> String {
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC (`2026-01-02T03:04:05Z`).
-pub fn rfc3339_utc(secs: u64) -> String {
+pub(crate) fn rfc3339_utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
@@ -525,7 +525,7 @@ fn notice(message: &str) {
 
 /// The OIDC audience for a config: the `audience` input, else the default
 /// for the provider, else (gates only) [`GATE_AUDIENCE`].
-pub fn oidc_audience(google: Option<&GoogleAuth>) -> Result<String, AuthError> {
+pub(crate) fn oidc_audience(google: Option<&GoogleAuth>) -> Result<String, AuthError> {
     let Some(g) = google else {
         return Ok(GATE_AUDIENCE.to_string());
     };
@@ -536,7 +536,7 @@ pub fn oidc_audience(google: Option<&GoogleAuth>) -> Result<String, AuthError> {
 }
 
 /// Parses the `workload-identity-provider` input into an [`AuthError`].
-pub fn parse_provider(value: &str) -> Result<WorkloadIdentityProvider, AuthError> {
+pub(crate) fn parse_provider(value: &str) -> Result<WorkloadIdentityProvider, AuthError> {
     WorkloadIdentityProvider::parse(value).map_err(|e| AuthError::InvalidProvider {
         value: value.to_string(),
         why: e.0,
@@ -558,7 +558,7 @@ pub struct Authenticated {
 /// The flow with everything passed in. `id_token` is reused when it was
 /// fetched for the same audience (by the gates); a token STS calls stale is
 /// replaced by a fresh one once.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     http: &Http,
     endpoints: &Endpoints,
     oidc: &OidcRequest,

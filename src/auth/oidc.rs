@@ -19,7 +19,7 @@ pub struct OidcRequest {
 impl OidcRequest {
     /// Reads the runner variables through `lookup`; both are present only
     /// when the job has `permissions: id-token: write`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AuthError> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
         let url = get("ACTIONS_ID_TOKEN_REQUEST_URL");
         let token = get("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
@@ -45,7 +45,7 @@ impl OidcRequest {
 
     /// The request URL with `audience` added to (or replacing the one in)
     /// its existing query string, which already holds `api-version=2.0`.
-    pub fn url_for(&self, audience: &str) -> Result<reqwest::Url, AuthError> {
+    pub(crate) fn url_for(&self, audience: &str) -> Result<reqwest::Url, AuthError> {
         let mut url = reqwest::Url::parse(&self.url).map_err(|e| AuthError::OidcUrl {
             url: self.url.clone(),
             why: e.to_string(),
@@ -83,7 +83,7 @@ pub struct Claims {
 
 impl Claims {
     /// Decodes the payload of a compact JWT without verifying it.
-    pub fn decode(jwt: &str) -> Result<Claims, String> {
+    pub(crate) fn decode(jwt: &str) -> Result<Claims, String> {
         let mut parts = jwt.split('.');
         let (Some(_), Some(payload), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
             return Err("not a JWT (expected three dot-separated parts)".into());

@@ -15,7 +15,7 @@ pub struct WorkloadIdentityProvider {
 
 /// Why a provider name was refused; rendered into `AuthError::InvalidProvider`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderShapeError(pub String);
+pub(crate) struct ProviderShapeError(pub String);
 
 const IAM_PREFIXES: &[&str] = &[
     "https://iam.googleapis.com/",
@@ -28,7 +28,7 @@ const SHAPE: &str =
 
 impl WorkloadIdentityProvider {
     /// Parses the input, explaining the first thing that is wrong.
-    pub fn parse(input: &str) -> Result<Self, ProviderShapeError> {
+    pub(crate) fn parse(input: &str) -> Result<Self, ProviderShapeError> {
         let value = input.trim();
         if let Some(prefix) = IAM_PREFIXES.iter().find(|p| value.starts_with(**p)) {
             return Err(ProviderShapeError(format!(
@@ -114,20 +114,20 @@ impl WorkloadIdentityProvider {
     }
 
     /// The audience STS expects: `//iam.googleapis.com/` + the resource name.
-    pub fn sts_audience(&self) -> String {
+    pub(crate) fn sts_audience(&self) -> String {
         format!("//iam.googleapis.com/{self}")
     }
 
     /// The OIDC token audience the provider accepts by default (what
     /// google-github-actions/auth requests): `https://iam.googleapis.com/` +
     /// the resource name.
-    pub fn default_oidc_audience(&self) -> String {
+    pub(crate) fn default_oidc_audience(&self) -> String {
         format!("https://iam.googleapis.com/{self}")
     }
 
     /// The principal set to bind `roles/iam.workloadIdentityUser` to, for
     /// every workflow of one repository.
-    pub fn repository_principal_set(&self, repository: &str) -> String {
+    pub(crate) fn repository_principal_set(&self, repository: &str) -> String {
         format!(
             "principalSet://iam.googleapis.com/projects/{}/locations/global/workloadIdentityPools/{}/attribute.repository/{repository}",
             self.project_number, self.pool

@@ -11,13 +11,13 @@ use serde::Deserialize;
 use super::{AuthError, Http};
 use crate::secret::Secret;
 
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub const REQUESTED_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-pub const SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub(crate) const REQUESTED_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub(crate) const SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 
 /// A federated access token as STS returned it.
 #[derive(Debug, Clone)]
-pub struct FederatedToken {
+pub(crate) struct FederatedToken {
     pub access_token: Secret,
     pub expires_in: Option<u64>,
 }
@@ -45,7 +45,7 @@ pub enum StsFailure {
 }
 
 /// Classifies an STS error from its OAuth `error` code and description.
-pub fn classify(code: &str, description: &str) -> StsFailure {
+pub(crate) fn classify(code: &str, description: &str) -> StsFailure {
     let d = description.to_ascii_lowercase();
     if d.contains("attribute condition") {
         StsFailure::AttributeCondition
@@ -80,7 +80,7 @@ struct StsAnswer {
 
 /// One STS exchange. Errors carry the classified failure; the caller owns
 /// retrying a stale token with a fresh one.
-pub async fn exchange(
+pub(crate) async fn exchange(
     http: &Http,
     sts_url: &str,
     audience: &str,
@@ -135,7 +135,7 @@ pub async fn exchange(
 /// An STS failure before it is given the context (provider, claims) that
 /// makes a good message.
 #[derive(Debug)]
-pub enum StsError {
+pub(crate) enum StsError {
     Transport(AuthError),
     Rejected {
         status: u16,

@@ -99,12 +99,12 @@ impl AuthOptions {
 
     /// True when this run would use credentials or push: an untrusted
     /// event must not reach either.
-    pub fn uses_credentials_or_pushes(&self) -> bool {
+    pub(crate) fn uses_credentials_or_pushes(&self) -> bool {
         self.google.is_some() || self.require_environment.is_some() || self.pushes
     }
 
     /// `token-format: access_token`: the token becomes a step output.
-    pub fn exposes_access_token(&self) -> bool {
+    pub(crate) fn exposes_access_token(&self) -> bool {
         self.google
             .as_ref()
             .is_some_and(|g| g.token_format == TokenFormat::AccessToken)

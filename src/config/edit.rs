@@ -91,7 +91,7 @@ impl EditOptions {
     }
 
     /// The paths edited: `promote-to` for a promotion, else `paths`.
-    pub fn written_paths(&self) -> Vec<PathBuf> {
+    pub(crate) fn written_paths(&self) -> Vec<PathBuf> {
         match &self.promote {
             Some((_, to)) => vec![to.clone()],
             None => self.paths.clone(),
@@ -99,7 +99,7 @@ impl EditOptions {
     }
 
     /// The request the edit engine runs for `specs`.
-    pub fn request(&self, specs: Vec<ImageSpec>) -> EditRequest {
+    pub(crate) fn request(&self, specs: Vec<ImageSpec>) -> EditRequest {
         EditRequest {
             specs,
             values_paths: self.values_paths.clone(),

@@ -39,7 +39,8 @@ pub enum Split {
 impl Split {
     /// The rule as the input's description states it (action.yml, README,
     /// `--help`); a test checks every list input says its rule.
-    pub fn rule(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn rule(self) -> &'static str {
         match self {
             Split::None => "",
             Split::Lines => "one per line (`,` and `#` are part of a value)",
@@ -49,7 +50,7 @@ impl Split {
     }
 
     /// Cuts `s` into values by this rule.
-    pub fn apply(self, s: &str) -> Vec<String> {
+    pub(crate) fn apply(self, s: &str) -> Vec<String> {
         let uncomment = |l: &str| {
             l.split_once('#')
                 .map_or(l, |(before, _)| before)
@@ -402,7 +403,7 @@ impl RawInputs {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let mut raw = RawInputs::default();
         for i in INPUTS {
             let key = format!("INPUT_{}", i.name.to_uppercase());
@@ -437,7 +438,7 @@ impl RawInputs {
     }
 
     /// The trimmed value, or the input's default when unset or empty.
-    pub fn get(&self, name: &'static str) -> &str {
+    pub(crate) fn get(&self, name: &'static str) -> &str {
         let default = INPUTS
             .iter()
             .find(|i| i.name == name)

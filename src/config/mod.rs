@@ -31,8 +31,7 @@ pub use inputs::{
     DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, DEFAULT_COMMIT_MESSAGE, INPUTS, Input, RawInputs,
     Split,
 };
-pub use outputs::OutputOptions;
-pub use parse::{parse_bool, parse_duration, project_of_service_account};
+pub(crate) use outputs::OutputOptions;
 pub use verify::{REGISTRY_REQUEST_TIMEOUT, VerifyOptions, credentials_registry};
 pub use wait::{AppName, ArgoTarget, Refresh, WaitOptions, WaitSite, parse_commit};
 pub use write_back::{CommitVia, GitHubApp, Mode, WriteBackOptions};
@@ -86,7 +85,7 @@ pub enum ConfigError {
 impl Config {
     /// A run with a provider and nothing to edit: it authenticates, leaves
     /// later steps logged in, and stops (a build job before `docker push`).
-    pub fn auth_only(&self) -> bool {
+    pub(crate) fn auth_only(&self) -> bool {
         only_authenticates(&self.edit, &self.auth)
     }
 
@@ -147,7 +146,7 @@ fn only_authenticates(edit: &EditOptions, auth: &AuthOptions) -> bool {
 /// How a hint tells the user to set an input: the input as a workflow
 /// writes it inside Actions (`allow-no-match: true`), the flag elsewhere
 /// (`--allow-no-match true`).
-pub fn setting(name: &str, value: &str) -> String {
+pub(crate) fn setting(name: &str, value: &str) -> String {
     setting_for(crate::actions::in_actions(), name, value)
 }
 
@@ -162,6 +161,7 @@ fn setting_for(in_actions: bool, name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse::{parse_bool, parse_duration};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 

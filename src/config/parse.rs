@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Booleans as `@actions/core`'s `getBooleanInput`: the YAML 1.2 core schema.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s {
         "true" | "True" | "TRUE" => Some(true),
         "false" | "False" | "FALSE" => Some(false),
@@ -12,7 +12,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// Durations like `90s`, `5m`, `1h30m`, `500ms`; a bare number is seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());
@@ -54,7 +54,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// we only read the form that names a project, so the default compute
 /// account (`N-compute@developer.gserviceaccount.com`) exports nothing
 /// rather than the project `developer`.
-pub fn project_of_service_account(email: &str) -> Option<String> {
+pub(crate) fn project_of_service_account(email: &str) -> Option<String> {
     let (_, domain) = email.split_once('@')?;
     let project = domain.strip_suffix(".iam.gserviceaccount.com")?;
     valid_project_id(project)

@@ -91,7 +91,7 @@ impl VerifyOptions {
     }
 
     /// `registry-username`/`registry-password`, bound to their registry.
-    pub fn explicit_login(&self) -> Option<ExplicitLogin> {
+    pub(crate) fn explicit_login(&self) -> Option<ExplicitLogin> {
         let (username, password) = self
             .registry_username
             .clone()

@@ -227,7 +227,7 @@ pub enum Refresh {
 }
 
 impl Refresh {
-    pub fn parse(s: &str) -> Option<Refresh> {
+    pub(crate) fn parse(s: &str) -> Option<Refresh> {
         match s {
             "none" | "false" => Some(Refresh::None),
             "normal" | "true" => Some(Refresh::Normal),
@@ -237,7 +237,7 @@ impl Refresh {
     }
 
     /// The `refresh` query value; `None` for no nudge.
-    pub fn query(self) -> Option<&'static str> {
+    pub(crate) fn query(self) -> Option<&'static str> {
         match self {
             Refresh::None => None,
             Refresh::Normal => Some("normal"),
@@ -255,7 +255,7 @@ pub struct AppName {
 }
 
 impl AppName {
-    pub fn parse(s: &str) -> Result<AppName, String> {
+    pub(crate) fn parse(s: &str) -> Result<AppName, String> {
         let valid = |p: &str| {
             !p.is_empty()
                 && p.len() <= 253

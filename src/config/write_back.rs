@@ -155,12 +155,12 @@ impl WriteBackOptions {
 
     /// False for `mode: none` in the checkout: the change stays in the work
     /// tree, nothing is cloned, committed or pushed.
-    pub fn commits(&self) -> bool {
+    pub(crate) fn commits(&self) -> bool {
         !(self.mode == Mode::None && self.repository.is_none())
     }
 
     /// True when this run would push (or open a pull request).
-    pub fn pushes(&self) -> bool {
+    pub(crate) fn pushes(&self) -> bool {
         self.commits() && !self.dry_run
     }
 }

@@ -13,7 +13,7 @@ use crate::secret::Secret;
 use crate::write_back::git::remote::{RemoteLocation, fetch};
 
 /// Fetches the written branch on demand to compare commits.
-pub struct GitAncestry {
+pub(crate) struct GitAncestry {
     location: Option<RemoteLocation>,
     branch: Option<String>,
     token: Option<Secret>,
@@ -24,7 +24,7 @@ pub struct GitAncestry {
 impl GitAncestry {
     /// For the repository the write-back wrote to: `repository`, else the
     /// checkout's `origin`.
-    pub fn new(
+    pub(crate) fn new(
         location: Option<RemoteLocation>,
         branch: Option<String>,
         token: Option<Secret>,
@@ -40,7 +40,7 @@ impl GitAncestry {
 
     /// Whether `revision` is `ours` or a descendant of it; `None` when
     /// history cannot tell (no remote, fetch failed, not a commit id).
-    pub fn contains(&mut self, revision: &str, ours: &str) -> Option<bool> {
+    pub(crate) fn contains(&mut self, revision: &str, ours: &str) -> Option<bool> {
         let key = (revision.to_string(), ours.to_string());
         if let Some(answer) = self.known.get(&key) {
             return *answer;

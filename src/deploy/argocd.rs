@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{DeployError, Observation, Verdict};
-pub use crate::config::{AppName, Refresh};
+pub(crate) use crate::config::{AppName, Refresh};
 use crate::secret::Secret;
 
 /// How much of an Application answer we read: a big app's status lists
@@ -19,7 +19,7 @@ use crate::secret::Secret;
 const MAX_APP_BODY: usize = 16 * 1024 * 1024;
 
 /// The Argo CD API server at one URL, with one token.
-pub struct ArgoCd<'a> {
+pub(crate) struct ArgoCd<'a> {
     /// Bounds each request, connecting included.
     pub request_timeout: Duration,
     pub server: String,
@@ -30,7 +30,7 @@ impl ArgoCd<'_> {
     /// `GET /api/v1/applications/{name}`; with `refresh`, Argo CD first
     /// marks the Application for refresh (the controller re-reads git now
     /// instead of at its next poll) and answers once that is done.
-    pub async fn get(&self, app: &AppName, refresh: Refresh) -> Result<Value, DeployError> {
+    pub(crate) async fn get(&self, app: &AppName, refresh: Refresh) -> Result<Value, DeployError> {
         let mut url = format!(
             "{}/api/v1/applications/{}",
             self.server,
@@ -58,7 +58,7 @@ impl ArgoCd<'_> {
     }
 
     /// The names of the Applications a label selector matches.
-    pub async fn select(&self, selector: &str) -> Result<Vec<AppName>, DeployError> {
+    pub(crate) async fn select(&self, selector: &str) -> Result<Vec<AppName>, DeployError> {
         let url = format!(
             "{}/api/v1/applications?selector={}",
             self.server,
@@ -162,7 +162,7 @@ fn path_segment(s: &str) -> String {
 
 /// What one Application's status says, reduced to what we wait on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AppStatus {
+pub(crate) struct AppStatus {
     /// `status.sync.status`: Synced, OutOfSync, Unknown.
     pub sync: String,
     /// `status.sync.revision`, or every `status.sync.revisions` entry of a
@@ -216,7 +216,7 @@ fn resource_name(r: &Value) -> String {
 impl AppStatus {
     /// Reads an Application object as `GET /api/v1/applications/{name}`
     /// answers it.
-    pub fn from_app(app: &Value) -> AppStatus {
+    pub(crate) fn from_app(app: &Value) -> AppStatus {
         let status = &app["status"];
         let op = &status["operationState"];
         let result = &op["syncResult"];
@@ -267,7 +267,7 @@ impl AppStatus {
     }
 
     /// One line for progress and timeout messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let revision = self
             .revisions
             .first()
@@ -288,17 +288,17 @@ fn or_unknown(s: &str) -> &str {
     if s.is_empty() { "Unknown" } else { s }
 }
 
-pub fn short(sha: &str) -> String {
+pub(crate) fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
 }
 
 /// Whether `revision` is our commit or one that contains it; `contains`
 /// answers the second question (from git history), `None` when it cannot.
-pub type Contains<'a> = dyn FnMut(&str) -> Option<bool> + 'a;
+pub(crate) type Contains<'a> = dyn FnMut(&str) -> Option<bool> + 'a;
 
 /// What `status` says about `ours`: still waiting (and why), synced, or
 /// failed. Pure; the caller polls.
-pub fn judge(status: &AppStatus, ours: &str, contains: &mut Contains<'_>) -> Verdict {
+pub(crate) fn judge(status: &AppStatus, ours: &str, contains: &mut Contains<'_>) -> Verdict {
     let is_ours = |r: &String, contains: &mut Contains<'_>| {
         r.eq_ignore_ascii_case(ours) || contains(r) == Some(true)
     };

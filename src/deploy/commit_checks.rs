@@ -16,7 +16,7 @@ use crate::secret::Secret;
 
 /// One report on the commit, from either API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+pub(crate) struct Check {
     /// The status's `context` or the check run's `name`.
     pub name: String,
     pub outcome: Outcome,
@@ -25,7 +25,7 @@ pub struct Check {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Pending,
     Success,
     Failure,
@@ -34,7 +34,7 @@ pub enum Outcome {
 /// A context pattern: `*` matches any run of characters, anything else
 /// itself (so `kustomization/apps/*` matches Flux's
 /// `kustomization/apps/1a2b3c4d`).
-pub fn matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn matches(pattern: &str, name: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == name;
@@ -57,7 +57,7 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 }
 
 /// The checks in a combined-status answer and a check-runs answer.
-pub fn checks(combined: &Value, runs: &Value) -> Vec<Check> {
+pub(crate) fn checks(combined: &Value, runs: &Value) -> Vec<Check> {
     let mut out = Vec::new();
     for s in combined["statuses"].as_array().into_iter().flatten() {
         let outcome = match s["state"].as_str().unwrap_or_default() {
@@ -95,7 +95,7 @@ pub fn checks(combined: &Value, runs: &Value) -> Vec<Check> {
 
 /// Succeeds when every pattern matches at least one check and every
 /// matching check succeeded; fails as soon as one matching check failed.
-pub fn judge(patterns: &[String], checks: &[Check], sha: &str) -> Verdict {
+pub(crate) fn judge(patterns: &[String], checks: &[Check], sha: &str) -> Verdict {
     let mine: Vec<&Check> = checks
         .iter()
         .filter(|c| patterns.iter().any(|p| matches(p, &c.name)))
@@ -138,7 +138,7 @@ pub fn judge(patterns: &[String], checks: &[Check], sha: &str) -> Verdict {
 }
 
 /// Both answers for `sha` in `owner/name`.
-pub async fn fetch(
+pub(crate) async fn fetch(
     api: &Api,
     token: &Secret,
     repository: &str,

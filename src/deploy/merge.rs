@@ -15,7 +15,7 @@ use crate::secret::Secret;
 
 /// How a pull request ended up, as far as the wait is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Merge {
+pub(crate) enum Merge {
     /// Merged: the commit on the base branch (merge, squash or rebase).
     Merged(String),
     /// Closed without being merged: nothing to deploy.
@@ -25,7 +25,7 @@ pub enum Merge {
 }
 
 /// What one answer says; `None` while it is open.
-pub fn judge(pull: &Value) -> Option<Merge> {
+pub(crate) fn judge(pull: &Value) -> Option<Merge> {
     let merged = pull["merged"].as_bool().unwrap_or(false);
     match (merged, pull["merge_commit_sha"].as_str()) {
         (true, Some(sha)) if !sha.is_empty() => Some(Merge::Merged(sha.to_string())),
@@ -38,7 +38,7 @@ pub fn judge(pull: &Value) -> Option<Merge> {
 
 /// Polls the pull request every `every` until it is merged or closed, or
 /// `bound` passes.
-pub async fn wait_for_merge(
+pub(crate) async fn wait_for_merge(
     api: &Api,
     token: &Secret,
     repository: &str,

@@ -8,9 +8,9 @@
 //! Every loop here is bounded by the deadline; every request by a timeout.
 
 mod ancestry;
-pub mod argocd;
-pub mod commit_checks;
-pub mod merge;
+pub(crate) mod argocd;
+pub(crate) mod commit_checks;
+pub(crate) mod merge;
 mod stage;
 
 use std::time::{Duration, Instant};
@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use crate::config::WaitOptions;
 use crate::secret::Secret;
 
-pub use ancestry::GitAncestry;
+pub(crate) use ancestry::GitAncestry;
 use argocd::{AppName, AppStatus, ArgoCd, Refresh};
 pub use stage::{DeployOutcome, Pushed, after_push, command, not_waited_reason};
 
 /// What one poll concluded for one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Not there yet; the sentence says where it is.
     Waiting(String),
     /// Our commit (or one containing it) is applied; health still pending.
@@ -123,7 +123,7 @@ fn resources_part(rs: &[String]) -> String {
 }
 
 impl DeployError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             DeployError::Unreachable { .. } => "check `argocd-server` (the URL of the Argo CD API server, as the argocd CLI's --server, with https://) and that this runner can reach it (a self-hosted runner inside the network, or a public ingress)".into(),
             DeployError::ArgoUnauthorized { .. } => "`argocd-token` is not a valid Argo CD token (expired, revoked, or for another Argo CD): generate one with `argocd account generate-token --account <ci-account>` or a project role token (`argocd proj role create-token`), store it as a secret".into(),
@@ -163,7 +163,7 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
-    pub fn skipped(reason: impl Into<String>) -> DeployReport {
+    pub(crate) fn skipped(reason: impl Into<String>) -> DeployReport {
         DeployReport {
             health: "skipped".into(),
             skipped: Some(reason.into()),
@@ -243,7 +243,7 @@ impl Target {
 }
 
 /// Everything a wait needs besides its inputs.
-pub struct WaitContext<'a> {
+pub(crate) struct WaitContext<'a> {
     /// The commit pushed.
     pub commit: &'a str,
     /// When it was pushed: timings count from here.
@@ -259,7 +259,7 @@ pub struct WaitContext<'a> {
 /// Nudges, then polls until every target reports our commit healthy, one
 /// fails, or the deadline passes. On failure the report is still returned
 /// (for the outputs) with the error.
-pub async fn wait(
+pub(crate) async fn wait(
     wait: &WaitOptions,
     cx: &mut WaitContext<'_>,
 ) -> (DeployReport, Option<DeployError>) {

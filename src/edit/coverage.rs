@@ -12,7 +12,7 @@ use super::targets::kustomize;
 /// resources), `covering` those that set an image: (file, SPECs matched,
 /// resources). Only walked files take part: a base outside the paths is not
 /// edited anyway.
-pub fn covered_by_kustomizations(
+pub(crate) fn covered_by_kustomizations(
     files: &[&str],
     kustomizations: &[(usize, Vec<String>)],
     covering: &[(usize, Vec<bool>, Vec<String>)],

@@ -10,7 +10,7 @@ use super::yaml::{self, Node};
 
 /// One image reference found in a file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeployedImage {
+pub(crate) struct DeployedImage {
     pub file: String,
     pub line: usize,
     pub column: usize,
@@ -24,7 +24,7 @@ pub struct DeployedImage {
 }
 
 /// The images set in one file's bytes.
-pub fn images_in_file(file: &str, bytes: &[u8]) -> Result<Vec<DeployedImage>, EditError> {
+pub(crate) fn images_in_file(file: &str, bytes: &[u8]) -> Result<Vec<DeployedImage>, EditError> {
     let text = decode(file, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let file_name = file.rsplit('/').next().unwrap_or(file);

@@ -252,7 +252,7 @@ fn is_kubernetes_object(root: &Node<'_>, kind: Option<&str>) -> Result<bool, Pro
     Ok(false)
 }
 
-pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
+pub(crate) fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, EditError> {
     let at = |offset: usize| {
         let before = &bytes[..offset];
         let line = memchr::memchr_iter(b'\n', before).count() + 1;

@@ -4,10 +4,10 @@
 //! writes) belong to the shell that reads them, `crate::workspace`.
 
 use super::yaml::{self, Problem, ProblemKind};
-pub use crate::location::Located;
+pub(crate) use crate::location::Located;
 
 /// A problem in a file's text, at the place where it is.
-pub type EditError = Located<EditProblem>;
+pub(crate) type EditError = Located<EditProblem>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditProblem {
@@ -49,7 +49,7 @@ pub enum EditProblem {
 
 impl EditProblem {
     /// How to fix it.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         use EditProblem::*;
         match self {
             Yaml { .. } => "fix the YAML at that position (an unterminated quote, a tab in the indentation or a misaligned key are the usual causes); nothing was written".into(),
@@ -66,7 +66,7 @@ impl EditProblem {
     /// Whether the file does not parse as YAML at all (rather than parsing
     /// into something we refuse): such a file may be passed over when it
     /// cannot mention any image being bumped.
-    pub fn is_unparsable(&self) -> bool {
+    pub(crate) fn is_unparsable(&self) -> bool {
         matches!(self, EditProblem::Yaml { .. } | EditProblem::TooDeep { .. })
     }
 }

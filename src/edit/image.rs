@@ -7,7 +7,7 @@ use crate::spec::{Field, ImageSpec};
 /// A reference as written: the name keeps its spelling (`nginx` stays
 /// `nginx`), tag and digest are split off.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     pub name: String,
     pub tag: Option<String>,
     pub digest: Option<String>,
@@ -16,12 +16,12 @@ pub struct Written {
 impl Written {
     /// An image value kept in separate fields (a chart's `repository`,
     /// `tag` and `digest` keys, Argo CD's `image.*` parameters).
-    pub fn from_parts(name: String, tag: Option<String>, digest: Option<String>) -> Written {
+    pub(crate) fn from_parts(name: String, tag: Option<String>, digest: Option<String>) -> Written {
         Written { name, tag, digest }
     }
 
     /// Splits a valid reference; `None` when the text is not one.
-    pub fn parse(text: &str) -> Option<(Written, ImageName)> {
+    pub(crate) fn parse(text: &str) -> Option<(Written, ImageName)> {
         let parsed = Reference::parse(text).ok()?;
         let (name, tag, digest) = split_written(text);
         Some((
@@ -34,13 +34,13 @@ impl Written {
         ))
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         join_written(&self.name, self.tag.as_deref(), self.digest.as_deref())
     }
 }
 
 /// Whether a written name is the SPEC's image (after normalization).
-pub fn name_matches(spec: &ImageSpec, written_name: &str) -> bool {
+pub(crate) fn name_matches(spec: &ImageSpec, written_name: &str) -> bool {
     ImageName::parse(written_name).is_ok_and(|n| n == spec.matcher)
 }
 
@@ -48,7 +48,7 @@ pub fn name_matches(spec: &ImageSpec, written_name: &str) -> bool {
 /// gives it: an image the same SPEC already renamed is still its image, so
 /// running a SPEC twice (or again after a lost push race) is a no-op
 /// instead of a "no manifest refers to" error or a duplicate entry.
-pub fn name_or_rename_matches(spec: &ImageSpec, written_name: &str) -> bool {
+pub(crate) fn name_or_rename_matches(spec: &ImageSpec, written_name: &str) -> bool {
     ImageName::parse(written_name).is_ok_and(|n| n == spec.matcher || renamed_to(spec) == Some(n))
 }
 
@@ -62,7 +62,7 @@ fn renamed_to(spec: &ImageSpec) -> Option<ImageName> {
 
 /// The index of the first SPEC naming this image; failing that, of the
 /// first SPEC renaming an image to it (see [`name_or_rename_matches`]).
-pub fn matching_spec(specs: &[ImageSpec], written_name: &str) -> Option<usize> {
+pub(crate) fn matching_spec(specs: &[ImageSpec], written_name: &str) -> Option<usize> {
     let name = ImageName::parse(written_name).ok()?;
     specs.iter().position(|s| s.matcher == name).or_else(|| {
         specs
@@ -73,7 +73,7 @@ pub fn matching_spec(specs: &[ImageSpec], written_name: &str) -> Option<usize> {
 
 /// The new name for a reference: NEWNAME when the SPEC sets one, else the
 /// spelling already in the file.
-pub fn bumped_name(spec: &ImageSpec, written: &str) -> String {
+pub(crate) fn bumped_name(spec: &ImageSpec, written: &str) -> String {
     match &spec.new_name {
         Some(Field::Set(n)) => n.clone(),
         _ => written.to_string(),
@@ -87,7 +87,7 @@ pub fn bumped_name(spec: &ImageSpec, written: &str) -> String {
 /// - `NAME:TAG@DIGEST` writes both;
 /// - `*` keeps what is there; a part the SPEC does not give is kept unless
 ///   the other part is set (the two rules above).
-pub fn bumped_tag_digest(
+pub(crate) fn bumped_tag_digest(
     spec: &ImageSpec,
     tag: Option<&str>,
     digest: Option<&str>,
@@ -106,7 +106,7 @@ pub fn bumped_tag_digest(
 }
 
 /// A full reference after the SPEC.
-pub fn bump_reference(spec: &ImageSpec, old: &Written) -> Written {
+pub(crate) fn bump_reference(spec: &ImageSpec, old: &Written) -> Written {
     let (tag, digest) = bumped_tag_digest(spec, old.tag.as_deref(), old.digest.as_deref());
     Written {
         name: bumped_name(spec, &old.name),
@@ -117,7 +117,7 @@ pub fn bump_reference(spec: &ImageSpec, old: &Written) -> Written {
 
 /// A kustomize `images:` field after the SPEC, as `kustomize edit set
 /// image` does it: a part the SPEC does not give is dropped, `*` keeps it.
-pub fn kustomize_field(
+pub(crate) fn kustomize_field(
     spec_field: Option<Field<String>>,
     existing: Option<&str>,
 ) -> Option<String> {
@@ -128,7 +128,7 @@ pub fn kustomize_field(
     }
 }
 
-pub fn spec_digest_as_string(spec: &ImageSpec) -> Option<Field<String>> {
+pub(crate) fn spec_digest_as_string(spec: &ImageSpec) -> Option<Field<String>> {
     spec.digest.as_ref().map(|d| match d {
         Field::Keep => Field::Keep,
         Field::Set(d) => Field::Set(d.to_string()),

@@ -63,14 +63,14 @@ mod targets;
 mod text;
 mod yaml;
 
-pub use coverage::covered_by_kustomizations;
-pub use deployed::{DeployedImage, images_in_file};
+pub(crate) use coverage::covered_by_kustomizations;
+pub(crate) use deployed::{DeployedImage, images_in_file};
 pub use engine::{FileEdit, check_values, edit_file};
-pub use error::{EditError, EditProblem, Located};
-pub use prefilter::{Prefilter, names_none};
+pub(crate) use error::EditError;
+pub(crate) use prefilter::{Prefilter, names_none};
 /// What the shell asks of kustomizations: which files are ones (walking),
 /// and which resources one lists (for [`covered_by_kustomizations`]).
-pub use targets::kustomize::{is_kustomization_file, local_resources};
+pub(crate) use targets::kustomize::{is_kustomization_file, local_resources};
 
 use crate::spec::ImageSpec;
 

@@ -10,12 +10,12 @@ use crate::spec::Field;
 /// has a backslash: a double-quoted YAML scalar can spell any text with
 /// escapes (`"\x61pp"` is `app`), and skipping such a file would make a
 /// multi-file bump silently partial.
-pub struct Prefilter {
+pub(crate) struct Prefilter {
     needles: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl Prefilter {
-    pub fn new(request: &EditRequest) -> Self {
+    pub(crate) fn new(request: &EditRequest) -> Self {
         let last_component = |name: &str| name.rsplit('/').next().unwrap_or(name).to_string();
         let mut words: Vec<String> = Vec::new();
         for spec in &request.specs {
@@ -37,7 +37,7 @@ impl Prefilter {
         }
     }
 
-    pub fn may_refer(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn may_refer(&self, bytes: &[u8]) -> bool {
         memchr::memchr(b'\\', bytes).is_some()
             || self.needles.iter().any(|n| n.find(bytes).is_some())
     }
@@ -47,7 +47,7 @@ impl Prefilter {
 /// and has no marker nor escape, so it cannot hold anything `request`
 /// would edit. Used to pass over a walked file that does not parse: one
 /// broken unrelated file must not abort a bump of a whole repository.
-pub fn names_none(text: &str, request: &EditRequest) -> bool {
+pub(crate) fn names_none(text: &str, request: &EditRequest) -> bool {
     if text.contains('\\') || marker::present(text) {
         return false;
     }

@@ -11,7 +11,7 @@ use super::{EditRequest, TargetKind};
 
 /// What one target found for one SPEC at one place.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(crate) struct Found {
     pub spec: usize,
     pub kind: TargetKind,
     pub pos: Pos,
@@ -36,7 +36,7 @@ pub struct Found {
 
 impl Found {
     /// An image at `at` going from `old` to `new` through `splices`.
-    pub fn written(
+    pub(crate) fn written(
         spec: usize,
         kind: TargetKind,
         at: &Node<'_>,
@@ -63,7 +63,7 @@ impl Found {
     }
 
     /// A full reference replaced by another.
-    pub fn reference(
+    pub(crate) fn reference(
         text: &str,
         spec: usize,
         kind: TargetKind,
@@ -99,7 +99,7 @@ impl Found {
 }
 
 /// What a target needs to know besides the document.
-pub struct Context<'r, 't> {
+pub(crate) struct Context<'r, 't> {
     pub text: &'t str,
     pub request: &'r EditRequest,
     /// The file's base name.
@@ -115,7 +115,7 @@ pub struct Context<'r, 't> {
 
 /// A scalar holding a full image reference: the change the SPEC naming it
 /// makes, if any SPEC names it.
-pub fn find_reference(
+pub(crate) fn find_reference(
     ctx: &Context<'_, '_>,
     node: &Node<'_>,
     kind: TargetKind,

@@ -1,5 +1,6 @@
 //! Golden before/after cases for the pure core, one table per target.
 
+use super::error::EditProblem;
 use super::*;
 use crate::spec::ImageSpec;
 

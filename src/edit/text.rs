@@ -7,14 +7,14 @@ use super::yaml::{Node, Pos};
 
 /// Replace `start..end` of the text with `text` (an insertion when empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Splice {
+pub(crate) struct Splice {
     pub start: usize,
     pub end: usize,
     pub text: String,
 }
 
 impl Splice {
-    pub fn insert(at: usize, text: String) -> Self {
+    pub(crate) fn insert(at: usize, text: String) -> Self {
         Splice {
             start: at,
             end: at,
@@ -24,7 +24,7 @@ impl Splice {
 }
 
 /// Applies non-overlapping splices (in any order) to `original`.
-pub fn apply_splices(original: &str, splices: &mut [Splice]) -> String {
+pub(crate) fn apply_splices(original: &str, splices: &mut [Splice]) -> String {
     splices.sort_by_key(|s| (s.start, s.end));
     let mut out = String::with_capacity(original.len() + 64);
     let mut at = 0;
@@ -39,13 +39,13 @@ pub fn apply_splices(original: &str, splices: &mut [Splice]) -> String {
 
 /// Whether two splices touch the same bytes (two insertions at one point
 /// also conflict: their order would be arbitrary).
-pub fn overlaps(a: &Splice, b: &Splice) -> bool {
+pub(crate) fn overlaps(a: &Splice, b: &Splice) -> bool {
     a.start < b.end && b.start < a.end
         || (a.start == b.start && (a.start == a.end || b.start == b.end))
 }
 
 /// The line break the file uses, for inserted lines.
-pub fn line_break(text: &str) -> &'static str {
+pub(crate) fn line_break(text: &str) -> &'static str {
     match memchr::memchr(b'\n', text.as_bytes()) {
         Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
         _ => "\n",
@@ -55,7 +55,7 @@ pub fn line_break(text: &str) -> &'static str {
 /// The byte offset where the line holding the last character before `end`
 /// stops (before its line break), so an insertion there lands after any
 /// trailing comment.
-pub fn end_of_line(text: &str, end: usize) -> usize {
+pub(crate) fn end_of_line(text: &str, end: usize) -> usize {
     let bytes = text.as_bytes();
     let mut last = end;
     while last > 0 && matches!(bytes[last - 1], b'\n' | b'\r') {
@@ -77,7 +77,7 @@ pub fn end_of_line(text: &str, end: usize) -> usize {
 /// The scalar `value` rendered to replace `node`: same quote character when
 /// it was quoted; plain stays plain unless the value would then read as
 /// something else (a number, a bool, a comment), then double quotes.
-pub fn render_like(node: &Node<'_>, value: &str, in_flow: bool) -> String {
+pub(crate) fn render_like(node: &Node<'_>, value: &str, in_flow: bool) -> String {
     match node.style() {
         Some(ScalarStyle::SingleQuoted) => single_quoted(value),
         Some(ScalarStyle::DoubleQuoted) => double_quoted(value),
@@ -87,7 +87,7 @@ pub fn render_like(node: &Node<'_>, value: &str, in_flow: bool) -> String {
 }
 
 /// A new scalar: plain when that reads back as the same string.
-pub fn render_plain_or_quoted(value: &str, in_flow: bool) -> String {
+pub(crate) fn render_plain_or_quoted(value: &str, in_flow: bool) -> String {
     if plain_is_safe(value, in_flow) {
         value.to_string()
     } else {
@@ -95,11 +95,11 @@ pub fn render_plain_or_quoted(value: &str, in_flow: bool) -> String {
     }
 }
 
-pub fn single_quoted(value: &str) -> String {
+pub(crate) fn single_quoted(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-pub fn double_quoted(value: &str) -> String {
+pub(crate) fn double_quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {
@@ -193,7 +193,7 @@ fn reads_as_non_string(value: &str) -> bool {
 }
 
 /// A splice replacing `node`'s text with `value` in the same style.
-pub fn replace_scalar(text: &str, node: &Node<'_>, value: &str, in_flow: bool) -> Splice {
+pub(crate) fn replace_scalar(text: &str, node: &Node<'_>, value: &str, in_flow: bool) -> Splice {
     let (start, end) = scalar_bytes(text, node);
     Splice {
         start,
@@ -225,13 +225,13 @@ fn scalar_bytes(text: &str, node: &Node<'_>) -> (usize, usize) {
 }
 
 /// Spaces to indent a line to `col` (1-based).
-pub fn indent(col: usize) -> String {
+pub(crate) fn indent(col: usize) -> String {
     " ".repeat(col.saturating_sub(1))
 }
 
 /// The column (1-based) of the `-` that introduces a block sequence item
 /// starting at `item`.
-pub fn dash_column(text: &str, item: Pos) -> Option<usize> {
+pub(crate) fn dash_column(text: &str, item: Pos) -> Option<usize> {
     let line_start = text[..item.byte].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[line_start..item.byte];
     let dash = before.trim_end().strip_suffix('-')?;
@@ -240,7 +240,12 @@ pub fn dash_column(text: &str, item: Pos) -> Option<usize> {
 
 /// A splice setting a scalar (or an empty `key:`) to `value`; `None` when it
 /// already holds it. A node that is not a scalar cannot be set.
-pub fn set_scalar(text: &str, node: &Node<'_>, value: &str, in_flow: bool) -> Option<Splice> {
+pub(crate) fn set_scalar(
+    text: &str,
+    node: &Node<'_>,
+    value: &str,
+    in_flow: bool,
+) -> Option<Splice> {
     // Emptying a null (`~`, `null`) leaves it: it already holds nothing.
     if value.is_empty() && node.is_null() {
         return None;

@@ -17,7 +17,7 @@ use std::rc::Rc;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Deeper than any real manifest; far below what recursion can afford.
-pub const MAX_DEPTH: usize = 200;
+pub(crate) const MAX_DEPTH: usize = 200;
 
 /// Aliases of scalars up to this size resolve to the anchored text (image
 /// references are short); longer ones stay opaque, so aliasing a large
@@ -27,14 +27,14 @@ const MAX_ALIASED_SCALAR: usize = 1024;
 /// A position: byte offset into the text, 1-based line and 1-based column
 /// (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub byte: usize,
     pub line: usize,
     pub col: usize,
 }
 
 #[derive(Debug)]
-pub struct Node<'a> {
+pub(crate) struct Node<'a> {
     pub start: Pos,
     /// End of the node's own text: for block collections, the end of the last
     /// child (not the position of the next token, which may be lines later).
@@ -43,7 +43,7 @@ pub struct Node<'a> {
 }
 
 #[derive(Debug)]
-pub enum Kind<'a> {
+pub(crate) enum Kind<'a> {
     Scalar {
         value: Cow<'a, str>,
         style: ScalarStyle,
@@ -67,13 +67,13 @@ pub enum Kind<'a> {
 
 /// What is wrong with the YAML, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub pos: Pos,
     pub what: ProblemKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProblemKind {
+pub(crate) enum ProblemKind {
     Syntax(String),
     TooDeep,
     DuplicateKey {
@@ -87,7 +87,7 @@ pub enum ProblemKind {
 }
 
 impl Problem {
-    pub fn shape(node: &Node<'_>, expected: &'static str) -> Self {
+    pub(crate) fn shape(node: &Node<'_>, expected: &'static str) -> Self {
         Problem {
             pos: node.start,
             what: ProblemKind::Shape {
@@ -98,12 +98,12 @@ impl Problem {
     }
 }
 
-pub struct Document<'a> {
+pub(crate) struct Document<'a> {
     pub root: Node<'a>,
 }
 
 impl<'a> Node<'a> {
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.kind {
             Kind::Scalar { value, .. } => Some(value),
             _ => None,
@@ -111,7 +111,7 @@ impl<'a> Node<'a> {
     }
 
     /// The anchored scalar behind an alias, or the node itself.
-    pub fn resolved(&self) -> &Node<'a> {
+    pub(crate) fn resolved(&self) -> &Node<'a> {
         match &self.kind {
             Kind::Alias {
                 scalar: Some(target),
@@ -135,28 +135,28 @@ impl<'a> Node<'a> {
         }
     }
 
-    pub fn style(&self) -> Option<ScalarStyle> {
+    pub(crate) fn style(&self) -> Option<ScalarStyle> {
         match &self.kind {
             Kind::Scalar { style, .. } => Some(*style),
             _ => None,
         }
     }
 
-    pub fn entries(&self) -> Option<&[(Node<'a>, Node<'a>)]> {
+    pub(crate) fn entries(&self) -> Option<&[(Node<'a>, Node<'a>)]> {
         match &self.kind {
             Kind::Mapping { entries, .. } => Some(entries),
             _ => None,
         }
     }
 
-    pub fn items(&self) -> Option<&[Node<'a>]> {
+    pub(crate) fn items(&self) -> Option<&[Node<'a>]> {
         match &self.kind {
             Kind::Sequence { items, .. } => Some(items),
             _ => None,
         }
     }
 
-    pub fn is_flow(&self) -> bool {
+    pub(crate) fn is_flow(&self) -> bool {
         matches!(
             self.kind,
             Kind::Mapping { flow: true, .. } | Kind::Sequence { flow: true, .. }
@@ -164,17 +164,17 @@ impl<'a> Node<'a> {
     }
 
     /// A null written as nothing at all (`key:`), the only null we may fill in.
-    pub fn is_empty_null(&self) -> bool {
+    pub(crate) fn is_empty_null(&self) -> bool {
         matches!(&self.kind, Kind::Scalar { value, style: ScalarStyle::Plain } if value.is_empty())
     }
 
     /// A plain null (`key:`, `~`, `null`): no value, whatever its spelling.
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(&self.kind, Kind::Scalar { value, style: ScalarStyle::Plain }
             if matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match &self.kind {
             Kind::Scalar { .. } => {
                 if self.is_null() {
@@ -191,7 +191,7 @@ impl<'a> Node<'a> {
 
     /// Index of the entry whose key is the plain string `key`; a second such
     /// key is an error, since which one wins differs between tools.
-    pub fn index_of(&self, key: &str) -> Result<Option<usize>, Problem> {
+    pub(crate) fn index_of(&self, key: &str) -> Result<Option<usize>, Problem> {
         let Some(entries) = self.entries() else {
             return Ok(None);
         };
@@ -214,14 +214,14 @@ impl<'a> Node<'a> {
     }
 
     /// The value under `key` in a mapping (`None` for other nodes).
-    pub fn get(&self, key: &str) -> Result<Option<&Node<'a>>, Problem> {
+    pub(crate) fn get(&self, key: &str) -> Result<Option<&Node<'a>>, Problem> {
         Ok(self
             .index_of(key)?
             .and_then(|i| self.entries().map(|e| &e[i].1)))
     }
 
     /// The string under `key`, if it is a scalar.
-    pub fn get_str(&self, key: &str) -> Result<Option<&str>, Problem> {
+    pub(crate) fn get_str(&self, key: &str) -> Result<Option<&str>, Problem> {
         Ok(self.get(key)?.and_then(Node::as_str))
     }
 }
@@ -286,7 +286,7 @@ enum Open<'a> {
 }
 
 /// Parses every document of `text` (which must not start with a BOM).
-pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
     let mut docs = Vec::new();
     for_each_document(text, |root| {
         docs.push(Document { root });
@@ -306,7 +306,7 @@ pub fn parse(text: &str) -> Result<Vec<Document<'_>>, Problem> {
 /// leading blanks are only separation), and positions are mapped back to
 /// the original text. Block structure is never re-indented: an error there
 /// stays an error.
-pub fn for_each_document<'a>(
+pub(crate) fn for_each_document<'a>(
     text: &'a str,
     mut visit: impl FnMut(Node<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {

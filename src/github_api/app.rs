@@ -370,7 +370,7 @@ pub(crate) struct RepoCredential {
 
 impl RepoCredential {
     /// The secret to authenticate with: the App token, else `token`.
-    pub fn secret(&self) -> Option<&Secret> {
+    pub(crate) fn secret(&self) -> Option<&Secret> {
         self.app
             .as_ref()
             .map(InstallationToken::secret)
@@ -378,7 +378,7 @@ impl RepoCredential {
     }
 
     /// The credential is a GitHub App installation token.
-    pub fn is_app(&self) -> bool {
+    pub(crate) fn is_app(&self) -> bool {
         self.app.is_some()
     }
 }

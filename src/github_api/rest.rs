@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::secret::Secret;
 
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 const API_VERSION: &str = "2022-11-28";
 /// Bounds each call, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,14 +35,14 @@ pub enum RestError {
 
 impl RestError {
     /// The HTTP status, when GitHub answered.
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             RestError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             RestError::Transport { .. } => Some(
                 "check GITHUB_API_URL (GHES: https://HOST/api/v3) and the runner's network".into(),
@@ -78,13 +78,13 @@ impl Api {
         }
     }
 
-    pub fn base(&self) -> &str {
+    pub(crate) fn base(&self) -> &str {
         &self.base
     }
 
     /// The GraphQL endpoint: `{api}/graphql`, except on GHES where the REST
     /// base is `https://HOST/api/v3` and GraphQL lives at `https://HOST/api/graphql`.
-    pub fn graphql_url(&self) -> String {
+    pub(crate) fn graphql_url(&self) -> String {
         graphql_url(&self.base)
     }
 
@@ -153,7 +153,7 @@ impl Api {
 
     /// Like [`Api::call`], but any non-2xx status is an error carrying
     /// GitHub's `message`.
-    pub async fn call_ok(
+    pub(crate) async fn call_ok(
         &self,
         what: &str,
         method: Method,

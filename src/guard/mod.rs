@@ -83,7 +83,6 @@ pub use self_trigger::{
     Credential, SKIP_MARKERS, TriggerCommit, ensure_skip_marker, is_self_trigger,
     self_trigger_reason,
 };
-pub use semver::{PreRelease, SemVer, compare_semver_tags};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -92,7 +91,7 @@ pub enum GuardError {
 }
 
 impl GuardError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             GuardError::Event { .. } => Some(
                 "GITHUB_EVENT_PATH should point to the runner's event JSON; unset it outside Actions"
@@ -128,7 +127,7 @@ impl RunId {
         })
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<RunId> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<RunId> {
         let number = lookup("GITHUB_RUN_NUMBER")?;
         let attempt = lookup("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into());
         RunId::parse(&format!("{}.{}", number.trim(), attempt.trim()))

@@ -28,7 +28,7 @@ pub enum Credential {
 }
 
 impl Credential {
-    pub fn triggers_workflows(self) -> bool {
+    pub(crate) fn triggers_workflows(self) -> bool {
         !matches!(self, Credential::GithubToken)
     }
 
@@ -37,7 +37,7 @@ impl Credential {
     /// installation token made by an earlier step (create-github-app-token)
     /// looks like `GITHUB_TOKEN` (`ghs_`), so with one of those keep
     /// `[skip ci]` in the message.
-    pub fn of(app_configured: bool, token: Option<&Secret>) -> Credential {
+    pub(crate) fn of(app_configured: bool, token: Option<&Secret>) -> Credential {
         if app_configured {
             return Credential::AppToken;
         }
@@ -95,7 +95,7 @@ pub struct TriggerCommit {
 impl TriggerCommit {
     /// Reads `head_commit` from the event JSON; `None` when the event has
     /// none (not a push, or a branch deletion).
-    pub fn from_event(event: &serde_json::Value) -> Option<TriggerCommit> {
+    pub(crate) fn from_event(event: &serde_json::Value) -> Option<TriggerCommit> {
         let head = event.get("head_commit").filter(|h| !h.is_null())?;
         let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
         let mut files = Vec::new();

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 /// A semantic version 2.0 (`v` prefix allowed, build metadata kept out of
 /// the ordering, as the spec says).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SemVer {
+pub(crate) struct SemVer {
     pub major: u64,
     pub minor: u64,
     pub patch: u64,
@@ -17,7 +17,7 @@ pub struct SemVer {
 
 /// One dot-separated pre-release identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PreRelease {
+pub(crate) enum PreRelease {
     Numeric(u64),
     Alpha(String),
 }
@@ -43,7 +43,7 @@ impl PartialOrd for PreRelease {
 impl SemVer {
     /// Parses a tag as a semantic version; `None` for anything else
     /// (commit SHAs, `latest`, `1.2`, leading zeros).
-    pub fn parse(tag: &str) -> Option<SemVer> {
+    pub(crate) fn parse(tag: &str) -> Option<SemVer> {
         let s = tag.strip_prefix('v').unwrap_or(tag);
         let s = s.split_once('+').map_or(s, |(core, build)| {
             // Build metadata is validated, then ignored for ordering.
@@ -122,7 +122,7 @@ impl PartialOrd for SemVer {
 }
 
 /// Orders two tags when both are semantic versions.
-pub fn compare_semver_tags(old: &str, new: &str) -> Option<Ordering> {
+pub(crate) fn compare_semver_tags(old: &str, new: &str) -> Option<Ordering> {
     Some(SemVer::parse(new)?.cmp(&SemVer::parse(old)?))
 }
 

@@ -57,7 +57,7 @@ pub struct Outputs {
 
 impl Outputs {
     /// The outputs as `(name, value)` pairs, names as in `action.yml`.
-    pub fn entries(&self) -> Vec<(String, String)> {
+    pub(crate) fn entries(&self) -> Vec<(String, String)> {
         let first = self.images.first();
         let opt = |v: Option<&String>| v.cloned().unwrap_or_default();
         let image = first.map_or(String::new(), |i| {

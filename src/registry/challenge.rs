@@ -7,7 +7,7 @@
 
 /// What a registry asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Challenge {
+pub(crate) enum Challenge {
     /// Send `Authorization: Basic` with the credentials on every request.
     Basic,
     /// Fetch a token from `realm` and send it as `Authorization: Bearer`.
@@ -21,7 +21,7 @@ pub enum Challenge {
 
 impl Challenge {
     /// Parses one `WWW-Authenticate` header value.
-    pub fn parse(header: &str) -> Challenge {
+    pub(crate) fn parse(header: &str) -> Challenge {
         let header = header.trim();
         let (scheme, params) = header.split_once(' ').unwrap_or((header, ""));
         let params = parse_params(params);

@@ -21,7 +21,7 @@ use crate::secret::Secret;
 
 /// Where a registry's API lives and what it asks of clients.
 #[derive(Debug)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// The host[:port] as written in image references.
     pub registry: String,
     /// `https://host[:port]` (or `http://` for an insecure registry).
@@ -33,7 +33,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn source(&self) -> CredentialSource {
+    pub(crate) fn source(&self) -> CredentialSource {
         self.login
             .as_ref()
             .map_or(CredentialSource::Anonymous, |l| l.source.clone())
@@ -42,7 +42,7 @@ impl Endpoint {
 
 /// The `Authorization` header for one repository scope.
 #[derive(Debug, Clone)]
-pub struct Authorization {
+pub(crate) struct Authorization {
     pub header: Option<Secret>,
     pub bearer: bool,
 }
@@ -64,13 +64,13 @@ struct ErrorEntry {
 
 /// The registry's own words about a failure: `CODE: message`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegistrySays {
+pub(crate) struct RegistrySays {
     pub code: String,
     pub message: String,
 }
 
 impl RegistrySays {
-    pub fn parse(body: &[u8]) -> RegistrySays {
+    pub(crate) fn parse(body: &[u8]) -> RegistrySays {
         let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
         match parsed.errors.into_iter().next() {
             Some(e) => RegistrySays {
@@ -81,7 +81,7 @@ impl RegistrySays {
         }
     }
 
-    pub fn render(&self, status: StatusCode) -> String {
+    pub(crate) fn render(&self, status: StatusCode) -> String {
         match (self.code.is_empty(), self.message.is_empty()) {
             (true, true) => format!("HTTP {}", status.as_u16()),
             (false, true) => format!("HTTP {}, {}", status.as_u16(), self.code),
@@ -92,7 +92,7 @@ impl RegistrySays {
 }
 
 /// A shared, cached view of the registries one run talks to.
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     options: RegistryOptions,
     endpoints: Mutex<HashMap<String, Cell<Arc<Endpoint>>>>,
@@ -119,7 +119,7 @@ fn api_host(registry: &str) -> &str {
 }
 
 impl Client {
-    pub fn new(options: &RegistryOptions) -> Result<Client, RegistryError> {
+    pub(crate) fn new(options: &RegistryOptions) -> Result<Client, RegistryError> {
         let http = crate::http::client().map_err(|e| RegistryError::ClientSetup(e.to_string()))?;
         Ok(Client {
             http,
@@ -129,7 +129,7 @@ impl Client {
         })
     }
 
-    pub fn wait(&self) -> Duration {
+    pub(crate) fn wait(&self) -> Duration {
         self.options.wait
     }
 
@@ -144,7 +144,7 @@ impl Client {
     }
 
     /// The endpoint of `registry`, discovered once per run.
-    pub async fn endpoint(&self, registry: &str) -> Result<Arc<Endpoint>, RegistryError> {
+    pub(crate) async fn endpoint(&self, registry: &str) -> Result<Arc<Endpoint>, RegistryError> {
         cell(&self.endpoints, registry.to_string())
             .get_or_try_init(|| async { self.discover(registry).await.map(Arc::new) })
             .await
@@ -216,7 +216,7 @@ impl Client {
     }
 
     /// The authorization for pulling `repository`, fetched once per scope.
-    pub async fn authorization(
+    pub(crate) async fn authorization(
         &self,
         endpoint: &Endpoint,
         repository: &str,
@@ -230,7 +230,7 @@ impl Client {
 
     /// Forgets a cached token (it expired or was refused), so the next
     /// [`Client::authorization`] fetches a new one.
-    pub fn forget_token(&self, endpoint: &Endpoint, repository: &str) {
+    pub(crate) fn forget_token(&self, endpoint: &Endpoint, repository: &str) {
         let mut map = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&(endpoint.registry.clone(), pull_scope(repository)));
     }
@@ -352,7 +352,7 @@ impl Client {
     }
 
     /// A manifest or blob request with the Accept list and authorization.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         endpoint: &Endpoint,
         method: Method,
@@ -374,7 +374,7 @@ impl Client {
     }
 
     /// Reads a response body within the request timeout.
-    pub async fn body(
+    pub(crate) async fn body(
         &self,
         registry: &str,
         response: reqwest::Response,
@@ -473,7 +473,7 @@ impl Client {
 }
 
 /// `repository:<name>:pull`, the only scope resolving needs.
-pub fn pull_scope(repository: &str) -> String {
+pub(crate) fn pull_scope(repository: &str) -> String {
     format!("repository:{repository}:pull")
 }
 

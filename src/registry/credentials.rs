@@ -55,7 +55,7 @@ impl CredentialSource {
     /// `insecure-registries` (plain HTTP). The run's own GitHub and Google
     /// tokens belong to registries that only speak HTTPS: listing one of
     /// those by mistake must not send the token in clear.
-    pub fn may_travel_in_clear(&self) -> bool {
+    pub(crate) fn may_travel_in_clear(&self) -> bool {
         matches!(
             self,
             CredentialSource::Explicit | CredentialSource::DockerConfig(_)
@@ -65,7 +65,7 @@ impl CredentialSource {
 
 /// A username and password for one registry, with their origin.
 #[derive(Debug, Clone)]
-pub struct Login {
+pub(crate) struct Login {
     pub username: String,
     pub password: Secret,
     pub source: CredentialSource,
@@ -73,7 +73,7 @@ pub struct Login {
 
 impl Login {
     /// The `Authorization: Basic` header value.
-    pub fn basic_header(&self) -> Secret {
+    pub(crate) fn basic_header(&self) -> Secret {
         let raw = format!("{}:{}", self.username, self.password.expose());
         Secret::new(format!("Basic {}", BASE64.encode(raw)))
     }
@@ -81,7 +81,7 @@ impl Login {
 
 /// What the credential sources yielded for one registry.
 #[derive(Debug, Clone)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Found(Login),
     /// Nothing configured; `helper` names a Docker credential helper that
     /// would have been responsible, so the error can say we do not run it.
@@ -97,7 +97,7 @@ pub enum Lookup {
 /// they were given for, the GitHub token to ghcr.io, the Google token to
 /// Google's registries, Docker config entries to their key. A registry named
 /// only by repository content gets nothing else: anonymous access.
-pub fn lookup(credentials: &Credentials, registry: &str) -> Result<Lookup, RegistryError> {
+pub(crate) fn lookup(credentials: &Credentials, registry: &str) -> Result<Lookup, RegistryError> {
     let host = config_host(registry);
     if let Some(ExplicitLogin {
         registry: bound,
@@ -143,7 +143,7 @@ pub fn lookup(credentials: &Credentials, registry: &str) -> Result<Lookup, Regis
 
 /// Artifact Registry (`REGION-docker.pkg.dev`) and Container Registry
 /// (`gcr.io`, `REGION.gcr.io`) take a Google access token.
-pub fn is_google_registry(registry: &str) -> bool {
+pub(crate) fn is_google_registry(registry: &str) -> bool {
     let host = registry.split(':').next().unwrap_or(registry);
     host.ends_with(".pkg.dev") || host == "gcr.io" || host.ends_with(".gcr.io")
 }
@@ -204,7 +204,7 @@ struct DockerAuth {
 }
 
 /// Reads the Docker config file; a missing file simply means no credential.
-pub fn from_docker_config(path: &Path, registry: &str) -> Result<Lookup, RegistryError> {
+pub(crate) fn from_docker_config(path: &Path, registry: &str) -> Result<Lookup, RegistryError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -1,29 +1,29 @@
 //! Manifest media types and the platforms an image offers.
 
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// Sent on every manifest request: registry 2.8 answers 404 for a stored
 /// type the Accept list does not cover, which would look like a missing tag.
-pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+pub(crate) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
      application/vnd.oci.image.manifest.v1+json, \
      application/vnd.docker.distribution.manifest.list.v2+json, \
      application/vnd.docker.distribution.manifest.v2+json";
 
 /// Whether `media_type` lists per-platform manifests.
-pub fn is_index(media_type: &str) -> bool {
+pub(crate) fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
 
 /// Whether `media_type` is one of the four manifest types we accept.
-pub fn is_known(media_type: &str) -> bool {
+pub(crate) fn is_known(media_type: &str) -> bool {
     [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].contains(&media_type)
 }
 
 /// `Content-Type` without parameters (`; charset=utf-8`).
-pub fn bare_media_type(content_type: &str) -> &str {
+pub(crate) fn bare_media_type(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or("").trim()
 }
 
@@ -63,13 +63,13 @@ impl Platform {
 
 /// The `mediaType` a manifest body declares, if any (the fallback when a
 /// registry sends a generic Content-Type).
-pub fn declared_media_type(body: &[u8]) -> Option<String> {
+pub(crate) fn declared_media_type(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Index>(body).ok()?.media_type
 }
 
 /// `os/arch[/variant]` of each entry of an index body, skipping the
 /// `unknown/unknown` entries build attestations are stored under.
-pub fn index_platforms(body: &[u8]) -> Result<Vec<String>, String> {
+pub(crate) fn index_platforms(body: &[u8]) -> Result<Vec<String>, String> {
     let index: Index =
         serde_json::from_slice(body).map_err(|e| format!("index is not valid JSON: {e}"))?;
     Ok(index
@@ -82,7 +82,7 @@ pub fn index_platforms(body: &[u8]) -> Result<Vec<String>, String> {
 }
 
 /// The platform an image config blob describes.
-pub fn config_platform(body: &[u8]) -> Result<String, String> {
+pub(crate) fn config_platform(body: &[u8]) -> Result<String, String> {
     let p: Platform =
         serde_json::from_slice(body).map_err(|e| format!("image config is not valid JSON: {e}"))?;
     Ok(p.render())
@@ -91,7 +91,7 @@ pub fn config_platform(body: &[u8]) -> Result<String, String> {
 /// The config blob digest of a single-platform manifest, validated: it
 /// goes into a URL, and the server chose it (`../../admin?` must never
 /// become a request path).
-pub fn config_digest(body: &[u8]) -> Result<crate::reference::Digest, String> {
+pub(crate) fn config_digest(body: &[u8]) -> Result<crate::reference::Digest, String> {
     #[derive(serde::Deserialize)]
     struct Manifest {
         config: Descriptor,
@@ -113,7 +113,7 @@ pub fn config_digest(body: &[u8]) -> Result<crate::reference::Digest, String> {
 
 /// Whether `available` satisfies `wanted`. A wanted platform without a
 /// variant accepts any variant; `arm64` and `arm64/v8` are the same thing.
-pub fn platform_matches(wanted: &str, available: &str) -> bool {
+pub(crate) fn platform_matches(wanted: &str, available: &str) -> bool {
     let norm = |p: &str| -> Vec<String> {
         let mut parts: Vec<String> = p.split('/').map(str::to_ascii_lowercase).collect();
         if parts.len() == 3 && parts[1] == "arm64" && parts[2] == "v8" {

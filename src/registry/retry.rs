@@ -4,15 +4,15 @@ use std::time::{Duration, SystemTime};
 
 /// Transient failures (5xx, connection errors, timeouts) are retried this
 /// many times after the first attempt; then the error is reported.
-pub const MAX_RETRIES: u32 = 3;
+pub(crate) const MAX_RETRIES: u32 = 3;
 /// Longest we honour a `Retry-After`; longer asks are reported, not slept on.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-pub use crate::retry::Backoff;
+pub(crate) use crate::retry::Backoff;
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (RFC 9110 IMF-fixdate,
 /// `Sun, 06 Nov 1994 08:49:37 GMT`). A date in the past means "now".
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

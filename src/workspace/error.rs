@@ -52,14 +52,14 @@ impl WorkspaceError {
     }
 
     /// Where the problem is, when it is inside a file's text.
-    pub fn location(&self) -> Option<Location> {
+    pub(crate) fn location(&self) -> Option<Location> {
         match self {
             WorkspaceError::Edit(e) => Some(e.at.clone()),
             _ => None,
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         use WorkspaceError::*;
         Some(match self {
             Edit(e) => e.error.hint(),

@@ -217,7 +217,10 @@ fn append_unmatched(
 }
 
 /// Lists the images set in kustomizations and workloads under `paths`.
-pub fn read_images(root: &Path, paths: &[PathBuf]) -> Result<Vec<DeployedImage>, WorkspaceError> {
+pub(crate) fn read_images(
+    root: &Path,
+    paths: &[PathBuf],
+) -> Result<Vec<DeployedImage>, WorkspaceError> {
     let mut out = Vec::new();
     let mut buffer = Vec::new();
     let root_dir = Root::open(root)?;

@@ -11,13 +11,13 @@ use super::walk::Candidate;
 /// (cap-std: no `..` or link leads out), so the files the walk found are
 /// read and replaced inside the root even if a directory on the way is
 /// swapped for a link to somewhere else afterwards.
-pub struct Root {
+pub(crate) struct Root {
     pub(super) dir: cap_std::fs::Dir,
     real: PathBuf,
 }
 
 impl Root {
-    pub fn open(root: &Path) -> Result<Root, WorkspaceError> {
+    pub(crate) fn open(root: &Path) -> Result<Root, WorkspaceError> {
         let io = |source| WorkspaceError::Io {
             path: root.display().to_string(),
             action: "opening the root directory",
@@ -40,7 +40,7 @@ impl Root {
     }
 
     /// Reads a candidate into `buffer`, refusing large ones before reading.
-    pub fn read(
+    pub(crate) fn read(
         &self,
         candidate: &Candidate,
         limit: u64,

@@ -17,7 +17,7 @@ use crate::edit::is_kustomization_file;
 
 /// A file to consider.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Relative to the root, `/`-separated: the file that is read, edited
     /// and committed (for a symlink, its target's path).
     pub display: String,
@@ -30,12 +30,12 @@ pub struct Candidate {
 }
 
 /// Whether a walked file is a manifest we look into.
-pub fn is_manifest_name(name: &str) -> bool {
+pub(crate) fn is_manifest_name(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml") || is_kustomization_file(name)
 }
 
 /// Resolves `paths` (relative to `root`, or absolute inside it) to files.
-pub fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, WorkspaceError> {
+pub(crate) fn collect(root: &Path, paths: &[PathBuf]) -> Result<Vec<Candidate>, WorkspaceError> {
     let root_real = fs::canonicalize(root).map_err(|source| WorkspaceError::Io {
         path: root.display().to_string(),
         action: "resolving the root directory",

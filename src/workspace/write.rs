@@ -11,7 +11,7 @@ impl Root {
     /// (next to each file, with its permissions), then all renames, so a
     /// failure while writing leaves every original intact. `pending` holds
     /// (real path, display path, bytes).
-    pub fn replace_all(
+    pub(crate) fn replace_all(
         &self,
         pending: &[(PathBuf, String, Vec<u8>)],
     ) -> Result<(), WorkspaceError> {

@@ -100,7 +100,7 @@ pub enum ApiCommitError {
 }
 
 impl ApiCommitError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             ApiCommitError::Rest(e) => return e.hint(),
             ApiCommitError::App(e) => return e.hint(),
@@ -201,7 +201,10 @@ pub(crate) struct ApiTransport {
 }
 
 impl ApiTransport {
-    pub fn new(target: &ApiTarget, options: &ApiCommitOptions) -> Result<Self, ApiCommitError> {
+    pub(crate) fn new(
+        target: &ApiTarget,
+        options: &ApiCommitOptions,
+    ) -> Result<Self, ApiCommitError> {
         Ok(ApiTransport {
             target: target.clone(),
             paths: normalise_paths(&options.paths)?,

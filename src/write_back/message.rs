@@ -11,21 +11,24 @@ use crate::guard::{Credential, RunId};
 use crate::template::TemplateError;
 
 /// Trailer naming the image a bump commit changed (one line per image).
-pub const TRAILER_IMAGE: &str = "Bumped-Image";
+pub(crate) const TRAILER_IMAGE: &str = "Bumped-Image";
 /// Trailer naming the workflow run that made a bump commit.
-pub const TRAILER_RUN: &str = "Bumped-By-Run";
+pub(crate) const TRAILER_RUN: &str = "Bumped-By-Run";
 
 /// The commit message of a run: the `commit-message` template with the
 /// trailers, keeping a skip marker when the credential would start
 /// workflows (see [`crate::guard::ensure_skip_marker`]).
-pub struct ConfigMessage<'a> {
+pub(crate) struct ConfigMessage<'a> {
     template: &'a str,
     context: &'a GitHubContext,
     credential: Credential,
 }
 
 impl<'a> ConfigMessage<'a> {
-    pub fn new(config: &'a crate::config::WriteBackOptions, context: &'a GitHubContext) -> Self {
+    pub(crate) fn new(
+        config: &'a crate::config::WriteBackOptions,
+        context: &'a GitHubContext,
+    ) -> Self {
         ConfigMessage {
             template: &config.commit_message,
             context,
@@ -33,7 +36,7 @@ impl<'a> ConfigMessage<'a> {
         }
     }
 
-    pub fn render(&self, report: &EditReport) -> Result<String, TemplateError> {
+    pub(crate) fn render(&self, report: &EditReport) -> Result<String, TemplateError> {
         let text = render(self.template, report, self.context)?;
         Ok(crate::guard::ensure_skip_marker(&text, self.credential))
     }
@@ -58,7 +61,7 @@ pub struct GitHubContext {
 }
 
 impl GitHubContext {
-    pub fn run_url(&self) -> Option<String> {
+    pub(crate) fn run_url(&self) -> Option<String> {
         match (&self.repository, &self.run_id) {
             (Some(repo), Some(run)) if !self.server_url.is_empty() => Some(format!(
                 "{}/{repo}/actions/runs/{run}",
@@ -70,7 +73,7 @@ impl GitHubContext {
 }
 
 /// Placeholder values for the commit-message and pull-request templates.
-pub fn template_vars(
+pub(crate) fn template_vars(
     report: &EditReport,
     context: &GitHubContext,
 ) -> BTreeMap<&'static str, String> {
@@ -153,7 +156,7 @@ fn bumps(changes: &[Change]) -> String {
 /// find bump commits with `git log --grep` or `git interpret-trailers`;
 /// the only writer of trailers. `Bumped-Image`/`Bumped-By-Run` (read back by
 /// the newer-wins guard) are written when the run is known.
-pub fn render(
+pub(crate) fn render(
     template: &str,
     report: &EditReport,
     context: &GitHubContext,
@@ -194,7 +197,7 @@ pub fn render(
 
 /// The trailer block for a bump commit: one `Bumped-Image` line per image,
 /// then `Bumped-By-Run`. Appended after a blank line by [`append_trailers`].
-pub fn format_trailers(images: &[&str], run: RunId) -> String {
+pub(crate) fn format_trailers(images: &[&str], run: RunId) -> String {
     let mut s = String::new();
     for image in images {
         s.push_str(&format!("{TRAILER_IMAGE}: {image}\n"));
@@ -211,7 +214,7 @@ pub fn append_trailers(message: &str, images: &[&str], run: RunId) -> String {
 
 /// `(key, value)` pairs of the message's last paragraph, when every line of
 /// it is a `Key: value` trailer.
-pub fn parse_trailers(message: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_trailers(message: &str) -> Vec<(String, String)> {
     let paragraph = message.trim_end().rsplit("\n\n").next().unwrap_or_default();
     let mut out = Vec::new();
     for line in paragraph.lines() {
@@ -228,7 +231,7 @@ pub fn parse_trailers(message: &str) -> Vec<(String, String)> {
 }
 
 /// The run recorded in a bump commit for `image`, if the commit names it.
-pub fn bumped_by_run(message: &str, image: &str) -> Option<RunId> {
+pub(crate) fn bumped_by_run(message: &str, image: &str) -> Option<RunId> {
     let trailers = parse_trailers(message);
     let names_image = trailers
         .iter()

@@ -35,7 +35,7 @@
 pub mod api;
 pub mod git;
 pub mod message;
-pub mod pull_request;
+pub(crate) mod pull_request;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -92,7 +92,7 @@ pub struct WriteBackResult {
 
 /// The branch tip an attempt starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tip {
+pub(crate) struct Tip {
     /// The commit id, as the remote has it.
     pub id: String,
     /// The work tree is the caller's checkout as it was (the tip is its
@@ -104,7 +104,7 @@ pub struct Tip {
 
 /// Where a commit goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// The target branch, swapped from the tip the edit ran on.
     Branch,
     /// Our own pull-request branch, force-moved to one commit on the tip.
@@ -113,7 +113,7 @@ pub enum Destination {
 
 /// How a publish ended, when the server did not refuse it outright.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Publish {
+pub(crate) enum Publish {
     Landed {
         commit: String,
         diff: String,
@@ -127,7 +127,7 @@ pub enum Publish {
 
 /// A way to read and write the branch: git (HTTP, SSH, local paths) or the
 /// GitHub API.
-pub trait Transport {
+pub(crate) trait Transport {
     /// The branch written to (the pull request's base in that mode).
     fn branch(&self) -> &str;
     /// Where the remote is, for messages.
@@ -164,7 +164,7 @@ pub trait Transport {
 
 /// How long to keep trying, and what to do between attempts.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryBudget {
+pub(crate) struct RetryBudget {
     /// No new attempt starts after this much time.
     pub deadline: Duration,
     /// At most this many attempts; 0 = only the deadline limits.
@@ -191,7 +191,7 @@ impl Default for RetryBudget {
 }
 
 /// Everything the loop decides, independent of the transport.
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// Renders the commit message (with its trailers) for an edit.
     pub message: &'a dyn Fn(&EditReport) -> Result<String, crate::template::TemplateError>,
     /// `Some(run)` turns the newer-wins guard on (push mode only); the run
@@ -206,7 +206,7 @@ pub struct Plan<'a> {
 /// The edit the loop re-runs on each attempt's tip, in the transport's root.
 /// Its error is the loop's: a promotion's edit also fails when the source
 /// overlay cannot be read or verified on that tip.
-pub type Edit<'a> = dyn FnMut(&Path) -> Result<EditReport, WriteBackError> + 'a;
+pub(crate) type Edit<'a> = dyn FnMut(&Path) -> Result<EditReport, WriteBackError> + 'a;
 
 /// Attempts made so far, readable after a failure (the `attempts` output is
 /// written on failure too).
@@ -292,7 +292,7 @@ impl WriteBackError {
     }
 
     /// The YAML location of an edit error, wherever it came from.
-    pub fn edit_error(&self) -> Option<&WorkspaceError> {
+    pub(crate) fn edit_error(&self) -> Option<&WorkspaceError> {
         match self {
             WriteBackError::Edit(e) => Some(e),
             _ => None,
@@ -304,7 +304,7 @@ impl WriteBackError {
 /// pull request, the same for both transports. `written` is the repository
 /// written to (`owner/name`), where the pull request goes; `token` is the
 /// credential it is opened with.
-pub fn plan_for<'a>(
+pub(crate) fn plan_for<'a>(
     config: &WriteBackOptions,
     context: &GitHubContext,
     written: Option<&str>,
@@ -348,7 +348,7 @@ pub fn plan_for<'a>(
 
 /// Runs the edit on the branch tip and publishes it, again on each new tip
 /// until it lands, the guard refuses it, or the budget runs out.
-pub fn run(
+pub(crate) fn run(
     plan: &Plan<'_>,
     transport: &mut dyn Transport,
     edit: &mut Edit<'_>,

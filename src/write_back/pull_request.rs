@@ -37,7 +37,7 @@ fn status_suffix(status: u16) -> String {
 }
 
 impl PullRequestError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         let hint = match self {
             PullRequestError::NoApiRepository => {
                 "set `repository` to owner/name, or run inside GitHub Actions (GITHUB_REPOSITORY)"
@@ -70,7 +70,7 @@ impl PullRequestError {
 
 /// Where the pull request of a run goes, decided before any attempt.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Our branch, e.g. `gitops-bump/main/ghcr.io-org-app`.
     pub head: String,
     /// `owner/name` the pull request is opened in.
@@ -83,7 +83,7 @@ pub struct Plan {
 
 /// An opened (or updated) pull request.
 #[derive(Debug, Clone)]
-pub struct Opened {
+pub(crate) struct Opened {
     pub url: String,
     pub number: u64,
 }
@@ -91,7 +91,7 @@ pub struct Opened {
 impl Plan {
     /// Opens the pull request from `head` into `base`, or updates the open
     /// one, titled from the commit message.
-    pub fn open_or_update(
+    pub(crate) fn open_or_update(
         &self,
         base: &str,
         message: &str,
@@ -119,7 +119,7 @@ impl Plan {
 /// lands on the same branch, so a second run updates the pull request
 /// instead of opening another one. `what` is the promotion target or the
 /// image names.
-pub fn branch_name(base: &str, images: &[&str], promote_to: Option<&str>) -> String {
+pub(crate) fn branch_name(base: &str, images: &[&str], promote_to: Option<&str>) -> String {
     let what = match promote_to {
         Some(target) => format!("promote-{}", slug(target)),
         None => {
@@ -161,17 +161,8 @@ fn slug(s: &str) -> String {
     out.trim_matches(['-', '.']).to_string()
 }
 
-/// `owner/name` for the API: from the `repository` input when it names one
-/// (directly or as the last two segments of a URL), else `GITHUB_REPOSITORY`.
-pub fn owner_and_name(repository: Option<&str>, context: &GitHubContext) -> Option<String> {
-    repository
-        .and_then(crate::github_api::rest::owner_and_name)
-        .map(|(owner, name)| format!("{owner}/{name}"))
-        .or_else(|| context.repository.clone())
-}
-
 /// Title and body of the pull request.
-pub fn title_and_body(
+pub(crate) fn title_and_body(
     commit_message: &str,
     report: &EditReport,
     context: &GitHubContext,
@@ -196,7 +187,7 @@ pub fn title_and_body(
 }
 
 /// What to open or update.
-pub struct PullRequest<'a> {
+pub(crate) struct PullRequest<'a> {
     pub repository: &'a str,
     pub head: &'a str,
     pub base: &'a str,
@@ -207,7 +198,7 @@ pub struct PullRequest<'a> {
 
 /// Creates the pull request or updates the open one for the same head
 /// branch. Returns its HTML URL and number.
-pub fn open_or_update(
+pub(crate) fn open_or_update(
     api_url: &str,
     token: Option<&Secret>,
     pr: &PullRequest<'_>,
@@ -456,31 +447,6 @@ mod tests {
         ];
         for (answer, want) in cases {
             assert_eq!(refusal_message(&answer), want, "{answer}");
-        }
-    }
-
-    #[test]
-    fn owner_and_name_come_from_the_input_or_the_context() {
-        let context = GitHubContext {
-            repository: Some("ci/own".into()),
-            ..GitHubContext::default()
-        };
-        let cases = [
-            (Some("org/gitops"), "org/gitops"),
-            (
-                Some("https://git.example.test/org/gitops.git"),
-                "org/gitops",
-            ),
-            (Some("git@host.test:org/gitops.git"), "org/gitops"),
-            (Some("http://127.0.0.1:1/gitops.git"), "ci/own"),
-            (None, "ci/own"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(
-                owner_and_name(input, &context).as_deref(),
-                Some(want),
-                "{input:?}"
-            );
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::edit::text;
 use crate::edit::yaml::{Node, Problem};
 use crate::spec::Field;
 
-pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
     let is_argo = root
         .get_str("apiVersion")?

@@ -4,7 +4,7 @@ use crate::edit::TargetKind;
 use crate::edit::target::{Context, Found, find_reference};
 use crate::edit::yaml::{Node, Problem};
 
-pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
     let Some(services) = root.get("services")? else {
         return Ok(found);

@@ -23,7 +23,7 @@ use crate::edit::text::{self, Splice};
 use crate::edit::yaml::{Node, Problem};
 use crate::spec::{Field, ImageSpec};
 
-pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
     for path in &ctx.request.values_paths {
         if let Some((node, in_flow)) = lookup(root, path)? {
@@ -52,7 +52,11 @@ fn lookup<'n, 'a>(root: &'n Node<'a>, path: &str) -> Result<Option<(&'n Node<'a>
     Ok(Some((node, in_flow)))
 }
 
-pub fn walk(ctx: &Context<'_, '_>, node: &Node<'_>, found: &mut Vec<Found>) -> Result<(), Problem> {
+pub(crate) fn walk(
+    ctx: &Context<'_, '_>,
+    node: &Node<'_>,
+    found: &mut Vec<Found>,
+) -> Result<(), Problem> {
     if let Some(entries) = node.entries() {
         found.extend(find_in_map(ctx, node, TargetKind::HelmValues)?);
         let split = has_split_keys(node)?;
@@ -85,7 +89,7 @@ fn holds_reference(key: &str) -> bool {
 
 /// Flux `HelmRelease.spec.values`: values inline in a Kubernetes object,
 /// searched like a values file.
-pub fn find_in_helm_release(
+pub(crate) fn find_in_helm_release(
     ctx: &Context<'_, '_>,
     root: &Node<'_>,
     kind: Option<&str>,
@@ -134,7 +138,7 @@ fn repository_node<'n, 'a>(map: &'n Node<'a>) -> Result<Option<&'n Node<'a>>, Pr
 }
 
 /// The tag and digest after the SPEC for separate keys (see the module doc).
-pub fn pair_values(
+pub(crate) fn pair_values(
     spec: &ImageSpec,
     tag: Option<&str>,
     digest: Option<&str>,
@@ -270,7 +274,7 @@ fn find_in_map(
 /// The warning for a SPEC's digest with nowhere to go: the map (or the
 /// parameter list) has no place for it, and one is never created because a
 /// chart that does not read it would silently ignore it.
-pub fn unwritten_digest(
+pub(crate) fn unwritten_digest(
     spec: &ImageSpec,
     has_place: bool,
     place: &str,

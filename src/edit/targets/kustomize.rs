@@ -40,14 +40,14 @@ const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kusto
 /// `tagSuffix` is only ever kept or removed, never written.
 const FIELDS: [&str; 4] = ["newName", "newTag", "digest", "tagSuffix"];
 
-pub fn is_kustomization_file(file_name: &str) -> bool {
+pub(crate) fn is_kustomization_file(file_name: &str) -> bool {
     FILE_NAMES.contains(&file_name)
 }
 
 /// The local `resources:` of a kustomization, as written (files and
 /// directories, relative to its directory); remote ones (URLs) are left
 /// out. A file that does not parse has none.
-pub fn local_resources(text: &str) -> Vec<String> {
+pub(crate) fn local_resources(text: &str) -> Vec<String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Ok(docs) = crate::edit::yaml::parse(text) else {
         return Vec::new();
@@ -65,7 +65,7 @@ pub fn local_resources(text: &str) -> Vec<String> {
 }
 
 /// The kustomization file of `dir` among `files` (relative, `/`-separated).
-pub fn kustomization_in<'f>(dir: &str, files: &'f [&'f str]) -> Option<&'f str> {
+pub(crate) fn kustomization_in<'f>(dir: &str, files: &'f [&'f str]) -> Option<&'f str> {
     FILE_NAMES.iter().find_map(|name| {
         let path = if dir.is_empty() {
             (*name).to_string()
@@ -76,7 +76,7 @@ pub fn kustomization_in<'f>(dir: &str, files: &'f [&'f str]) -> Option<&'f str> 
     })
 }
 
-pub fn applies(file_name: &str, root: &Node<'_>, kind: Option<&str>) -> bool {
+pub(crate) fn applies(file_name: &str, root: &Node<'_>, kind: Option<&str>) -> bool {
     if is_kustomization_file(file_name) {
         return true;
     }
@@ -88,7 +88,7 @@ pub fn applies(file_name: &str, root: &Node<'_>, kind: Option<&str>) -> bool {
             .is_some_and(|v| v.starts_with("kustomize.config.k8s.io/"))
 }
 
-pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
     if root.entries().is_none() {
         if root.is_empty_null() {
@@ -148,7 +148,9 @@ fn helm_charts_values(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Foun
 }
 
 /// The entries of an `images:` value, each checked to be a mapping.
-pub fn image_entries<'n, 'a>(images: Option<&'n Node<'a>>) -> Result<&'n [Node<'a>], Problem> {
+pub(crate) fn image_entries<'n, 'a>(
+    images: Option<&'n Node<'a>>,
+) -> Result<&'n [Node<'a>], Problem> {
     let items: &[Node<'_>] = match images {
         None => &[],
         Some(node) if node.is_empty_null() => &[],

@@ -60,11 +60,11 @@ struct Site<'n, 'a> {
 }
 
 /// Whether `text` may hold a marker.
-pub fn present(text: &str) -> bool {
+pub(crate) fn present(text: &str) -> bool {
     text.contains(FLUX_KEY) || text.contains(OUR_KEY)
 }
 
-pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
     if !ctx.has_markers {
         return Ok(found);

@@ -2,9 +2,9 @@
 //! imports the contract (`super::target`: what it is given, what it
 //! answers) and never the engine, which calls them in its own order.
 
-pub mod argocd;
-pub mod compose;
-pub mod helm;
-pub mod kustomize;
-pub mod marker;
-pub mod workload;
+pub(crate) mod argocd;
+pub(crate) mod compose;
+pub(crate) mod helm;
+pub(crate) mod kustomize;
+pub(crate) mod marker;
+pub(crate) mod workload;

@@ -27,7 +27,7 @@ fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
     Ok(image_nodes(root)?
         .into_iter()
         .filter_map(|(image, in_flow)| find_reference(ctx, image, TargetKind::Workload, in_flow))
@@ -36,7 +36,9 @@ pub fn find(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Proble
 
 /// Every container `image:` scalar of the workload(s) in a document, with
 /// whether it sits in a flow mapping.
-pub fn image_nodes<'n, 'a>(root: &'n Node<'a>) -> Result<Vec<(&'n Node<'a>, bool)>, Problem> {
+pub(crate) fn image_nodes<'n, 'a>(
+    root: &'n Node<'a>,
+) -> Result<Vec<(&'n Node<'a>, bool)>, Problem> {
     let mut found = Vec::new();
     match root.get_str("kind")? {
         Some("List") => {
@@ -106,7 +108,10 @@ fn images_in_workload<'n, 'a>(
 /// places we cannot know (Argo Workflows `container.image`, Tekton
 /// `steps[].image`, KServe `containers[].image`); only the user can say a
 /// kind's `image:` fields are images, so nothing is guessed.
-pub fn find_in_listed_kinds(ctx: &Context<'_, '_>, root: &Node<'_>) -> Result<Vec<Found>, Problem> {
+pub(crate) fn find_in_listed_kinds(
+    ctx: &Context<'_, '_>,
+    root: &Node<'_>,
+) -> Result<Vec<Found>, Problem> {
     let mut found = Vec::new();
     if ctx.request.image_kinds.is_empty() {
         return Ok(found);

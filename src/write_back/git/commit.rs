@@ -12,7 +12,7 @@ use super::GitError;
 /// Checks a path reported by the edit: relative, `/`-separated, inside the
 /// work tree. The edit engine promises this; we check because we are about
 /// to read and commit whatever it names.
-pub fn checked_path(file: &str) -> Result<&Path, GitError> {
+pub(crate) fn checked_path(file: &str) -> Result<&Path, GitError> {
     let path = Path::new(file);
     let inside = !file.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
     if inside {
@@ -26,7 +26,7 @@ pub fn checked_path(file: &str) -> Result<&Path, GitError> {
 
 /// A tree equal to `base` except for `files`, read from the work tree.
 /// Built without the index, so anything else a user staged stays out.
-pub fn tree_with_files(
+pub(crate) fn tree_with_files(
     repo: &Repository,
     workdir: &Path,
     base: &Tree<'_>,
@@ -79,7 +79,7 @@ fn is_executable(_meta: &std::fs::Metadata) -> bool {
 }
 
 /// Author and committer, stamped now.
-pub fn signature(name: &str, email: &str) -> Result<Signature<'static>, GitError> {
+pub(crate) fn signature(name: &str, email: &str) -> Result<Signature<'static>, GitError> {
     Signature::now(name, email).map_err(|source| GitError::Identity {
         name: name.to_string(),
         email: email.to_string(),
@@ -88,7 +88,7 @@ pub fn signature(name: &str, email: &str) -> Result<Signature<'static>, GitError
 }
 
 /// The unified diff between two trees, limited to `files`.
-pub fn unified_diff(
+pub(crate) fn unified_diff(
     repo: &Repository,
     old: &Tree<'_>,
     new: &Tree<'_>,

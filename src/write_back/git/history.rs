@@ -25,7 +25,7 @@ pub enum LastBump {
 impl LastBump {
     /// The run, when one was found; history that ends without a bump (or
     /// cannot be deepened further) is no evidence.
-    pub fn run(&self) -> Option<RunId> {
+    pub(crate) fn run(&self) -> Option<RunId> {
         match self {
             LastBump::Found { run, .. } => Some(*run),
             LastBump::NotFound | LastBump::Shallow => None,

@@ -27,9 +27,9 @@
 //! header of requests to the origin named; a local remote is an anonymous
 //! in-memory libgit2 remote that needs no credentials.
 
-pub mod commit;
+pub(crate) mod commit;
 pub mod history;
-pub mod remote;
+pub(crate) mod remote;
 mod smart_http;
 
 use std::path::{Path, PathBuf};
@@ -180,7 +180,7 @@ fn remote_suffix(messages: &str) -> String {
 }
 
 impl GitError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         let hint = match self {
             GitError::OutOfReach { repository, .. } => {
                 return Some(format!(
@@ -270,7 +270,7 @@ pub fn write_back_with(
 /// the same helper the API write-back uses: with `app-id`, an installation
 /// token for the repository written (revoked at the end, also on failure),
 /// given to git as `x-access-token`; else `token`.
-pub fn write_back_counted(
+pub(crate) fn write_back_counted(
     config: &WriteBackOptions,
     options: &WriteBackSite,
     edit: &mut crate::write_back::Edit<'_>,

@@ -28,7 +28,7 @@ pub(super) const TOKEN_USER: &str = "x-access-token";
 
 /// Where the repository to write to lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteLocation {
+pub(crate) struct RemoteLocation {
     /// What libgit2 connects to (a URL or a local path); never holds a token.
     pub url: String,
     /// Local paths and `file://` URLs: libgit2 cannot fetch them shallowly.
@@ -41,7 +41,7 @@ pub struct RemoteLocation {
 impl RemoteLocation {
     /// Resolves the `repository` input: `owner/name` on the GitHub server,
     /// any URL, or a local path (`./owner/name` forces a path).
-    pub fn from_input(repository: &str, server_url: &str) -> Result<Self, GitError> {
+    pub(crate) fn from_input(repository: &str, server_url: &str) -> Result<Self, GitError> {
         let repository = repository.trim();
         if let Some((scheme, rest)) = repository.split_once("://") {
             if let Some(authority) = rest.split('/').next()
@@ -84,7 +84,7 @@ impl RemoteLocation {
     }
 
     /// The `origin` of an existing checkout.
-    pub fn origin_of(repo: &Repository) -> Result<Self, GitError> {
+    pub(crate) fn origin_of(repo: &Repository) -> Result<Self, GitError> {
         let path = repo.path().to_path_buf();
         let origin = repo
             .find_remote("origin")
@@ -105,7 +105,7 @@ impl RemoteLocation {
     /// Allows the token over plain HTTP when this location's origin is one
     /// of `origins` (the `insecure-git-origins` input: `http://host:port`
     /// or `host:port`).
-    pub fn allowing_insecure(mut self, origins: &[String]) -> Self {
+    pub(crate) fn allowing_insecure(mut self, origins: &[String]) -> Self {
         let ours = Origin::of(&self.url);
         self.insecure_http = ours.as_ref().is_some_and(|ours| {
             ours.scheme == "http"
@@ -124,7 +124,7 @@ impl RemoteLocation {
 
     /// An `http://` or `https://` remote, which our own smart-HTTP client
     /// talks to ([`super::smart_http`]).
-    pub fn is_http(&self) -> bool {
+    pub(crate) fn is_http(&self) -> bool {
         let url = self.url.to_ascii_lowercase();
         !self.local && (url.starts_with("http://") || url.starts_with("https://"))
     }
@@ -144,12 +144,12 @@ impl RemoteLocation {
     }
 
     /// The URL with any user info removed, for messages.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         redact_url(&self.url)
     }
 
     /// The directory of a remote on this machine (a path or `file://`).
-    pub fn local_path(&self) -> Option<PathBuf> {
+    pub(crate) fn local_path(&self) -> Option<PathBuf> {
         if !self.local {
             return None;
         }
@@ -162,7 +162,7 @@ impl RemoteLocation {
     /// A remote on this machine must be a git repository that exists: say
     /// so before anything else (libgit2 would answer "unsupported URL
     /// protocol" for a missing path).
-    pub fn check_local(&self) -> Result<(), GitError> {
+    pub(crate) fn check_local(&self) -> Result<(), GitError> {
         let Some(path) = self.local_path() else {
             return Ok(());
         };
@@ -283,7 +283,7 @@ pub(super) fn may_send_token(location: &RemoteLocation, asked_by: &str) -> Resul
 }
 
 /// Drops `user:password@` from a URL so it can be shown.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -296,7 +296,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// How a push ended when the server did not refuse it outright.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PushOutcome {
+pub(crate) enum PushOutcome {
     Pushed,
     /// Someone else moved the branch first: fetch, re-apply, retry.
     LostRace(String),
@@ -342,7 +342,7 @@ fn anonymous_remote<'r>(
 /// The tip lands in a ref of our own that is read and removed again, and
 /// FETCH_HEAD is not written: a checkout keeps its `origin/*` refs and
 /// their reflogs as they were, so a run that fails changes nothing in it.
-pub fn fetch_branch(
+pub(crate) fn fetch_branch(
     repo: &Repository,
     location: &RemoteLocation,
     branch: &str,
@@ -355,7 +355,7 @@ pub fn fetch_branch(
 /// [`fetch_branch`] for `branch`, or for the remote's default branch (what
 /// its HEAD names) when `None`: one connection serves both the lookup and
 /// the fetch, so not knowing the branch costs no extra round trip.
-pub fn fetch(
+pub(crate) fn fetch(
     repo: &Repository,
     location: &RemoteLocation,
     branch: Option<&str>,
@@ -431,7 +431,7 @@ pub fn fetch(
 ///
 /// A lost race or a held lock is an `Ok`; any other refusal is an error
 /// carrying the server's words.
-pub fn push(
+pub(crate) fn push(
     repo: &Repository,
     location: &RemoteLocation,
     commit: git2::Oid,
