@@ -131,7 +131,7 @@ pub const INPUTS: &[Input] = &[
     input(
         "repository",
         "",
-        "Repository to bump: owner/name, a URL or a local path; empty = the current checkout",
+        "Repository to bump: owner/name, an https:// URL or a local path (not ssh); empty = the current checkout",
     ),
     input(
         "branch",

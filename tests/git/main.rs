@@ -245,6 +245,42 @@ fn wrong_or_missing_token_fails_clearly_and_pushes_nothing() {
 }
 
 #[test]
+fn ssh_remotes_are_refused_before_anything_is_done() {
+    // (the input, as messages show it: user info in a URL is never shown)
+    for (url, shown) in [
+        (
+            "git@github.com:org/gitops.git",
+            "git@github.com:org/gitops.git",
+        ),
+        (
+            "ssh://git@github.com/org/gitops.git",
+            "ssh://***@github.com/org/gitops.git",
+        ),
+    ] {
+        let cfg = config(&[("repository", url), ("token", GIT_TOKEN)]);
+        let mut calls = 0;
+        let mut edit = |root: &Path| {
+            calls += 1;
+            apply_bumps(root, &[Bump::new("apps/app.yaml", APP, "v1")])
+        };
+        let err = write_back_with(&cfg, &options(Path::new("."), ""), &mut edit).expect_err(url);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "could not reach {shown}: only https:// URLs (http:// for origins in `insecure-git-origins`) and paths on this machine are supported, not ssh"
+            )
+        );
+        assert!(
+            err.hint()
+                .unwrap_or_default()
+                .contains("check the `repository` input"),
+            "{err:?}"
+        );
+        assert_eq!(calls, 0, "{url}: nothing edited");
+    }
+}
+
+#[test]
 fn a_token_the_server_refuses_shows_the_servers_words() {
     // The server answers the push with HTTP 403 and a reason in the body,
     // which libgit2 drops ("unexpected http status code: 403"): we show it.

@@ -238,6 +238,9 @@ impl GitError {
             GitError::Denied { status: 404, .. } => {
                 "check `repository`: the server says it does not exist, or the token cannot see it (a token for another repository needs access to it: a fine-grained PAT or GitHub App token)"
             }
+            GitError::Denied { status, .. } if *status == 429 || *status >= 500 => {
+                "the git server failed or is rate limiting: re-run the job (a bump that did land is found and not made twice); if it persists, check the server's status page"
+            }
             GitError::Denied { .. } => {
                 "the server refused this token for the repository: it needs `contents: write` there (a fine-grained PAT or GitHub App installation token for another repository); read the server's words above"
             }

@@ -465,7 +465,7 @@ async fn fetch_with(
     let mut writer = odb
         .packwriter()
         .map_err(|e| fail(e.message().to_string()))?;
-    let mut wrote = false;
+    let mut header = Vec::with_capacity(12);
     loop {
         let data = if sideband {
             let packet = match pending.take() {
@@ -500,10 +500,17 @@ async fn fetch_with(
                 None => break,
             }
         };
+        if header.len() < 12 {
+            header.extend(data.iter().take(12 - header.len()));
+        }
         writer.write_all(&data).map_err(|e| fail(e.to_string()))?;
-        wrote = true;
     }
-    if wrote {
+    // `PACK`, version, object count: an empty pack (nothing we lack) is
+    // not indexed.
+    let objects = header
+        .get(8..12)
+        .map_or(0, |n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
+    if objects > 0 {
         writer.commit().map_err(|e| fail(e.message().to_string()))?;
     }
     write_shallow(repo, &shallow_now).map_err(|e| GitError::Workspace {
