@@ -286,6 +286,114 @@ impl std::error::Error for BodyError {
     }
 }
 
+/// How a request retried by [`send_retrying`] ended, when it did not end
+/// with an answer to hand back.
+#[derive(Debug)]
+pub(crate) enum GaveUp {
+    /// The request could not be built.
+    Build(reqwest::Error),
+    /// Still 429 after `attempts`, or asked to wait longer than we wait.
+    RateLimited {
+        url: String,
+        retry_after: Option<Duration>,
+        attempts: u32,
+        response: reqwest::Response,
+    },
+    /// Still a 5xx after `attempts`: the last answer, its body unread.
+    ServerError {
+        url: String,
+        attempts: u32,
+        response: reqwest::Response,
+    },
+    /// A connection failure or timeout after `attempts`, or at once when
+    /// it is not one a retry can cure.
+    Transport {
+        url: String,
+        error: reqwest::Error,
+        attempts: u32,
+    },
+}
+
+/// Sends the request `make` builds through `send`, retrying 429 (after
+/// its `Retry-After`), 5xx answers and connection failures up to
+/// `retries` times with [`Backoff::TRANSIENT`] between them. Never retries
+/// any other status: 401/403/404 are answers, not accidents. Only for
+/// requests that may be sent twice (a push is not one).
+pub(crate) async fn send_retrying<F, Fut>(
+    retries: u32,
+    make: impl Fn() -> reqwest::RequestBuilder,
+    send: F,
+) -> Result<reqwest::Response, GaveUp>
+where
+    F: Fn(reqwest::Request) -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
+{
+    use crate::retry::{Backoff, MAX_RETRY_AFTER, parse_retry_after};
+    let mut attempt = 0;
+    loop {
+        let request = make().build().map_err(GaveUp::Build)?;
+        let (method, url) = (request.method().clone(), shown_url(request.url()));
+        let retry_in = match send(request).await {
+            Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                tracing::debug!(%method, url, status = 429, "request rate limited");
+                let after = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+                if attempt >= retries || after.is_some_and(|a| a > MAX_RETRY_AFTER) {
+                    return Err(GaveUp::RateLimited {
+                        url,
+                        retry_after: after,
+                        attempts: attempt + 1,
+                        response: r,
+                    });
+                }
+                after.unwrap_or_else(|| Backoff::TRANSIENT.delay(attempt))
+            }
+            Ok(r) if r.status().is_server_error() => {
+                tracing::debug!(%method, url, status = r.status().as_u16(), "server error");
+                if attempt >= retries {
+                    return Err(GaveUp::ServerError {
+                        url,
+                        attempts: attempt + 1,
+                        response: r,
+                    });
+                }
+                Backoff::TRANSIENT.delay(attempt)
+            }
+            Ok(r) => {
+                tracing::debug!(%method, url, status = r.status().as_u16(), "request");
+                return Ok(r);
+            }
+            Err(error) => {
+                tracing::debug!(%method, url, %error, "request failed");
+                let transient = error.is_connect() || error.is_timeout() || error.is_request();
+                if attempt >= retries || !transient {
+                    return Err(GaveUp::Transport {
+                        url,
+                        error,
+                        attempts: attempt + 1,
+                    });
+                }
+                Backoff::TRANSIENT.delay(attempt)
+            }
+        };
+        attempt += 1;
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// A URL for logs and errors: without query (token requests carry account
+/// names there) and without user info.
+pub(crate) fn shown_url(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
 /// `4 MiB`, `1 MiB`: how the limits read in messages and docs.
 pub(crate) fn human_size(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {

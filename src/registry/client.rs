@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode, header};
 use tokio::sync::OnceCell;
@@ -15,8 +15,9 @@ use tracing::debug;
 
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialSource, Login, Lookup};
-use super::retry::{self, Backoff};
 use super::{RegistryError, RegistryOptions};
+use crate::http::GaveUp;
+use crate::retry;
 use crate::secret::Secret;
 
 /// Where a registry's API lives and what it asks of clients.
@@ -395,80 +396,66 @@ impl Client {
     }
 
     /// Sends a request, retrying 429 (after `Retry-After`), 5xx and
-    /// connection failures up to `retries` times. Never retries other
-    /// statuses: 401/403/404 are answers, not accidents.
+    /// connection failures up to `retries` times
+    /// ([`crate::http::send_retrying`]), and says what failed in the
+    /// registry's terms.
     async fn send(
         &self,
         registry: &str,
         retries: u32,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RegistryError> {
-        let mut attempt = 0;
-        loop {
-            let request = make()
-                .timeout(self.options.request_timeout)
-                .build()
-                .map_err(|e| RegistryError::BadResponse {
-                    registry: registry.to_string(),
-                    what: format!("could not build a request: {e}"),
-                })?;
-            let (method, url) = (request.method().clone(), redact_query(request.url()));
-            let retry_in = match crate::http::execute(request).await {
-                Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
-                    debug!(%method, url, status = 429, "registry request rate limited");
-                    let after = r
-                        .headers()
-                        .get(header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                    if attempt >= retries || after.is_some_and(|a| a > retry::MAX_RETRY_AFTER) {
-                        return Err(RegistryError::RateLimited {
-                            registry: registry.to_string(),
-                            url,
-                            retry_after: after,
-                            attempts: attempt + 1,
-                        });
-                    }
-                    after.unwrap_or_else(|| Backoff::TRANSIENT.delay(attempt))
-                }
-                Ok(r) if r.status().is_server_error() => {
-                    let status = r.status();
-                    debug!(%method, url, status = status.as_u16(), "registry server error");
-                    if attempt >= retries {
-                        let body = crate::http::read_body(r, crate::http::MAX_REGISTRY_BODY)
-                            .await
-                            .unwrap_or_default();
-                        return Err(RegistryError::ServerError {
-                            registry: registry.to_string(),
-                            url,
-                            detail: RegistrySays::parse(&body).render(status),
-                            attempts: attempt + 1,
-                        });
-                    }
-                    Backoff::TRANSIENT.delay(attempt)
-                }
-                Ok(r) => {
-                    debug!(%method, url, status = r.status().as_u16(), "registry request");
-                    return Ok(r);
-                }
-                Err(e) => {
-                    debug!(%method, url, error = %e, "registry request failed");
-                    let transient = e.is_connect() || e.is_timeout() || e.is_request();
-                    if attempt >= retries || !transient {
-                        return Err(transport_error(
-                            registry,
-                            &url,
-                            &e,
-                            self.options.request_timeout,
-                            attempt + 1,
-                        ));
-                    }
-                    Backoff::TRANSIENT.delay(attempt)
-                }
-            };
-            attempt += 1;
-            tokio::time::sleep(retry_in).await;
+        let timeout = self.options.request_timeout;
+        let sent =
+            crate::http::send_retrying(retries, || make().timeout(timeout), crate::http::execute)
+                .await;
+        match sent {
+            Ok(response) => Ok(response),
+            Err(gave_up) => Err(registry_error(gave_up, registry, timeout).await),
         }
+    }
+}
+
+/// The registry's error for a request [`crate::http::send_retrying`] gave
+/// up on.
+async fn registry_error(gave_up: GaveUp, registry: &str, timeout: Duration) -> RegistryError {
+    match gave_up {
+        GaveUp::Build(e) => RegistryError::BadResponse {
+            registry: registry.to_string(),
+            what: format!("could not build a request: {e}"),
+        },
+        GaveUp::RateLimited {
+            url,
+            retry_after,
+            attempts,
+            ..
+        } => RegistryError::RateLimited {
+            registry: registry.to_string(),
+            url,
+            retry_after,
+            attempts,
+        },
+        GaveUp::ServerError {
+            url,
+            attempts,
+            response,
+        } => {
+            let status = response.status();
+            let body = crate::http::read_body(response, crate::http::MAX_REGISTRY_BODY)
+                .await
+                .unwrap_or_default();
+            RegistryError::ServerError {
+                registry: registry.to_string(),
+                url,
+                detail: RegistrySays::parse(&body).render(status),
+                attempts,
+            }
+        }
+        GaveUp::Transport {
+            url,
+            error,
+            attempts,
+        } => transport_error(registry, &url, &error, timeout, attempts),
     }
 }
 
@@ -480,11 +467,7 @@ pub(crate) fn pull_scope(repository: &str) -> String {
 /// A URL for logs and errors: without query (token requests carry account
 /// names there) and without userinfo.
 fn redact_query(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    url.set_query(None);
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
+    crate::http::shown_url(url)
 }
 
 fn transport_error(

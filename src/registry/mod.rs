@@ -12,7 +12,6 @@ mod challenge;
 mod client;
 mod credentials;
 mod manifest;
-mod retry;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -349,7 +348,7 @@ async fn wait_for_expected(
                 found: current.digest,
             });
         }
-        let delay = retry::Backoff::WAIT.delay(poll).min(remaining);
+        let delay = crate::retry::Backoff::WAIT.delay(poll).min(remaining);
         debug!(reference = %reference, ?delay, "tag not at the expected digest yet; waiting");
         tokio::time::sleep(delay).await;
         poll += 1;
@@ -398,7 +397,7 @@ async fn resolve_one(
                         },
                     });
                 }
-                let delay = retry::Backoff::WAIT.delay(poll).min(remaining);
+                let delay = crate::retry::Backoff::WAIT.delay(poll).min(remaining);
                 debug!(reference = %reference, ?delay, "image not found yet; waiting");
                 tokio::time::sleep(delay).await;
                 poll += 1;

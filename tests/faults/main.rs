@@ -214,6 +214,62 @@ fn git_server_faults_fail_clearly_or_land_completely() {
     );
 }
 
+/// A git server's passing trouble on a read (a 5xx, a 429 with
+/// `Retry-After`, a dropped connection) is retried and the bump lands; the
+/// push itself is never sent twice, since the server may have applied it.
+#[test]
+fn transient_read_failures_are_retried_and_a_push_is_sent_once() {
+    // (what, plan, path filter, lands)
+    let cases: &[(&str, &str, &str, bool)] = &[
+        ("503 on the first request", "503", "", true),
+        (
+            "429 with Retry-After on the fetch",
+            "429",
+            "git-upload-pack",
+            true,
+        ),
+        (
+            "connection dropped on the fetch",
+            "pass,drop",
+            "git-upload-pack",
+            true,
+        ),
+        (
+            "503 on the push advertisement",
+            "503",
+            "git-receive-pack",
+            true,
+        ),
+        ("502 on the push", "pass,502", "git-receive-pack", false),
+    ];
+    for (n, (what, plan, filter, lands)) in cases.iter().enumerate() {
+        let remote = HttpRemote::start(plan, filter);
+        let old = git(&remote.repo.remote(), &["rev-parse", "refs/heads/main"]);
+        let tag = format!("t{n}");
+        let out = remote.run(&remote.proxy.url("remote.git"), &tag, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), *lands, "{what}: {stderr}");
+        assert_eq!(
+            assert_old_or_new(&remote.repo, &old, &tag, what),
+            *lands,
+            "{what}"
+        );
+        let requests = remote.proxy.requests();
+        let pushes = requests
+            .iter()
+            .filter(|r| r.starts_with("REQ POST") && r.contains("/git-receive-pack"))
+            .count();
+        assert_eq!(pushes, 1, "{what}: {requests:?}");
+        if !lands {
+            assert!(
+                stderr.contains("answered HTTP 502 to push to")
+                    && stderr.contains("re-run the job"),
+                "{what}: {stderr}"
+            );
+        }
+    }
+}
+
 /// Kills `gitops-bump run` with SIGKILL at random points of the write-back
 /// to a smart-HTTP remote, as in production: the server's receive-pack runs
 /// in its own process. (Over `file://`, libgit2 writes the remote's refs

@@ -26,6 +26,7 @@ use git2::{Oid, Repository};
 
 use super::GitError;
 use super::remote::{PushOutcome, RemoteLocation, TOKEN_USER, classify_refusal, may_send_token};
+use crate::http::GaveUp;
 use crate::secret::Secret;
 
 /// How our git requests introduce themselves: git hosts tell git clients
@@ -216,6 +217,7 @@ impl<'a> Session<'a> {
     async fn send(
         &mut self,
         service: Service,
+        retryable: bool,
         build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, GitError> {
@@ -231,21 +233,38 @@ impl<'a> Session<'a> {
         {
             self.send_token = true;
         }
+        // Reads may be sent again after a 5xx, a 429 or a dropped
+        // connection; a push may not (the server may have applied it).
+        let retries = if retryable {
+            crate::retry::MAX_RETRIES
+        } else {
+            0
+        };
         loop {
-            let mut request = build(&client, url);
-            if self.send_token
-                && let Some(token) = self.token
-            {
-                request = request.basic_auth(TOKEN_USER, Some(token.expose()));
-            }
-            let sent = match service {
-                Service::UploadPack => crate::http::send(request).await,
-                Service::ReceivePack => match request.build() {
-                    Ok(request) => client.execute(request).await,
-                    Err(e) => Err(e),
-                },
+            let token = self.token.filter(|_| self.send_token);
+            let make = || {
+                let request = build(&client, url);
+                match token {
+                    Some(token) => request.basic_auth(TOKEN_USER, Some(token.expose())),
+                    None => request,
+                }
             };
-            let response = sent.map_err(|e| remote_error(self.location, describe(&e)))?;
+            let sent = match service {
+                Service::UploadPack => {
+                    crate::http::send_retrying(retries, make, crate::http::execute).await
+                }
+                Service::ReceivePack => {
+                    crate::http::send_retrying(retries, make, |r| client.execute(r)).await
+                }
+            };
+            let response = match sent {
+                Ok(response)
+                | Err(GaveUp::RateLimited { response, .. })
+                | Err(GaveUp::ServerError { response, .. }) => response,
+                Err(GaveUp::Transport { error, .. }) | Err(GaveUp::Build(error)) => {
+                    return Err(remote_error(self.location, describe(&error)));
+                }
+            };
             let status = response.status();
             if status.is_success() {
                 return Ok(response);
@@ -297,6 +316,7 @@ impl<'a> Session<'a> {
         let response = self
             .send(
                 service,
+                true,
                 |client, url| {
                     client
                         .get(url)
@@ -341,9 +361,12 @@ impl<'a> Session<'a> {
     async fn rpc(&mut self, service: Service, body: Vec<u8>) -> Result<PktStream, GitError> {
         let url = format!("{}/{}", self.base, service.name());
         let name = service.name();
+        // A fetch may be sent again; a push may have been applied.
+        let retryable = matches!(service, Service::UploadPack);
         let response = self
             .send(
                 service,
+                retryable,
                 |client, url| {
                     client
                         .post(url)
