@@ -170,8 +170,7 @@ fn describe(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    // The URL reqwest names may carry nothing secret (we never put the
-    // token in it), but a query string is noise.
+    // The URL reqwest names never holds the token: it goes only in a header.
     text
 }
 
