@@ -344,7 +344,7 @@ impl<'a> Session<'a> {
             .await
             .map_err(|e| remote_error(self.location, e))?;
         let expected = format!("application/x-{}-advertisement", service.name());
-        if content_type != expected {
+        if !content_type.starts_with(&expected) {
             return Err(remote_error(
                 self.location,
                 format!(
