@@ -45,7 +45,7 @@ struct Cli {
 enum Command {
     /// Run the whole pipeline: auth → verify → edit → write-back → outputs.
     #[command(
-        after_help = "Example:\n  gitops-bump run --images ghcr.io/org/app:v1.2.3 --paths overlays/dev --mode push\n\nEvery flag is also read from the action input of the same name (INPUT_<NAME>); a flag wins."
+        after_help = "Example:\n  gitops-bump run --images ghcr.io/org/app:v1.2.3 --paths overlays/dev --mode push\n\nEvery flag is also read from the action input of the same name (INPUT_<NAME>); a flag wins.\n\nThe write-back edits the branch's current tip and swaps the branch from exactly that tip; on a\nlost race it fetches the new tip and re-applies the edit. On every transport a reported commit-sha\nis on the branch, no bump overwrites another, and a deleted branch is never re-created:\n  https:// (http:// if in --insecure-git-origins): receive-pack swaps the ref from the tip\n    we send; the server's hooks run\n  a path or file://: git's own receive-pack with --force-with-lease; the remote's hooks run\n  --commit-via api: createCommitOnBranch with expectedHeadOid\nssh remotes are not supported."
     )]
     Run(RunArgs),
     /// Edit manifests in place: set images like `kustomize edit set image`.
