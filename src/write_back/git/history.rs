@@ -80,11 +80,10 @@ fn blob_at(commit: &git2::Commit<'_>, file: &Path) -> Option<git2::Oid> {
     commit.tree().ok()?.get_path(file).ok().map(|e| e.id())
 }
 
-/// The grafted roots of a shallow clone, listed in `.git/shallow`.
-fn shallow_roots(repo: &git2::Repository) -> Vec<git2::Oid> {
-    if !repo.is_shallow() {
-        return Vec::new();
-    }
+/// The grafted roots of a shallow clone, listed in `.git/shallow` (none
+/// when the file is absent: history is whole). Read from the file each
+/// time, so a fetch that just cut or deepened history is seen at once.
+pub(super) fn shallow_roots(repo: &git2::Repository) -> Vec<git2::Oid> {
     std::fs::read_to_string(repo.path().join("shallow"))
         .unwrap_or_default()
         .lines()

@@ -229,7 +229,7 @@ fn looks_like_scp(s: &str) -> bool {
 
 /// Scheme, host and port of a URL: what the token is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Origin {
+pub(super) struct Origin {
     scheme: String,
     host: String,
     port: Option<u16>,
@@ -237,7 +237,7 @@ struct Origin {
 
 impl Origin {
     /// `None` for paths and scp-like `host:path` locations.
-    fn of(url: &str) -> Option<Origin> {
+    pub(super) fn of(url: &str) -> Option<Origin> {
         let parsed = reqwest::Url::parse(url).ok()?;
         let host = parsed.host_str()?.to_ascii_lowercase();
         Some(Origin {

@@ -25,7 +25,10 @@ use std::io::Write;
 use git2::{Oid, Repository};
 
 use super::GitError;
-use super::remote::{PushOutcome, RemoteLocation, TOKEN_USER, classify_refusal, may_send_token};
+use super::history::shallow_roots;
+use super::remote::{
+    Origin, PushOutcome, RemoteLocation, TOKEN_USER, classify_refusal, may_send_token,
+};
 use crate::http::GaveUp;
 use crate::secret::Secret;
 
@@ -42,7 +45,7 @@ const MESSAGES_LIMIT: usize = 4096;
 
 /// A conversation with one remote: where its requests go (the URL after
 /// the first request's redirects) and whether the token goes along.
-pub(super) struct Session<'a> {
+struct Session<'a> {
     location: &'a RemoteLocation,
     token: Option<&'a Secret>,
     base: String,
@@ -112,14 +115,9 @@ impl Service {
 /// credentials: git servers ask on every request, so once is enough to know.
 static ASKED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
+/// `scheme://host:port` of `url`, as the token rules compare origins.
 fn origin(url: &str) -> Option<String> {
-    let url = reqwest::Url::parse(url).ok()?;
-    Some(format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str()?.to_ascii_lowercase(),
-        url.port_or_known_default()?
-    ))
+    Origin::of(url).map(|o| o.to_string())
 }
 
 fn remember_asked(url: &str) {
@@ -175,7 +173,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl<'a> Session<'a> {
-    pub(super) fn new(location: &'a RemoteLocation, token: Option<&'a Secret>) -> Session<'a> {
+    fn new(location: &'a RemoteLocation, token: Option<&'a Secret>) -> Session<'a> {
         Session {
             location,
             token,
@@ -777,15 +775,6 @@ fn haves(repo: &Repository) -> Vec<Oid> {
     out
 }
 
-/// The shallow roots of `repo` (`.git/shallow`).
-pub(super) fn shallow_roots(repo: &Repository) -> Vec<Oid> {
-    std::fs::read_to_string(repo.path().join("shallow"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| Oid::from_str(l.trim()).ok())
-        .collect()
-}
-
 /// Records the shallow roots as git does: `.git/shallow`, replaced
 /// atomically, removed when history is whole.
 fn write_shallow(repo: &Repository, roots: &BTreeSet<Oid>) -> std::io::Result<()> {
@@ -819,32 +808,26 @@ fn pkt(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-/// The lines of a report-status carried in side-band 1 (pkt-lines).
+/// The lines of a report-status carried in side-band 1 (pkt-lines), up
+/// to anything malformed.
 fn parse_report(data: &[u8]) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest = data;
-    while rest.len() >= 4 {
-        let Some(len) = std::str::from_utf8(&rest[..4])
-            .ok()
-            .and_then(|h| usize::from_str_radix(h, 16).ok())
-        else {
-            break;
-        };
-        if len < 4 {
-            rest = &rest[4..];
-            continue;
+    while let Ok((line, after)) = split_pkt(rest) {
+        if let Some(line) = line {
+            lines.push(String::from_utf8_lossy(line).trim_end().to_string());
         }
-        if rest.len() < len {
-            break;
-        }
-        lines.push(
-            String::from_utf8_lossy(&rest[4..len])
-                .trim_end()
-                .to_string(),
-        );
-        rest = &rest[len..];
+        rest = after;
     }
     lines
+}
+
+/// The length a pkt-line's four hex digits give (0 to 3: a special packet).
+fn pkt_len(head: &[u8]) -> Result<usize, String> {
+    std::str::from_utf8(head)
+        .ok()
+        .and_then(|h| usize::from_str_radix(h, 16).ok())
+        .ok_or_else(|| format!("not a pkt-line length: {:?}", String::from_utf8_lossy(head)))
 }
 
 /// The refs and capabilities of an `info/refs` answer.
@@ -914,15 +897,7 @@ fn split_pkt(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), String> {
     if data.len() < 4 {
         return Err("the server's answer is cut short".into());
     }
-    let len = std::str::from_utf8(&data[..4])
-        .ok()
-        .and_then(|h| usize::from_str_radix(h, 16).ok())
-        .ok_or_else(|| {
-            format!(
-                "not a pkt-line length: {:?}",
-                String::from_utf8_lossy(&data[..4])
-            )
-        })?;
+    let len = pkt_len(&data[..4])?;
     if len < 4 {
         return Ok((None, &data[4..]));
     }
@@ -979,15 +954,7 @@ impl PktStream {
                 Err("the server's answer is cut short".into())
             };
         }
-        let len = std::str::from_utf8(&self.buf[..4])
-            .ok()
-            .and_then(|h| usize::from_str_radix(h, 16).ok())
-            .ok_or_else(|| {
-                format!(
-                    "not a pkt-line length: {:?}",
-                    String::from_utf8_lossy(&self.buf[..4])
-                )
-            })?;
+        let len = pkt_len(&self.buf[..4])?;
         if len < 4 {
             self.buf.drain(..4);
             return Ok(Pkt::Flush);
