@@ -42,7 +42,7 @@ pub fn remove_all() {
 }
 
 /// Waits for SIGINT, SIGTERM or SIGHUP as a task of the process's runtime,
-/// whose worker thread runs it while the main thread is busy in libgit2;
+/// whose worker thread runs it while the main thread is busy elsewhere;
 /// on the first, removes the directories and exits with 128 + the signal
 /// number, as a shell reports a process ended by that signal.
 fn start_listener() {

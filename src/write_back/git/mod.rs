@@ -436,7 +436,7 @@ struct Workspace {
     /// The checkout's HEAD is the target branch: the first attempt may edit
     /// it as it is, once the remote confirms it is the tip.
     head_is_branch: bool,
-    /// Fetch one commit deep (libgit2 deepens on demand for the guard).
+    /// Fetch one commit deep (deepened on demand for the guard).
     shallow: bool,
     /// A tip fetched while preparing, for the first attempt.
     prefetched: Option<Oid>,

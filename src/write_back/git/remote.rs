@@ -29,7 +29,7 @@ pub(super) const TOKEN_USER: &str = "x-access-token";
 /// Where the repository to write to lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RemoteLocation {
-    /// What libgit2 connects to (a URL or a local path); never holds a token.
+    /// What we connect to (a URL or a local path); never holds a token.
     pub url: String,
     /// Local paths and `file://` URLs: libgit2 cannot fetch them shallowly.
     pub local: bool,
@@ -305,8 +305,8 @@ pub(crate) enum PushOutcome {
     Locked(String),
 }
 
-/// Messages that mean "the branch moved under you", from libgit2's own
-/// check and from the server (two pushes meeting inside receive-pack).
+/// Messages that mean "the branch moved under you", from git's own
+/// `push` and from the server (two pushes meeting inside receive-pack).
 fn is_lost_race(message: &str) -> bool {
     [
         "non-fast-forward",
@@ -335,13 +335,13 @@ fn anonymous_remote<'r>(
 }
 
 /// Fetches `branch` and returns its tip. `depth` asks for that many
-/// commits (a shallow fetch, or deepening an already shallow repository),
-/// which libgit2 supports over the network only; local remotes are always
-/// fetched whole.
+/// commits (a shallow fetch, or deepening an already shallow repository)
+/// over HTTP(S); local remotes are always fetched whole (libgit2's local
+/// transport cannot cut history).
 ///
-/// The tip lands in a ref of our own that is read and removed again, and
-/// FETCH_HEAD is not written: a checkout keeps its `origin/*` refs and
-/// their reflogs as they were, so a run that fails changes nothing in it.
+/// No ref of the checkout is touched and FETCH_HEAD is not written: a
+/// checkout keeps its `origin/*` refs and their reflogs as they were, so a
+/// run that fails changes nothing in it.
 pub(crate) fn fetch_branch(
     repo: &Repository,
     location: &RemoteLocation,
