@@ -380,7 +380,7 @@ impl Client {
         registry: &str,
         response: reqwest::Response,
     ) -> Result<Vec<u8>, RegistryError> {
-        let url = redact_query(response.url());
+        let url = crate::http::shown_url(response.url());
         crate::http::read_body(response, crate::http::MAX_REGISTRY_BODY)
             .await
             .map_err(|e| match e {
@@ -462,12 +462,6 @@ async fn registry_error(gave_up: GaveUp, registry: &str, timeout: Duration) -> R
 /// `repository:<name>:pull`, the only scope resolving needs.
 pub(crate) fn pull_scope(repository: &str) -> String {
     format!("repository:{repository}:pull")
-}
-
-/// A URL for logs and errors: without query (token requests carry account
-/// names there) and without userinfo.
-fn redact_query(url: &reqwest::Url) -> String {
-    crate::http::shown_url(url)
 }
 
 fn transport_error(

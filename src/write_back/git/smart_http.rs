@@ -494,22 +494,13 @@ async fn fetch_with(
             };
             match packet {
                 Pkt::Flush | Pkt::End => break,
-                Pkt::Data(data) => match data.split_first() {
-                    Some((1, pack)) => pack.to_vec(),
-                    Some((2, _)) => continue,
-                    Some((3, message)) => {
+                Pkt::Data(data) => match band_of(data).map_err(&fail)? {
+                    Band::Data(pack) => pack,
+                    Band::Message(_) => continue,
+                    Band::Error(message) => {
                         return Err(fail(format!(
                             "the server said: {}",
-                            String::from_utf8_lossy(message).trim()
-                        )));
-                    }
-                    other => {
-                        return Err(fail(format!(
-                            "a malformed side-band packet: {:?}",
-                            other.map(|(b, d)| (
-                                *b,
-                                String::from_utf8_lossy(&d[..d.len().min(80)]).to_string()
-                            ))
+                            String::from_utf8_lossy(&message).trim()
                         )));
                     }
                 },
@@ -648,21 +639,17 @@ async fn push_with(
             Pkt::Data(data) if !sideband => {
                 lines.push(String::from_utf8_lossy(&data).trim_end().to_string());
             }
-            Pkt::Data(data) => match data.split_first() {
-                // The report, itself pkt-lines, possibly split across packets.
-                Some((1, inner)) => report.extend_from_slice(inner),
-                Some((2, text)) => keep(&mut messages, text),
-                Some((3, text)) => {
-                    keep(&mut messages, text);
-                    fatal = Some(String::from_utf8_lossy(text).trim().to_string());
+            Pkt::Data(data) => {
+                match band_of(data).map_err(|why| failed(why, messages.trim().to_string()))? {
+                    // The report, itself pkt-lines, possibly split across packets.
+                    Band::Data(inner) => report.extend_from_slice(&inner),
+                    Band::Message(text) => keep(&mut messages, &text),
+                    Band::Error(text) => {
+                        keep(&mut messages, &text);
+                        fatal = Some(String::from_utf8_lossy(&text).trim().to_string());
+                    }
                 }
-                _ => {
-                    return Err(failed(
-                        "a malformed side-band packet".into(),
-                        messages.trim().to_string(),
-                    ));
-                }
-            },
+            }
         }
     }
     let messages = messages.trim().to_string();
@@ -907,6 +894,29 @@ fn split_pkt(data: &[u8]) -> Result<(Option<&[u8]>, &[u8]), String> {
     Ok((Some(&data[4..len]), &data[len..]))
 }
 
+/// A side-band packet, by the band its first byte names.
+enum Band {
+    /// Band 1: the data (a pack, or a push's report).
+    Data(Vec<u8>),
+    /// Band 2: progress and messages (a hook's output).
+    Message(Vec<u8>),
+    /// Band 3: a fatal error.
+    Error(Vec<u8>),
+}
+
+fn band_of(mut packet: Vec<u8>) -> Result<Band, String> {
+    let Some(&band) = packet.first() else {
+        return Err("an empty side-band packet".into());
+    };
+    let payload = packet.split_off(1);
+    match band {
+        1 => Ok(Band::Data(payload)),
+        2 => Ok(Band::Message(payload)),
+        3 => Ok(Band::Error(payload)),
+        other => Err(format!("a malformed side-band packet (band {other})")),
+    }
+}
+
 /// A packet of a streamed answer.
 enum Pkt {
     Flush,
@@ -932,15 +942,28 @@ impl PktStream {
         }
     }
 
+    /// Appends the next chunk of the answer to the buffer; `false` at its end.
+    async fn read_more(&mut self) -> Result<bool, String> {
+        if self.done {
+            return Ok(false);
+        }
+        match self.response.chunk().await {
+            Ok(Some(chunk)) => {
+                self.buf.extend_from_slice(&chunk);
+                Ok(true)
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(false)
+            }
+            Err(e) => Err(format!("the connection failed: {}", describe(&e))),
+        }
+    }
+
     async fn fill(&mut self, want: usize) -> Result<bool, String> {
         while self.buf.len() < want {
-            if self.done {
+            if !self.read_more().await? {
                 return Ok(false);
-            }
-            match self.response.chunk().await {
-                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
-                Ok(None) => self.done = true,
-                Err(e) => return Err(format!("the connection failed: {}", describe(&e))),
             }
         }
         Ok(true)
@@ -974,20 +997,10 @@ impl PktStream {
 
     /// The rest of the answer as it comes, for a pack sent without side-band.
     async fn raw(&mut self) -> Result<Option<Vec<u8>>, String> {
-        if !self.buf.is_empty() {
-            return Ok(Some(std::mem::take(&mut self.buf)));
-        }
-        if self.done {
+        if self.buf.is_empty() && !self.read_more().await? {
             return Ok(None);
         }
-        match self.response.chunk().await {
-            Ok(Some(chunk)) => Ok(Some(chunk.to_vec())),
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(e) => Err(format!("the connection failed: {}", describe(&e))),
-        }
+        Ok(Some(std::mem::take(&mut self.buf)))
     }
 }
 
