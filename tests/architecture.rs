@@ -466,6 +466,37 @@ fn the_readme_maps_every_module() {
     );
 }
 
+/// Each stage takes its own options section (`AuthOptions`,
+/// `VerifyOptions`, `EditOptions`, `WriteBackOptions`, …), never the whole
+/// `Config`: only the module that builds the sections, the pipeline that
+/// hands them out and the top-level error name it.
+#[test]
+fn only_the_pipeline_hands_out_the_whole_config() {
+    const MAY: &[&str] = &["config", "pipeline", "error"];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut seen = Vec::new();
+    for (module, files) in modules(&src) {
+        if MAY.contains(&module.as_str()) {
+            continue;
+        }
+        for file in files {
+            let code = code_of(&std::fs::read_to_string(&file).unwrap());
+            for (n, line) in code.lines().enumerate() {
+                let names_config = line
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|word| word == "Config");
+                if names_config {
+                    seen.push(format!("{}:{}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        seen.is_empty(),
+        "a stage takes its own options type, not `Config`: {seen:?}"
+    );
+}
+
 #[test]
 fn the_parser_sees_paths_into_the_crate_and_nothing_else() {
     let cases: &[(&str, usize, &[&str])] = &[
